@@ -1,0 +1,68 @@
+"""The same forwards in PyTorch, differentiated by autograd (never by the formula).
+
+torch is imported inside the functions: importing it costs over a second, and only a
+run that uses this backend should pay that.
+
+The Jacobian is built from vector-Jacobian products with the rows of the identity,
+a block of rows at a time: the input is repeated once per row (``Z[k] = z``), the
+forward runs on the batch, and one backward of the scalar ``sum(S ∘ E)`` gives row k of
+J in ``Z.grad[k]``. A scalar loss also keeps ``autograd.grad`` off its ``grad_outputs``
+path, whose first call imports sympy (≈0.3 s).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    import torch
+
+Array = NDArray[np.floating]
+
+# Rows of J computed per backward pass: bounds the batch to ~ROWS_PER_BLOCK × n elements.
+ROWS_PER_BLOCK = 256
+
+
+def _tensor(array: Array) -> torch.Tensor:
+    import torch
+
+    # A private, writable copy: torch warns on read-only numpy buffers.
+    return torch.from_numpy(np.array(array, copy=True))
+
+
+def _softmax(z: torch.Tensor, temperature: float) -> torch.Tensor:
+    import torch
+
+    # The shift is a constant of the math (softmax ignores it), so it is detached:
+    # its gradient is zero in exact arithmetic and only adds rounding otherwise.
+    shift = z.detach().amax(dim=-1, keepdim=True)
+    return torch.softmax((z - shift) / temperature, dim=-1)
+
+
+def softmax_and_jacobian(z: Array, temperature: float = 1.0) -> tuple[Array, Array]:
+    """s = softmax(z / T) and J = ∂s/∂z by autograd, in the dtype of `z`."""
+    import torch
+
+    with torch.inference_mode(False):
+        zt = _tensor(z)
+        s = _softmax(zt, temperature).numpy()
+        return s, _jacobian_by_rows(lambda batch: _softmax(batch, temperature), zt)
+
+
+def _jacobian_by_rows(forward: Any, x: torch.Tensor) -> Array:
+    import torch
+
+    n_out = int(forward(x).numel())
+    n_in = int(x.numel())
+    jac = np.empty((n_out, n_in), dtype=np.dtype(str(x.dtype).removeprefix("torch.")))
+    for start in range(0, n_out, ROWS_PER_BLOCK):
+        rows = min(ROWS_PER_BLOCK, n_out - start)
+        batch = x.detach().expand(rows, n_in).clone().requires_grad_(True)
+        selector = torch.zeros(rows, n_out, dtype=x.dtype)
+        selector[torch.arange(rows), torch.arange(start, start + rows)] = 1
+        (grad,) = torch.autograd.grad((forward(batch) * selector).sum(), batch)
+        jac[start : start + rows] = grad.numpy()
+    return jac

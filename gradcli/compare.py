@@ -1,0 +1,221 @@
+"""Compare backends pairwise, check laws, find non-finite results, and give the verdict.
+
+Pass criterion: allclose semantics, ``|a − ref| ≤ atol + rtol·|ref|`` for every element,
+and every element finite (a NaN checked against a NaN verifies nothing). The reference
+of a pair is fd when fd is in it, else torch.
+
+Default tolerances follow the precision of the two sides; a pair uses the looser one.
+``atol`` is given relative to the quantity's natural scale (which the problem supplies,
+e.g. 1/T for a softmax Jacobian) and is reported as the absolute number it becomes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import combinations
+
+import numpy as np
+
+from gradcli.report import Array, BackendResult, Comparison, LawCheck, NonFinite, Tolerance, Verdict
+
+# rtol, and atol as a fraction of the quantity's scale, by the precision of a side.
+#  float64: a few ulp (ε ≈ 2.2e-16) of rounding, grown by sums over n terms: 1e-9 leaves
+#           a margin of 10⁵ and still sees any wrong formula.
+#  fd:      central differences in float64 are good to about ε^(2/3) ≈ 4e-11 of the
+#           scale (truncation h² against rounding ε/h); 1e-6 leaves a margin of 10⁴.
+#  float32: ε ≈ 1.2e-7, and sums over thousands of terms lose a few more bits; 1e-4
+#           does not fail correct float32 code (as gradcheck's float64 defaults would)
+#           and still catches a factor of 1.001.
+DEFAULT_TOLERANCE = {
+    "float64": Tolerance(rtol=1e-9, atol=1e-12),
+    "fd": Tolerance(rtol=1e-6, atol=1e-8),
+    "float32": Tolerance(rtol=1e-4, atol=1e-6),
+}
+BACKEND_ORDER = ("numpy", "torch", "fd")
+CHUNK = 1 << 20  # elements per step when comparing, so that no n² temporary is made
+
+
+def default_tolerance(precision_a: str, precision_b: str, scale: float) -> Tolerance:
+    a, b = DEFAULT_TOLERANCE[precision_a], DEFAULT_TOLERANCE[precision_b]
+    return Tolerance(rtol=max(a.rtol, b.rtol), atol=max(a.atol, b.atol) * scale)
+
+
+def reference_order(x: str, y: str) -> tuple[str, str]:
+    """(other, reference): fd is the reference when present, else torch."""
+    for ref in ("fd", "torch"):
+        if ref in (x, y):
+            return (y, x) if x == ref else (x, y)
+    return (x, y)
+
+
+def compare_arrays(
+    quantity: str, names: tuple[str, str], a: Array, ref: Array, tol: Tolerance
+) -> Comparison:
+    """Compare `a` with the reference `ref` element by element, a chunk at a time."""
+    if a.shape != ref.shape:
+        raise ValueError(f"{quantity}: shapes differ: {a.shape} vs {ref.shape}")
+    flat_a, flat_ref = a.reshape(-1), ref.reshape(-1)
+    max_abs = max_rel = 0.0
+    worst_ratio, worst = -1.0, 0
+    n_out = n_non_finite = 0
+    with np.errstate(all="ignore"):
+        for start in range(0, flat_a.size, CHUNK):
+            va = flat_a[start : start + CHUNK].astype(np.float64)
+            vr = flat_ref[start : start + CHUNK].astype(np.float64)
+            diff = np.abs(va - vr)
+            finite = np.isfinite(va) & np.isfinite(vr)
+            allowed = tol.atol + tol.rtol * np.abs(vr)
+            out = ~(diff <= allowed) | ~finite
+            n_out += int(out.sum())
+            n_non_finite += int((~finite).sum())
+            if finite.any():
+                max_abs = max(max_abs, float(diff[finite].max()))
+                rel = np.where(diff == 0, 0.0, diff / np.abs(vr))
+                max_rel = max(max_rel, float(rel[finite].max()))
+            # The worst element is the first non-finite one, else the largest |a−ref|/allowed.
+            ratio = np.where(finite, np.where(diff == 0, 0.0, diff / allowed), np.inf)
+            i = int(np.argmax(ratio)) if ratio.size else 0
+            if ratio.size and ratio[i] > worst_ratio:
+                worst_ratio, worst = float(ratio[i]), start + i
+    index = tuple(int(k) for k in np.unravel_index(worst, a.shape)) if a.size else ()
+    return Comparison(
+        quantity=quantity,
+        backends=names,
+        shape=tuple(a.shape),
+        tolerance=tol,
+        max_abs_error=max_abs,
+        max_rel_error=max_rel,
+        worst_index=index,
+        worst_values=(float(flat_a[worst]), float(flat_ref[worst])) if a.size else (0.0, 0.0),
+        allowed=tol.atol + tol.rtol * abs(float(flat_ref[worst])) if a.size else tol.atol,
+        n_out_of_tolerance=n_out,
+        n_non_finite=n_non_finite,
+    )
+
+
+def compare_results(
+    results: Mapping[str, BackendResult],
+    scales: Mapping[str, float],
+    override: Tolerance | None = None,
+) -> tuple[Comparison, ...]:
+    """Every quantity of `scales`, for every pair of backends, reference second."""
+    names = [b for b in BACKEND_ORDER if b in results]
+    comparisons = []
+    for x, y in combinations(names, 2):
+        a_name, ref_name = reference_order(x, y)
+        a, ref = results[a_name], results[ref_name]
+        for quantity, scale in scales.items():
+            tol = override or default_tolerance(a.precision, ref.precision, scale)
+            comparisons.append(
+                compare_arrays(
+                    quantity, (a_name, ref_name), a.arrays[quantity], ref.arrays[quantity], tol
+                )
+            )
+    return tuple(comparisons)
+
+
+def find_non_finite(results: Mapping[str, BackendResult]) -> tuple[NonFinite, ...]:
+    found = []
+    for name, result in results.items():
+        for quantity, array in result.arrays.items():
+            bad = ~np.isfinite(array)
+            if bad.any():
+                first = tuple(int(k) for k in np.argwhere(bad)[0])
+                found.append(NonFinite(name, quantity, int(bad.sum()), first))
+    return tuple(found)
+
+
+def sum_law(backend: str, law: str, terms: Array, target: float, tol: Tolerance) -> LawCheck:
+    """Each row of `terms` sums to `target`: |Σ t − target| ≤ atol + rtol·Σ|t|, per row."""
+    rows = terms.reshape(-1, terms.shape[-1]).astype(np.float64)
+    with np.errstate(all="ignore"):
+        violation = np.abs(rows.sum(axis=1) - target)
+        allowed = tol.atol + tol.rtol * np.abs(rows).sum(axis=1)
+    return _law(backend, law, violation, allowed)
+
+
+def symmetry_law(backend: str, matrix: Array, tol: Tolerance) -> LawCheck:
+    """|J_ij − J_ji| ≤ atol + rtol·|J_ij|, a block of rows at a time."""
+    n = matrix.shape[0]
+    block = max(1, CHUNK // max(n, 1))
+    worst_violation, worst_allowed, ok = 0.0, tol.atol, True
+    with np.errstate(all="ignore"):
+        for start in range(0, n, block):
+            rows = matrix[start : start + block].astype(np.float64)
+            cols = matrix[:, start : start + block].T.astype(np.float64)
+            violation = np.abs(rows - cols)
+            allowed = tol.atol + tol.rtol * np.abs(rows)
+            law = _law(backend, "J symmetric", violation.ravel(), allowed.ravel())
+            ok = ok and law.ok
+            if law.max_violation > worst_violation or not np.isfinite(law.max_violation):
+                worst_violation, worst_allowed = law.max_violation, law.allowed
+    return LawCheck(backend, "J symmetric", worst_violation, worst_allowed, ok)
+
+
+def _law(backend: str, law: str, violation: Array, allowed: Array) -> LawCheck:
+    with np.errstate(all="ignore"):
+        ratio = np.where(np.isfinite(violation), violation / np.maximum(allowed, 1e-300), np.inf)
+    i = int(np.argmax(ratio))
+    ok = bool(np.all(violation <= allowed))
+    return LawCheck(backend, law, float(violation[i]), float(allowed[i]), ok)
+
+
+def verdict(
+    backends: Sequence[str],
+    comparisons: Iterable[Comparison],
+    laws: Iterable[LawCheck],
+    non_finite: Iterable[NonFinite],
+) -> Verdict:
+    """One line for a person, and one detail line per failed quantity or law."""
+    comparisons, laws, non_finite = list(comparisons), list(laws), list(non_finite)
+    details = [
+        f"{nf.quantity} from {nf.backend} is not finite: {nf.count} element(s), "
+        f"first at {list(nf.first_index)}"
+        for nf in non_finite
+    ]
+    quantities = list(dict.fromkeys(c.quantity for c in comparisons))
+    for quantity in quantities:
+        pairs = [c for c in comparisons if c.quantity == quantity]
+        if not all(c.ok for c in pairs):
+            details.append(f"{quantity}: {odd_one_out(pairs)}")
+    details += [
+        f"law broken on {law.backend}: {law.law} (violation {law.max_violation:.3g} > "
+        f"allowed {law.allowed:.3g})"
+        for law in laws
+        if not law.ok
+    ]
+    if details:
+        return Verdict(False, "DISAGREE: " + details[0], tuple(details))
+    what = " and ".join(quantities) if quantities else "the results"
+    names = _join(list(backends))
+    if len(backends) == 1:
+        summary = f"OK: only {names} ran, so nothing was compared; its results obey every law"
+    else:
+        summary = f"OK: {names} agree on {what} within tolerance; every law holds"
+    return Verdict(True, summary)
+
+
+def odd_one_out(pairs: Sequence[Comparison]) -> str:
+    """Say which backend differs ("numpy and fd agree, torch differs"), not only that one does."""
+    names = list(dict.fromkeys(n for c in pairs for n in c.backends))
+    agreeing = [c.backends for c in pairs if c.ok]
+    failing = [c for c in pairs if not c.ok]
+    worst = max(failing, key=lambda c: c.max_abs_error)
+    where = (
+        f"max abs error {worst.max_abs_error:.3g} at {list(worst.worst_index)} "
+        f"({worst.backends[0]} vs {worst.backends[1]})"
+    )
+    if len(names) == 2:
+        return f"{names[0]} and {names[1]} disagree, {where}"
+    if len(agreeing) == 1:
+        odd = next(n for n in names if n not in agreeing[0])
+        return f"{agreeing[0][0]} and {agreeing[0][1]} agree, {odd} differs, {where}"
+    if not agreeing:
+        return f"all three backends differ, {where}"
+    x, y = failing[0].backends
+    third = next(n for n in names if n not in (x, y))
+    return f"{x} and {y} differ from each other although each agrees with {third}, {where}"
+
+
+def _join(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]

@@ -1,0 +1,123 @@
+"""The softmax problem: s = softmax(z / T) and its Jacobian, through every backend.
+
+This module decides what each backend is given (the dtype, the float64 shadow for fd,
+the finite-difference step) and names the quantities; comparing and rendering are
+shared with the other problems.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gradcli import compare, limits
+from gradcli.backends import analytic, finite_diff
+from gradcli.errors import InputError
+from gradcli.inputs import check_fits_dtype
+from gradcli.report import BackendResult, LawCheck, Report, Tolerance
+from gradcli.spec import SoftmaxSpec
+
+QUANTITIES = ("softmax", "jacobian")
+MIN_TEMPERATURE, MAX_TEMPERATURE = 1e-8, 1e8
+
+
+def validate(spec: SoftmaxSpec) -> None:
+    """Refuse what cannot be computed well, before anything is computed."""
+    dtype = spec.options.dtype
+    z = spec.z
+    if z.ndim != 1 or z.size == 0:
+        raise InputError(f"z must be a non-empty vector, got shape {z.shape}")
+    if not MIN_TEMPERATURE <= spec.temperature <= MAX_TEMPERATURE:
+        raise InputError(
+            f"temperature {spec.temperature:g} is outside [{MIN_TEMPERATURE:g}, "
+            f"{MAX_TEMPERATURE:g}]"
+        )
+    check_fits_dtype(z, dtype, "z")
+    cast = z.astype(dtype)
+    with np.errstate(over="ignore"):
+        spread = cast.max() - cast.min()
+    if not np.isfinite(spread):
+        raise InputError(f"z: max(z) − min(z) overflows {dtype}; the logits span too wide a range")
+    n = z.size
+    if n > limits.MAX_DENSE_N:
+        each = n * n * 8
+        raise InputError(
+            f"z has {n} elements: a dense {n}×{n} Jacobian takes {limits.gib(each)} per "
+            f"backend; gradcli softmax builds dense Jacobians up to n = {limits.MAX_DENSE_N}"
+        )
+    # Each backend keeps one n×n Jacobian; fd's float64 and the work blocks come on top.
+    n_backends = len(spec.options.backends)
+    limits.check_memory(
+        (n_backends + 1) * n * n * 8,
+        f"{n_backends} dense {n}×{n} Jacobians",
+        "select fewer backends with --backend",
+    )
+
+
+def run(spec: SoftmaxSpec) -> Report:
+    validate(spec)
+    options = spec.options
+    z = spec.z.astype(options.dtype)
+    runners = {"numpy": _numpy, "torch": _torch, "fd": _fd}
+    results = {name: runners[name](z, spec.temperature) for name in options.backends}
+    # Natural scales: s lies in [0, 1]; |J_ij| ≤ 1/(4T).
+    scales = {"softmax": 1.0, "jacobian": 1.0 / spec.temperature}
+    comparisons = compare.compare_results(results, scales, options.tolerance)
+    laws = tuple(
+        law for r in results.values() for law in _laws(r, spec.temperature, options.tolerance)
+    )
+    non_finite = compare.find_non_finite(results)
+    return Report(
+        command="softmax",
+        inputs={"z": spec.z, "temperature": spec.temperature, "dtype": options.dtype},
+        results=results,
+        comparisons=comparisons,
+        laws=laws,
+        non_finite=non_finite,
+        verdict=compare.verdict(options.backends, comparisons, laws, non_finite),
+    )
+
+
+def _numpy(z: np.ndarray, temperature: float) -> BackendResult:
+    s = analytic.softmax(z, temperature)
+    jac = analytic.softmax_jacobian(s, temperature)
+    return BackendResult("numpy", "analytic formulas", str(z.dtype), {"softmax": s, "jacobian": jac})
+
+
+def _torch(z: np.ndarray, temperature: float) -> BackendResult:
+    from gradcli.backends import autograd
+
+    s, jac = autograd.softmax_and_jacobian(z, temperature)
+    return BackendResult("torch", "autograd", str(z.dtype), {"softmax": s, "jacobian": jac})
+
+
+def _fd(z: np.ndarray, temperature: float) -> BackendResult:
+    """Central differences on the float64 shadow of z (the same values, promoted).
+
+    The step is ∛ε·max(1, |u_j|) in units of u = (z − max z)/T: softmax ignores shifts,
+    so `1000 1001 1002` has the scale of `0 1 2` (a step scaled by |z| there is a false
+    alarm waiting to happen), and T is the scale on which softmax(z/T) changes.
+    """
+    shadow = z.astype(np.float64)
+    # T as the checked dtype holds it, so that fd differentiates the same function.
+    t = float(np.asarray(temperature, dtype=z.dtype))
+    centred = shadow - shadow.max()
+    step = t * finite_diff.cube_root_step(centred / t)
+    jac = finite_diff.central_jacobian(lambda rows: analytic.softmax(rows, t), centred, step)
+    s = analytic.softmax(shadow, t)
+    return BackendResult("fd", "central differences", "fd", {"softmax": s, "jacobian": jac})
+
+
+def _laws(result: BackendResult, temperature: float, override: Tolerance | None) -> list[LawCheck]:
+    """Softmax's own laws: s sums to 1, each row of J sums to 0, J is symmetric.
+
+    Within the tolerance of the backend's own precision (atol on J's scale 1/T), or the
+    user's --rtol/--atol as given.
+    """
+    tol = override or compare.DEFAULT_TOLERANCE[result.precision]
+    j_tol = override or Tolerance(tol.rtol, tol.atol / temperature)
+    s, jac = result.arrays["softmax"], result.arrays["jacobian"]
+    return [
+        compare.sum_law(result.backend, "s sums to 1", s, 1.0, tol),
+        compare.sum_law(result.backend, "rows of J sum to 0", jac, 0.0, j_tol),
+        compare.symmetry_law(result.backend, jac, j_tol),
+    ]

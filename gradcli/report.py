@@ -1,0 +1,213 @@
+"""What a run computed, how the backends compare, and the verdict.
+
+:meth:`Report.to_dict` is the one definition of the JSON format. Arrays stay numpy
+arrays there; :mod:`gradcli.render.json` writes them directly (orjson), non-finite
+numbers as ``null`` with an entry in ``"non_finite"``.
+
+JSON format versions (``"schema_version"``):
+  1: first version: ``command``, ``inputs``, ``results``, ``comparisons``, ``laws``,
+     ``criterion``, ``non_finite``, ``omitted``, ``verdict``, ``ok``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+SCHEMA_VERSION = 1
+
+# Arrays with more elements than this are summarised in JSON (shape, min, max) instead
+# of written whole; --save writes them whole. 65 536 is a 256×256 Jacobian, about 1.5 MB
+# of JSON text: still comfortable for jq.
+JSON_MAX_ELEMENTS = 65_536
+
+CRITERION = "|a - ref| <= atol + rtol * |ref| for every element (numpy.allclose), all finite"
+
+Array = NDArray[Any]
+
+
+@dataclass(frozen=True)
+class BackendResult:
+    """The named arrays that one backend computed."""
+
+    backend: str  # "numpy" | "torch" | "fd"
+    method: str  # how, in words: "analytic formulas", "autograd", ...
+    precision: str  # "float64" | "float32" | "fd" (central differences in float64)
+    arrays: Mapping[str, Array]
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    rtol: float
+    atol: float
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One quantity compared between two backends; `backends[1]` is the reference."""
+
+    quantity: str
+    backends: tuple[str, str]
+    shape: tuple[int, ...]
+    tolerance: Tolerance
+    max_abs_error: float
+    max_rel_error: float  # inf where the reference is 0 and the other side is not
+    worst_index: tuple[int, ...]  # the element furthest out of (or closest to) tolerance
+    worst_values: tuple[float, float]
+    allowed: float  # atol + rtol·|ref| at the worst element
+    n_out_of_tolerance: int  # includes elements that are not finite on either side
+    n_non_finite: int
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def fraction_out_of_tolerance(self) -> float:
+        return self.n_out_of_tolerance / self.size if self.size else 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.n_out_of_tolerance == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "quantity": self.quantity,
+            "backends": list(self.backends),
+            "reference": self.backends[1],
+            "shape": list(self.shape),
+            "rtol": self.tolerance.rtol,
+            "atol": self.tolerance.atol,
+            "max_abs_error": self.max_abs_error,
+            "max_rel_error": self.max_rel_error,
+            "worst_index": list(self.worst_index),
+            "worst_values": list(self.worst_values),
+            "allowed": self.allowed,
+            "n_out_of_tolerance": self.n_out_of_tolerance,
+            "fraction_out_of_tolerance": self.fraction_out_of_tolerance,
+            "n_non_finite": self.n_non_finite,
+            "ok": self.ok,
+        }
+
+
+@dataclass(frozen=True)
+class LawCheck:
+    """A law the exact result obeys (J symmetric, rows sum to 0), checked on one backend."""
+
+    backend: str
+    law: str
+    max_violation: float
+    allowed: float  # at the element where the violation is largest relative to its bound
+    ok: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "backend": self.backend,
+            "law": self.law,
+            "max_violation": self.max_violation,
+            "allowed": self.allowed,
+            "ok": self.ok,
+        }
+
+
+@dataclass(frozen=True)
+class NonFinite:
+    backend: str
+    quantity: str
+    count: int
+    first_index: tuple[int, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "backend": self.backend,
+            "quantity": self.quantity,
+            "count": self.count,
+            "first_index": list(self.first_index),
+        }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    summary: str  # one line
+    details: tuple[str, ...] = ()  # one line per quantity or law that failed
+
+
+@dataclass(frozen=True)
+class Report:
+    command: str
+    inputs: Mapping[str, Any]
+    results: Mapping[str, BackendResult]
+    comparisons: tuple[Comparison, ...]
+    laws: tuple[LawCheck, ...]
+    non_finite: tuple[NonFinite, ...]
+    verdict: Verdict
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict.ok
+
+    def arrays(self) -> dict[str, Array]:
+        """Every result array, keyed "<backend>.<quantity>" (the keys of --save)."""
+        return {
+            f"{name}.{quantity}": array
+            for name, result in self.results.items()
+            for quantity, array in result.arrays.items()
+        }
+
+    def to_dict(self, max_elements: int = JSON_MAX_ELEMENTS) -> dict[str, Any]:
+        omitted: list[str] = []
+
+        def whole_or_summary(key: str, array: Array) -> Any:
+            if array.size <= max_elements:
+                return np.ascontiguousarray(array)
+            omitted.append(key)
+            return summarise(array, max_elements)
+
+        inputs = {
+            key: whole_or_summary(f"inputs.{key}", value) if isinstance(value, np.ndarray) else value
+            for key, value in self.inputs.items()
+        }
+        results = {
+            name: {
+                quantity: whole_or_summary(f"{name}.{quantity}", array)
+                for quantity, array in result.arrays.items()
+            }
+            for name, result in self.results.items()
+        }
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "command": self.command,
+            "inputs": inputs,
+            "backends": {
+                name: {"method": r.method, "precision": r.precision}
+                for name, r in self.results.items()
+            },
+            "results": results,
+            "criterion": CRITERION,
+            "comparisons": [c.to_dict() for c in self.comparisons],
+            "laws": [law.to_dict() for law in self.laws],
+            "non_finite": [nf.to_dict() for nf in self.non_finite],
+            "omitted": omitted,
+            "notes": list(self.notes),
+            "verdict": {"summary": self.verdict.summary, "details": list(self.verdict.details)},
+            "ok": self.ok,
+        }
+
+
+def summarise(array: Array, max_elements: int) -> dict[str, Any]:
+    """What JSON carries instead of an array too large to write whole."""
+    finite = array[np.isfinite(array)]
+    return {
+        "omitted": True,
+        "reason": f"{array.size} elements > {max_elements}; use --save FILE.npz for the array",
+        "shape": list(array.shape),
+        "dtype": str(array.dtype),
+        "min": float(finite.min()) if finite.size else None,
+        "max": float(finite.max()) if finite.size else None,
+    }
