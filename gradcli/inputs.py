@@ -19,9 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gradcli.errors import InputError
-
-# Digits are ASCII only: `\d` would also take Arabic-Indic and other Unicode digits.
-DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
+from gradcli.tokens import parse_number
 
 # Text inputs larger than this are refused before they are read whole.
 MAX_TEXT_BYTES = 64 * 1024 * 1024
@@ -30,21 +28,11 @@ SUFFIXES = (".npy", ".json", ".txt", ".csv")
 FloatArray = NDArray[np.float64]
 
 
-def parse_number(token: str, where: str) -> float:
-    """Return the finite float that `token` spells, or raise InputError naming `where`."""
-    if not DECIMAL.match(token):
-        raise InputError(f"{where}: {token!r} is not a finite decimal number")
-    value = float(token)
-    if not math.isfinite(value):
-        raise InputError(f"{where}: {token!r} overflows float64")
-    return value
-
-
-def parse_tokens(tokens: list[str], source: str) -> FloatArray:
-    """Numbers from a list of tokens; `source` names where they came from."""
+def parse_tokens(tokens: list[str], source: str, item: str = "item") -> FloatArray:
+    """Numbers from a list of tokens; `source` and `item` name where each came from."""
     if not tokens:
         raise InputError(f"{source}: no numbers given (the vector is empty)")
-    values = [parse_number(t, f"{source}, item {i + 1}") for i, t in enumerate(tokens)]
+    values = [parse_number(t, f"{source}, {item} {i + 1}") for i, t in enumerate(tokens)]
     return np.array(values, dtype=np.float64)
 
 

@@ -25,7 +25,7 @@ SCHEMA_VERSION = 1
 # of JSON text: still comfortable for jq.
 JSON_MAX_ELEMENTS = 65_536
 
-CRITERION = "|a - ref| <= atol + rtol * |ref| for every element (numpy.allclose), all finite"
+CRITERION = "|a − ref| ≤ atol + rtol·|ref| for every element, all finite (allclose)"
 
 Array = NDArray[Any]
 
@@ -140,13 +140,15 @@ class Verdict:
 @dataclass(frozen=True)
 class Report:
     command: str
+    title: str  # one line saying what was computed, for people
     inputs: Mapping[str, Any]
     results: Mapping[str, BackendResult]
     comparisons: tuple[Comparison, ...]
     laws: tuple[LawCheck, ...]
     non_finite: tuple[NonFinite, ...]
     verdict: Verdict
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = ()
+    labels: Mapping[str, str] = field(default_factory=dict)  # quantity -> what a person reads
 
     @property
     def ok(self) -> bool:

@@ -10,8 +10,6 @@ if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
-    from gradcli.report import Tolerance
-
 DTYPES = ("float64", "float32")
 
 
@@ -21,7 +19,8 @@ class RunOptions:
 
     backends: tuple[str, ...] = ("numpy", "torch", "fd")
     dtype: str = "float64"  # of numpy and torch; fd always works in float64
-    tolerance: Tolerance | None = None  # None: defaults by precision
+    rtol: float | None = None  # None: the default for the precisions compared
+    atol: float | None = None  # None: the default, times the quantity's scale
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ from gradcli import compare, limits
 from gradcli.backends import analytic, finite_diff
 from gradcli.errors import InputError
 from gradcli.inputs import check_fits_dtype
-from gradcli.report import BackendResult, LawCheck, Report, Tolerance
-from gradcli.spec import SoftmaxSpec
+from gradcli.report import BackendResult, LawCheck, Report
+from gradcli.spec import RunOptions, SoftmaxSpec
 
-QUANTITIES = ("softmax", "jacobian")
+LABELS = {"softmax": "s = softmax(z / T)", "jacobian": "Jacobian ∂s_i/∂z_j"}
 MIN_TEMPERATURE, MAX_TEMPERATURE = 1e-8, 1e8
 
 
@@ -28,7 +28,7 @@ def validate(spec: SoftmaxSpec) -> None:
         raise InputError(f"z must be a non-empty vector, got shape {z.shape}")
     if not MIN_TEMPERATURE <= spec.temperature <= MAX_TEMPERATURE:
         raise InputError(
-            f"temperature {spec.temperature:g} is outside [{MIN_TEMPERATURE:g}, "
+            f"--temperature {spec.temperature:g}: must lie in [{MIN_TEMPERATURE:g}, "
             f"{MAX_TEMPERATURE:g}]"
         )
     check_fits_dtype(z, dtype, "z")
@@ -61,19 +61,19 @@ def run(spec: SoftmaxSpec) -> Report:
     results = {name: runners[name](z, spec.temperature) for name in options.backends}
     # Natural scales: s lies in [0, 1]; |J_ij| ≤ 1/(4T).
     scales = {"softmax": 1.0, "jacobian": 1.0 / spec.temperature}
-    comparisons = compare.compare_results(results, scales, options.tolerance)
-    laws = tuple(
-        law for r in results.values() for law in _laws(r, spec.temperature, options.tolerance)
-    )
+    comparisons = compare.compare_results(results, scales, z.size, options.rtol, options.atol)
+    laws = tuple(law for r in results.values() for law in _laws(r, spec.temperature, options))
     non_finite = compare.find_non_finite(results)
     return Report(
         command="softmax",
+        title=f"s = softmax(z / T) of {spec.z.size} logits, T = {spec.temperature:g}, {options.dtype}",
         inputs={"z": spec.z, "temperature": spec.temperature, "dtype": options.dtype},
         results=results,
         comparisons=comparisons,
         laws=laws,
         non_finite=non_finite,
         verdict=compare.verdict(options.backends, comparisons, laws, non_finite),
+        labels=LABELS,
     )
 
 
@@ -107,14 +107,16 @@ def _fd(z: np.ndarray, temperature: float) -> BackendResult:
     return BackendResult("fd", "central differences", "fd", {"softmax": s, "jacobian": jac})
 
 
-def _laws(result: BackendResult, temperature: float, override: Tolerance | None) -> list[LawCheck]:
+def _laws(result: BackendResult, temperature: float, options: RunOptions) -> list[LawCheck]:
     """Softmax's own laws: s sums to 1, each row of J sums to 0, J is symmetric.
 
     Within the tolerance of the backend's own precision (atol on J's scale 1/T), or the
     user's --rtol/--atol as given.
     """
-    tol = override or compare.DEFAULT_TOLERANCE[result.precision]
-    j_tol = override or Tolerance(tol.rtol, tol.atol / temperature)
+    precision, rtol, atol = (result.precision,), options.rtol, options.atol
+    n = result.arrays["softmax"].size
+    tol = compare.tolerance_for(precision, 1.0, n, rtol, atol)
+    j_tol = compare.tolerance_for(precision, 1.0 / temperature, n, rtol, atol)
     s, jac = result.arrays["softmax"], result.arrays["jacobian"]
     return [
         compare.sum_law(result.backend, "s sums to 1", s, 1.0, tol),

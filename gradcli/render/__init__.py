@@ -1,0 +1,1 @@
+"""Renderers: rich tables for people (:mod:`.table`), JSON for pipes (:mod:`.json`)."""

@@ -1,0 +1,269 @@
+"""Rich tables for people. The only module that imports rich.
+
+Colour and terminal detection are rich's (it honours NO_COLOR and colours only a
+terminal). Large arrays are shown as a corner with their size, never thousands of rows.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from gradcli.report import CRITERION, Array, Comparison, Report
+
+MAX_VECTOR_ROWS = 20  # longer vectors: the first VECTOR_HEAD rows, "…", the last one
+VECTOR_HEAD = 10
+MATRIX_CORNER = 6  # larger matrices: the top-left 6×6 corner
+
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        # rich would exit with status 1 ("disagree"); let the CLI end it as a pipe tool does.
+        self.quiet = True
+        raise BrokenPipeError
+
+
+def print_report(report: Report, *, precision: int = 6) -> None:
+    """Print `report` to stdout."""
+    console = _Console(highlight=False)
+    _render(console, report, precision)
+
+
+def render_text(report: Report, *, width: int = 100, precision: int = 6) -> str:
+    """`report` as plain text at a fixed width (no colour): byte-stable, for tests."""
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, color_system=None, highlight=False)
+    _render(console, report, precision)
+    return buffer.getvalue()
+
+
+def _render(console: Console, report: Report, precision: int) -> None:
+    fmt = _formatter(precision)
+    console.print(Text(_title(report), style="bold"))
+    worst = _worst_elements(report.comparisons)
+    vectors, matrices = _split_by_rank(report)
+    if vectors:
+        console.print(_vector_table(report, vectors, worst, fmt))
+    for quantity in matrices:
+        for name, result in report.results.items():
+            console.print(_matrix_table(report, quantity, name, result.method, worst, fmt))
+    if report.comparisons:
+        console.print(_comparison_table(report.comparisons))
+        console.print(_worst_table(report.comparisons, fmt))
+    if report.laws:
+        console.print(_law_table(report, fmt))
+    for note in report.notes:
+        console.print(Text(note, style="dim"))
+    style = "bold green" if report.ok else "bold red"
+    console.print(Text(report.verdict.summary, style=style))
+    for detail in report.verdict.details[1:]:
+        console.print(Text("  " + detail, style="red"))
+
+
+def _formatter(precision: int) -> Any:
+    def fmt(value: float) -> str:
+        if value != value:
+            return "nan"
+        return f"{value:.{precision}g}"
+
+    return fmt
+
+
+def _title(report: Report) -> str:
+    backends = ", ".join(f"{n} ({r.method})" for n, r in report.results.items())
+    return f"{report.title}\nbackends: {backends}"
+
+
+class _Titled(Table):
+    """A table whose title is printed as its own line: rich would wrap a title to the
+    table's width, and the matrix tables are narrow."""
+
+    def __init__(self, title: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.heading = title
+
+    def __rich_console__(self, console: Console, options: Any) -> Any:
+        yield Text(self.heading, style="bold")
+        yield from super().__rich_console__(console, options)
+
+
+def _table(title: str) -> Table:
+    return _Titled(
+        title,
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+
+
+def _label(report: Report, quantity: str) -> str:
+    return report.labels.get(quantity, quantity)
+
+
+def _split_by_rank(report: Report) -> tuple[list[str], list[str]]:
+    first = next(iter(report.results.values()), None)
+    if first is None:
+        return [], []
+    vectors = [q for q, a in first.arrays.items() if a.ndim <= 1]
+    matrices = [q for q, a in first.arrays.items() if a.ndim == 2]
+    return vectors, matrices
+
+
+def _worst_elements(comparisons: Sequence[Comparison]) -> dict[str, tuple[tuple[int, ...], bool]]:
+    """Per quantity, the element furthest out of tolerance, and whether its pair failed."""
+    worst: dict[str, tuple[float, tuple[int, ...], bool]] = {}
+    for c in comparisons:
+        ratio = c.max_abs_error / c.allowed if c.allowed > 0 else float("inf")
+        if not c.ok:
+            ratio = float("inf")
+        if c.quantity not in worst or ratio > worst[c.quantity][0]:
+            worst[c.quantity] = (ratio, c.worst_index, not c.ok)
+    return {q: (index, failed) for q, (_, index, failed) in worst.items()}
+
+
+def _cell(value: float, marked: bool, failed: bool, fmt: Any) -> Text:
+    style = ("bold red" if failed else "bold") if marked else ""
+    return Text(fmt(value), style=style)
+
+
+def _rows_shown(n: int) -> list[int | None]:
+    """Indices to show of n rows; None marks the "…" row."""
+    if n <= MAX_VECTOR_ROWS:
+        return list(range(n))
+    return [*range(VECTOR_HEAD), None, n - 1]
+
+
+def _vector_table(
+    report: Report,
+    quantities: list[str],
+    worst: Mapping[str, tuple[tuple[int, ...], bool]],
+    fmt: Any,
+) -> Table:
+    length = next(iter(report.results.values())).arrays[quantities[0]].size
+    inputs = {
+        k: v for k, v in report.inputs.items() if isinstance(v, np.ndarray) and v.shape == (length,)
+    }
+    table = _table(", ".join(_label(report, q) for q in quantities))
+    table.add_column("i", justify="right", style="dim")
+    for key in inputs:
+        table.add_column(f"{key}_i", justify="right")
+    for q in quantities:
+        for name in report.results:
+            table.add_column(f"{q}\n{name}" if len(quantities) > 1 else name, justify="right")
+    for i in _rows_shown(length):
+        if i is None:
+            table.add_row("…", *["…"] * (len(inputs) + len(quantities) * len(report.results)))
+            continue
+        cells: list[Text | str] = [str(i)]
+        cells += [fmt(float(v[i])) for v in inputs.values()]
+        for q in quantities:
+            index, failed = worst.get(q, ((), False))
+            for result in report.results.values():
+                value = float(result.arrays[q].reshape(-1)[i])
+                cells.append(_cell(value, index == (i,), failed, fmt))
+        table.add_row(*cells)
+    if length > MAX_VECTOR_ROWS:
+        table.caption = f"showing {VECTOR_HEAD + 1} of {length} rows; all with --json or --save"
+    return table
+
+
+def _matrix_table(
+    report: Report,
+    quantity: str,
+    backend: str,
+    method: str,
+    worst: Mapping[str, tuple[tuple[int, ...], bool]],
+    fmt: Any,
+) -> Table:
+    matrix: Array = report.results[backend].arrays[quantity]
+    rows, cols = matrix.shape
+    shown_rows, shown_cols = min(rows, MATRIX_CORNER), min(cols, MATRIX_CORNER)
+    index, failed = worst.get(quantity, ((), False))
+    title = f"{_label(report, quantity)}: {backend} ({method})"
+    table = _table(title)
+    table.add_column("i\\j", justify="right", style="dim")
+    for j in range(shown_cols):
+        table.add_column(str(j), justify="right")
+    if cols > shown_cols:
+        table.add_column("…", justify="center")
+    for i in range(shown_rows):
+        cells: list[Text | str] = [str(i)]
+        cells += [
+            _cell(float(matrix[i, j]), index == (i, j), failed, fmt) for j in range(shown_cols)
+        ]
+        if cols > shown_cols:
+            cells.append("…")
+        table.add_row(*cells)
+    if rows > shown_rows:
+        table.add_row("…", *["…"] * (shown_cols + (cols > shown_cols)))
+    if (rows, cols) != (shown_rows, shown_cols):
+        table.caption = (
+            f"showing the {shown_rows}×{shown_cols} corner of {rows}×{cols}; "
+            "all with --json or --save"
+        )
+    return table
+
+
+def _comparison_table(comparisons: Sequence[Comparison]) -> Table:
+    table = _table("Differences (the second backend is the reference)")
+    for header in ("quantity", "a vs ref", "max abs err", "max rel err", "out of tolerance", ""):
+        table.add_column(header, justify="left" if header in _LABELS else "right", no_wrap=True)
+    for c in comparisons:
+        table.add_row(
+            c.quantity,
+            f"{c.backends[0]} vs {c.backends[1]}",
+            f"{c.max_abs_error:.3g}",
+            f"{c.max_rel_error:.3g}",
+            f"{c.n_out_of_tolerance} of {c.size} ({100 * c.fraction_out_of_tolerance:.3g}%)",
+            _ok(c.ok),
+        )
+    table.caption = f"pass: {CRITERION}"
+    return table
+
+
+def _worst_table(comparisons: Sequence[Comparison], fmt: Any) -> Table:
+    table = _table("Worst element of each comparison (allowed = atol + rtol·|ref|)")
+    for header in ("quantity", "a vs ref", "at", "a", "ref", "allowed", "rtol", "atol"):
+        table.add_column(header, justify="left" if header in _LABELS else "right", no_wrap=True)
+    for c in comparisons:
+        table.add_row(
+            c.quantity,
+            f"{c.backends[0]} vs {c.backends[1]}",
+            ",".join(map(str, c.worst_index)),
+            _cell(c.worst_values[0], True, not c.ok, fmt) if not c.ok else fmt(c.worst_values[0]),
+            fmt(c.worst_values[1]),
+            f"{c.allowed:.3g}",
+            f"{c.tolerance.rtol:.2g}",
+            f"{c.tolerance.atol:.2g}",
+        )
+    return table
+
+
+_LABELS = ("quantity", "a vs ref")
+
+
+def _ok(ok: bool) -> Text:
+    return Text("ok", style="green") if ok else Text("FAIL", style="bold red")
+
+
+def _law_table(report: Report, fmt: Any) -> Table:
+    table = _table("Laws of the exact result, on each backend")
+    for header in ("backend", "law", "max violation", "allowed", ""):
+        table.add_column(header, justify="right" if header not in ("backend", "law") else "left")
+    for law in report.laws:
+        table.add_row(
+            law.backend,
+            law.law,
+            f"{law.max_violation:.3g}",
+            f"{law.allowed:.3g}",
+            _ok(law.ok),
+        )
+    return table
