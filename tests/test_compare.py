@@ -1,0 +1,117 @@
+"""The comparison: errors, worst element, tolerance, verdict and the odd one out."""
+
+import math
+
+import numpy as np
+import pytest
+
+from gradcli import compare
+from gradcli.report import Comparison, Tolerance
+
+
+def test_compare_arrays_reports_the_worst_element_and_counts():
+    a = np.array([1.0, 2.0, 3.0])
+    ref = np.array([1.0, 2.1, 3.0])
+    c = compare.compare_arrays("q", ("numpy", "fd"), a, ref, Tolerance(rtol=0.01, atol=0.0))
+    assert c.max_abs_error == pytest.approx(0.1)
+    assert c.max_rel_error == pytest.approx(0.1 / 2.1)
+    assert c.worst_index == (1,)
+    assert c.worst_values == (2.0, 2.1)
+    assert c.allowed == pytest.approx(0.021)
+    assert c.n_out_of_tolerance == 1
+    assert c.fraction_out_of_tolerance == pytest.approx(1 / 3)
+    assert not c.ok
+
+
+def test_compare_arrays_passes_within_atol_plus_rtol():
+    a = np.array([[1.0, 0.0], [0.0, 1.0 + 1e-7]])
+    ref = np.eye(2)
+    c = compare.compare_arrays("q", ("numpy", "torch"), a, ref, Tolerance(rtol=1e-7, atol=1e-9))
+    assert c.ok
+    assert c.worst_index == (1, 1)
+
+
+def test_nan_against_nan_is_never_ok():
+    a = np.array([np.nan, 1.0])
+    c = compare.compare_arrays("q", ("numpy", "torch"), a, a.copy(), Tolerance(1.0, 1.0))
+    assert not c.ok
+    assert c.n_non_finite == 1
+    assert c.worst_index == (0,)
+
+
+def test_relative_error_against_an_exact_zero_is_infinite():
+    c = compare.compare_arrays(
+        "q", ("numpy", "fd"), np.array([1e-20]), np.array([0.0]), Tolerance(0.0, 1e-12)
+    )
+    assert math.isinf(c.max_rel_error)
+    assert c.ok  # but atol covers it
+
+
+def test_chunked_comparison_equals_one_pass(monkeypatch):
+    rng = np.random.default_rng(1)
+    a, ref = rng.normal(size=(7, 5)), rng.normal(size=(7, 5))
+    whole = compare.compare_arrays("q", ("numpy", "fd"), a, ref, Tolerance(0.1, 0.1))
+    monkeypatch.setattr(compare, "CHUNK", 4)
+    assert compare.compare_arrays("q", ("numpy", "fd"), a, ref, Tolerance(0.1, 0.1)) == whole
+
+
+def test_reference_is_fd_then_torch():
+    assert compare.reference_order("numpy", "fd") == ("numpy", "fd")
+    assert compare.reference_order("fd", "torch") == ("torch", "fd")
+    assert compare.reference_order("torch", "numpy") == ("numpy", "torch")
+
+
+def test_default_tolerance_takes_the_looser_side_and_scales_atol():
+    tol = compare.tolerance_for(("float64", "fd"), scale=2.0, n_terms=1)
+    assert tol.rtol == 1e-6
+    assert tol.atol == pytest.approx(2.0 * (1e-8 + 2.0**-52 / 8))
+    tol32 = compare.tolerance_for(("float32", "fd"), scale=1.0, n_terms=8192)
+    assert tol32.rtol == 1e-4
+    assert tol32.atol == pytest.approx(1e-6 + 8192 * 2.0**-23 / 8)
+
+
+def test_user_tolerance_is_absolute():
+    tol = compare.tolerance_for(("float32",), scale=100.0, n_terms=10, rtol=0.5, atol=0.25)
+    assert tol == Tolerance(0.5, 0.25)
+
+
+def _pair(a, ref, ok):
+    return Comparison(
+        "jacobian", (a, ref), (2,), Tolerance(0, 0), 0.0 if ok else 0.5, 0, (1,), (0, 0), 0, 0 if ok else 1, 0
+    )
+
+
+@pytest.mark.parametrize(
+    ("oks", "message"),
+    [
+        ((False, True, False), "numpy and fd agree, torch differs"),
+        ((False, False, True), "torch and fd agree, numpy differs"),
+        ((True, False, False), "numpy and torch agree, fd differs"),
+        ((False, False, False), "all three backends differ"),
+        ((False, True, True), "numpy and torch differ from each other although each agrees with fd"),
+    ],
+)
+def test_odd_one_out(oks, message):
+    pairs = [_pair("numpy", "torch", oks[0]), _pair("numpy", "fd", oks[1]), _pair("torch", "fd", oks[2])]
+    assert compare.odd_one_out(pairs).startswith(message)
+
+
+def test_verdict_of_two_backends_is_agree_or_disagree():
+    v = compare.verdict(["numpy", "fd"], [_pair("numpy", "fd", False)], [], [])
+    assert not v.ok
+    assert v.summary.startswith("DISAGREE: jacobian: numpy and fd disagree, max abs error 0.5 at [1]")
+    ok = compare.verdict(["numpy", "fd"], [_pair("numpy", "fd", True)], [], [])
+    assert ok.ok
+    assert ok.summary == "OK: numpy and fd agree on jacobian within tolerance; every law holds"
+
+
+def test_sum_law_and_symmetry_law():
+    tol = Tolerance(1e-9, 1e-12)
+    assert compare.sum_law("numpy", "sums to 1", np.array([0.25, 0.75]), 1.0, tol).ok
+    broken = compare.sum_law("numpy", "sums to 1", np.array([0.25, 0.76]), 1.0, tol)
+    assert not broken.ok
+    assert broken.max_violation == pytest.approx(0.01)
+    assert compare.symmetry_law("numpy", np.array([[1.0, 2.0], [2.0, 1.0]]), tol).ok
+    asym = compare.symmetry_law("numpy", np.array([[1.0, 2.0], [2.5, 1.0]]), tol)
+    assert not asym.ok
+    assert asym.max_violation == pytest.approx(0.5)
