@@ -247,7 +247,7 @@ def read_vector(values: tuple[str, ...], input_path: str | None) -> Any:
     if input_path is not None:
         return inputs.read_vector_file(input_path)
     if stdin:
-        data = click.get_binary_stream("stdin").read(STDIN_MAX_BYTES + 1)
+        data = sys.stdin.buffer.read(STDIN_MAX_BYTES + 1)
         if len(data) > STDIN_MAX_BYTES:
             raise InputError(f"stdin: larger than {STDIN_MAX_BYTES // 2**20} MiB")
         try:
