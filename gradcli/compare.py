@@ -225,9 +225,11 @@ def odd_one_out(pairs: Sequence[Comparison]) -> str:
     agreeing = [c.backends for c in pairs if c.ok]
     failing = [c for c in pairs if not c.ok]
     worst = max(failing, key=lambda c: c.max_abs_error)
+    a, ref = worst.backends
+    va, vr = worst.worst_values
     where = (
-        f"max abs error {worst.max_abs_error:.3g} at {list(worst.worst_index)} "
-        f"({worst.backends[0]} vs {worst.backends[1]})"
+        f"worst at {list(worst.worst_index)}: {a} {va:.6g} vs {ref} {vr:.6g} "
+        f"(max abs error {worst.max_abs_error:.3g})"
     )
     if len(names) == 2:
         return f"{names[0]} and {names[1]} disagree, {where}"

@@ -82,22 +82,24 @@ def _title(report: Report) -> str:
 
 
 class _Titled(Table):
-    """A table whose title is printed as its own line: rich would wrap a title to the
-    table's width, and the matrix tables are narrow."""
+    """A table whose title and note are printed as lines of their own: rich would wrap
+    a title or caption to the table's width, and the tables of numbers are narrow."""
 
     def __init__(self, title: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.heading = title
+        self.note = ""
 
     def __rich_console__(self, console: Console, options: Any) -> Any:
         yield Text(self.heading, style="bold")
         yield from super().__rich_console__(console, options)
+        if self.note:
+            yield Text(self.note, style="dim")
 
 
-def _table(title: str) -> Table:
+def _table(title: str) -> _Titled:
     return _Titled(
         title,
-        caption_justify="left",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
         collapse_padding=True,
@@ -146,7 +148,7 @@ def _vector_table(
     quantities: list[str],
     worst: Mapping[str, tuple[tuple[int, ...], bool]],
     fmt: Any,
-) -> Table:
+) -> _Titled:
     length = next(iter(report.results.values())).arrays[quantities[0]].size
     inputs = {
         k: v for k, v in report.inputs.items() if isinstance(v, np.ndarray) and v.shape == (length,)
@@ -171,7 +173,7 @@ def _vector_table(
                 cells.append(_cell(value, index == (i,), failed, fmt))
         table.add_row(*cells)
     if length > MAX_VECTOR_ROWS:
-        table.caption = f"showing {VECTOR_HEAD + 1} of {length} rows; all with --json or --save"
+        table.note = f"showing {VECTOR_HEAD + 1} of {length} rows; all with --json or --save"
     return table
 
 
@@ -182,7 +184,7 @@ def _matrix_table(
     method: str,
     worst: Mapping[str, tuple[tuple[int, ...], bool]],
     fmt: Any,
-) -> Table:
+) -> _Titled:
     matrix: Array = report.results[backend].arrays[quantity]
     rows, cols = matrix.shape
     shown_rows, shown_cols = min(rows, MATRIX_CORNER), min(cols, MATRIX_CORNER)
@@ -205,14 +207,14 @@ def _matrix_table(
     if rows > shown_rows:
         table.add_row("…", *["…"] * (shown_cols + (cols > shown_cols)))
     if (rows, cols) != (shown_rows, shown_cols):
-        table.caption = (
+        table.note = (
             f"showing the {shown_rows}×{shown_cols} corner of {rows}×{cols}; "
             "all with --json or --save"
         )
     return table
 
 
-def _comparison_table(comparisons: Sequence[Comparison]) -> Table:
+def _comparison_table(comparisons: Sequence[Comparison]) -> _Titled:
     table = _table("Differences (the second backend is the reference)")
     for header in ("quantity", "a vs ref", "max abs err", "max rel err", "out of tolerance", ""):
         table.add_column(header, justify="left" if header in _LABELS else "right", no_wrap=True)
@@ -225,7 +227,7 @@ def _comparison_table(comparisons: Sequence[Comparison]) -> Table:
             f"{c.n_out_of_tolerance} of {c.size} ({100 * c.fraction_out_of_tolerance:.3g}%)",
             _ok(c.ok),
         )
-    table.caption = f"pass: {CRITERION}"
+    table.note = f"pass: {CRITERION}"
     return table
 
 
