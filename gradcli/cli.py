@@ -48,7 +48,9 @@ class NumbersAsValues(click.Command):
         return super().parse_args(ctx, values_behind_double_dash(self, ctx, args))
 
 
-def values_behind_double_dash(command: click.Command, ctx: click.Context, args: list[str]) -> list[str]:
+def values_behind_double_dash(
+    command: click.Command, ctx: click.Context, args: list[str]
+) -> list[str]:
     takes_value = {
         name
         for param in command.get_params(ctx)
@@ -71,7 +73,7 @@ def values_behind_double_dash(command: click.Command, ctx: click.Context, args: 
     return [*options, "--", *values]
 
 
-class FiniteFloat(click.ParamType):
+class FiniteFloat(click.ParamType):  # type: ignore[type-arg]  # generic only since click 8.2
     """A finite decimal number, read by the same strict rules as the values."""
 
     name = "NUMBER"
@@ -79,7 +81,9 @@ class FiniteFloat(click.ParamType):
     def __init__(self, minimum: float | None = None) -> None:
         self.minimum = minimum
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
         if isinstance(value, float):
             return value
         try:
@@ -91,7 +95,7 @@ class FiniteFloat(click.ParamType):
         return number
 
 
-class BackendList(click.ParamType):
+class BackendList(click.ParamType):  # type: ignore[type-arg]  # generic only since click 8.2
     """Comma-separated backend names, returned in the canonical order numpy, torch, fd."""
 
     name = "LIST"
@@ -198,6 +202,7 @@ def cli() -> None:
 @click.pass_context
 def softmax(
     ctx: click.Context,
+    /,
     values: tuple[str, ...],
     input_path: str | None,
     temperature: float,

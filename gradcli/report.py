@@ -172,7 +172,9 @@ class Report:
             return summarise(array, max_elements)
 
         inputs = {
-            key: whole_or_summary(f"inputs.{key}", value) if isinstance(value, np.ndarray) else value
+            key: whole_or_summary(f"inputs.{key}", value)
+            if isinstance(value, np.ndarray)
+            else value
             for key, value in self.inputs.items()
         }
         results = {

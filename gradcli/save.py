@@ -33,7 +33,7 @@ def save_npz(path: str, arrays: Mapping[str, NDArray[Any]]) -> None:
     fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **dict(arrays))
+            np.savez(handle, **dict(arrays))  # type: ignore[arg-type]  # keys are never "allow_pickle"
         os.replace(temporary, target)
     except BaseException as exc:
         Path(temporary).unlink(missing_ok=True)

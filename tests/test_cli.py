@@ -34,7 +34,9 @@ def test_tables_show_values_and_the_verdict():
     assert result.exit_code == 0
     out = result.stdout
     assert "s = softmax(z / T) of 3 logits, T = 1, float64" in out
-    assert "0.878878" in out and "0.118943" in out and "0.00217852" in out
+    assert "0.878878" in out
+    assert "0.118943" in out
+    assert "0.00217852" in out
     assert "Jacobian ∂s_i/∂z_j: torch (autograd)" in out
     assert "OK: numpy, torch and fd agree on softmax and jacobian within tolerance" in out
     assert result.stderr == ""
@@ -51,15 +53,28 @@ def test_json_document():
         jac = np.array(doc["results"][name]["jacobian"])
         np.testing.assert_allclose(jac[0, 1], -S[0] * S[1], rtol=1e-6)
     assert [c["backends"] for c in doc["comparisons"]] == [
-        ["numpy", "torch"], ["numpy", "fd"], ["torch", "fd"]
+        ["numpy", "torch"],
+        ["numpy", "fd"],
+        ["torch", "fd"],
     ] * 2
     first = doc["comparisons"][0]
     assert set(first) >= {
-        "quantity", "backends", "max_abs_error", "max_rel_error", "worst_index", "worst_values",
-        "allowed", "n_out_of_tolerance", "fraction_out_of_tolerance", "ok", "rtol", "atol",
+        "quantity",
+        "backends",
+        "max_abs_error",
+        "max_rel_error",
+        "worst_index",
+        "worst_values",
+        "allowed",
+        "n_out_of_tolerance",
+        "fraction_out_of_tolerance",
+        "ok",
+        "rtol",
+        "atol",
     }
     assert doc["ok"] is True
-    assert doc["non_finite"] == [] and doc["omitted"] == []
+    assert doc["non_finite"] == []
+    assert doc["omitted"] == []
     assert doc["verdict"]["summary"].startswith("OK:")
 
 
@@ -70,7 +85,9 @@ def test_negative_numbers_and_options_in_any_order():
     assert a["results"] == b["results"] == c["results"]
     after_dash = invoke("softmax", "--", "3", "--json")
     assert "'--json' is not a finite decimal number" in after_dash.stderr  # `--` ends options
-    np.testing.assert_allclose(a["results"]["numpy"]["softmax"], analytic.softmax(np.array([3, 1, -3.0]) / 2))
+    np.testing.assert_allclose(
+        a["results"]["numpy"]["softmax"], analytic.softmax(np.array([3, 1, -3.0]) / 2)
+    )
 
 
 def test_stdin_json_and_plain(tmp_path):
@@ -99,7 +116,8 @@ def test_user_tolerances_are_used_as_given():
 def test_large_arrays_are_summarised_in_json():
     doc = softmax_json(*map(str, range(300)), "--backend", "numpy")
     jac = doc["results"]["numpy"]["jacobian"]
-    assert jac["omitted"] is True and jac["shape"] == [300, 300]
+    assert jac["omitted"] is True
+    assert jac["shape"] == [300, 300]
     assert "use --save" in jac["reason"]
     assert doc["omitted"] == ["numpy.jacobian"]
     assert len(doc["results"]["numpy"]["softmax"]) == 300
@@ -236,7 +254,8 @@ def test_closed_stdout_ends_quietly_with_141():
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout is not None
+    assert proc.stderr is not None
     proc.stdout.read(10)
     proc.stdout.close()
     stderr = proc.stderr.read()

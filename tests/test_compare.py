@@ -77,7 +77,17 @@ def test_user_tolerance_is_absolute():
 
 def _pair(a, ref, ok):
     return Comparison(
-        "jacobian", (a, ref), (2,), Tolerance(0, 0), 0.0 if ok else 0.5, 0, (1,), (0, 0), 0, 0 if ok else 1, 0
+        "jacobian",
+        (a, ref),
+        (2,),
+        Tolerance(0, 0),
+        0.0 if ok else 0.5,
+        0,
+        (1,),
+        (0, 0),
+        0,
+        0 if ok else 1,
+        0,
     )
 
 
@@ -88,11 +98,18 @@ def _pair(a, ref, ok):
         ((False, False, True), "torch and fd agree, numpy differs"),
         ((True, False, False), "numpy and torch agree, fd differs"),
         ((False, False, False), "all three backends differ"),
-        ((False, True, True), "numpy and torch differ from each other although each agrees with fd"),
+        (
+            (False, True, True),
+            "numpy and torch differ from each other although each agrees with fd",
+        ),
     ],
 )
 def test_odd_one_out(oks, message):
-    pairs = [_pair("numpy", "torch", oks[0]), _pair("numpy", "fd", oks[1]), _pair("torch", "fd", oks[2])]
+    pairs = [
+        _pair("numpy", "torch", oks[0]),
+        _pair("numpy", "fd", oks[1]),
+        _pair("torch", "fd", oks[2]),
+    ]
     assert compare.odd_one_out(pairs).startswith(message)
 
 

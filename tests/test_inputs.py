@@ -12,8 +12,18 @@ from gradcli.tokens import NEGATIVE_NUMBER_LIKE, parse_number
 
 @pytest.mark.parametrize(
     ("token", "value"),
-    [("3", 3.0), ("-3", -3.0), ("+2.5", 2.5), (".5", 0.5), ("-.5", -0.5), ("5.", 5.0),
-     ("1e-3", 1e-3), ("-1E+2", -100.0), ("0", 0.0), ("1e-400", 0.0)],
+    [
+        ("3", 3.0),
+        ("-3", -3.0),
+        ("+2.5", 2.5),
+        (".5", 0.5),
+        ("-.5", -0.5),
+        ("5.", 5.0),
+        ("1e-3", 1e-3),
+        ("-1E+2", -100.0),
+        ("0", 0.0),
+        ("1e-400", 0.0),
+    ],
 )
 def test_finite_decimals_are_numbers(token, value):
     assert parse_number(token, "z") == value
@@ -21,11 +31,21 @@ def test_finite_decimals_are_numbers(token, value):
 
 @pytest.mark.parametrize(
     ("token", "why"),
-    [("nan", "not a finite decimal"), ("-inf", "not a finite decimal"), ("Infinity", "not a finite decimal"),
-     ("1_000", "not a finite decimal"), ("0x10", "not a finite decimal"), ("x", "not a finite decimal"),
-     ("", "not a finite decimal"), ("1e", "not a finite decimal"), ("--3", "not a finite decimal"),
-     ("٣", "not a finite decimal"), (" 3", "not a finite decimal"), ("1e999", "overflows float64"),
-     ("-1e309", "overflows float64")],
+    [
+        ("nan", "not a finite decimal"),
+        ("-inf", "not a finite decimal"),
+        ("Infinity", "not a finite decimal"),
+        ("1_000", "not a finite decimal"),
+        ("0x10", "not a finite decimal"),
+        ("x", "not a finite decimal"),
+        ("", "not a finite decimal"),
+        ("1e", "not a finite decimal"),
+        ("--3", "not a finite decimal"),
+        ("٣", "not a finite decimal"),
+        (" 3", "not a finite decimal"),
+        ("1e999", "overflows float64"),
+        ("-1e309", "overflows float64"),
+    ],
 )
 def test_everything_else_is_refused_by_name(token, why):
     with pytest.raises(InputError) as info:
@@ -91,7 +111,9 @@ def test_files_by_suffix(tmp_path):
     (tmp_path / "z.txt").write_text("3\n1\n-3\n")
     (tmp_path / "z.csv").write_text("3,1,-3\n")
     for name in ("z.npy", "z.json", "z.txt", "z.csv"):
-        np.testing.assert_array_equal(inputs.read_vector_file(str(tmp_path / name)), [3.0, 1.0, -3.0])
+        np.testing.assert_array_equal(
+            inputs.read_vector_file(str(tmp_path / name)), [3.0, 1.0, -3.0]
+        )
 
 
 def test_npy_with_python_objects_is_never_unpickled(tmp_path):
@@ -123,7 +145,7 @@ def test_truncated_npy(tmp_path):
     path = tmp_path / "z.npy"
     np.save(path, np.arange(100.0))
     path.write_bytes(path.read_bytes()[:90])
-    with pytest.raises(InputError, match="not a valid .npy file"):
+    with pytest.raises(InputError, match=r"not a valid \.npy file"):
         inputs.read_vector_file(str(path))
 
 

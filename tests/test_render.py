@@ -58,9 +58,12 @@ def test_precision_sets_significant_digits(precision):
 
 
 def test_json_is_strict_and_flags_non_finite(monkeypatch):
-    monkeypatch.setattr(analytic, "softmax_jacobian", lambda s, t=1.0: np.full((s.size, s.size), np.inf))
+    monkeypatch.setattr(
+        analytic, "softmax_jacobian", lambda s, t=1.0: np.full((s.size, s.size), np.inf)
+    )
     data = render_json.dumps(run([3, 1], backends=("numpy",)))
-    assert b"Infinity" not in data and b"NaN" not in data
+    assert b"Infinity" not in data
+    assert b"NaN" not in data
     import json
 
     doc = json.loads(data)

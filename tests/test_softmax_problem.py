@@ -26,7 +26,9 @@ def test_worked_example_agrees_and_reports_known_values():
             report.results[name].arrays["softmax"], [0.87887824, 0.11894324, 0.00217852], atol=1e-8
         )
     assert [c.backends for c in report.comparisons] == [
-        ("numpy", "torch"), ("numpy", "fd"), ("torch", "fd")
+        ("numpy", "torch"),
+        ("numpy", "fd"),
+        ("torch", "fd"),
     ] * 2
     assert len(report.laws) == 9
     assert all(law.ok for law in report.laws)
@@ -44,7 +46,9 @@ def test_no_false_alarm_on_extreme_inputs(z, dtype):
 
 
 finite_logits = arrays(
-    np.float64, st.integers(1, 40), elements=st.floats(-1e4, 1e4, allow_nan=False, allow_infinity=False)
+    np.float64,
+    st.integers(1, 40),
+    elements=st.floats(-1e4, 1e4, allow_nan=False, allow_infinity=False),
 )
 
 
@@ -71,7 +75,9 @@ def forgot_temperature(s, temperature=1.0):
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("wrong", [forgot_off_diagonal, wrong_sign, factor_1001, forgot_temperature])
+@pytest.mark.parametrize(
+    "wrong", [forgot_off_diagonal, wrong_sign, factor_1001, forgot_temperature]
+)
 def test_a_wrong_formula_is_caught_and_named(monkeypatch, wrong, dtype):
     monkeypatch.setattr(analytic, "softmax_jacobian", wrong)
     report = run([3, 1, -3], 2.0, dtype=dtype)
@@ -91,7 +97,9 @@ def test_a_wrong_autograd_forward_is_caught_and_named(monkeypatch):
 
 
 def test_an_asymmetric_jacobian_breaks_a_law(monkeypatch):
-    monkeypatch.setattr(analytic, "softmax_jacobian", lambda s, t=1.0: np.diag(s) - np.outer(s, s**0.5))
+    monkeypatch.setattr(
+        analytic, "softmax_jacobian", lambda s, t=1.0: np.diag(s) - np.outer(s, s**0.5)
+    )
     report = run([3, 1, -3], backends=("numpy",))
     broken = {law.law for law in report.laws if not law.ok}
     assert "J symmetric" in broken
@@ -99,11 +107,15 @@ def test_an_asymmetric_jacobian_breaks_a_law(monkeypatch):
 
 
 def test_non_finite_results_are_never_ok(monkeypatch):
-    monkeypatch.setattr(analytic, "softmax_jacobian", lambda s, t=1.0: np.full((s.size, s.size), np.nan))
+    monkeypatch.setattr(
+        analytic, "softmax_jacobian", lambda s, t=1.0: np.full((s.size, s.size), np.nan)
+    )
     report = run([3, 1, -3], backends=("numpy",))
     assert not report.ok
     assert report.non_finite[0].backend == "numpy"
-    assert "jacobian from numpy is not finite: 9 element(s), first at [0, 0]" in report.verdict.summary
+    assert (
+        "jacobian from numpy is not finite: 9 element(s), first at [0, 0]" in report.verdict.summary
+    )
 
 
 def test_one_backend_checks_only_laws():
@@ -116,7 +128,9 @@ def test_one_backend_checks_only_laws():
 def test_fd_uses_the_float64_shadow_of_float32_inputs():
     report = run([0.1, 0.2], dtype="float32")
     z32 = np.array([0.1, 0.2], dtype=np.float32).astype(np.float64)
-    np.testing.assert_allclose(report.results["fd"].arrays["softmax"], analytic.softmax(z32), rtol=1e-15)
+    np.testing.assert_allclose(
+        report.results["fd"].arrays["softmax"], analytic.softmax(z32), rtol=1e-15
+    )
     assert report.results["fd"].arrays["jacobian"].dtype == np.float64
     assert report.results["numpy"].arrays["jacobian"].dtype == np.float32
 
@@ -131,7 +145,11 @@ def test_n_4096_works_with_dense_jacobians():
 @pytest.mark.parametrize(
     ("z", "temperature", "message"),
     [
-        (np.zeros(200_000), 1.0, "z has 200000 elements: a dense 200000×200000 Jacobian takes 298 GiB"),
+        (
+            np.zeros(200_000),
+            1.0,
+            "z has 200000 elements: a dense 200000×200000 Jacobian takes 298 GiB",
+        ),
         ([1.0, 2.0], 0.0, "--temperature 0: must lie in [1e-08, 1e+08]"),
         ([1.0, 2.0], 1e9, "--temperature 1e+09: must lie in [1e-08, 1e+08]"),
         ([1.7e308, -1.7e308], 1.0, "max(z) − min(z) overflows float64"),

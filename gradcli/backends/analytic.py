@@ -5,10 +5,12 @@ Each derivative sits beside its forward, with the math in a comment.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
-Array = NDArray[np.floating]
+Array = NDArray[Any]
 
 
 def softmax(z: Array, temperature: float = 1.0) -> Array:
@@ -19,7 +21,7 @@ def softmax(z: Array, temperature: float = 1.0) -> Array:
     nearby values, while ``z / T`` would round 1000/3 in float32 and move s by 1e-5.
     """
     u = (z - z.max(axis=-1, keepdims=True)) / temperature
-    e = np.exp(u)
+    e: Array = np.exp(u)
     e /= e.sum(axis=-1, keepdims=True)
     return e
 

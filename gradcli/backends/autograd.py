@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 if TYPE_CHECKING:
     import torch
 
-Array = NDArray[np.floating]
+Array = NDArray[Any]
 
 # Rows of J computed per backward pass: bounds the batch to ~ROWS_PER_BLOCK × n elements.
 ROWS_PER_BLOCK = 256

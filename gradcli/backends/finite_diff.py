@@ -11,6 +11,7 @@ with the division by the distance between the two points that float64 really hol
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -24,10 +25,11 @@ ELEMENTS_PER_BLOCK = 1 << 20
 
 def cube_root_step(scale: F64) -> F64:
     """The step ∛ε · max(1, |scale|) that balances truncation (h²) and rounding (ε/h)."""
-    return np.cbrt(np.finfo(np.float64).eps) * np.maximum(1.0, np.abs(scale))
+    step: F64 = np.cbrt(np.finfo(np.float64).eps) * np.maximum(1.0, np.abs(scale))
+    return step
 
 
-def central_jacobian(forward_rows: Callable[[F64], F64], x: F64, step: F64) -> F64:
+def central_jacobian(forward_rows: Callable[[F64], NDArray[Any]], x: F64, step: F64) -> F64:
     """The Jacobian of f at x by central differences.
 
     `forward_rows` maps a (k, n) batch of inputs to the (k, m) batch of outputs, one row

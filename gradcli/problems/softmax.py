@@ -64,9 +64,10 @@ def run(spec: SoftmaxSpec) -> Report:
     comparisons = compare.compare_results(results, scales, z.size, options.rtol, options.atol)
     laws = tuple(law for r in results.values() for law in _laws(r, spec.temperature, options))
     non_finite = compare.find_non_finite(results)
+    title = f"s = softmax(z / T) of {spec.z.size} logits, T = {spec.temperature:g}, {options.dtype}"
     return Report(
         command="softmax",
-        title=f"s = softmax(z / T) of {spec.z.size} logits, T = {spec.temperature:g}, {options.dtype}",
+        title=title,
         inputs={"z": spec.z, "temperature": spec.temperature, "dtype": options.dtype},
         results=results,
         comparisons=comparisons,
@@ -80,7 +81,9 @@ def run(spec: SoftmaxSpec) -> Report:
 def _numpy(z: np.ndarray, temperature: float) -> BackendResult:
     s = analytic.softmax(z, temperature)
     jac = analytic.softmax_jacobian(s, temperature)
-    return BackendResult("numpy", "analytic formulas", str(z.dtype), {"softmax": s, "jacobian": jac})
+    return BackendResult(
+        "numpy", "analytic formulas", str(z.dtype), {"softmax": s, "jacobian": jac}
+    )
 
 
 def _torch(z: np.ndarray, temperature: float) -> BackendResult:
