@@ -26,6 +26,12 @@ def check_save_path(path: str) -> None:
         raise InputError(f"--save {path}: is a folder")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def save_npz(path: str, arrays: Mapping[str, NDArray[Any]]) -> None:
     """Write `arrays` to `path` through a temporary file in the same folder, then rename:
     an interrupted or failed write never leaves a partial file under `path`."""
@@ -34,6 +40,7 @@ def save_npz(path: str, arrays: Mapping[str, NDArray[Any]]) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             np.savez(handle, **dict(arrays))  # type: ignore[arg-type]  # keys are never "allow_pickle"
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; give what open() would
         os.replace(temporary, target)
     except BaseException as exc:
         Path(temporary).unlink(missing_ok=True)

@@ -134,6 +134,9 @@ def test_save_writes_every_array(tmp_path):
         )
         np.testing.assert_allclose(saved["numpy.softmax"], S, rtol=1e-9)
     assert [p.name for p in tmp_path.iterdir()] == ["out.npz"]  # no temporary left
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_disagreement_exits_1_and_names_the_odd_one_out(monkeypatch):
@@ -262,3 +265,18 @@ def test_closed_stdout_ends_quietly_with_141():
     proc.stderr.close()
     assert proc.wait() == 141
     assert stderr == b""
+
+
+def test_a_failed_save_leaves_no_partial_file(tmp_path, monkeypatch):
+    import gradcli.save
+
+    def disk_full(handle, **arrays):
+        handle.write(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(gradcli.save.np, "savez", disk_full)
+    result = invoke("softmax", "3", "1", "--save", str(tmp_path / "out.npz"))
+    assert result.exit_code == 2
+    assert "--save" in result.stderr
+    assert "No space left on device" in result.stderr
+    assert list(tmp_path.iterdir()) == []
