@@ -158,6 +158,18 @@ def sum_law(backend: str, law: str, terms: Array, target: float, tol: Tolerance)
     return _law(backend, law, violation, allowed)
 
 
+def equal_law(backend: str, law: str, value: Array, expected: Array, tol: Tolerance) -> LawCheck:
+    """An identity: |value − expected| ≤ atol + rtol·|expected| for every element."""
+    value = np.asarray(value, dtype=np.float64).reshape(-1)
+    expected = np.asarray(expected, dtype=np.float64).reshape(-1)
+    if value.size == 0:
+        return LawCheck(backend, law, 0.0, tol.atol, True)
+    with np.errstate(all="ignore"):
+        violation = np.abs(value - expected)
+        allowed = tol.atol + tol.rtol * np.abs(expected)
+    return _law(backend, law, violation, allowed)
+
+
 def symmetry_law(backend: str, matrix: Array, tol: Tolerance) -> LawCheck:
     """|J_ij − J_ji| ≤ atol + rtol·|J_ij|, a block of rows at a time."""
     n = matrix.shape[0]
@@ -210,7 +222,7 @@ def verdict(
     ]
     if details:
         return Verdict(False, "DISAGREE: " + details[0], tuple(details))
-    what = " and ".join(quantities) if quantities else "the results"
+    what = _join(quantities) if quantities else "the results"
     names = _join(list(backends))
     if len(backends) == 1:
         summary = f"OK: only {names} ran, so nothing was compared; its results obey every law"

@@ -6,7 +6,8 @@ numbers as ``null`` with an entry in ``"non_finite"``.
 
 JSON format versions (``"schema_version"``):
   1: first version: ``command``, ``inputs``, ``results``, ``comparisons``, ``laws``,
-     ``criterion``, ``non_finite``, ``omitted``, ``verdict``, ``ok``.
+     ``criterion``, ``non_finite``, ``omitted``, ``notes``, ``verdict``, ``ok``; and
+     ``explanation`` (layer --explain).
 """
 
 from __future__ import annotations
@@ -138,6 +139,52 @@ class Verdict:
 
 
 @dataclass(frozen=True)
+class Term:
+    """One term of a chain-rule sum: ∂L/∂s_k · ∂s_k/∂z_i · ∂z_i/∂θ (for dx: ∂L/∂z_i · W_ij)."""
+
+    row: int | None  # the batch row, None for a single vector
+    k: int  # the summation index (k for s_k; i for x's sum over z_i)
+    case: str  # which case of the softmax derivative: "k = i: s_i(1 − s_i)" or "k ≠ i: −s_k s_i"
+    factors: tuple[float, ...]
+    product: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "row": self.row,
+            "k": self.k,
+            "case": self.case,
+            "factors": list(self.factors),
+            "product": self.product,
+        }
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """The chain rule for one entry of a gradient, term by term, with its numbers."""
+
+    target: str  # as the user wrote it: W[0,0]
+    formula: str  # ∂L/∂W_00 = Σ_k ∂L/∂s_k · ∂s_k/∂z_0 · ∂z_0/∂W_00
+    factor_names: tuple[str, ...]
+    terms: tuple[Term, ...]
+    total: float  # the sum of the terms
+    value: float  # the same entry of the backend's gradient
+    backend: str
+    lines: tuple[str, ...]  # the explanation for a person, line by line
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "formula": self.formula,
+            "factor_names": list(self.factor_names),
+            "terms": [t.to_dict() for t in self.terms],
+            "total": self.total,
+            "value": self.value,
+            "backend": self.backend,
+            "lines": list(self.lines),
+        }
+
+
+@dataclass(frozen=True)
 class Report:
     command: str
     title: str  # one line saying what was computed, for people
@@ -149,6 +196,7 @@ class Report:
     verdict: Verdict
     notes: tuple[str, ...] = ()
     labels: Mapping[str, str] = field(default_factory=dict)  # quantity -> what a person reads
+    explanation: Explanation | None = None
 
     @property
     def ok(self) -> bool:
@@ -166,6 +214,8 @@ class Report:
         omitted: list[str] = []
 
         def whole_or_summary(key: str, array: Array) -> Any:
+            if array.ndim == 0:
+                return array.item()
             if array.size <= max_elements:
                 return np.ascontiguousarray(array)
             omitted.append(key)
@@ -199,6 +249,7 @@ class Report:
             "non_finite": [nf.to_dict() for nf in self.non_finite],
             "omitted": omitted,
             "notes": list(self.notes),
+            **({"explanation": self.explanation.to_dict()} if self.explanation else {}),
             "verdict": {"summary": self.verdict.summary, "details": list(self.verdict.details)},
             "ok": self.ok,
         }

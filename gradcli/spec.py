@@ -30,3 +30,35 @@ class SoftmaxSpec:
     z: NDArray[np.float64]  # the logits as given, before any cast to `options.dtype`
     temperature: float = 1.0
     options: RunOptions = RunOptions()
+
+
+LOSSES = ("ce", "mse", "sum", "output")
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """The loss of a layer, one number (a mean over the batch).
+
+    ce: `targets` holds one class per row (`per_row` says whether the user listed them
+    one by one); mse: `y` is the target (a vector for every row, or one row each);
+    sum: nothing; output: `index` is k in L = s_k.
+    """
+
+    kind: str
+    targets: tuple[int, ...] = ()
+    per_row: bool = False
+    y: NDArray[np.float64] | None = None
+    index: int | None = None
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """z = W·x + b, s = softmax(z), L(s): W is (out, in), x is (in,) or (batch, in)."""
+
+    w: NDArray[np.float64]
+    b: NDArray[np.float64]
+    x: NDArray[np.float64]
+    loss: LossSpec
+    seed: int | None = None  # echoed in the JSON; None when W, b, x came from --spec
+    explain: str | None = None  # 'W[i,j]', 'b[i]', 'x[j]' or 'x[r,j]'
+    options: RunOptions = RunOptions()

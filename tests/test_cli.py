@@ -37,7 +37,8 @@ def test_tables_show_values_and_the_verdict():
     assert "0.878878" in out
     assert "0.118943" in out
     assert "0.00217852" in out
-    assert "Jacobian ∂s_i/∂z_j: torch (autograd)" in out
+    assert "Jacobian ∂s_i/∂z_j" in out
+    assert "backends: numpy (analytic formulas), torch (autograd), fd (central differences)" in out
     assert "OK: numpy, torch and fd agree on softmax and jacobian within tolerance" in out
     assert result.stderr == ""
 

@@ -66,3 +66,57 @@ def _jacobian_by_rows(forward: Any, x: torch.Tensor) -> Array:
         (grad,) = torch.autograd.grad((forward(batch) * selector).sum(), batch)
         jac[start : start + rows] = grad.numpy()
     return jac
+
+
+def layer(w: Array, b: Array, x: Array, kind: str, target: Array) -> dict[str, Array]:
+    """z = x Wᵀ + b, s = softmax(z), L, and every gradient by autograd.
+
+    Rows of `x` are samples (2-D). Cross-entropy is torch's own `cross_entropy` on z
+    (log-softmax inside, finite where s underflows); the other losses are built on s.
+    `retain_grad()` keeps ∂L/∂z. ∂L/∂s is autograd of the same loss written as a
+    function of s (for ce, −mean log s_t): s is not on cross-entropy's path.
+    """
+    import torch
+
+    with torch.inference_mode(False):
+        wt, bt, xt = (_tensor(a).requires_grad_(True) for a in (w, b, x))
+        z = xt @ wt.T + bt
+        z.retain_grad()
+        s = torch.softmax(z, dim=-1)
+        loss = _loss_of_z(kind, z, s, target)
+        loss.backward()
+        s_leaf = s.detach().clone().requires_grad_(True)
+        (dl_ds,) = torch.autograd.grad(_loss_of_s(kind, s_leaf, target), s_leaf)
+        assert z.grad is not None and wt.grad is not None
+        assert bt.grad is not None and xt.grad is not None
+        return {
+            "z": z.detach().numpy(),
+            "s": s.detach().numpy(),
+            "loss": loss.detach().numpy(),
+            "dL_ds": dl_ds.numpy(),
+            "dL_dz": z.grad.numpy(),
+            "dW": wt.grad.numpy(),
+            "db": bt.grad.numpy(),
+            "dx": xt.grad.numpy(),
+        }
+
+
+def _loss_of_z(kind: str, z: torch.Tensor, s: torch.Tensor, target: Array) -> torch.Tensor:
+    import torch
+
+    if kind == "ce":
+        return torch.nn.functional.cross_entropy(z, torch.from_numpy(np.asarray(target)))
+    return _loss_of_s(kind, s, target)
+
+
+def _loss_of_s(kind: str, s: torch.Tensor, target: Array) -> torch.Tensor:
+    import torch
+
+    if kind == "ce":
+        rows = torch.arange(s.shape[0])
+        return -torch.log(s[rows, torch.from_numpy(np.asarray(target))]).mean()
+    if kind == "mse":
+        return ((s - _tensor(target).to(s.dtype)) ** 2).mean()
+    if kind == "sum":
+        return s.sum(dim=-1).mean()
+    return s[:, int(target)].mean()

@@ -20,7 +20,7 @@ from gradcli.report import CRITERION, Array, Comparison, Report
 
 MAX_VECTOR_ROWS = 20  # longer vectors: the first VECTOR_HEAD rows, "…", the last one
 VECTOR_HEAD = 10
-MATRIX_CORNER = 6  # larger matrices: the top-left 6×6 corner
+MATRIX_CORNER = 6  # larger matrices and rows of vectors: the first 6 rows and columns
 
 
 class _Console(Console):
@@ -48,19 +48,27 @@ def _render(console: Console, report: Report, precision: int) -> None:
     fmt = _formatter(precision)
     console.print(Text(_title(report), style="bold"))
     worst = _worst_elements(report.comparisons)
-    vectors, matrices = _split_by_rank(report)
-    if vectors:
-        console.print(_vector_table(report, vectors, worst, fmt))
+    scalars, vector_groups, matrices = _split_by_rank(report)
+    if scalars:
+        console.print(_scalar_table(report, scalars, fmt))
+    for group in vector_groups:
+        if len(group) == 1:
+            console.print(_vector_table(report, group, worst, fmt))
+        else:
+            console.print(_vectors_by_row(report, group, worst, fmt))
     for quantity in matrices:
-        for name, result in report.results.items():
-            console.print(_matrix_table(report, quantity, name, result.method, worst, fmt))
+        console.print(_matrix_table(report, quantity, worst, fmt))
     if report.comparisons:
         console.print(_comparison_table(report.comparisons))
         console.print(_worst_table(report.comparisons, fmt))
     if report.laws:
         console.print(_law_table(report, fmt))
+    if report.explanation is not None:
+        console.print(Text(f"Chain rule for {report.explanation.target}", style="bold"))
+        for line in report.explanation.lines:
+            console.print(Text(line), soft_wrap=True)
     for note in report.notes:
-        console.print(Text(note, style="dim"))
+        console.print(Text("note: " + note, style="yellow"))
     style = "bold green" if report.ok else "bold red"
     console.print(Text(report.verdict.summary, style=style))
     for detail in report.verdict.details[1:]:
@@ -71,7 +79,7 @@ def _formatter(precision: int) -> Any:
     def fmt(value: float) -> str:
         if value != value:
             return "nan"
-        return f"{value:.{precision}g}"
+        return f"{value + 0.0:.{precision}g}"  # + 0.0 turns -0.0 into 0
 
     return fmt
 
@@ -110,13 +118,65 @@ def _label(report: Report, quantity: str) -> str:
     return report.labels.get(quantity, quantity)
 
 
-def _split_by_rank(report: Report) -> tuple[list[str], list[str]]:
+def _split_by_rank(report: Report) -> tuple[list[str], list[list[str]], list[str]]:
+    """Scalars, vectors grouped by length, and matrices, in the order of the results."""
     first = next(iter(report.results.values()), None)
     if first is None:
-        return [], []
-    vectors = [q for q, a in first.arrays.items() if a.ndim <= 1]
+        return [], [], []
+    scalars = [q for q, a in first.arrays.items() if a.ndim == 0]
+    groups: dict[int, list[str]] = {}
+    for q, a in first.arrays.items():
+        if a.ndim == 1:
+            groups.setdefault(a.size, []).append(q)
     matrices = [q for q, a in first.arrays.items() if a.ndim == 2]
-    return vectors, matrices
+    return scalars, list(groups.values()), matrices
+
+
+def _scalar_table(report: Report, quantities: list[str], fmt: Any) -> _Titled:
+    table = _table("Scalars")
+    table.add_column("quantity")
+    for name in report.results:
+        table.add_column(name, justify="right")
+    for q in quantities:
+        table.add_row(
+            _label(report, q), *(fmt(float(r.arrays[q])) for r in report.results.values())
+        )
+    return table
+
+
+def _vectors_by_row(
+    report: Report,
+    quantities: list[str],
+    worst: Mapping[str, tuple[tuple[int, ...], bool]],
+    fmt: Any,
+) -> _Titled:
+    """Several vectors of one length: a row per quantity and backend, a column per index."""
+    length = next(iter(report.results.values())).arrays[quantities[0]].size
+    shown = _columns_shown(length)
+    table = _table(f"Vectors of length {length}")
+    table.add_column("quantity")
+    table.add_column("backend")
+    for j in shown:
+        table.add_column("…" if j is None else str(j), justify="right")
+    for q in quantities:
+        index, failed = worst.get(q, ((), False))
+        for n, (name, result) in enumerate(report.results.items()):
+            vector = result.arrays[q].reshape(-1)
+            cells: list[Text | str] = [_label(report, q) if n == 0 else "", name]
+            cells += [
+                "…" if j is None else _cell(float(vector[j]), index == (j,), failed, fmt)
+                for j in shown
+            ]
+            table.add_row(*cells, end_section=n == len(report.results) - 1)
+    if None in shown:
+        table.note = f"showing {len(shown) - 1} of {length} entries; all with --json or --save"
+    return table
+
+
+def _columns_shown(n: int) -> list[int | None]:
+    if n <= MATRIX_CORNER + 1:
+        return list(range(n))
+    return [*range(MATRIX_CORNER), None]
 
 
 def _worst_elements(comparisons: Sequence[Comparison]) -> dict[str, tuple[tuple[int, ...], bool]]:
@@ -180,33 +240,35 @@ def _vector_table(
 def _matrix_table(
     report: Report,
     quantity: str,
-    backend: str,
-    method: str,
     worst: Mapping[str, tuple[tuple[int, ...], bool]],
     fmt: Any,
 ) -> _Titled:
-    matrix: Array = report.results[backend].arrays[quantity]
-    rows, cols = matrix.shape
-    shown_rows, shown_cols = min(rows, MATRIX_CORNER), min(cols, MATRIX_CORNER)
+    """One matrix quantity: a block of rows per backend, the top-left corner if large."""
+    rows, cols = next(iter(report.results.values())).arrays[quantity].shape
+    row_ids, col_ids = _columns_shown(rows), _columns_shown(cols)
     index, failed = worst.get(quantity, ((), False))
-    title = f"{_label(report, quantity)}: {backend} ({method})"
-    table = _table(title)
+    table = _table(_label(report, quantity))
+    table.add_column("backend")
     table.add_column("i\\j", justify="right", style="dim")
-    for j in range(shown_cols):
-        table.add_column(str(j), justify="right")
-    if cols > shown_cols:
-        table.add_column("…", justify="center")
-    for i in range(shown_rows):
-        cells: list[Text | str] = [str(i)]
-        cells += [
-            _cell(float(matrix[i, j]), index == (i, j), failed, fmt) for j in range(shown_cols)
-        ]
-        if cols > shown_cols:
-            cells.append("…")
-        table.add_row(*cells)
-    if rows > shown_rows:
-        table.add_row("…", *["…"] * (shown_cols + (cols > shown_cols)))
-    if (rows, cols) != (shown_rows, shown_cols):
+    for j in col_ids:
+        table.add_column("…" if j is None else str(j), justify="right")
+    for name, result in report.results.items():
+        matrix: Array = result.arrays[quantity]
+        for n, i in enumerate(row_ids):
+            label = name if n == 0 else ""
+            if i is None:
+                table.add_row(label, "…", *["…"] * len(col_ids))
+                continue
+            cells: list[Text | str] = [label, str(i)]
+            cells += [
+                "…" if j is None else _cell(float(matrix[i, j]), index == (i, j), failed, fmt)
+                for j in col_ids
+            ]
+            table.add_row(*cells)
+        table.add_section()
+    if None in row_ids or None in col_ids:
+        shown_rows = len(row_ids) - (None in row_ids)
+        shown_cols = len(col_ids) - (None in col_ids)
         table.note = (
             f"showing the {shown_rows}×{shown_cols} corner of {rows}×{cols}; "
             "all with --json or --save"

@@ -1,0 +1,340 @@
+"""The layer problem: z = x Wᵀ + b, s = softmax(z), a loss L(s), and every gradient.
+
+numpy follows the hand-derived chain rule, torch uses autograd, fd uses central
+differences of the whole float64 loss on every parameter. Internally every backend sees
+2-D rows (a single vector x is a batch of one) and the results are shaped back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from gradcli import compare, limits
+from gradcli.backends import analytic, finite_diff
+from gradcli.errors import InputError
+from gradcli.problems import explain as explainer
+from gradcli.problems.layer_inputs import validate
+from gradcli.report import Array, BackendResult, LawCheck, Report, Tolerance
+from gradcli.spec import LayerSpec
+
+QUANTITIES = ("z", "s", "loss", "dL_ds", "dL_dz", "dW", "db", "dx")
+LABELS = {
+    "z": "z = W·x + b",
+    "s": "s = softmax(z)",
+    "loss": "loss L",
+    "dL_ds": "∂L/∂s",
+    "dL_dz": "∂L/∂z = Jᵀ·∂L/∂s",
+    "dW": "∂L/∂W = (∂L/∂z)ᵀ·x",
+    "db": "∂L/∂b = Σ_rows ∂L/∂z",
+    "dx": "∂L/∂x = ∂L/∂z·W",
+}
+# Full central differences cost 2 forwards (B·out·in multiply-adds each) per parameter;
+# above this many multiply-adds they are refused rather than left to run for minutes.
+FD_FULL_BUDGET = 4e9
+
+
+def run(spec: LayerSpec) -> Report:
+    validate(spec)
+    if spec.explain:
+        explainer.parse_target(spec.explain, spec)  # a bad --explain fails before any work
+    _check_cost(spec)
+    options = spec.options
+    w, b, x2, target = _rows(spec)
+    runners = {"numpy": _numpy, "torch": _torch, "fd": _fd}
+    results: dict[str, BackendResult] = {}
+    for name in options.backends:
+        arrays = runners[name](w, b, x2, spec.loss.kind, target, options.dtype)
+        results[name] = _shaped(name, arrays, spec, options.dtype)
+    shadow = _fd_forward(w, b, x2, spec.loss.kind, target)
+    notes: list[str] = []
+    scales = _scales(spec, shadow, results, notes)
+    n_terms = max(spec.w.shape + (x2.shape[0],))
+    comparisons = compare.compare_results(results, scales, n_terms, options.rtol, options.atol)
+    laws = _laws(spec, results, scales, n_terms)
+    non_finite = compare.find_non_finite(results)
+    compared = [nf for nf in non_finite if nf.quantity in scales]
+    explained = results.get("numpy") or next(iter(results.values()))
+    explanation = explainer.explain(spec, explained) if spec.explain else None
+    return Report(
+        command="layer",
+        title=_title(spec),
+        inputs=_inputs(spec),
+        results=results,
+        comparisons=comparisons,
+        laws=laws,
+        non_finite=non_finite,
+        verdict=compare.verdict(options.backends, comparisons, laws, compared),
+        notes=tuple(notes),
+        labels=LABELS,
+        explanation=explanation,
+    )
+
+
+def _rows(spec: LayerSpec) -> tuple[Array, Array, Array, Array]:
+    """W, b, x as rows (B, in), and the loss target in the form analytic.loss takes."""
+    x2 = spec.x.reshape(1, -1) if spec.x.ndim == 1 else spec.x
+    batch = x2.shape[0]
+    loss = spec.loss
+    if loss.kind == "ce":
+        targets = loss.targets if loss.per_row else loss.targets * batch
+        target: Array = np.array(targets, dtype=np.int64)
+    elif loss.kind == "mse":
+        assert loss.y is not None
+        target = np.broadcast_to(loss.y, (batch, spec.w.shape[0])).copy()
+    else:
+        target = np.array(loss.index or 0)
+    return spec.w, spec.b, x2, target
+
+
+def _numpy(w: Array, b: Array, x: Array, kind: str, target: Array, dtype: str) -> dict[str, Array]:
+    w, b, x = (a.astype(dtype) for a in (w, b, x))
+    t = target.astype(dtype) if kind == "mse" else target
+    with np.errstate(all="ignore"):
+        z = analytic.linear(w, b, x)
+        s = analytic.softmax(z)
+        dl_ds = analytic.loss_grad_s(kind, s, t)
+        # ce: the fused s − onehot(t), finite where s_t underflows (the chain would be inf·0)
+        dl_dz = analytic.ce_grad_z(s, t) if kind == "ce" else analytic.softmax_vjp(s, dl_ds)
+        dw, db, dx = analytic.linear_vjp(dl_dz, w, x)
+        loss = analytic.loss(kind, z, s, t)
+    return {
+        "z": z,
+        "s": s,
+        "loss": loss,
+        "dL_ds": dl_ds,
+        "dL_dz": dl_dz,
+        "dW": dw,
+        "db": db,
+        "dx": dx,
+    }
+
+
+def _torch(w: Array, b: Array, x: Array, kind: str, target: Array, dtype: str) -> dict[str, Array]:
+    from gradcli.backends import autograd
+
+    t = target.astype(dtype) if kind == "mse" else target
+    return autograd.layer(w.astype(dtype), b.astype(dtype), x.astype(dtype), kind, t)
+
+
+def _fd_forward(w: Array, b: Array, x: Array, kind: str, target: Array) -> dict[str, Array]:
+    with np.errstate(all="ignore"):
+        z = analytic.linear(w, b, x)
+        s = analytic.softmax(z)
+        return {"z": z, "s": s, "loss": analytic.loss(kind, z, s, target)}
+
+
+def _fd(w: Array, b: Array, x: Array, kind: str, target: Array, dtype: str) -> dict[str, Array]:
+    """Central differences of the float64 loss, on the float64 shadow of the inputs.
+
+    The step of each parameter θ is ∛ε / |∂z/∂θ|, so that z moves by about ∛ε whatever
+    the scale of x or W (z's own scale, since softmax ignores shifts): W_ij moves z by
+    x_j, b_i by 1, x_j by W_ij. A parameter that z ignores gets ∛ε·max(1, |θ|).
+    """
+    w, b, x = (a.astype(dtype).astype(np.float64) for a in (w, b, x))
+    t = target.astype(dtype).astype(np.float64) if kind == "mse" else target
+    forward = _fd_forward(w, b, x, kind, t)
+    z, s = forward["z"], forward["s"]
+
+    def loss_of(w_: Array, b_: Array, x_: Array) -> Array:
+        z_ = analytic.linear(w_, b_, x_)
+        return analytic.loss(kind, z_, analytic.softmax(z_), t)[..., np.newaxis]
+
+    def grad(f: Any, theta: Array, reach: Array) -> Array:
+        step = _step(theta, reach)
+        flat = finite_diff.central_jacobian(f, theta.reshape(-1), step.reshape(-1))
+        return flat.reshape(theta.shape)
+
+    k = (-1,)
+    with np.errstate(all="ignore"):
+        reach_w = np.broadcast_to(np.abs(x).max(axis=0), w.shape)
+        reach_x = np.broadcast_to(np.abs(w).max(axis=0), x.shape)
+        reach_s = 1 / np.maximum(np.abs(s), 1e-300) if kind == "ce" else np.ones_like(s)
+        return {
+            **forward,
+            # ce's −log s_t curves on the scale of s_t itself: step ∛ε·s_t. The other
+            # losses are at most quadratic in s: a step of ∛ε has no truncation error.
+            "dL_ds": grad(_loss_s(kind, s.shape, t), s, reach_s),
+            "dL_dz": grad(lambda r: _loss_z(kind, r.reshape(k + z.shape), t), z, np.ones_like(z)),
+            "dW": grad(lambda r: loss_of(r.reshape(k + w.shape), b, x), w, reach_w),
+            "db": grad(lambda r: loss_of(w, r.reshape(k + b.shape), x), b, np.ones_like(b)),
+            "dx": grad(lambda r: loss_of(w, b, r.reshape(k + x.shape)), x, reach_x),
+        }
+
+
+def _loss_s(kind: str, shape: tuple[int, ...], target: Array) -> Any:
+    def f(rows: Array) -> Array:
+        return analytic.loss_from_s(kind, rows.reshape((-1, *shape)), target)[..., np.newaxis]
+
+    return f
+
+
+def _loss_z(kind: str, z: Array, target: Array) -> Array:
+    return analytic.loss(kind, z, analytic.softmax(z), target)[..., np.newaxis]
+
+
+def _step(theta: Array, reach: Array) -> Array:
+    """∛ε/reach where θ moves z, ∛ε·max(1, |θ|) where it does not; never below 8ε|θ|."""
+    cbrt_eps = np.cbrt(np.finfo(np.float64).eps)
+    with np.errstate(divide="ignore"):
+        step = np.where(reach > 0, cbrt_eps / reach, cbrt_eps * np.maximum(1.0, np.abs(theta)))
+    return np.maximum(step, 8 * np.finfo(np.float64).eps * np.abs(theta))
+
+
+def _shaped(name: str, arrays: dict[str, Array], spec: LayerSpec, dtype: str) -> BackendResult:
+    """Back to the user's shapes: a single vector x gives vectors z, s, … and a vector dx."""
+    single = spec.x.ndim == 1
+    out = {}
+    for q in QUANTITIES:
+        a = np.asarray(arrays[q])
+        if single and q in ("z", "s", "dL_ds", "dL_dz", "dx"):
+            a = a.reshape(-1)
+        out[q] = a if a.flags.c_contiguous else a.copy()
+    method = {"numpy": "chain rule by hand", "torch": "autograd", "fd": "central differences"}
+    precision = "fd" if name == "fd" else dtype
+    return BackendResult(name, method[name], precision, out)
+
+
+def _scales(
+    spec: LayerSpec, shadow: dict[str, Array], results: dict[str, BackendResult], notes: list[str]
+) -> dict[str, float]:
+    """Each quantity's natural scale, from the chain rule: atol is relative to it.
+
+    g bounds |∂L/∂z| (ce: |s − onehot|/B ≤ 1/B; mse: 2|s − y|/(B·out); sum, output: 1/B),
+    times max(1, |L|), since fd's rounding error grows with |L|. Then db ≤ B·g,
+    dW_ij ≤ g Σ_r |x_rj| and dx_rj ≤ g Σ_i |W_ij|.
+    """
+    w, x = spec.w, spec.x.reshape(-1, spec.w.shape[1])
+    batch, out = x.shape[0], w.shape[0]
+    loss = float(np.abs(shadow["loss"]))
+    g = (2.0 / (batch * out) if spec.loss.kind == "mse" else 1.0 / batch) * max(1.0, loss)
+    z_scale = float((np.abs(x) @ np.abs(w).T + np.abs(spec.b)).max())
+    dl_ds = np.concatenate([r.arrays["dL_ds"].reshape(-1) for r in results.values()])
+    finite_ds = dl_ds[np.isfinite(dl_ds)]
+    scales = {
+        "z": max(z_scale, 1e-300),
+        "s": 1.0,
+        "loss": max(1.0, loss),
+        "dL_ds": max(g, float(np.abs(finite_ds).max()) if finite_ds.size else g),
+        "dL_dz": g,
+        "dW": g * max(float(np.abs(x).sum(axis=0).max()), 1e-300),
+        "db": g * batch,
+        "dx": g * max(float(np.abs(w).sum(axis=0).max()), 1e-300),
+    }
+    if spec.loss.kind == "ce" and not np.isfinite(dl_ds).all():
+        del scales["dL_ds"]
+        notes.append(
+            "∂L/∂s = −1/(B·s_t) is not finite: s_t underflowed to 0. It is shown, not compared; "
+            "numpy's fused ∂L/∂z = (s − onehot(t))/B stays finite."
+        )
+    if spec.loss.kind == "sum":
+        notes.append(
+            "L = Σ s = 1 for every input, so every gradient is exactly zero (a classic trap): "
+            "the numbers are rounding, and agreeing on zero is agreement."
+        )
+    return scales
+
+
+def _laws(
+    spec: LayerSpec, results: dict[str, BackendResult], scales: dict[str, float], n_terms: int
+) -> tuple[LawCheck, ...]:
+    """Per backend: s sums to 1 and ∂L/∂z sums to 0 in each row (Σ_i (Jᵀv)_i = 0);
+    for torch and fd also the chain rule's last step (db, dW, dx from their ∂L/∂z);
+    for numpy with ce, that the fused ∂L/∂z equals Jᵀ·∂L/∂s where that is finite."""
+    laws = []
+    x = spec.x.reshape(-1, spec.w.shape[1])
+    for name, r in results.items():
+
+        def tol(quantity: str, precision: str = r.precision) -> Tolerance:
+            scale = 1.0 if quantity == "s" else scales[quantity]
+            return compare.tolerance_for(
+                (precision,), scale, n_terms, spec.options.rtol, spec.options.atol
+            )
+
+        a = r.arrays
+        dl_dz = a["dL_dz"].reshape(-1, spec.w.shape[0]).astype(np.float64)
+        laws.append(compare.sum_law(name, "s sums to 1", a["s"], 1.0, tol("s")))
+        laws.append(compare.sum_law(name, "∂L/∂z sums to 0", a["dL_dz"], 0.0, tol("dL_dz")))
+        if name != "numpy":
+            chain = {
+                "db": ("db = Σ_rows ∂L/∂z", a["db"], dl_dz.sum(axis=0)),
+                "dW": ("dW = (∂L/∂z)ᵀ·x", a["dW"], dl_dz.T @ x),
+                "dx": ("dx = ∂L/∂z·W", a["dx"].reshape(x.shape), dl_dz @ spec.w),
+            }
+            for quantity, (law, value, expected) in chain.items():
+                laws.append(compare.equal_law(name, law, value, expected, tol(quantity)))
+        elif spec.loss.kind == "ce":
+            s = a["s"].reshape(dl_dz.shape).astype(np.float64)
+            with np.errstate(all="ignore"):
+                chained = analytic.softmax_vjp(s, a["dL_ds"].reshape(s.shape).astype(np.float64))
+            finite = np.isfinite(chained)
+            laws.append(
+                compare.equal_law(
+                    name,
+                    "fused s − onehot(t) = Jᵀ·∂L/∂s",
+                    dl_dz[finite],
+                    chained[finite],
+                    tol("dL_dz"),
+                )
+            )
+    return tuple(laws)
+
+
+def _check_cost(spec: LayerSpec) -> None:
+    out_features, in_features = spec.w.shape
+    batch = 1 if spec.x.ndim == 1 else spec.x.shape[0]
+    params = spec.w.size + spec.b.size + spec.x.size
+    each = 8 * (params + 2 * batch * out_features)
+    limits.check_memory(
+        12 * each,
+        f"a {out_features}×{in_features} layer with a batch of {batch}",
+        "use a smaller layer",
+    )
+    if "fd" in spec.options.backends:
+        cost = 2.0 * params * batch * out_features * in_features
+        if cost > FD_FULL_BUDGET:
+            raise InputError(
+                f"full finite differences on {params} parameters would take about {cost:.2g} "
+                f"multiply-adds (the limit is {FD_FULL_BUDGET:.2g}); check with "
+                "--backend numpy,torch, or a smaller layer"
+            )
+
+
+def _title(spec: LayerSpec) -> str:
+    out_features, in_features = spec.w.shape
+    batch = "" if spec.x.ndim == 1 else f", batch {spec.x.shape[0]}"
+    loss = spec.loss
+    what = {
+        "ce": "cross-entropy to class " + ",".join(map(str, loss.targets)),
+        "mse": "mean squared error to y",
+        "sum": "L = Σ s (mean over the batch)",
+        "output": f"L = s_{loss.index} (mean over the batch)",
+    }[loss.kind]
+    seed = "" if spec.seed is None else f", seed {spec.seed}"
+    return (
+        f"layer z = W·x + b, s = softmax(z): {in_features} → {out_features}{batch}; "
+        f"{what}{seed}; {spec.options.dtype}"
+    )
+
+
+def _inputs(spec: LayerSpec) -> dict[str, Any]:
+    loss = spec.loss
+    loss_doc: dict[str, Any] = {"kind": loss.kind}
+    if loss.kind == "ce":
+        if loss.per_row:
+            loss_doc["targets"] = list(loss.targets)
+        else:
+            loss_doc["target"] = loss.targets[0]
+    elif loss.kind == "mse":
+        loss_doc["target"] = loss.y
+    elif loss.kind == "output":
+        loss_doc["index"] = loss.index
+    return {
+        "W": spec.w,
+        "b": spec.b,
+        "x": spec.x,
+        "loss": loss_doc,
+        "seed": spec.seed,
+        "dtype": spec.options.dtype,
+    }
