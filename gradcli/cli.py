@@ -358,9 +358,9 @@ def _target_value(text: str | None, kind: str | None) -> Any:
     from gradcli.inputs import parse_json
 
     value = parse_json(text, "--target")
-    if kind in (None, "ce") and not isinstance(value, list):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise InputError(f"--target {text!r}: a class for cross-entropy is an integer")
+    is_class = isinstance(value, int) and not isinstance(value, bool)
+    if kind in (None, "ce") and not isinstance(value, list) and not is_class:
+        raise InputError(f"--target {text!r}: a class for cross-entropy is an integer")
     return value
 
 

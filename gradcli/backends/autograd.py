@@ -87,17 +87,16 @@ def layer(w: Array, b: Array, x: Array, kind: str, target: Array) -> dict[str, A
         loss.backward()
         s_leaf = s.detach().clone().requires_grad_(True)
         (dl_ds,) = torch.autograd.grad(_loss_of_s(kind, s_leaf, target), s_leaf)
-        assert z.grad is not None and wt.grad is not None
-        assert bt.grad is not None and xt.grad is not None
+        grads = {"dL_dz": z.grad, "dW": wt.grad, "db": bt.grad, "dx": xt.grad}
+        missing = [name for name, grad in grads.items() if grad is None]
+        if missing:
+            raise RuntimeError(f"autograd left no gradient for {missing}")
         return {
             "z": z.detach().numpy(),
             "s": s.detach().numpy(),
             "loss": loss.detach().numpy(),
             "dL_ds": dl_ds.numpy(),
-            "dL_dz": z.grad.numpy(),
-            "dW": wt.grad.numpy(),
-            "db": bt.grad.numpy(),
-            "dx": xt.grad.numpy(),
+            **{name: grad.numpy() for name, grad in grads.items()},
         }
 
 

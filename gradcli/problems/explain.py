@@ -79,7 +79,7 @@ def explain(spec: LayerSpec, result: BackendResult) -> Explanation:
     lines = [formula + f",   ∂z_{i}/∂{param} = {dz_name}"]
     terms: list[Term] = []
     for r in range(s.shape[0]):
-        dz = x[r, j] if name == "W" else 1.0
+        dz = float(x[r, j]) if name == "W" else 1.0
         row_terms = _row_terms(r if batched else None, i, s[r], dl_ds[r], dz)
         if not all(np.isfinite(t.product) for t in row_terms):
             # ce where s_t underflowed: ∂L/∂s_t = −inf meets ∂s_t/∂z_i = 0. The fused
@@ -89,24 +89,23 @@ def explain(spec: LayerSpec, result: BackendResult) -> Explanation:
                     r if batched else None,
                     i,
                     "fused: (s_i − [i = t])/B",
-                    (dl_dz[r, i], dz),
-                    dl_dz[r, i] * dz,
+                    (float(dl_dz[r, i]), dz),
+                    float(dl_dz[r, i]) * dz,
                 )
             ]
         terms += row_terms
         if batched and s.shape[0] > ROWS_SHOWN:
             if r < ROWS_SHOWN:
                 subtotal = sum(t.product for t in row_terms)
-                lines.append(
-                    f"  row {r}: ∂L/∂z_{r}{i} · {dz_name} = {dl_dz[r, i]:.6g} × {dz:.6g} = {subtotal:.6g}"
-                )
+                product = f"{dl_dz[r, i]:.6g} × {dz:.6g} = {subtotal:.6g}"
+                lines.append(f"  row {r}: ∂L/∂z_{r}{i} · {dz_name} = {product}")
             continue
         if batched:
             lines.append(f"  row {r}:")
         lines += _term_lines(row_terms, dz_name)
     if batched and s.shape[0] > ROWS_SHOWN:
         lines.append(f"  … {s.shape[0] - ROWS_SHOWN} more rows")
-    grad = a["dW"][i, j] if name == "W" else a["db"][i]
+    grad = float(a["dW"][i, j] if name == "W" else a["db"][i])
     return _finish(
         spec.explain,
         formula,

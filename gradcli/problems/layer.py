@@ -17,7 +17,7 @@ from gradcli.errors import InputError
 from gradcli.problems import explain as explainer
 from gradcli.problems.layer_inputs import validate
 from gradcli.report import Array, BackendResult, LawCheck, Report, Tolerance
-from gradcli.spec import LayerSpec
+from gradcli.spec import LayerSpec, LossSpec
 
 QUANTITIES = ("z", "s", "loss", "dL_ds", "dL_dz", "dW", "db", "dx")
 LABELS = {
@@ -50,7 +50,7 @@ def run(spec: LayerSpec) -> Report:
     shadow = _fd_forward(w, b, x2, spec.loss.kind, target)
     notes: list[str] = []
     scales = _scales(spec, shadow, results, notes)
-    n_terms = max(spec.w.shape + (x2.shape[0],))
+    n_terms = max(*spec.w.shape, x2.shape[0])
     comparisons = compare.compare_results(results, scales, n_terms, options.rtol, options.atol)
     laws = _laws(spec, results, scales, n_terms)
     non_finite = compare.find_non_finite(results)
@@ -179,7 +179,9 @@ def _step(theta: Array, reach: Array) -> Array:
     cbrt_eps = np.cbrt(np.finfo(np.float64).eps)
     with np.errstate(divide="ignore"):
         step = np.where(reach > 0, cbrt_eps / reach, cbrt_eps * np.maximum(1.0, np.abs(theta)))
-    return np.maximum(step, 8 * np.finfo(np.float64).eps * np.abs(theta))
+    floor: Array = 8 * np.finfo(np.float64).eps * np.abs(theta)
+    result: Array = np.maximum(step, floor)
+    return result
 
 
 def _shaped(name: str, arrays: dict[str, Array], spec: LayerSpec, dtype: str) -> BackendResult:
@@ -304,18 +306,24 @@ def _check_cost(spec: LayerSpec) -> None:
 def _title(spec: LayerSpec) -> str:
     out_features, in_features = spec.w.shape
     batch = "" if spec.x.ndim == 1 else f", batch {spec.x.shape[0]}"
-    loss = spec.loss
-    what = {
-        "ce": "cross-entropy to class " + ",".join(map(str, loss.targets)),
-        "mse": "mean squared error to y",
-        "sum": "L = Σ s (mean over the batch)",
-        "output": f"L = s_{loss.index} (mean over the batch)",
-    }[loss.kind]
+    what = _loss_words(spec.loss)
     seed = "" if spec.seed is None else f", seed {spec.seed}"
     return (
-        f"layer z = W·x + b, s = softmax(z): {in_features} → {out_features}{batch}; "
-        f"{what}{seed}; {spec.options.dtype}"
+        f"layer z = W·x + b, s = softmax(z), L = {what}\n"
+        f"{in_features} → {out_features}{batch}{seed}, {spec.options.dtype}"
     )
+
+
+def _loss_words(loss: LossSpec) -> str:
+    if loss.kind == "ce" and loss.per_row:
+        return f"cross-entropy to classes {list(loss.targets)} (one per row)"
+    if loss.kind == "ce":
+        return f"cross-entropy to class {loss.targets[0]}"
+    if loss.kind == "mse":
+        return "mean squared error to y"
+    if loss.kind == "sum":
+        return "Σ s (mean over the batch)"
+    return f"s_{loss.index} (mean over the batch)"
 
 
 def _inputs(spec: LayerSpec) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import numpy as np
 
 from gradcli.errors import InputError
 from gradcli.inputs import to_array
-from gradcli.spec import LOSSES, LayerSpec, LossSpec, RunOptions
+from gradcli.spec import LOSSES, LayerSpec, LossSpec
 
 MAX_FEATURES = 100_000
 MAX_BATCH = 100_000
@@ -132,9 +132,8 @@ def validate(spec: LayerSpec) -> None:
     if b.shape != (out_features,):
         raise InputError(f"b has shape {b.shape}, but W {w.shape} needs ({out_features},)")
     if x.ndim not in (1, 2) or x.shape[-1] != in_features or 0 in x.shape:
-        raise InputError(
-            f"x has shape {x.shape}, but W {w.shape} needs ({in_features},) or (batch, {in_features})"
-        )
+        needs = f"({in_features},) or (batch, {in_features})"
+        raise InputError(f"x has shape {x.shape}, but W {w.shape} needs {needs}")
     batch = 1 if x.ndim == 1 else x.shape[0]
     loss = spec.loss
     if loss.kind == "ce":
@@ -153,4 +152,3 @@ def validate(spec: LayerSpec) -> None:
                 f"mse target has shape {loss.y.shape}, expected "
                 + " or ".join(str(a) for a in sorted(allowed))
             )
-    _ = RunOptions  # the options are checked by the CLI
