@@ -281,3 +281,19 @@ def test_a_failed_save_leaves_no_partial_file(tmp_path, monkeypatch):
     assert "--save" in result.stderr
     assert "No space left on device" in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("env", "coloured"),
+    [({}, False), ({"FORCE_COLOR": "1"}, True), ({"FORCE_COLOR": "1", "NO_COLOR": "1"}, False)],
+)
+def test_colour_only_on_a_terminal_and_never_with_no_color(env, coloured):
+    base = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "NO_COLOR")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "gradcli", "softmax", "3", "1", "-3", "--backend", "numpy"],
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0
+    assert ("\x1b[" in proc.stdout) == coloured
