@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -296,4 +297,6 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(env, coloured):
         text=True,
     )
     assert proc.returncode == 0
-    assert ("\x1b[" in proc.stdout) == coloured
+    # NO_COLOR forbids colour, not bold (no-color.org): look for foreground colour codes.
+    colour_code = re.compile(r"\x1b\[(?:[0-9]+;)*3[0-8](?:;[0-9]+)*m")
+    assert bool(colour_code.search(proc.stdout)) == coloured
