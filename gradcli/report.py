@@ -197,6 +197,8 @@ class Report:
     notes: tuple[str, ...] = ()
     labels: Mapping[str, str] = field(default_factory=dict)  # quantity -> what a person reads
     explanation: Explanation | None = None
+    sections: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (title, lines) shown as text
+    extra: Mapping[str, Any] = field(default_factory=dict)  # more JSON keys of the problem
 
     @property
     def ok(self) -> bool:
@@ -213,27 +215,34 @@ class Report:
     def to_dict(self, max_elements: int = JSON_MAX_ELEMENTS) -> dict[str, Any]:
         omitted: list[str] = []
 
-        def whole_or_summary(key: str, array: Array) -> Any:
-            if array.ndim == 0:
-                return array.item()
-            if array.size <= max_elements:
-                return np.ascontiguousarray(array)
-            omitted.append(key)
-            return summarise(array, max_elements)
+        def jsonable(value: Any, key: str) -> Any:
+            """Arrays whole up to max_elements, summarised beyond; containers walked."""
+            if isinstance(value, np.ndarray):
+                if value.ndim == 0:
+                    return value.item()
+                if value.size <= max_elements:
+                    return np.ascontiguousarray(value)
+                omitted.append(key)
+                return summarise(value, max_elements)
+            if isinstance(value, dict):
+                return {k: jsonable(v, f"{key}.{k}") for k, v in value.items()}
+            if isinstance(value, (list, tuple)):
+                return [jsonable(v, f"{key}[{i}]") for i, v in enumerate(value)]
+            return value
 
-        inputs = {
-            key: whole_or_summary(f"inputs.{key}", value)
-            if isinstance(value, np.ndarray)
-            else value
-            for key, value in self.inputs.items()
-        }
-        results = {
-            name: {
-                quantity: whole_or_summary(f"{name}.{quantity}", array)
-                for quantity, array in result.arrays.items()
-            }
-            for name, result in self.results.items()
-        }
+        inputs = {key: jsonable(value, f"inputs.{key}") for key, value in self.inputs.items()}
+        results: dict[str, Any] = {}
+        for name, result in self.results.items():
+            nested: dict[str, Any] = {}
+            for quantity, array in result.arrays.items():
+                # "grads.a" is written as {"grads": {"a": …}}
+                *parents, leaf = quantity.split(".")
+                slot = nested
+                for parent in parents:
+                    slot = slot.setdefault(parent, {})
+                slot[leaf] = jsonable(array, f"{name}.{quantity}")
+            results[name] = nested
+        extra = {key: jsonable(value, key) for key, value in self.extra.items()}
         return {
             "schema_version": SCHEMA_VERSION,
             "command": self.command,
@@ -250,6 +259,7 @@ class Report:
             "omitted": omitted,
             "notes": list(self.notes),
             **({"explanation": self.explanation.to_dict()} if self.explanation else {}),
+            **extra,
             "verdict": {"summary": self.verdict.summary, "details": list(self.verdict.details)},
             "ok": self.ok,
         }

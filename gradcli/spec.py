@@ -4,7 +4,7 @@ problems read them. Nothing here computes anything."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
@@ -61,4 +61,38 @@ class LayerSpec:
     loss: LossSpec
     seed: int | None = None  # echoed in the JSON; None when W, b, x came from --spec
     explain: str | None = None  # 'W[i,j]', 'b[i]', 'x[j]' or 'x[r,j]'
+    options: RunOptions = RunOptions()
+
+
+@dataclass(frozen=True)
+class Node:
+    """One operation of a graph program (the IR that `gradcli graph` parses into)."""
+
+    op: str  # "input", "const", "add", …, "sum", "index", "transpose", …
+    args: tuple[int, ...]  # ids of the argument nodes
+    params: tuple[Any, ...]  # literal parameters: dims, keepdim, index key, shape, value
+    text: str  # the source of this expression
+    statement: int  # the statement it belongs to (0-based); −1 for inputs
+
+
+@dataclass(frozen=True)
+class Program:
+    nodes: tuple[Node, ...]
+    variables: dict[str, int]  # every named variable (inputs first, then statements) -> node
+    inputs: tuple[str, ...]
+    statements: tuple[tuple[str, str], ...]  # (name, source of the whole statement)
+
+    @property
+    def output(self) -> int:
+        return self.variables[self.statements[-1][0]]
+
+
+@dataclass(frozen=True)
+class GraphSpec:
+    """A program and the values of its inputs (float64, before the cast to `dtype`)."""
+
+    program: Program
+    inputs: dict[str, NDArray[np.float64]]
+    seed: int | None = None
+    draws: tuple[str, ...] = ()  # how each --rand input was drawn, for the JSON
     options: RunOptions = RunOptions()

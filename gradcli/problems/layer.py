@@ -245,7 +245,11 @@ def _laws(
     for torch and fd also the chain rule's last step (db, dW, dx from their ∂L/∂z);
     for numpy with ce, that the fused ∂L/∂z equals Jᵀ·∂L/∂s where that is finite."""
     laws = []
-    x = spec.x.reshape(-1, spec.w.shape[1])
+    # The W and x that the backends really used: cast to the checked dtype (fd's float64
+    # shadow holds the same values).
+    dtype = spec.options.dtype
+    x = spec.x.reshape(-1, spec.w.shape[1]).astype(dtype).astype(np.float64)
+    w = spec.w.astype(dtype).astype(np.float64)
     for name, r in results.items():
 
         def tol(quantity: str, precision: str = r.precision) -> Tolerance:
@@ -262,7 +266,7 @@ def _laws(
             chain = {
                 "db": ("db = Σ_rows ∂L/∂z", a["db"], dl_dz.sum(axis=0)),
                 "dW": ("dW = (∂L/∂z)ᵀ·x", a["dW"], dl_dz.T @ x),
-                "dx": ("dx = ∂L/∂z·W", a["dx"].reshape(x.shape), dl_dz @ spec.w),
+                "dx": ("dx = ∂L/∂z·W", a["dx"].reshape(x.shape), dl_dz @ w),
             }
             for quantity, (law, value, expected) in chain.items():
                 laws.append(compare.equal_law(name, law, value, expected, tol(quantity)))

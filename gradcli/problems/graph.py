@@ -1,0 +1,263 @@
+"""The graph problem: every named variable's value and gradient in a small tensor program.
+
+numpy runs the program with the hand-written VJP rules of `backends/engine.py`, torch
+builds it with autograd and retain_grad(), fd perturbs the leaves (the inputs) and
+differentiates the float64 forward. Intermediates are compared between numpy and torch.
+Where a variable feeds several operations, its gradient is a sum over those uses: the
+report shows each use's share and that they add up.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from gradcli import compare
+from gradcli.backends import engine, finite_diff
+from gradcli.errors import InputError
+from gradcli.report import Array, BackendResult, Report
+from gradcli.spec import GraphSpec, Program
+
+MAX_ELEMENTS = 10_000_000  # in any one tensor of the program (80 MB in float64)
+MAX_TOTAL_ELEMENTS = 50_000_000  # in all of them together
+FD_MAX_FORWARDS = 20_000  # full central differences: two forward passes per input element
+FD_MAX_WORK = 2e9  # forward passes × elements per pass
+
+
+def validate(spec: GraphSpec) -> list[tuple[int, ...]]:
+    """Shapes of every node, checked before any memory is spent; InputError names the
+    statement, the expression and the shapes."""
+    program = spec.program
+    input_shapes = {name: tuple(a.shape) for name, a in spec.inputs.items()}
+    try:
+        shapes = engine.shapes(program, input_shapes)
+    except engine.ProgramError as exc:
+        raise InputError(_where(program, exc.node, [], str(exc))) from None
+    for number, shape in enumerate(shapes):
+        if int(np.prod(shape, dtype=np.int64)) > MAX_ELEMENTS:
+            raise InputError(
+                _where(program, number, [], f"the result {shape} has more than {MAX_ELEMENTS} elements")
+            )
+    if sum(int(np.prod(s, dtype=np.int64)) for s in shapes) > MAX_TOTAL_ELEMENTS:
+        raise InputError(f"the program's tensors hold more than {MAX_TOTAL_ELEMENTS} elements in all")
+    if "fd" in spec.options.backends:
+        forwards = 2 * sum(a.size for a in spec.inputs.values())
+        work = forwards * sum(int(np.prod(s, dtype=np.int64)) for s in shapes)
+        if forwards > FD_MAX_FORWARDS or work > FD_MAX_WORK:
+            raise InputError(
+                f"finite differences would need {forwards} forward passes of the program "
+                f"(limits {FD_MAX_FORWARDS} passes, {FD_MAX_WORK:.0g} element-operations); "
+                "check with --backend numpy,torch or smaller inputs"
+            )
+    return shapes
+
+
+def _where(program: Program, number: int, shapes: list[tuple[int, ...]], reason: str) -> str:
+    node = program.nodes[number]
+    statement = program.statements[node.statement][1] if node.statement >= 0 else node.text
+    return f"statement {node.statement + 1} ({statement!r}): {node.text}: {reason}"
+
+
+def run(spec: GraphSpec) -> Report:
+    shapes = validate(spec)
+    program, options = spec.program, spec.options
+    runners = {"numpy": _numpy, "torch": _torch, "fd": _fd}
+    results: dict[str, BackendResult] = {}
+    paths: dict[str, Any] = {}
+    unreached: list[str] = []
+    for name in options.backends:
+        arrays, extra = runners[name](spec)
+        if name == "numpy":
+            paths, unreached = extra["paths"], extra["unreached"]
+        results[name] = BackendResult(name, _METHOD[name], "fd" if name == "fd" else options.dtype, arrays)
+    shadow = engine.forward(program, spec.inputs, "float64")
+    loss = float(np.abs(engine.loss_of(shadow[program.output])))
+    scales = _scales(program, shadow, results, loss)
+    n_terms = max([1, *(n for s in shapes for n in s)])
+    comparisons = compare.compare_results(results, scales, n_terms, options.rtol, options.atol)
+    non_finite = compare.find_non_finite(results)
+    notes = [f"{name} does not reach the loss: its gradient is zero" for name in unreached]
+    graph = _graph_lines(program, shapes)
+    return Report(
+        command="graph",
+        title=f"graph: {len(program.statements)} statements, loss = {_loss_words(program, shapes)}; "
+        f"{options.dtype}",
+        inputs=_inputs(spec),
+        results=results,
+        comparisons=comparisons,
+        laws=(),
+        non_finite=non_finite,
+        verdict=compare.verdict(options.backends, comparisons, (), non_finite),
+        notes=tuple(notes),
+        sections=(("Graph (who feeds whom, by which operation)", tuple(graph[0])),
+                  *_path_sections(paths, results)),
+        extra={"graph": graph[1], "paths": paths},
+        labels={
+            **{f"values.{n}": f"{n} (value)" for n in program.variables},
+            **{f"grads.{n}": f"∂L/∂{n} = {n}.grad" for n in program.variables},
+        },
+    )
+
+
+_METHOD = {"numpy": "VJP rules by hand", "torch": "autograd", "fd": "central differences"}
+
+
+def _numpy(spec: GraphSpec) -> tuple[dict[str, Array], dict[str, Any]]:
+    program = spec.program
+    values = engine.forward(program, spec.inputs, spec.options.dtype)
+    grads, contributions = engine.backward(program, values)
+    arrays: dict[str, Array] = {}
+    unreached = []
+    for name, node in program.variables.items():
+        arrays[f"values.{name}"] = values[node]
+        grad = grads[node]
+        if grad is None:
+            unreached.append(name)
+            grad = np.zeros_like(values[node])
+        arrays[f"grads.{name}"] = grad
+    return arrays, {"paths": _paths(program, contributions, arrays), "unreached": unreached}
+
+
+def _torch(spec: GraphSpec) -> tuple[dict[str, Array], dict[str, Any]]:
+    from gradcli.backends import autograd
+
+    return autograd.graph(spec.program, spec.inputs, spec.options.dtype), {}
+
+
+def _fd(spec: GraphSpec) -> tuple[dict[str, Array], dict[str, Any]]:
+    """Values: the float64 forward. Gradients of the inputs: central differences of the
+    loss, step ∛ε·max(1, |x|), on the float64 shadow of the inputs."""
+    program = spec.program
+    shadow = {n: a.astype(spec.options.dtype).astype(np.float64) for n, a in spec.inputs.items()}
+    values = engine.forward(program, shadow, "float64")
+    arrays = {f"values.{n}": values[node] for n, node in program.variables.items()}
+    for name, x in shadow.items():
+
+        def loss_rows(rows: Array, name: str = name, x: Array = x) -> Array:
+            out = np.empty((rows.shape[0], 1))
+            for k, row in enumerate(rows):
+                forward = engine.forward(program, {**shadow, name: row.reshape(x.shape)}, "float64")
+                out[k, 0] = engine.loss_of(forward[program.output])
+            return out
+
+        flat = x.reshape(-1)
+        jac = finite_diff.central_jacobian(loss_rows, flat, finite_diff.cube_root_step(flat))
+        arrays[f"grads.{name}"] = jac.reshape(x.shape)
+    return arrays, {}
+
+
+def _scales(program: Program, shadow: list[Array], results: dict[str, BackendResult], loss: float) -> dict[str, float]:
+    """values: their largest magnitude; gradients: the largest over the backends, and at
+    least |L|/20, since fd's rounding error grows with |L|."""
+    scales = {}
+    for name, node in program.variables.items():
+        scales[f"values.{name}"] = max(_max_abs(shadow[node]), 1e-300)
+    for name in program.variables:
+        key = f"grads.{name}"
+        largest = max(_max_abs(r.arrays[key]) for r in results.values() if key in r.arrays)
+        scales[key] = max(largest, 0.05 * loss, 1e-300)
+    return scales
+
+
+def _max_abs(a: Array) -> float:
+    finite = np.abs(a[np.isfinite(a)])
+    return float(finite.max()) if finite.size else 0.0
+
+
+def _paths(program: Program, contributions: dict[int, list[tuple[int, int, Array]]], arrays: dict[str, Array]) -> dict[str, Any]:
+    """For every variable used more than once: each use's share of its gradient."""
+    statement_of = {node: name for name, node in program.variables.items()}
+    paths: dict[str, Any] = {}
+    for name, node in program.variables.items():
+        uses = contributions.get(node, [])
+        if len(uses) < 2:
+            continue
+        total = arrays[f"grads.{name}"]
+        shares = []
+        for consumer, position, share in sorted(uses):
+            owner = program.nodes[consumer].statement
+            via = program.statements[owner][0] if owner >= 0 else statement_of.get(consumer, "?")
+            shares.append({
+                "via": via,
+                "statement": program.statements[owner][1],
+                "expression": program.nodes[consumer].text,
+                "argument": position,
+                "grad": share,
+            })
+        summed = np.sum([s["grad"] for s in shares], axis=0)
+        with np.errstate(all="ignore"):
+            difference = float(np.abs(summed - total).max()) if total.size else 0.0
+        paths[name] = {"uses": shares, "total": total, "max_abs_difference": difference}
+    return paths
+
+
+def _path_sections(paths: dict[str, Any], results: dict[str, BackendResult]) -> list[tuple[str, tuple[str, ...]]]:
+    sections = []
+    for name, path in paths.items():
+        lines = []
+        first = tuple(0 for _ in path["total"].shape)
+        at = f"[{', '.join(map(str, first))}]" if first else ""
+        for use in path["uses"]:
+            value = float(use["grad"][first]) if use["grad"].size else 0.0
+            lines.append(
+                f"via {use['statement']}  ({name} is argument {use['argument'] + 1} of {use['expression']}): "
+                f"{name}.grad{at} share {value:.6g}, all elements sum to {float(use['grad'].sum()):.6g}"
+            )
+        total = path["total"]
+        lines.append(
+            f"sum of the shares = {name}.grad: {name}.grad{at} = {float(total[first]):.6g}; "
+            f"largest difference between the sum and {name}.grad: {path['max_abs_difference']:.3g}"
+        )
+        sections.append((f"{name}.grad is the sum over its {len(path['uses'])} uses", tuple(lines)))
+    return sections
+
+
+def _refs(program: Program, node: int, named: dict[int, str]) -> list[str]:
+    """The named variables an expression reads directly."""
+    found: list[str] = []
+    stack = list(program.nodes[node].args)
+    while stack:
+        arg = stack.pop(0)
+        if arg in named:
+            found.append(named[arg])
+        else:
+            stack.extend(program.nodes[arg].args)
+    return list(dict.fromkeys(found))
+
+
+def _graph_lines(program: Program, shapes: list[tuple[int, ...]]) -> tuple[list[str], list[dict[str, Any]]]:
+    named = {node: name for name, node in program.variables.items()}
+    entries = []
+    for name, node in program.variables.items():
+        n = program.nodes[node]
+        reads = [] if n.op == "input" else _refs(program, node, named) if node in named else []
+        if named.get(node) != name:  # an alias (y = a) reads the variable it names
+            reads = [named[node]]
+        entries.append({"name": name, "op": n.op, "reads": reads, "shape": list(shapes[node])})
+    for entry in entries:
+        entry["feeds"] = [e["name"] for e in entries if entry["name"] in e["reads"]]
+    last = program.statements[-1][0]
+    sources = dict(program.statements)
+    lines = []
+    for entry in entries:
+        shape = "×".join(map(str, entry["shape"])) or "scalar"
+        feeds = entry["feeds"] + (["loss"] if entry["name"] == last else [])
+        what = f"input {shape}" if entry["op"] == "input" else f"{sources[entry['name']]}  [{entry['op']}({', '.join(entry['reads'])}), {shape}]"
+        lines.append(f"{entry['name'] if entry['op'] == 'input' else ''}{' ' if entry['op'] == 'input' else ''}{what}  → {', '.join(feeds) or 'nothing'}".strip())
+    return lines, entries
+
+
+def _loss_words(program: Program, shapes: list[tuple[int, ...]]) -> str:
+    last = program.statements[-1][0]
+    return last if not shapes[program.output] else f"sum({last})"
+
+
+def _inputs(spec: GraphSpec) -> dict[str, Any]:
+    return {
+        "program": "; ".join(source for _, source in spec.program.statements),
+        "values": dict(spec.inputs),
+        "rand": list(spec.draws),
+        "seed": spec.seed,
+        "dtype": spec.options.dtype,
+    }
