@@ -300,8 +300,12 @@ def layer(ctx: click.Context, /, **options: Any) -> None:
     metavar="NAME=SHAPE[:normal]",
     help="An input drawn by torch.rand (or torch.randn with :normal) in float32, in order.",
 )
-@click.option("--var", multiple=True, metavar="NAME=JSON|@FILE.npy", help="An input given by value.")
-@click.option("--seed", type=int, default=0, show_default=True, help="torch.manual_seed before --rand.")
+@click.option(
+    "--var", multiple=True, metavar="NAME=JSON|@FILE.npy", help="An input given by value."
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="torch.manual_seed before --rand."
+)
 @check_options
 @click.pass_context
 def graph(ctx: click.Context, /, **options: Any) -> None:
@@ -342,8 +346,13 @@ def _graph_spec(options: dict[str, Any]) -> Any:
         raise InputError("give the program as an argument or with -f FILE (one of them)")
     text = options["program"]
     if text is None:
-        text = _read_stdin() if options["program_file"] == "-" else inputs.read_text_file(options["program_file"])
-    draws, values = [], {}
+        text = (
+            _read_stdin()
+            if options["program_file"] == "-"
+            else inputs.read_text_file(options["program_file"])
+        )
+    draws: list[tuple[str, tuple[int, ...], str]] = []
+    values: dict[str, Any] = {}
     for item in options["rand"]:
         name, shape, dist = _parse_rand(item)
         if name in values or any(d[0] == name for d in draws):
@@ -362,8 +371,17 @@ def _graph_spec(options: dict[str, Any]) -> Any:
         from gradcli.backends import autograd
 
         values = {**autograd.rand_inputs(draws, options["seed"]), **values}
-    labels = tuple(f"{n}={'x'.join(map(str, s)) or '()'}{':normal' if d == 'normal' else ''}" for n, s, d in draws)
-    return GraphSpec(program, {n: values[n] for n in names}, options["seed"] if draws else None, labels, _run_options(options))
+    labels = tuple(
+        f"{n}={'x'.join(map(str, s)) or '()'}{':normal' if d == 'normal' else ''}"
+        for n, s, d in draws
+    )
+    return GraphSpec(
+        program,
+        {n: values[n] for n in names},
+        options["seed"] if draws else None,
+        labels,
+        _run_options(options),
+    )
 
 
 MAX_RAND_ELEMENTS = 10_000_000
@@ -392,8 +410,12 @@ def _var_value(name: str, text: str) -> Any:
     from gradcli import inputs
 
     if text.startswith("@"):
-        return inputs.load_npy(text[1:]) if text.endswith(".npy") else inputs.to_array(
-            inputs.parse_json(inputs.read_text_file(text[1:]), text[1:]), text[1:]
+        return (
+            inputs.load_npy(text[1:])
+            if text.endswith(".npy")
+            else inputs.to_array(
+                inputs.parse_json(inputs.read_text_file(text[1:]), text[1:]), text[1:]
+            )
         )
     return inputs.to_array(inputs.parse_json(text, f"--var {name}"), f"--var {name}")
 

@@ -37,10 +37,14 @@ def validate(spec: GraphSpec) -> list[tuple[int, ...]]:
     for number, shape in enumerate(shapes):
         if int(np.prod(shape, dtype=np.int64)) > MAX_ELEMENTS:
             raise InputError(
-                _where(program, number, [], f"the result {shape} has more than {MAX_ELEMENTS} elements")
+                _where(
+                    program, number, [], f"the result {shape} has more than {MAX_ELEMENTS} elements"
+                )
             )
     if sum(int(np.prod(s, dtype=np.int64)) for s in shapes) > MAX_TOTAL_ELEMENTS:
-        raise InputError(f"the program's tensors hold more than {MAX_TOTAL_ELEMENTS} elements in all")
+        raise InputError(
+            f"the program's tensors hold more than {MAX_TOTAL_ELEMENTS} elements in all"
+        )
     if "fd" in spec.options.backends:
         forwards = 2 * sum(a.size for a in spec.inputs.values())
         work = forwards * sum(int(np.prod(s, dtype=np.int64)) for s in shapes)
@@ -70,7 +74,9 @@ def run(spec: GraphSpec) -> Report:
         arrays, extra = runners[name](spec)
         if name == "numpy":
             paths, unreached = extra["paths"], extra["unreached"]
-        results[name] = BackendResult(name, _METHOD[name], "fd" if name == "fd" else options.dtype, arrays)
+        results[name] = BackendResult(
+            name, _METHOD[name], "fd" if name == "fd" else options.dtype, arrays
+        )
     shadow = engine.forward(program, spec.inputs, "float64")
     loss = float(np.abs(engine.loss_of(shadow[program.output])))
     scales = _scales(program, shadow, results, loss)
@@ -81,8 +87,8 @@ def run(spec: GraphSpec) -> Report:
     graph = _graph_lines(program, shapes)
     return Report(
         command="graph",
-        title=f"graph: {len(program.statements)} statements, loss = {_loss_words(program, shapes)}; "
-        f"{options.dtype}",
+        title=f"graph of {len(program.statements)} statements, loss = "
+        f"{_loss_words(program, shapes)}, {options.dtype}",
         inputs=_inputs(spec),
         results=results,
         comparisons=comparisons,
@@ -90,8 +96,10 @@ def run(spec: GraphSpec) -> Report:
         non_finite=non_finite,
         verdict=compare.verdict(options.backends, comparisons, (), non_finite),
         notes=tuple(notes),
-        sections=(("Graph (who feeds whom, by which operation)", tuple(graph[0])),
-                  *_path_sections(paths, results)),
+        sections=(
+            ("Graph (who feeds whom, by which operation)", tuple(graph[0])),
+            *_path_sections(paths, results),
+        ),
         extra={"graph": graph[1], "paths": paths},
         labels={
             **{f"values.{n}": f"{n} (value)" for n in program.variables},
@@ -147,7 +155,9 @@ def _fd(spec: GraphSpec) -> tuple[dict[str, Array], dict[str, Any]]:
     return arrays, {}
 
 
-def _scales(program: Program, shadow: list[Array], results: dict[str, BackendResult], loss: float) -> dict[str, float]:
+def _scales(
+    program: Program, shadow: list[Array], results: dict[str, BackendResult], loss: float
+) -> dict[str, float]:
     """values: their largest magnitude; gradients: the largest over the backends, and at
     least |L|/20, since fd's rounding error grows with |L|."""
     scales = {}
@@ -165,7 +175,11 @@ def _max_abs(a: Array) -> float:
     return float(finite.max()) if finite.size else 0.0
 
 
-def _paths(program: Program, contributions: dict[int, list[tuple[int, int, Array]]], arrays: dict[str, Array]) -> dict[str, Any]:
+def _paths(
+    program: Program,
+    contributions: dict[int, list[tuple[int, int, Array]]],
+    arrays: dict[str, Array],
+) -> dict[str, Any]:
     """For every variable used more than once: each use's share of its gradient."""
     statement_of = {node: name for name, node in program.variables.items()}
     paths: dict[str, Any] = {}
@@ -174,25 +188,29 @@ def _paths(program: Program, contributions: dict[int, list[tuple[int, int, Array
         if len(uses) < 2:
             continue
         total = arrays[f"grads.{name}"]
-        shares = []
-        for consumer, position, share in sorted(uses):
+        shares: list[dict[str, Any]] = []
+        for consumer, position, share in sorted(uses, key=lambda use: use[:2]):
             owner = program.nodes[consumer].statement
             via = program.statements[owner][0] if owner >= 0 else statement_of.get(consumer, "?")
-            shares.append({
-                "via": via,
-                "statement": program.statements[owner][1],
-                "expression": program.nodes[consumer].text,
-                "argument": position,
-                "grad": share,
-            })
-        summed = np.sum([s["grad"] for s in shares], axis=0)
+            shares.append(
+                {
+                    "via": via,
+                    "statement": program.statements[owner][1],
+                    "expression": program.nodes[consumer].text,
+                    "argument": position,
+                    "grad": share,
+                }
+            )
+        summed = np.sum([np.asarray(share["grad"]) for share in shares], axis=0)
         with np.errstate(all="ignore"):
             difference = float(np.abs(summed - total).max()) if total.size else 0.0
         paths[name] = {"uses": shares, "total": total, "max_abs_difference": difference}
     return paths
 
 
-def _path_sections(paths: dict[str, Any], results: dict[str, BackendResult]) -> list[tuple[str, tuple[str, ...]]]:
+def _path_sections(
+    paths: dict[str, Any], results: dict[str, BackendResult]
+) -> list[tuple[str, tuple[str, ...]]]:
     sections = []
     for name, path in paths.items():
         lines = []
@@ -200,9 +218,11 @@ def _path_sections(paths: dict[str, Any], results: dict[str, BackendResult]) -> 
         at = f"[{', '.join(map(str, first))}]" if first else ""
         for use in path["uses"]:
             value = float(use["grad"][first]) if use["grad"].size else 0.0
+            role = f"{name} is argument {use['argument'] + 1} of {use['expression']}"
+            total_share = float(use["grad"].sum())
             lines.append(
-                f"via {use['statement']}  ({name} is argument {use['argument'] + 1} of {use['expression']}): "
-                f"{name}.grad{at} share {value:.6g}, all elements sum to {float(use['grad'].sum()):.6g}"
+                f"via {use['statement']}  ({role}): {name}.grad{at} share {value:.6g}, "
+                f"all elements sum to {total_share:.6g}"
             )
         total = path["total"]
         lines.append(
@@ -214,7 +234,7 @@ def _path_sections(paths: dict[str, Any], results: dict[str, BackendResult]) -> 
 
 
 def _refs(program: Program, node: int, named: dict[int, str]) -> list[str]:
-    """The named variables an expression reads directly."""
+    """The named variables an expression reads directly (not through other variables)."""
     found: list[str] = []
     stack = list(program.nodes[node].args)
     while stack:
@@ -226,25 +246,38 @@ def _refs(program: Program, node: int, named: dict[int, str]) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def _graph_lines(program: Program, shapes: list[tuple[int, ...]]) -> tuple[list[str], list[dict[str, Any]]]:
-    named = {node: name for name, node in program.variables.items()}
-    entries = []
+def _graph_lines(
+    program: Program, shapes: list[tuple[int, ...]]
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """Which variable feeds which, by which operation: lines for people, entries for JSON."""
+    first_name: dict[int, str] = {}
     for name, node in program.variables.items():
-        n = program.nodes[node]
-        reads = [] if n.op == "input" else _refs(program, node, named) if node in named else []
-        if named.get(node) != name:  # an alias (y = a) reads the variable it names
-            reads = [named[node]]
-        entries.append({"name": name, "op": n.op, "reads": reads, "shape": list(shapes[node])})
-    for entry in entries:
-        entry["feeds"] = [e["name"] for e in entries if entry["name"] in e["reads"]]
-    last = program.statements[-1][0]
+        first_name.setdefault(node, name)
     sources = dict(program.statements)
+    entries: list[dict[str, Any]] = []
+    for name, node in program.variables.items():
+        op = program.nodes[node].op
+        if name not in sources:
+            reads: list[str] = []
+        elif first_name[node] != name:  # an alias, y = a
+            reads = [first_name[node]]
+        else:
+            reads = _refs(program, node, first_name)
+        entries.append({"name": name, "op": op, "reads": reads, "shape": list(shapes[node])})
+    last = program.statements[-1][0]
     lines = []
     for entry in entries:
+        name = entry["name"]
+        feeds = [e["name"] for e in entries if name in e["reads"]] + (
+            ["loss"] if name == last else []
+        )
+        entry["feeds"] = feeds
         shape = "×".join(map(str, entry["shape"])) or "scalar"
-        feeds = entry["feeds"] + (["loss"] if entry["name"] == last else [])
-        what = f"input {shape}" if entry["op"] == "input" else f"{sources[entry['name']]}  [{entry['op']}({', '.join(entry['reads'])}), {shape}]"
-        lines.append(f"{entry['name'] if entry['op'] == 'input' else ''}{' ' if entry['op'] == 'input' else ''}{what}  → {', '.join(feeds) or 'nothing'}".strip())
+        if name in sources:
+            what = f"{sources[name]}  [{entry['op']}({', '.join(entry['reads'])}), {shape}]"
+        else:
+            what = f"{name}  input {shape}"
+        lines.append(f"{what}  → {', '.join(feeds) or 'nothing'}")
     return lines, entries
 
 

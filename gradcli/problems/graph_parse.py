@@ -9,17 +9,22 @@ of its arguments and its literal parameters), which both backends execute.
 from __future__ import annotations
 
 import ast
-from typing import Any
+from typing import Any, NoReturn
 
 from gradcli.errors import InputError
 from gradcli.spec import Node, Program
 
 ELEMENTWISE = ("exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu")
 REDUCTIONS = ("sum", "mean", "max")
-FUNCTIONS = (
-    *REDUCTIONS, *ELEMENTWISE, "softmax", "log_softmax", "matmul", "transpose", "reshape"
-)
-BINARY = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow", ast.MatMult: "matmul"}
+FUNCTIONS = (*REDUCTIONS, *ELEMENTWISE, "softmax", "log_softmax", "matmul", "transpose", "reshape")
+BINARY = {
+    ast.Add: "add",
+    ast.Sub: "sub",
+    ast.Mult: "mul",
+    ast.Div: "div",
+    ast.Pow: "pow",
+    ast.MatMult: "matmul",
+}
 SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "matmul": "@"}
 
 MAX_PROGRAM_CHARS = 100_000
@@ -31,7 +36,9 @@ MAX_DEPTH = 64
 def parse_program(text: str, inputs: tuple[str, ...]) -> Program:
     """Parse `text` (statements `name = expression`, separated by ; or newlines)."""
     if len(text) > MAX_PROGRAM_CHARS:
-        raise InputError(f"the program has {len(text)} characters; the limit is {MAX_PROGRAM_CHARS}")
+        raise InputError(
+            f"the program has {len(text)} characters; the limit is {MAX_PROGRAM_CHARS}"
+        )
     try:
         tree = ast.parse(text, mode="exec")
     except SyntaxError as exc:
@@ -43,7 +50,9 @@ def parse_program(text: str, inputs: tuple[str, ...]) -> Program:
     if not tree.body:
         raise InputError("the program is empty: write statements such as 'y = a * b'")
     if len(tree.body) > MAX_STATEMENTS:
-        raise InputError(f"the program has {len(tree.body)} statements; the limit is {MAX_STATEMENTS}")
+        raise InputError(
+            f"the program has {len(tree.body)} statements; the limit is {MAX_STATEMENTS}"
+        )
     builder = _Builder(inputs)
     for number, statement in enumerate(tree.body):
         builder.statement(number, statement)
@@ -80,12 +89,14 @@ class _Builder:
         self.variables[name] = node
         self.statements.append((name, self.source))
 
-    def fail(self, message: str) -> Any:
+    def fail(self, message: str) -> NoReturn:
         raise InputError(f"statement {self.number + 1} ({self.source!r}): {message}")
 
     def _check_name(self, name: str, what: str) -> None:
         if not name.isidentifier() or name.startswith("_"):
-            raise InputError(f"{what} name {name!r} is not allowed (letters, digits, _, not leading _)")
+            raise InputError(
+                f"{what} name {name!r} is not allowed (letters, digits, _, not leading _)"
+            )
         if name in FUNCTIONS or name in ("T", "dim", "keepdim"):
             raise InputError(f"{what} name {name!r} would shadow a function of the language")
 
@@ -114,7 +125,9 @@ class _Builder:
             return self.node(BINARY[type(expr.op)], (left, right), (), expr)
         if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, (ast.USub, ast.UAdd)):
             operand = self.expr(expr.operand, depth + 1)
-            return operand if isinstance(expr.op, ast.UAdd) else self.node("neg", (operand,), (), expr)
+            return (
+                operand if isinstance(expr.op, ast.UAdd) else self.node("neg", (operand,), (), expr)
+            )
         if isinstance(expr, ast.Attribute) and expr.attr == "T":
             return self.node("T", (self.expr(expr.value, depth + 1),), (), expr)
         if isinstance(expr, ast.Subscript):
@@ -141,7 +154,9 @@ class _Builder:
                 self.fail(f"method .{name}() is not allowed ({', '.join(FUNCTIONS)})")
         else:
             return self.fail("only calls of the language's functions are allowed")
-        if any(isinstance(a, ast.Starred) for a in positional) or any(k.arg is None for k in call.keywords):
+        if any(isinstance(a, ast.Starred) for a in positional) or any(
+            k.arg is None for k in call.keywords
+        ):
             self.fail("* and ** arguments are not allowed")
         keywords = {k.arg: k.value for k in call.keywords if k.arg is not None}
         arg = self.expr(tensor, depth + 1)
@@ -166,15 +181,28 @@ class _Builder:
         if name == "transpose":
             if len(positional) != 2 or keywords:
                 self.fail("transpose() takes two dims: transpose(x, 0, 1)")
-            return self.node("transpose", (arg,), tuple(self.int_literal(p) for p in positional), call)
+            return self.node(
+                "transpose", (arg,), tuple(self.int_literal(p) for p in positional), call
+            )
         if keywords:
             self.fail("reshape() takes the shape only: reshape(x, 2, 5) or reshape(x, (2, 5))")
-        shape = positional[0].elts if len(positional) == 1 and isinstance(positional[0], (ast.Tuple, ast.List)) else positional
+        shape = (
+            positional[0].elts
+            if len(positional) == 1 and isinstance(positional[0], (ast.Tuple, ast.List))
+            else positional
+        )
         if not shape:
             self.fail("reshape() needs a shape")
         return self.node("reshape", (arg,), (tuple(self.int_literal(p) for p in shape),), call)
 
-    def take(self, name: str, positional: list[ast.expr], keywords: dict[str, ast.expr], key: str, default: Any) -> Any:
+    def take(
+        self,
+        name: str,
+        positional: list[ast.expr],
+        keywords: dict[str, ast.expr],
+        key: str,
+        default: Any,
+    ) -> Any:
         if key in keywords:
             return keywords.pop(key)
         return positional.pop(0) if positional else default
@@ -197,7 +225,7 @@ class _Builder:
             return value
         if isinstance(value, ast.Constant) and isinstance(value.value, bool):
             return value.value
-        return bool(self.fail("keepdim must be True or False"))
+        self.fail("keepdim must be True or False")
 
     def int_literal(self, expr: ast.expr) -> int:
         sign = 1
@@ -205,15 +233,16 @@ class _Builder:
             sign, expr = -1, expr.operand
         if isinstance(expr, ast.Constant) and type(expr.value) is int:
             return sign * expr.value
-        return int(self.fail(f"{ast.unparse(expr)!r} must be an integer literal"))
+        self.fail(f"{ast.unparse(expr)!r} must be an integer literal")
 
     def number_literal(self, expr: ast.Constant) -> float:
-        if type(expr.value) not in (int, float):
-            self.fail(f"constant {expr.value!r} is not a number")
+        raw = expr.value
+        if not isinstance(raw, (int, float)) or isinstance(raw, bool):
+            self.fail(f"constant {raw!r} is not a number")
         try:
-            value = float(expr.value)
+            value = float(raw)
         except OverflowError:
-            return float(self.fail(f"constant {expr.value} overflows float64"))
+            self.fail(f"constant {raw!r} overflows float64")
         if value != value or value in (float("inf"), float("-inf")):
             self.fail(f"constant {ast.unparse(expr)} is not finite")
         return value
@@ -223,7 +252,10 @@ class _Builder:
         key: list[Any] = []
         for item in items:
             if isinstance(item, ast.Slice):
-                parts = [None if p is None else self.int_literal(p) for p in (item.lower, item.upper, item.step)]
+                parts = [
+                    None if p is None else self.int_literal(p)
+                    for p in (item.lower, item.upper, item.step)
+                ]
                 if parts[2] is not None and parts[2] <= 0:
                     self.fail("slice steps must be positive (as in PyTorch)")
                 key.append(("slice", *parts))
@@ -234,10 +266,22 @@ class _Builder:
 
 def _kind(node: ast.AST) -> str:
     names = {
-        "Lambda": "lambda", "ListComp": "a comprehension", "GeneratorExp": "a generator",
-        "Import": "import", "ImportFrom": "import", "Expr": "a bare expression",
-        "AugAssign": "augmented assignment", "Compare": "a comparison", "BoolOp": "and/or",
-        "IfExp": "if/else", "Dict": "a dict", "Set": "a set", "List": "a list",
-        "Tuple": "a tuple", "JoinedStr": "an f-string", "FunctionDef": "def", "NamedExpr": ":=",
+        "Lambda": "lambda",
+        "ListComp": "a comprehension",
+        "GeneratorExp": "a generator",
+        "Import": "import",
+        "ImportFrom": "import",
+        "Expr": "a bare expression",
+        "AugAssign": "augmented assignment",
+        "Compare": "a comparison",
+        "BoolOp": "and/or",
+        "IfExp": "if/else",
+        "Dict": "a dict",
+        "Set": "a set",
+        "List": "a list",
+        "Tuple": "a tuple",
+        "JoinedStr": "an f-string",
+        "FunctionDef": "def",
+        "NamedExpr": ":=",
     }
     return names.get(type(node).__name__, type(node).__name__)

@@ -149,9 +149,7 @@ def _scalar_table(report: Report, quantities: list[str], fmt: Any) -> _Titled:
     for name in report.results:
         table.add_column(name, justify="right")
     for q in quantities:
-        cells = [
-            fmt(float(r.arrays[q])) if q in r.arrays else "—" for r in report.results.values()
-        ]
+        cells = [fmt(float(r.arrays[q])) if q in r.arrays else "—" for r in report.results.values()]
         table.add_row(_label(report, q), *cells)
     return table
 
