@@ -158,15 +158,18 @@ def _fd(spec: GraphSpec) -> tuple[dict[str, Array], dict[str, Any]]:
 def _scales(
     program: Program, shadow: list[Array], results: dict[str, BackendResult], loss: float
 ) -> dict[str, float]:
-    """values: their largest magnitude; gradients: the largest over the backends, and at
-    least |L|/20, since fd's rounding error grows with |L|."""
+    """values: their largest magnitude. Gradients: the largest over the backends, and at
+    least |L| / max(1, |v|), the size a gradient has when L is of order |L| over v's
+    scale: a gradient that is exactly zero (the sum of a softmax) is then judged by the
+    rounding of L, not by its own noise; fd's rounding error is of that order too."""
     scales = {}
     for name, node in program.variables.items():
         scales[f"values.{name}"] = max(_max_abs(shadow[node]), 1e-300)
-    for name in program.variables:
+    for name, node in program.variables.items():
         key = f"grads.{name}"
         largest = max(_max_abs(r.arrays[key]) for r in results.values() if key in r.arrays)
-        scales[key] = max(largest, 0.05 * loss, 1e-300)
+        natural = loss / max(1.0, _max_abs(shadow[node]))
+        scales[key] = max(largest, natural, 1e-300)
     return scales
 
 
