@@ -22,3 +22,11 @@ def test_example_runs(script):
     proc = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_the_retain_grad_script_prints_what_gradcli_graph_reports():
+    pytest.importorskip("torch")
+    script = EXAMPLES / "retain_grad.py"
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("y.grad[0, :4] = [1.0, 1.0, 1.0, 1.0]")

@@ -75,7 +75,8 @@ def test_a_reaches_the_loss_by_two_paths_that_add_up():
     text = invoke(WORKED, "--rand", "w=4x10", "--rand", "a=10x10", "--seed", "42").stdout
     assert "a.grad is the sum over its 2 uses" in text
     assert "via c = a / b  (a is argument 1 of a / b)" in text
-    assert "b = a.sum(dim=0, keepdim=True)  [sum(a), 1×10]  → c" in text
+    assert "b = a.sum(dim=0, keepdim=True)  [sum of a → 1×10]  → c" in text
+    assert "c = a / b  [div of a, b → 10×10]  → y" in text
 
 
 def test_a_times_a_has_two_contributions():

@@ -183,6 +183,7 @@ def _torch_ops() -> dict[str, Any]:
         "pow": lambda x, p: x[0] ** x[1],
         "matmul": lambda x, p: torch.matmul(x[0], x[1]),
         "neg": lambda x, p: -x[0],
+        "identity": lambda x, p: x[0],
         "exp": lambda x, p: torch.exp(x[0]),
         "log": lambda x, p: torch.log(x[0]),
         "sqrt": lambda x, p: torch.sqrt(x[0]),

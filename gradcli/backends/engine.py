@@ -66,6 +66,8 @@ def _both(g: Array, a: Array, b: Array, ga: Array, gb: Array) -> list[Array | No
     return [unbroadcast(ga, a.shape), unbroadcast(gb, b.shape)]
 
 
+# y = a: dy = da
+op("identity", lambda x, p: x[0], lambda g, x, o, p: [g])
 # d(a + b) = da + db
 op("add", lambda x, p: x[0] + x[1], lambda g, x, o, p: _both(g, x[0], x[1], g, g))
 # d(a − b) = da − db
@@ -303,7 +305,7 @@ def _shape(op: str, args: list[Shape], params: Params, input_shape: Shape) -> Sh
     if op == "matmul":
         return _matmul_shape(args[0], args[1])
     a = args[0]
-    if op in ("neg", "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu"):
+    if op in ("identity", "neg", "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu"):
         return a
     if op in ("softmax", "log_softmax"):
         axes((params[0],), len(a))

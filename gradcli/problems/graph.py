@@ -260,13 +260,14 @@ def _graph_lines(
     entries: list[dict[str, Any]] = []
     for name, node in program.variables.items():
         op = program.nodes[node].op
-        if name not in sources:
-            reads: list[str] = []
-        elif first_name[node] != name:  # an alias, y = a
-            reads = [first_name[node]]
-        else:
-            reads = _refs(program, node, first_name)
-        entries.append({"name": name, "op": op, "reads": reads, "shape": list(shapes[node])})
+        reads = _refs(program, node, first_name) if name in sources else []
+        ops = [
+            n.op
+            for n in program.nodes
+            if n.statement >= 0 and program.statements[n.statement][0] == name and n.op != "const"
+        ]
+        entry = {"name": name, "op": op, "ops": ops, "reads": reads, "shape": list(shapes[node])}
+        entries.append(entry)
     last = program.statements[-1][0]
     lines = []
     for entry in entries:
@@ -277,7 +278,8 @@ def _graph_lines(
         entry["feeds"] = feeds
         shape = "×".join(map(str, entry["shape"])) or "scalar"
         if name in sources:
-            what = f"{sources[name]}  [{entry['op']}({', '.join(entry['reads'])}), {shape}]"
+            steps = " then ".join(entry["ops"])
+            what = f"{sources[name]}  [{steps} of {', '.join(entry['reads'])} → {shape}]"
         else:
             what = f"{name}  input {shape}"
         lines.append(f"{what}  → {', '.join(feeds) or 'nothing'}")

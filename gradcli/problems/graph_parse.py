@@ -86,6 +86,8 @@ class _Builder:
         if name in self.variables:
             self.fail(f"{name!r} is assigned twice (each name is assigned once)")
         node = self.expr(stmt.value, 0)
+        if isinstance(stmt.value, ast.Name):  # y = a: a variable of its own, a's value
+            node = self.node("identity", (node,), (), stmt.value)
         self.variables[name] = node
         self.statements.append((name, self.source))
 
