@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from gradcli.report import Report
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+SEED = click.IntRange(0, 2**63 - 1)  # what numpy's default_rng and torch.manual_seed both take
 STDIN_MAX_BYTES = 64 * 1024 * 1024
 
 
@@ -246,7 +248,7 @@ def softmax(
 @click.option("--in-features", type=int, default=3, show_default=True, help="Inputs of the layer.")
 @click.option("--out-features", type=int, default=3, show_default=True, help="Outputs (classes).")
 @click.option("--batch", type=int, help="Rows of x: x is (batch, in) [default: one vector x].")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of W, b, x and y.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of W, b, x and y.")
 @click.option(
     "--loss",
     type=click.Choice(LOSSES),
@@ -304,7 +306,7 @@ def layer(ctx: click.Context, /, **options: Any) -> None:
     "--var", multiple=True, metavar="NAME=JSON|@FILE.npy", help="An input given by value."
 )
 @click.option(
-    "--seed", type=int, default=0, show_default=True, help="torch.manual_seed before --rand."
+    "--seed", type=SEED, default=0, show_default=True, help="torch.manual_seed before --rand."
 )
 @check_options
 @click.pass_context
@@ -571,18 +573,28 @@ def emit(report: Report, options: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
-    """The console script: map every way of ending to its exit status."""
+    """The console script: map every way of ending to its exit status.
+
+    stderr carries gradcli's own messages only: numpy's RuntimeWarnings and torch's
+    UserWarnings are silenced here (the library computes under np.errstate, and the
+    test suite turns any warning into an error).
+    """
+    warnings.simplefilter("ignore")
     try:
         status = cli.main(args=argv, prog_name="gradcli", standalone_mode=False)
         sys.stdout.flush()
     except click.ClickException as exc:
-        exc.show()
+        click.echo(error_line(exc), err=True)
         status = exc.exit_code
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("gradcli: interrupted", err=True)
         status = ExitStatus.INTERRUPTED
     except BrokenPipeError:
         status = ExitStatus.BROKEN_PIPE
+    except OSError as exc:  # stdout could not be written: disk full, a closed terminal
+        click.echo(f"Error: cannot write the output: {exc.strerror or exc}", err=True)
+        status = ExitStatus.IO_ERROR
+        _silence_stdout()
     except Exception:
         traceback.print_exc()
         click.echo(
@@ -591,8 +603,24 @@ def main(argv: list[str] | None = None) -> NoReturn:
         )
         status = ExitStatus.BUG
     if status == ExitStatus.BROKEN_PIPE:
-        # Python would print "Exception ignored ... BrokenPipeError" when it flushes
-        # stdout at exit; point stdout at /dev/null first (as the signal docs advise).
+        _silence_stdout()
+    sys.exit(int(status) if isinstance(status, int) else 0)
+
+
+def _silence_stdout() -> None:
+    """Python would print "Exception ignored … BrokenPipeError" (or the write error
+    again) when it flushes stdout at exit; point stdout at /dev/null first, as the
+    signal module's documentation advises."""
+    try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-    sys.exit(int(status) if isinstance(status, int) else 0)
+    except (OSError, ValueError):
+        pass
+
+
+def error_line(exc: click.ClickException) -> str:
+    """One line for any error of usage or input: what was wrong, and where help is."""
+    message = " ".join(exc.format_message().split())
+    if isinstance(exc, click.UsageError) and exc.ctx is not None:
+        return f"Error: {message} (see '{exc.ctx.command_path} --help')"
+    return f"Error: {message}"

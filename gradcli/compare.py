@@ -206,16 +206,23 @@ def verdict(
 ) -> Verdict:
     """One line for a person, and one detail line per failed quantity or law."""
     comparisons, laws, non_finite = list(comparisons), list(laws), list(non_finite)
-    details = [
-        f"{nf.quantity} from {nf.backend} is not finite: {nf.count} element(s), "
-        f"first at {list(nf.first_index)}"
-        for nf in non_finite
-    ]
     quantities = list(dict.fromkeys(c.quantity for c in comparisons))
+    order = {q: i for i, q in enumerate(quantities)}
+    by_quantity: dict[str, list[NonFinite]] = {}
+    for nf in sorted(non_finite, key=lambda nf: order.get(nf.quantity, len(order))):
+        by_quantity.setdefault(nf.quantity, []).append(nf)
+    details = [
+        f"{quantity} is not finite on {_join([nf.backend for nf in found])}: "
+        f"{found[0].count} element(s), first at {list(found[0].first_index)}"
+        for quantity, found in by_quantity.items()
+    ]
     for quantity in quantities:
         pairs = [c for c in comparisons if c.quantity == quantity]
-        if not all(c.ok for c in pairs):
-            details.append(f"{quantity}: {odd_one_out(pairs)}")
+        # a failure that is only the non-finite elements is said above, not as "differ"
+        if any(c.n_out_of_tolerance > c.n_non_finite for c in pairs):
+            details.append(
+                f"{quantity}: {odd_one_out([c for c in pairs if c.n_non_finite == 0 or not c.ok])}"
+            )
     details += [
         f"law broken on {law.backend}: {law.law} (violation {law.max_violation:.3g} > "
         f"allowed {law.allowed:.3g})"
@@ -241,7 +248,7 @@ def odd_one_out(pairs: Sequence[Comparison]) -> str:
     """Say which backend differs ("numpy and fd agree, torch differs"), not only that one does."""
     names = list(dict.fromkeys(n for c in pairs for n in c.backends))
     agreeing = [c.backends for c in pairs if c.ok]
-    failing = [c for c in pairs if not c.ok]
+    failing = [c for c in pairs if not c.ok] or list(pairs)
     worst = max(failing, key=lambda c: c.max_abs_error)
     a, ref = worst.backends
     va, vr = worst.worst_values

@@ -114,7 +114,7 @@ def test_non_finite_results_are_never_ok(monkeypatch):
     assert not report.ok
     assert report.non_finite[0].backend == "numpy"
     assert (
-        "jacobian from numpy is not finite: 9 element(s), first at [0, 0]" in report.verdict.summary
+        "jacobian is not finite on numpy: 9 element(s), first at [0, 0]" in report.verdict.summary
     )
 
 

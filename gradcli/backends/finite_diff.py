@@ -36,7 +36,11 @@ def central_jacobian(forward_rows: Callable[[F64], NDArray[Any]], x: F64, step: 
     each, so that a block of perturbed inputs costs one vectorised call. The result is
     (m, n): column j is the derivative along e_j.
     """
-    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(all="ignore"):  # a non-finite result is reported, not warned about
+        return _central_jacobian(forward_rows, np.asarray(x, dtype=np.float64), step)
+
+
+def _central_jacobian(forward_rows: Callable[[F64], NDArray[Any]], x: F64, step: F64) -> F64:
     n = x.size
     upper, lower = x + step, x - step
     width = upper - lower  # what float64 really took, not the 2h asked for

@@ -84,6 +84,7 @@ def run(spec: GraphSpec) -> Report:
     comparisons = compare.compare_results(results, scales, n_terms, options.rtol, options.atol)
     non_finite = compare.find_non_finite(results)
     notes = [f"{name} does not reach the loss: its gradient is zero" for name in unreached]
+    notes += _first_non_finite(program, results)
     graph = _graph_lines(program, shapes)
     return Report(
         command="graph",
@@ -153,6 +154,29 @@ def _fd(spec: GraphSpec) -> tuple[dict[str, Array], dict[str, Any]]:
         jac = finite_diff.central_jacobian(loss_rows, flat, finite_diff.cube_root_step(flat))
         arrays[f"grads.{name}"] = jac.reshape(x.shape)
     return arrays, {}
+
+
+def _first_non_finite(program: Program, results: dict[str, BackendResult]) -> list[str]:
+    """Where values first stop being finite (in program order), and where gradients do
+    (going back from the loss)."""
+    notes = []
+    names = list(program.variables)
+    sources = dict(program.statements)
+    for kind, order, word in (("values", names, "values"), ("grads", names[::-1], "gradients")):
+        for name in order:
+            arrays = [
+                r.arrays[f"{kind}.{name}"] for r in results.values() if f"{kind}.{name}" in r.arrays
+            ]
+            if any(not np.isfinite(a).all() for a in arrays):
+                where = (
+                    f"{name} = {sources[name].split('=', 1)[1].strip()}"
+                    if name in sources
+                    else f"input {name}"
+                )
+                direction = "" if kind == "values" else ", going back from the loss"
+                notes.append(f"{word} first stop being finite at {where}{direction}")
+                break
+    return notes
 
 
 def _scales(

@@ -8,6 +8,7 @@ import numpy as np
 
 from gradcli.errors import InputError
 from gradcli.inputs import to_array
+from gradcli.limits import check_memory
 from gradcli.spec import LOSSES, LayerSpec, LossSpec
 
 MAX_FEATURES = 100_000
@@ -27,6 +28,8 @@ def draw_layer(seed: int, in_features: int, out_features: int, batch: int | None
 
 
 def check_sizes(in_features: int, out_features: int, batch: int | None) -> None:
+    """Sizes in range, and the layer's arrays within the memory available, before any
+    of them is drawn."""
     for name, value, limit in (
         ("--in-features", in_features, MAX_FEATURES),
         ("--out-features", out_features, MAX_FEATURES),
@@ -34,6 +37,13 @@ def check_sizes(in_features: int, out_features: int, batch: int | None) -> None:
     ):
         if value is not None and not 1 <= value <= limit:
             raise InputError(f"{name} {value}: must be from 1 to {limit}")
+    rows = batch or 1
+    elements = out_features * in_features + out_features + rows * (in_features + out_features)
+    check_memory(
+        12 * 8 * elements,  # W, x, z, s and their gradients, in every backend
+        f"a {out_features}×{in_features} layer with a batch of {rows}",
+        "use a smaller layer",
+    )
 
 
 def read_spec(doc: Any, source: str) -> dict[str, Any]:
