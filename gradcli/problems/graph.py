@@ -290,12 +290,13 @@ def _graph_lines(
             for n in program.nodes
             if n.statement >= 0 and program.statements[n.statement][0] == name and n.op != "const"
         ]
-        entry = {"name": name, "op": op, "ops": ops, "reads": reads, "shape": list(shapes[node])}
-        entries.append(entry)
+        entries.append(
+            {"name": name, "op": op, "ops": ops, "reads": reads, "shape": list(shapes[node])}
+        )
     last = program.statements[-1][0]
     lines = []
     for entry in entries:
-        name = entry["name"]
+        name = str(entry["name"])
         feeds = [e["name"] for e in entries if name in e["reads"]] + (
             ["loss"] if name == last else []
         )
