@@ -162,8 +162,32 @@ def _vector_from_npy(path: str) -> FloatArray:
     return array
 
 
+MAX_NPY_ELEMENTS = 100_000_000  # 800 MB in float64
+
+
+def _check_npy_header(path: str) -> None:
+    """Read the shape from the header first: a huge array is refused before it is loaded."""
+    try:
+        with open(path, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(handle)
+            else:
+                shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (ValueError, EOFError, SyntaxError) as exc:
+        raise InputError(f"{path}: not a valid .npy file ({exc})") from None
+    if not isinstance(shape, tuple):
+        raise InputError(f"{path}: not a valid .npy file (bad shape in the header)")
+    size = int(np.prod(shape, dtype=np.int64))
+    if size > MAX_NPY_ELEMENTS:
+        raise InputError(f"{path}: {size} elements of {dtype}; the limit is {MAX_NPY_ELEMENTS}")
+
+
 def load_npy(path: str) -> FloatArray:
     """A finite float64 array from a .npy file. Pickled objects are never loaded."""
+    _check_npy_header(path)
     try:
         array = np.load(path, allow_pickle=False)
     except OSError as exc:

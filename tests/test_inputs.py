@@ -171,3 +171,13 @@ def test_values_that_overflow_float32_are_refused():
     with pytest.raises(InputError, match="1e\\+39 at \\[1\\] overflows float32"):
         inputs.check_fits_dtype(np.array([1.0, 1e39]), "float32", "z")
     inputs.check_fits_dtype(np.array([1.0, 1e39]), "float64", "z")
+
+
+def test_a_huge_npy_is_refused_from_its_header_before_loading(tmp_path):
+    path = tmp_path / "huge.npy"
+    with open(path, "wb") as handle:  # a header that claims 10¹⁰ elements, and no data
+        np.lib.format.write_array_header_1_0(
+            handle, {"descr": "<f8", "fortran_order": False, "shape": (100_000, 100_000)}
+        )
+    with pytest.raises(InputError, match="10000000000 elements of float64; the limit is"):
+        inputs.read_vector_file(str(path))
