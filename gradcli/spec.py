@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
-DTYPES = ("float64", "float32")
+from gradcli.names import DTYPES, LOSSES  # noqa: F401  (re-exported)
 
 
 @dataclass(frozen=True)
@@ -30,9 +30,6 @@ class SoftmaxSpec:
     z: NDArray[np.float64]  # the logits as given, before any cast to `options.dtype`
     temperature: float = 1.0
     options: RunOptions = RunOptions()
-
-
-LOSSES = ("ce", "mse", "sum", "output")
 
 
 @dataclass(frozen=True)
@@ -62,6 +59,7 @@ class LayerSpec:
     seed: int | None = None  # echoed in the JSON; None when W, b, x came from --spec
     explain: str | None = None  # 'W[i,j]', 'b[i]', 'x[j]' or 'x[r,j]'
     options: RunOptions = RunOptions()
+    fd_mode: str = "auto"  # "full", "directional", or "auto": full unless too costly
 
 
 @dataclass(frozen=True)

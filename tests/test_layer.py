@@ -2,7 +2,6 @@
 
 import json
 import math
-import re
 
 import numpy as np
 import pytest
@@ -336,12 +335,6 @@ def test_bad_layer_input_exits_2_with_one_clear_message(args, stdin, message):
     assert "Traceback" not in result.stderr
 
 
-def test_full_finite_differences_on_a_huge_layer_are_refused_clearly():
-    w, b, x = np.zeros((1000, 1000)), np.zeros(1000), np.zeros(1000)
-    with pytest.raises(InputError, match=re.escape("full finite differences on")):
-        run(w, b, x, LossSpec("ce", (0,)))
-
-
 @pytest.mark.parametrize(
     ("args", "title"),
     [
@@ -359,3 +352,58 @@ def test_every_loss_renders_as_tables(args, title):
     assert (
         "OK: numpy, torch and fd agree on z, s, loss, dL_ds, dL_dz, dW, db and dx" in result.stdout
     )
+
+
+# --- directional finite differences --------------------------------------------------
+
+
+def test_a_large_layer_switches_to_directional_fd_and_says_so():
+    d = draw_layer(0, 400, 300, 2)
+    report = problem.run(
+        LayerSpec(d["W"], d["b"], d["x"], LossSpec("ce", (1,)), 0, None, RunOptions())
+    )
+    assert report.ok, report.verdict.details
+    assert report.results["fd"].method == "central differences along 8 random directions"
+    assert "dW" not in report.results["fd"].arrays
+    assert report.results["fd"].arrays["dW·v"].shape == (8,)
+    assert any("8 random directions" in note and "--fd-mode full" in note for note in report.notes)
+    compared = {(c.quantity, c.backends) for c in report.comparisons}
+    assert ("dW·v", ("numpy", "fd")) in compared
+    assert ("dW", ("numpy", "torch")) in compared
+
+
+def test_directional_projections_are_dot_products_of_the_full_gradients():
+    d = draw_layer(4, 3, 3, None)
+    spec = LayerSpec(
+        d["W"], d["b"], d["x"], LossSpec("ce", (0,)), 4, None, RunOptions(), "directional"
+    )
+    report = problem.run(spec)
+    assert report.ok, report.verdict.details
+    full = problem.run(
+        LayerSpec(d["W"], d["b"], d["x"], LossSpec("ce", (0,)), 4, None, RunOptions(), "full")
+    )
+    from gradcli.problems import layer_directional
+
+    dirs = layer_directional.directions(problem._gradient_shapes(d["W"], d["x"].reshape(1, -1)), 4)
+    expected = np.tensordot(dirs["dW"], full.results["fd"].arrays["dW"], axes=2)
+    np.testing.assert_allclose(report.results["fd"].arrays["dW·v"], expected, rtol=1e-6)
+
+
+def test_directional_fd_catches_a_transposed_dw(monkeypatch):
+    right = analytic.linear_vjp
+    monkeypatch.setattr(
+        analytic, "linear_vjp", lambda g, w, x: (right(g, w, x)[0].T, *right(g, w, x)[1:])
+    )
+    d = draw_layer(5, 3, 3, None)
+    spec = LayerSpec(
+        d["W"], d["b"], d["x"], LossSpec("ce", (0,)), 5, None, RunOptions(), "directional"
+    )
+    report = problem.run(spec)
+    assert not report.ok
+    assert "dW·v: torch and fd agree, numpy differs" in " ".join(report.verdict.details)
+
+
+def test_forcing_full_fd_on_a_huge_layer_is_refused_clearly():
+    w, b, x = np.zeros((2000, 2000)), np.zeros(2000), np.zeros(2000)
+    with pytest.raises(InputError, match="use --fd-mode directional"):
+        problem.run(LayerSpec(w, b, x, LossSpec("ce", (0,)), None, None, RunOptions(), "full"))

@@ -8,4 +8,4 @@
 None of them prints or knows about click or rich.
 """
 
-BACKENDS = ("numpy", "torch", "fd")
+from gradcli.names import BACKENDS  # noqa: F401  (re-exported)

@@ -15,6 +15,7 @@ from gradcli import compare, limits
 from gradcli.backends import analytic, finite_diff
 from gradcli.errors import InputError
 from gradcli.problems import explain as explainer
+from gradcli.problems import layer_directional as directional_fd
 from gradcli.problems.layer_inputs import validate
 from gradcli.report import Array, BackendResult, LawCheck, Report, Tolerance
 from gradcli.spec import LayerSpec, LossSpec
@@ -33,23 +34,33 @@ LABELS = {
 # Full central differences cost 2 forwards (B·out·in multiply-adds each) per parameter;
 # above this many multiply-adds they are refused rather than left to run for minutes.
 FD_FULL_BUDGET = 4e9
+FD_FORCED_LIMIT = 1e12  # --fd-mode full: about two minutes here; beyond, refused
 
 
 def run(spec: LayerSpec) -> Report:
     validate(spec)
     if spec.explain:
         explainer.parse_target(spec.explain, spec)  # a bad --explain fails before any work
-    _check_cost(spec)
+    directional = _fd_mode(spec) == "directional"
     options = spec.options
     w, b, x2, target = _rows(spec)
     runners = {"numpy": _numpy, "torch": _torch, "fd": _fd}
+    dirs = directional_fd.directions(_gradient_shapes(w, x2), spec.seed or 0)
     results: dict[str, BackendResult] = {}
     for name in options.backends:
+        if name == "fd" and directional:
+            results[name] = _fd_directional(w, b, x2, spec.loss.kind, target, options.dtype, dirs)
+            continue
         arrays = runners[name](w, b, x2, spec.loss.kind, target, options.dtype)
         results[name] = _shaped(name, arrays, spec, options.dtype)
+        if directional:
+            results[name] = _with_projections(results[name], dirs)
     shadow = _fd_forward(w, b, x2, spec.loss.kind, target)
     notes: list[str] = []
     scales = _scales(spec, shadow, results, notes)
+    if directional:
+        scales.update(_projected_scales(scales, dirs))
+        notes.append(_directional_note(spec))
     n_terms = max(*spec.w.shape, x2.shape[0])
     comparisons = compare.compare_results(results, scales, n_terms, options.rtol, options.atol)
     laws = _laws(spec, results, scales, n_terms)
@@ -212,7 +223,10 @@ def _scales(
     loss = float(np.abs(shadow["loss"]))
     g = (2.0 / (batch * out) if spec.loss.kind == "mse" else 1.0 / batch) * max(1.0, loss)
     z_scale = float((np.abs(x) @ np.abs(w).T + np.abs(spec.b)).max())
-    dl_ds = np.concatenate([r.arrays["dL_ds"].reshape(-1) for r in results.values()])
+    dl_ds = np.concatenate(
+        [r.arrays["dL_ds"].reshape(-1) for r in results.values() if "dL_ds" in r.arrays]
+        or [np.zeros(0)]
+    )
     finite_ds = dl_ds[np.isfinite(dl_ds)]
     scales = {
         "z": max(z_scale, 1e-300),
@@ -259,10 +273,12 @@ def _laws(
             )
 
         a = r.arrays
-        dl_dz = a["dL_dz"].reshape(-1, spec.w.shape[0]).astype(np.float64)
         laws.append(compare.sum_law(name, "s sums to 1", a["s"], 1.0, tol("s")))
+        if "dL_dz" not in a:
+            continue
+        dl_dz = a["dL_dz"].reshape(-1, spec.w.shape[0]).astype(np.float64)
         laws.append(compare.sum_law(name, "∂L/∂z sums to 0", a["dL_dz"], 0.0, tol("dL_dz")))
-        if name != "numpy":
+        if name != "numpy" and "dW" in a:  # fd in directional mode has no full gradients
             chain = {
                 "db": ("db = Σ_rows ∂L/∂z", a["db"], dl_dz.sum(axis=0)),
                 "dW": ("dW = (∂L/∂z)ᵀ·x", a["dW"], dl_dz.T @ x),
@@ -287,24 +303,79 @@ def _laws(
     return tuple(laws)
 
 
-def _check_cost(spec: LayerSpec) -> None:
+def _full_fd_cost(spec: LayerSpec) -> float:
+    """Multiply-adds of full central differences: two forward passes per parameter."""
     out_features, in_features = spec.w.shape
     batch = 1 if spec.x.ndim == 1 else spec.x.shape[0]
     params = spec.w.size + spec.b.size + spec.x.size
-    each = 8 * (params + 2 * batch * out_features)
+    return float(2.0 * params * batch * out_features * in_features)
+
+
+def _fd_mode(spec: LayerSpec) -> str:
+    """full below FD_FULL_BUDGET multiply-adds, directional above (--fd-mode chooses);
+    a forced full check is still refused beyond FD_FORCED_LIMIT."""
+    out_features, in_features = spec.w.shape
+    batch = 1 if spec.x.ndim == 1 else spec.x.shape[0]
+    elements = spec.w.size + spec.b.size + spec.x.size + 2 * batch * out_features
     limits.check_memory(
-        12 * each,
+        12 * 8 * elements,
         f"a {out_features}×{in_features} layer with a batch of {batch}",
         "use a smaller layer",
     )
-    if "fd" in spec.options.backends:
-        cost = 2.0 * params * batch * out_features * in_features
-        if cost > FD_FULL_BUDGET:
-            raise InputError(
-                f"full finite differences on {params} parameters would take about {cost:.2g} "
-                f"multiply-adds (the limit is {FD_FULL_BUDGET:.2g}); check with "
-                "--backend numpy,torch, or a smaller layer"
-            )
+    cost = _full_fd_cost(spec)
+    if spec.fd_mode == "auto":
+        return "full" if cost <= FD_FULL_BUDGET else "directional"
+    if spec.fd_mode == "full" and "fd" in spec.options.backends and cost > FD_FORCED_LIMIT:
+        raise InputError(
+            f"full finite differences would take about {cost:.2g} multiply-adds (the limit is "
+            f"{FD_FORCED_LIMIT:.2g}); use --fd-mode directional"
+        )
+    return spec.fd_mode
+
+
+def _directional_note(spec: LayerSpec) -> str:
+    return (
+        f"fd checked directional derivatives along {directional_fd.DIRECTIONS} random directions "
+        f"per gradient (⟨v, g⟩ below), not every element: full central differences would take "
+        f"about {_full_fd_cost(spec):.2g} multiply-adds. --fd-mode full forces them."
+    )
+
+
+def _gradient_shapes(w: Array, x2: Array) -> dict[str, tuple[int, ...]]:
+    rows = (x2.shape[0], w.shape[0])
+    return {"dL_ds": rows, "dL_dz": rows, "dW": w.shape, "db": (w.shape[0],), "dx": x2.shape}
+
+
+def _with_projections(result: BackendResult, dirs: dict[str, Array]) -> BackendResult:
+    arrays = {**result.arrays, **directional_fd.project(dict(result.arrays), dirs)}
+    return BackendResult(result.backend, result.method, result.precision, arrays)
+
+
+def _fd_directional(
+    w: Array, b: Array, x: Array, kind: str, target: Array, dtype: str, dirs: dict[str, Array]
+) -> BackendResult:
+    w64, b64, x64 = (a.astype(dtype).astype(np.float64) for a in (w, b, x))
+    t = target.astype(dtype).astype(np.float64) if kind == "mse" else target
+    forward = _fd_forward(w64, b64, x64, kind, t)
+    single = x.shape[0] == 1
+    arrays: dict[str, Array] = {
+        "z": forward["z"].reshape(-1) if single else forward["z"],
+        "s": forward["s"].reshape(-1) if single else forward["s"],
+        "loss": np.asarray(forward["loss"]),
+        **directional_fd.fd_directional(w64, b64, x64, kind, t, dirs),
+    }
+    method = f"central differences along {directional_fd.DIRECTIONS} random directions"
+    return BackendResult("fd", method, "fd", arrays)
+
+
+def _projected_scales(scales: dict[str, float], dirs: dict[str, Array]) -> dict[str, float]:
+    """⟨v, g⟩ sums |v_i|·|g_i|: its scale is g's scale times the largest Σ|v_i|."""
+    out = {}
+    for q, v in dirs.items():
+        if q in scales:
+            largest = float(np.abs(v).reshape(len(v), -1).sum(axis=1).max())
+            out[directional_fd.projected_name(q)] = scales[q] * largest
+    return out
 
 
 def _title(spec: LayerSpec) -> str:

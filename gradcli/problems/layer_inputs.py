@@ -9,7 +9,8 @@ import numpy as np
 from gradcli.errors import InputError
 from gradcli.inputs import to_array
 from gradcli.limits import check_memory
-from gradcli.spec import LOSSES, LayerSpec, LossSpec
+from gradcli.names import LOSSES
+from gradcli.spec import LayerSpec, LossSpec
 
 MAX_FEATURES = 100_000
 MAX_BATCH = 100_000

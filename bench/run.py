@@ -1,0 +1,277 @@
+"""gradcli's benchmark: each target against its baseline, measured in the same run.
+
+    python bench/run.py [--repeat N] [--json FILE]
+
+Whole-process cases run the command and its baseline alternately (interleaved, so that
+drift in the machine's speed hits both), N times each, and compare medians of wall time
+and of peak memory (the child's max RSS, from os.wait4). In-process cases time a library
+call, and measure the analytic Jacobian's memory against its floor with tracemalloc.
+Absolute numbers are this machine's; the ratios are what the targets are about.
+
+Output format (--json), versioned:
+  1: {"version": 1, "machine": {...}, "cases": [{"name", "measure", "value", "baseline",
+     "ratio", "target", "ok", "unit"}]}
+"""
+
+from __future__ import annotations
+
+import argparse
+import compileall
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+FORMAT_VERSION = 1
+PYTHON = sys.executable
+# The console script, as a user runs it (`python -m` would add runpy's import).
+GRADCLI = [str(Path(sys.executable).with_name("gradcli"))]
+
+HAND_WRITTEN_SOFTMAX = """
+import sys
+import numpy as np
+import torch
+
+z = np.load(sys.argv[1])
+n = z.size
+s = np.exp(z - z.max())
+s /= s.sum()
+jac_numpy = np.diag(s) - np.outer(s, s)
+jac_torch = torch.func.jacrev(lambda t: torch.softmax(t, dim=0))(torch.from_numpy(z)).numpy()
+h = 6e-6
+perturb = h * np.eye(n)
+
+
+def softmax_rows(rows):
+    e = np.exp(rows - rows.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+jac_fd = ((softmax_rows(z + perturb) - softmax_rows(z - perturb)) / (2 * h)).T
+np.savez(sys.argv[2], numpy=jac_numpy, torch=jac_torch, fd=jac_fd)
+"""
+
+
+@dataclass
+class Result:
+    name: str
+    measure: str  # "time" or "memory"
+    value: float
+    baseline: float
+    target: float | None
+    unit: str
+
+    @property
+    def ratio(self) -> float:
+        return self.value / self.baseline
+
+    @property
+    def ok(self) -> bool | None:
+        return None if self.target is None else self.ratio <= self.target
+
+
+def run_once(command: list[str]) -> tuple[float, float]:
+    """Wall time (s) and peak RSS (MiB) of one run of `command`."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"benchmark command failed ({proc.returncode}): {' '.join(command)}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def compare_processes(
+    name: str,
+    command: list[str],
+    baseline: list[str],
+    repeat: int,
+    time_target: float | None,
+    memory_target: float | None = None,
+) -> list[Result]:
+    ours, theirs = [], []
+    for i in range(repeat):
+        pair = [(command, ours), (baseline, theirs)]
+        for cmd, sink in pair if i % 2 == 0 else pair[::-1]:
+            sink.append(run_once(cmd))
+    results = [
+        Result(
+            name,
+            "time",
+            statistics.median(t for t, _ in ours),
+            statistics.median(t for t, _ in theirs),
+            time_target,
+            "s",
+        )
+    ]
+    if memory_target is not None:
+        results.append(
+            Result(
+                name,
+                "memory",
+                statistics.median(m for _, m in ours),
+                statistics.median(m for _, m in theirs),
+                memory_target,
+                "MiB",
+            )
+        )
+    return results
+
+
+def jacobian_memory(n: int) -> Result:
+    """Peak memory of analytic.softmax_jacobian against the floor: n² float64 once."""
+    import numpy as np
+
+    from gradcli.backends import analytic
+
+    s = analytic.softmax(np.random.default_rng(0).normal(size=n))
+    tracemalloc.start()
+    analytic.softmax_jacobian(s)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    floor = n * n * 8
+    return Result(f"analytic Jacobian, n = {n}", "memory", peak / 2**20, floor / 2**20, 2.0, "MiB")
+
+
+def in_process_softmax(n: int, repeat: int) -> Result:
+    """The library's softmax problem (all three backends) against numpy's diag − outer."""
+    import numpy as np
+
+    from gradcli.problems import softmax
+    from gradcli.spec import SoftmaxSpec
+
+    z = np.random.default_rng(0).normal(size=n)
+    softmax.run(SoftmaxSpec(z))  # warm up: torch's first call
+
+    def hand() -> None:
+        s = np.exp(z - z.max())
+        s /= s.sum()
+        np.diag(s) - np.outer(s, s)
+
+    ours = statistics.median(_timed(lambda: softmax.run(SoftmaxSpec(z))) for _ in range(repeat))
+    theirs = statistics.median(_timed(hand) for _ in range(repeat))
+    name = f"in process: softmax n = {n}, 3 backends + comparisons vs one numpy Jacobian"
+    return Result(name, "time", ours, theirs, None, "s")
+
+
+def _timed(fn: object) -> float:
+    start = time.perf_counter()
+    fn()  # type: ignore[operator]
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=7, help="runs of each command (default 7)")
+    parser.add_argument("--json", help="also write the results to this file")
+    args = parser.parse_args()
+    import numpy as np
+
+    import gradcli
+
+    # Byte-compile gradcli as `pip install` does: an editable install (or
+    # PYTHONDONTWRITEBYTECODE) would otherwise compile its source on every run,
+    # while click, numpy and torch load precompiled bytecode.
+    compileall.compile_dir(str(Path(gradcli.__file__).parent), quiet=1)
+
+    work = Path(tempfile.mkdtemp(prefix="gradcli-bench-"))
+    try:
+        z = work / "z4096.npy"
+        np.save(z, np.random.default_rng(0).normal(size=4096))
+        script = work / "hand_written.py"
+        script.write_text(HAND_WRITTEN_SOFTMAX)
+        r = args.repeat
+        results = [
+            *compare_processes(
+                "1. gradcli softmax 3 1 -3 vs python -c 'import torch'",
+                [*GRADCLI, "softmax", "3", "1", "-3"],
+                [PYTHON, "-c", "import torch"],
+                r,
+                1.05,
+            ),
+            *compare_processes(
+                "2. gradcli --help vs python -c 'import click'",
+                [*GRADCLI, "--help"],
+                [PYTHON, "-c", "import click"],
+                r,
+                1.1,
+            ),
+            *compare_processes(
+                "2. gradcli softmax 3 1 -3 --backend numpy vs python -c 'import click, numpy'",
+                [*GRADCLI, "softmax", "3", "1", "-3", "--backend", "numpy"],
+                [PYTHON, "-c", "import click, numpy"],
+                r,
+                None,
+            ),
+            *compare_processes(
+                "3. softmax n = 4096, 3 backends, --save vs the hand-written script",
+                [*GRADCLI, "softmax", "--input", str(z), "--save", str(work / "ours.npz")],
+                [PYTHON, str(script), str(z), str(work / "theirs.npz")],
+                max(3, r // 2),
+                0.5,
+                0.6,
+            ),
+            jacobian_memory(4096),
+            *compare_processes(
+                "4. layer 1000×1000, 3 backends, --save vs python -c 'import torch'",
+                [
+                    *GRADCLI,
+                    "layer",
+                    "--in-features",
+                    "1000",
+                    "--out-features",
+                    "1000",
+                    "--save",
+                    str(work / "layer.npz"),
+                ],
+                [PYTHON, "-c", "import torch"],
+                max(3, r // 2),
+                2.0,
+            ),
+            in_process_softmax(4096, 3),
+        ]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print_table(results)
+    if args.json:
+        Path(args.json).write_text(json.dumps(to_json(results), indent=2) + "\n")
+
+
+def print_table(results: list[Result]) -> None:
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    print(f"gradcli benchmark on {machine}")
+    print(
+        f"{'case':<78} {'measure':<7} {'gradcli':>9} {'baseline':>9} {'ratio':>6} {'target':>7}  ok"
+    )
+    for r in results:
+        target = "" if r.target is None else f"≤ {r.target:g}"
+        ok = "" if r.ok is None else ("yes" if r.ok else "NO")
+        print(
+            f"{r.name:<78} {r.measure:<7} {r.value:>8.3g}{r.unit[0]} {r.baseline:>8.3g}{r.unit[0]} "
+            f"{r.ratio:>6.2f} {target:>7}  {ok}"
+        )
+
+
+def to_json(results: list[Result]) -> dict[str, object]:
+    return {
+        "version": FORMAT_VERSION,
+        "machine": {
+            "machine": platform.machine(),
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+        },
+        "cases": [{**asdict(r), "ratio": r.ratio, "ok": r.ok} for r in results],
+    }
+
+
+if __name__ == "__main__":
+    main()
