@@ -16,10 +16,12 @@ by 2.4e-5 of the scale, while n·ε/8 = 1.2e-4.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
 
+from gradcli import parallel
 from gradcli.report import Array, BackendResult, Comparison, LawCheck, NonFinite, Tolerance, Verdict
 
 # rtol, and atol as a fraction of the quantity's scale, by the precision of a side.
@@ -38,7 +40,7 @@ DEFAULT_TOLERANCE = {
 EPSILON = {"float64": 2.0**-52, "float32": 2.0**-23, "fd": 2.0**-52}
 SIMD_LANES = 8
 BACKEND_ORDER = ("numpy", "torch", "fd")
-CHUNK = 1 << 20  # elements per step when comparing, so that no n² temporary is made
+CHUNK = 1 << 18  # elements per step (2 MiB of float64): no n² temporary, and cache-sized
 
 
 def tolerance_for(
@@ -73,46 +75,79 @@ def reference_order(x: str, y: str) -> tuple[str, str]:
 def compare_arrays(
     quantity: str, names: tuple[str, str], a: Array, ref: Array, tol: Tolerance
 ) -> Comparison:
-    """Compare `a` with the reference `ref` element by element, a chunk at a time."""
+    """Compare `a` with the reference `ref` element by element, a chunk at a time, the
+    chunks spread over the cores: no n² temporary is ever made."""
     if a.shape != ref.shape:
         raise ValueError(f"{quantity}: shapes differ: {a.shape} vs {ref.shape}")
     flat_a, flat_ref = a.reshape(-1), ref.reshape(-1)
-    max_abs = max_rel = 0.0
-    worst_ratio, worst = -1.0, 0
-    n_out = n_non_finite = 0
-    with np.errstate(all="ignore"):
-        for start in range(0, flat_a.size, CHUNK):
-            va = flat_a[start : start + CHUNK].astype(np.float64)
-            vr = flat_ref[start : start + CHUNK].astype(np.float64)
-            diff = np.abs(va - vr)
-            finite = np.isfinite(va) & np.isfinite(vr)
-            allowed = tol.atol + tol.rtol * np.abs(vr)
-            out = ~(diff <= allowed) | ~finite
-            n_out += int(out.sum())
-            n_non_finite += int((~finite).sum())
-            if finite.any():
-                max_abs = max(max_abs, float(diff[finite].max()))
-                rel = np.where(diff == 0, 0.0, diff / np.abs(vr))
-                max_rel = max(max_rel, float(rel[finite].max()))
-            # The worst element is the first non-finite one, else the largest |a−ref|/allowed.
-            ratio = np.where(finite, np.where(diff == 0, 0.0, diff / allowed), np.inf)
-            i = int(np.argmax(ratio)) if ratio.size else 0
-            if ratio.size and ratio[i] > worst_ratio:
-                worst_ratio, worst = float(ratio[i]), start + i
+    stats = parallel.map_chunks(
+        lambda span: _chunk_stats(
+            flat_a[span[0] : span[1]], flat_ref[span[0] : span[1]], tol, span[0]
+        ),
+        parallel.spans(flat_a.size, CHUNK),
+    )
+    worst = max(stats, key=lambda st: st.worst_ratio).worst if stats else 0
     index = tuple(int(k) for k in np.unravel_index(worst, a.shape)) if a.size else ()
+    reference_value = float(flat_ref[worst]) if a.size else 0.0
     return Comparison(
         quantity=quantity,
         backends=names,
         shape=tuple(a.shape),
         tolerance=tol,
-        max_abs_error=max_abs,
-        max_rel_error=max_rel,
+        max_abs_error=max((st.max_abs for st in stats), default=0.0),
+        max_rel_error=max((st.max_rel for st in stats), default=0.0),
         worst_index=index,
-        worst_values=(float(flat_a[worst]), float(flat_ref[worst])) if a.size else (0.0, 0.0),
-        allowed=tol.atol + tol.rtol * abs(float(flat_ref[worst])) if a.size else tol.atol,
-        n_out_of_tolerance=n_out,
-        n_non_finite=n_non_finite,
+        worst_values=(float(flat_a[worst]), reference_value) if a.size else (0.0, 0.0),
+        allowed=tol.atol + tol.rtol * abs(reference_value),
+        n_out_of_tolerance=sum(st.n_out for st in stats),
+        n_non_finite=sum(st.n_non_finite for st in stats),
     )
+
+
+@dataclass(frozen=True)
+class _Stats:
+    max_abs: float
+    max_rel: float
+    n_out: int
+    n_non_finite: int
+    worst_ratio: float  # |a − ref| / allowed at `worst`; inf for a non-finite element
+    worst: int  # flat index into the whole array
+
+
+def _chunk_stats(a: Array, ref: Array, tol: Tolerance, offset: int) -> _Stats:
+    with np.errstate(all="ignore"):
+        diff = np.subtract(a, ref, dtype=np.float64)
+        np.abs(diff, out=diff)
+        ref_abs = np.abs(ref, dtype=np.float64)
+        allowed = ref_abs * tol.rtol
+        allowed += tol.atol
+        n_out = diff.size - int(np.count_nonzero(diff <= allowed))
+        finite = np.isfinite(diff)
+        n_finite = int(np.count_nonzero(finite))
+        if n_finite < diff.size:  # a non-finite side: the first such element is the worst
+            first = int(np.argmin(finite))
+            bad = ~(np.isfinite(a) & np.isfinite(ref))
+            kept = diff[finite]
+            rel = kept / ref_abs[finite]
+            return _Stats(
+                float(kept.max()) if kept.size else 0.0,
+                float(np.nanmax(np.where(kept == 0, 0.0, rel))) if kept.size else 0.0,
+                n_out,
+                int(np.count_nonzero(bad)),
+                float("inf"),
+                offset + first,
+            )
+        ratio = np.divide(diff, allowed, out=np.zeros_like(diff), where=diff > 0)
+        worst = int(np.argmax(ratio)) if ratio.size else 0
+        rel = np.divide(diff, ref_abs, out=np.zeros_like(diff), where=diff > 0)
+        return _Stats(
+            float(diff.max()) if diff.size else 0.0,
+            float(rel.max()) if rel.size else 0.0,
+            n_out,
+            0,
+            float(ratio[worst]) if ratio.size else -1.0,
+            offset + worst,
+        )
 
 
 def compare_results(
@@ -152,12 +187,21 @@ def find_non_finite(results: Mapping[str, BackendResult]) -> tuple[NonFinite, ..
 
 
 def sum_law(backend: str, law: str, terms: Array, target: float, tol: Tolerance) -> LawCheck:
-    """Each row of `terms` sums to `target`: |Σ t − target| ≤ atol + rtol·Σ|t|, per row."""
-    rows = terms.reshape(-1, terms.shape[-1]).astype(np.float64)
-    with np.errstate(all="ignore"):
-        violation = np.abs(rows.sum(axis=1) - target)
-        allowed = tol.atol + tol.rtol * np.abs(rows).sum(axis=1)
-    return _law(backend, law, violation, allowed)
+    """Each row of `terms` sums to `target`: |Σ t − target| ≤ atol + rtol·Σ|t|, per row,
+    summed in float64 a block of rows at a time."""
+    rows = terms.reshape(-1, terms.shape[-1])
+
+    def block(span: tuple[int, int]) -> LawCheck:
+        part = rows[span[0] : span[1]]
+        with np.errstate(all="ignore"):
+            violation = np.abs(part.sum(axis=1, dtype=np.float64) - target)
+            allowed = tol.atol + tol.rtol * np.abs(part).sum(axis=1, dtype=np.float64)
+        return _law(backend, law, violation, allowed)
+
+    per_block = max(1, CHUNK // max(rows.shape[1], 1))
+    return _worst_law(
+        backend, law, parallel.map_chunks(block, parallel.spans(len(rows), per_block))
+    )
 
 
 def equal_law(backend: str, law: str, value: Array, expected: Array, tol: Tolerance) -> LawCheck:
@@ -172,22 +216,31 @@ def equal_law(backend: str, law: str, value: Array, expected: Array, tol: Tolera
     return _law(backend, law, violation, allowed)
 
 
+TILE = 512  # symmetry is checked tile against transposed tile: both stay in cache
+
+
 def symmetry_law(backend: str, matrix: Array, tol: Tolerance) -> LawCheck:
-    """|J_ij − J_ji| ≤ atol + rtol·|J_ij|, a block of rows at a time."""
+    """|J_ij − J_ji| ≤ atol + rtol·|J_ij|, over the tiles on and above the diagonal."""
     n = matrix.shape[0]
-    block = max(1, CHUNK // max(n, 1))
-    worst_violation, worst_allowed, ok = 0.0, tol.atol, True
-    with np.errstate(all="ignore"):
-        for start in range(0, n, block):
-            rows = matrix[start : start + block].astype(np.float64)
-            cols = matrix[:, start : start + block].T.astype(np.float64)
-            violation = np.abs(rows - cols)
-            allowed = tol.atol + tol.rtol * np.abs(rows)
-            law = _law(backend, "J symmetric", violation.ravel(), allowed.ravel())
-            ok = ok and law.ok
-            if law.max_violation > worst_violation or not np.isfinite(law.max_violation):
-                worst_violation, worst_allowed = law.max_violation, law.allowed
-    return LawCheck(backend, "J symmetric", worst_violation, worst_allowed, ok)
+    tiles = [(i, j) for i in range(0, n, TILE) for j in range(i, n, TILE)]
+
+    def tile(pair: tuple[int, int]) -> LawCheck:
+        i, j = pair
+        upper = matrix[i : i + TILE, j : j + TILE]
+        lower = matrix[j : j + TILE, i : i + TILE].T
+        with np.errstate(all="ignore"):
+            violation = np.abs(np.subtract(upper, lower, dtype=np.float64))
+            allowed = tol.atol + tol.rtol * np.abs(upper, dtype=np.float64)
+        return _law(backend, "J symmetric", violation.ravel(), allowed.ravel())
+
+    return _worst_law(backend, "J symmetric", parallel.map_chunks(tile, tiles))
+
+
+def _worst_law(backend: str, law: str, parts: Sequence[LawCheck]) -> LawCheck:
+    if not parts:
+        return LawCheck(backend, law, 0.0, 0.0, True)
+    worst = max(parts, key=lambda p: (not p.ok, p.max_violation / p.allowed if p.allowed else 0))
+    return LawCheck(backend, law, worst.max_violation, worst.allowed, all(p.ok for p in parts))
 
 
 def _law(backend: str, law: str, violation: Array, allowed: Array) -> LawCheck:

@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from gradcli import parallel
+
 Array = NDArray[Any]
 
 
@@ -30,14 +32,21 @@ def softmax_jacobian(s: Array, temperature: float = 1.0) -> Array:
     """J[i, j] = ∂s_i/∂z_j for s = softmax(z / T), from s alone.
 
     # dS_i/dz_j = S_i(δ_ij − S_j) / T, i.e. J = (diag(s) − s sᵀ) / T
-    Written into one n×n buffer (the outer product), then negated, the diagonal added
-    and the division done in place: no other n×n temporary.
+    Written into one n×n buffer, a block of rows at a time on every core (outer product,
+    negated, divided in place), then the diagonal added: no other n×n temporary.
     """
-    jac = np.multiply.outer(s, s)
-    np.negative(jac, out=jac)
-    jac.flat[:: s.size + 1] += s
-    if temperature != 1.0:
-        jac /= temperature
+    n = s.size
+    jac: Array = np.empty((n, n), dtype=s.dtype)
+
+    def rows(span: tuple[int, int]) -> None:  # a block of rows per thread (first touch too)
+        block = jac[span[0] : span[1]]
+        np.multiply.outer(s[span[0] : span[1]], s, out=block)
+        np.negative(block, out=block)
+        if temperature != 1.0:
+            block /= temperature
+
+    parallel.map_chunks(rows, parallel.spans(n, max(1, (1 << 18) // max(n, 1))))
+    jac.flat[:: n + 1] += s / temperature
     return jac
 
 

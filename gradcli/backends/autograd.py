@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 Array = NDArray[Any]
 
 # Rows of J computed per backward pass: bounds the batch to ~ROWS_PER_BLOCK × n elements.
-ROWS_PER_BLOCK = 256
+ROWS_PER_BLOCK = 64
 
 
 def _tensor(array: Array) -> torch.Tensor:

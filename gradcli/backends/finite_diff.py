@@ -16,11 +16,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from gradcli import parallel
+
 F64 = NDArray[np.float64]
 
 # Perturbed inputs evaluated per call of the batched forward: bounds the work arrays
 # to about ELEMENTS_PER_BLOCK float64 each, whatever n is.
-ELEMENTS_PER_BLOCK = 1 << 20
+ELEMENTS_PER_BLOCK = 1 << 18
 
 
 def cube_root_step(scale: F64) -> F64:
@@ -46,14 +48,17 @@ def _central_jacobian(forward_rows: Callable[[F64], NDArray[Any]], x: F64, step:
     width = upper - lower  # what float64 really took, not the 2h asked for
     m = forward_rows(x[np.newaxis, :]).shape[1]
     jac = np.empty((m, n), dtype=np.float64)
-    block = max(1, ELEMENTS_PER_BLOCK // max(n, m))
-    for start in range(0, n, block):
-        cols = np.arange(start, min(start + block, n))
+
+    def block(span: tuple[int, int]) -> None:  # columns span[0]:span[1], on their own thread
+        cols = np.arange(*span)
+        rows = np.arange(cols.size)
         plus = np.repeat(x[np.newaxis, :], cols.size, axis=0)
         minus = plus.copy()
-        rows = np.arange(cols.size)
         plus[rows, cols] = upper[cols]
         minus[rows, cols] = lower[cols]
-        diff = forward_rows(plus) - forward_rows(minus)
-        jac[:, cols] = (diff / width[cols, np.newaxis]).T
+        with np.errstate(all="ignore"):
+            diff = forward_rows(plus) - forward_rows(minus)
+            jac[:, cols] = (diff / width[cols, np.newaxis]).T
+
+    parallel.map_chunks(block, parallel.spans(n, max(1, ELEMENTS_PER_BLOCK // max(n, m))))
     return jac
