@@ -16,13 +16,16 @@ import numpy as np
 from gradcli import compare
 from gradcli.backends import engine, finite_diff
 from gradcli.errors import InputError
+from gradcli.problems import layer_directional as directional_fd
 from gradcli.report import Array, BackendResult, Report
 from gradcli.spec import GraphSpec, Program
 
 MAX_ELEMENTS = 10_000_000  # in any one tensor of the program (80 MB in float64)
 MAX_TOTAL_ELEMENTS = 50_000_000  # in all of them together
-FD_MAX_FORWARDS = 20_000  # full central differences: two forward passes per input element
-FD_MAX_WORK = 2e9  # forward passes × elements per pass
+# Full central differences: two forward passes per input element. Above this many,
+# fd checks directional derivatives instead (2 × 8 passes per input, whatever its size).
+FD_FULL_FORWARDS = 2_000
+FD_MAX_WORK = 2e9  # forward passes × elements per pass, in either mode
 
 
 def validate(spec: GraphSpec) -> list[tuple[int, ...]]:
@@ -46,15 +49,25 @@ def validate(spec: GraphSpec) -> list[tuple[int, ...]]:
             f"the program's tensors hold more than {MAX_TOTAL_ELEMENTS} elements in all"
         )
     if "fd" in spec.options.backends:
-        forwards = 2 * sum(a.size for a in spec.inputs.values())
+        forwards = _fd_forwards(spec)
         work = forwards * sum(int(np.prod(s, dtype=np.int64)) for s in shapes)
-        if forwards > FD_MAX_FORWARDS or work > FD_MAX_WORK:
+        if work > FD_MAX_WORK:
             raise InputError(
-                f"finite differences would need {forwards} forward passes of the program "
-                f"(limits {FD_MAX_FORWARDS} passes, {FD_MAX_WORK:.0g} element-operations); "
+                f"finite differences would need {forwards} forward passes of the program, "
+                f"{work:.2g} element-operations (the limit is {FD_MAX_WORK:.0g}); "
                 "check with --backend numpy,torch or smaller inputs"
             )
     return shapes
+
+
+def _directional(spec: GraphSpec) -> bool:
+    return 2 * sum(a.size for a in spec.inputs.values()) > FD_FULL_FORWARDS
+
+
+def _fd_forwards(spec: GraphSpec) -> int:
+    if _directional(spec):
+        return 2 * directional_fd.DIRECTIONS * len(spec.inputs)
+    return 2 * sum(a.size for a in spec.inputs.values())
 
 
 def _where(program: Program, number: int, shapes: list[tuple[int, ...]], reason: str) -> str:
@@ -70,21 +83,39 @@ def run(spec: GraphSpec) -> Report:
     results: dict[str, BackendResult] = {}
     paths: dict[str, Any] = {}
     unreached: list[str] = []
+    directional = "fd" in options.backends and _directional(spec)
+    dirs = directional_fd.directions(
+        {f"grads.{n}": a.shape for n, a in spec.inputs.items()}, spec.seed or 0
+    )
     for name in options.backends:
-        arrays, extra = runners[name](spec)
-        if name == "numpy":
-            paths, unreached = extra["paths"], extra["unreached"]
-        results[name] = BackendResult(
-            name, _METHOD[name], "fd" if name == "fd" else options.dtype, arrays
-        )
+        if name == "fd" and directional:
+            arrays, method = _fd_along(spec, dirs), _DIRECTIONAL_METHOD
+        else:
+            arrays, extra = runners[name](spec)
+            method = _METHOD[name]
+            if name == "numpy":
+                paths, unreached = extra["paths"], extra["unreached"]
+            if directional:
+                arrays = {**arrays, **directional_fd.project(arrays, dirs)}
+        precision = "fd" if name == "fd" else options.dtype
+        results[name] = BackendResult(name, method, precision, arrays)
     shadow = engine.forward(program, spec.inputs, "float64")
     loss = float(np.abs(engine.loss_of(shadow[program.output])))
     scales = _scales(program, shadow, results, loss)
+    for q, v in dirs.items() if directional else ():
+        largest = float(np.abs(v).reshape(len(v), -1).sum(axis=1).max())
+        scales[directional_fd.projected_name(q)] = scales[q] * largest
     n_terms = max([1, *(n for s in shapes for n in s)])
     comparisons = compare.compare_results(results, scales, n_terms, options.rtol, options.atol)
     non_finite = compare.find_non_finite(results)
     notes = [f"{name} does not reach the loss: its gradient is zero" for name in unreached]
     notes += _first_non_finite(program, results)
+    if directional:
+        notes.append(
+            f"fd checked directional derivatives along {directional_fd.DIRECTIONS} random "
+            "directions per input (⟨v, grad⟩ below), not every element: full central "
+            f"differences would need {2 * sum(a.size for a in spec.inputs.values())} passes"
+        )
     graph = _graph_lines(program, shapes)
     return Report(
         command="graph",
@@ -110,6 +141,33 @@ def run(spec: GraphSpec) -> Report:
 
 
 _METHOD = {"numpy": "VJP rules by hand", "torch": "autograd", "fd": "central differences"}
+_DIRECTIONAL_METHOD = f"central differences along {directional_fd.DIRECTIONS} random directions"
+
+
+def _fd_along(spec: GraphSpec, dirs: dict[str, Array]) -> dict[str, Array]:
+    """Values: the float64 forward. For each input x and direction v, the derivative of
+    the loss along v by central differences, step ∛ε·max(1, |x|)/max|v|."""
+    program = spec.program
+    shadow = {n: a.astype(spec.options.dtype).astype(np.float64) for n, a in spec.inputs.items()}
+    values = engine.forward(program, shadow, "float64")
+    arrays = {f"values.{n}": values[node] for n, node in program.variables.items()}
+
+    def loss(name: str, x: Array) -> float:
+        forward = engine.forward(program, {**shadow, name: x}, "float64")
+        return float(engine.loss_of(forward[program.output]))
+
+    cbrt_eps = float(np.cbrt(np.finfo(np.float64).eps))
+    for name, x in shadow.items():
+        v = dirs[f"grads.{name}"]
+        scale = max(1.0, float(np.abs(x).max()) if x.size else 1.0)
+        derivative = np.empty(len(v))
+        with np.errstate(all="ignore"):
+            for k, direction in enumerate(v):
+                h = cbrt_eps * scale / max(float(np.abs(direction).max()), 1e-300)
+                upper, lower = loss(name, x + h * direction), loss(name, x - h * direction)
+                derivative[k] = (upper - lower) / (2 * h)
+        arrays[directional_fd.projected_name(f"grads.{name}")] = derivative
+    return arrays
 
 
 def _numpy(spec: GraphSpec) -> tuple[dict[str, Array], dict[str, Any]]:
