@@ -103,28 +103,25 @@ def compare_processes(
         pair = [(command, ours), (baseline, theirs)]
         for cmd, sink in pair if i % 2 == 0 else pair[::-1]:
             sink.append(run_once(cmd))
-    results = [
-        Result(
-            name,
-            "time",
-            statistics.median(t for t, _ in ours),
-            statistics.median(t for t, _ in theirs),
-            time_target,
-            "s",
-        )
-    ]
+    results = [_median(name, "time", ours, theirs, 0, time_target, "s")]
     if memory_target is not None:
-        results.append(
-            Result(
-                name,
-                "memory",
-                statistics.median(m for _, m in ours),
-                statistics.median(m for _, m in theirs),
-                memory_target,
-                "MiB",
-            )
-        )
+        results.append(_median(name, "memory", ours, theirs, 1, memory_target, "MiB"))
     return results
+
+
+def _median(
+    name: str,
+    measure: str,
+    ours: list[tuple[float, float]],
+    theirs: list[tuple[float, float]],
+    column: int,
+    target: float | None,
+    unit: str,
+) -> Result:
+    value = statistics.median(run[column] for run in ours)
+    return Result(
+        name, measure, value, statistics.median(run[column] for run in theirs), target, unit
+    )
 
 
 def jacobian_memory(n: int) -> Result:

@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 SEED = click.IntRange(0, 2**63 - 1)  # what numpy's default_rng and torch.manual_seed both take
-STDIN_MAX_BYTES = 64 * 1024 * 1024
 
 
 class _Context(click.Context):
@@ -220,7 +219,8 @@ def cli() -> None:
     differences, side by side.
 
     Exit status: 0 the backends agree, 1 they disagree (or a result is not finite),
-    2 bad usage or input, 130 interrupted.
+    2 bad usage or input, 70 a bug in gradcli, 74 the output could not be written,
+    130 interrupted, 141 stdout closed early.
 
     \b
     Examples:
@@ -231,7 +231,11 @@ def cli() -> None:
     """
 
 
-@cli.command(cls=NumbersAsValues, context_settings=CONTEXT_SETTINGS)
+@cli.command(
+    cls=NumbersAsValues,
+    context_settings=CONTEXT_SETTINGS,
+    short_help="Softmax of a vector and its Jacobian.",
+)
 @click.argument("values", nargs=-1, metavar="[Z]...")
 @click.option(
     "--input",
@@ -288,7 +292,7 @@ def softmax(
     ctx.exit(ExitStatus.OK if report.ok else ExitStatus.DISAGREE)
 
 
-@cli.command(context_settings=CONTEXT_SETTINGS)
+@cli.command(context_settings=CONTEXT_SETTINGS, short_help="dW, db, dx of a softmax layer.")
 @click.option("--in-features", type=int, default=3, show_default=True, help="Inputs of the layer.")
 @click.option("--out-features", type=int, default=3, show_default=True, help="Outputs (classes).")
 @click.option("--batch", type=int, help="Rows of x: x is (batch, in) [default: one vector x].")
@@ -344,7 +348,9 @@ def layer(ctx: click.Context, /, **options: Any) -> None:
     ctx.exit(ExitStatus.OK if report.ok else ExitStatus.DISAGREE)
 
 
-@cli.command(context_settings=CONTEXT_SETTINGS)
+@cli.command(
+    context_settings=CONTEXT_SETTINGS, short_help="Every gradient of a small tensor program."
+)
 @click.argument("program", required=False)
 @click.option("-f", "--file", "program_file", metavar="FILE", help="Read the program from FILE.")
 @click.option(
@@ -577,13 +583,9 @@ def _source_name(path: str) -> str:
 
 
 def _read_stdin() -> str:
-    data = sys.stdin.buffer.read(STDIN_MAX_BYTES + 1)
-    if len(data) > STDIN_MAX_BYTES:
-        raise InputError(f"stdin: larger than {STDIN_MAX_BYTES // 2**20} MiB")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"stdin: not UTF-8 text (byte {exc.start})") from None
+    from gradcli.inputs import read_text
+
+    return read_text(sys.stdin.buffer, "stdin")
 
 
 def read_vector(values: tuple[str, ...], input_path: str | None) -> Any:

@@ -13,7 +13,7 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from numpy.typing import NDArray
@@ -142,15 +142,20 @@ def read_text_file(path: str) -> str:
     """The text of `path`, refusing files that are missing, huge, or not UTF-8."""
     try:
         with open(path, "rb") as handle:
-            data = handle.read(MAX_TEXT_BYTES + 1)
+            return read_text(handle, path)
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def read_text(stream: BinaryIO, source: str) -> str:
+    """At most MAX_TEXT_BYTES of UTF-8 text from `stream` (a file, or stdin's buffer)."""
+    data = stream.read(MAX_TEXT_BYTES + 1)
     if len(data) > MAX_TEXT_BYTES:
-        raise InputError(f"{path}: larger than {MAX_TEXT_BYTES // 2**20} MiB")
+        raise InputError(f"{source}: larger than {MAX_TEXT_BYTES // 2**20} MiB")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+        raise InputError(f"{source}: not UTF-8 text (byte {exc.start})") from None
 
 
 def _vector_from_npy(path: str) -> FloatArray:
