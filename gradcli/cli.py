@@ -188,6 +188,7 @@ def check_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help="Significant digits in tables.",
         ),
         click.option("--json", "as_json", is_flag=True, help="Write one JSON document to stdout."),
+        click.option("--quiet", is_flag=True, help="Print only the one-line verdict."),
         click.option(
             "--save",
             metavar="FILE.npz",
@@ -607,8 +608,11 @@ def read_vector(values: tuple[str, ...], input_path: str | None) -> Any:
 
 
 def _run_options(options: dict[str, Any]) -> RunOptions:
+    """The options every command shares, checked before anything is computed."""
     from gradcli.spec import RunOptions
 
+    if options["quiet"] and options["as_json"]:
+        raise InputError("--quiet and --json exclude each other")
     return RunOptions(
         backends=options["backends"],
         dtype=options["dtype"],
@@ -625,7 +629,9 @@ def emit(report: Report, options: dict[str, Any]) -> None:
         arrays = report.arrays()
         save_npz(options["save"], arrays)
         click.echo(f"gradcli: saved {len(arrays)} arrays to {options['save']}", err=True)
-    if options["as_json"]:
+    if options["quiet"]:
+        click.echo(report.verdict.summary)
+    elif options["as_json"]:
         from gradcli.render import json
 
         click.echo(json.dumps(report, indent=sys.stdout.isatty()), nl=False)

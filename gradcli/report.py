@@ -184,8 +184,14 @@ class Explanation:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Report:
+    """What a run computed: per-backend arrays, comparisons, laws and the verdict.
+
+    `to_dict()` defines the JSON format, `to_json()` writes it; in Jupyter and with rich
+    the report renders as gradcli's tables.
+    """
+
     command: str
     title: str  # one line saying what was computed, for people
     inputs: Mapping[str, Any]
@@ -203,6 +209,24 @@ class Report:
     @property
     def ok(self) -> bool:
         return self.verdict.ok
+
+    def __repr__(self) -> str:
+        return f"<gradcli Report {self.command}: {self.verdict.summary}>"
+
+    def to_json(self, *, indent: bool = False, max_elements: int = JSON_MAX_ELEMENTS) -> str:
+        from gradcli.render import json
+
+        return json.dumps(self, indent=indent, max_elements=max_elements).decode()
+
+    def __rich__(self) -> Any:
+        from gradcli.render import table
+
+        return table.renderable(self)
+
+    def _repr_html_(self) -> str:  # Jupyter
+        from gradcli.render import table
+
+        return table.render_html(self)
 
     def arrays(self) -> dict[str, Array]:
         """Every result array, keyed "<backend>.<quantity>" (the keys of --save)."""

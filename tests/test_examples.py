@@ -30,3 +30,29 @@ def test_the_retain_grad_script_prints_what_gradcli_graph_reports():
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("y.grad[0, :4] = [1.0, 1.0, 1.0, 1.0]")
+
+
+def test_the_api_example_runs():
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / "api.py")], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("<gradcli Report softmax: OK:")
+
+
+def test_the_pytest_example_passes():
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            str(EXAMPLES / "test_with_gradcli.py"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "2 passed" in proc.stdout

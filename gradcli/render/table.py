@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 from rich import box
-from rich.console import Console
+from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
@@ -44,39 +44,50 @@ def render_text(report: Report, *, width: int = 100, precision: int = 6) -> str:
     return buffer.getvalue()
 
 
+def renderable(report: Report, *, precision: int = 6) -> Group:
+    """The report as one rich renderable (what `Report.__rich__` returns)."""
+    return Group(*(item for item, _ in _renderables(report, precision)))
+
+
+def render_html(report: Report, *, width: int = 100, precision: int = 6) -> str:
+    """The report as HTML with inline styles (what Jupyter shows)."""
+    console = Console(file=io.StringIO(), record=True, width=width, color_system="truecolor")
+    _render(console, report, precision)
+    return console.export_html(inline_styles=True)
+
+
 def _render(console: Console, report: Report, precision: int) -> None:
+    for item, soft_wrap in _renderables(report, precision):
+        console.print(item, soft_wrap=soft_wrap)
+
+
+def _renderables(report: Report, precision: int) -> list[tuple[Any, bool]]:
+    """Everything shown, in order; True where a long line should run on, not wrap."""
     fmt = _formatter(precision)
-    console.print(Text(_title(report), style="bold"))
+    out: list[tuple[Any, bool]] = [(Text(_title(report), style="bold"), False)]
     worst = _worst_elements(report.comparisons)
     scalars, vector_groups, matrices = _split_by_rank(report)
-    if scalars:
-        console.print(_scalar_table(report, scalars, fmt))
+    tables: list[Any] = [_scalar_table(report, scalars, fmt)] if scalars else []
     for group in vector_groups:
-        if len(group) == 1:
-            console.print(_vector_table(report, group, worst, fmt))
-        else:
-            console.print(_vectors_by_row(report, group, worst, fmt))
-    for quantity in matrices:
-        console.print(_matrix_table(report, quantity, worst, fmt))
+        single = len(group) == 1
+        tables.append((_vector_table if single else _vectors_by_row)(report, group, worst, fmt))
+    tables += [_matrix_table(report, quantity, worst, fmt) for quantity in matrices]
     if report.comparisons:
-        console.print(_comparison_table(report.comparisons))
-        console.print(_worst_table(report.comparisons, fmt))
+        tables += [_comparison_table(report.comparisons), _worst_table(report.comparisons, fmt)]
     if report.laws:
-        console.print(_law_table(report, fmt))
+        tables.append(_law_table(report, fmt))
+    out += [(table, False) for table in tables]
     if report.explanation is not None:
-        console.print(Text(f"Chain rule for {report.explanation.target}", style="bold"))
-        for line in report.explanation.lines:
-            console.print(Text(line), soft_wrap=True)
+        out.append((Text(f"Chain rule for {report.explanation.target}", style="bold"), False))
+        out += [(Text(line), True) for line in report.explanation.lines]
     for title, lines in report.sections:
-        console.print(Text(title, style="bold"))
-        for line in lines:
-            console.print(Text("  " + line), soft_wrap=True)
-    for note in report.notes:
-        console.print(Text("note: " + note, style="yellow"))
+        out.append((Text(title, style="bold"), False))
+        out += [(Text("  " + line), True) for line in lines]
+    out += [(Text("note: " + note, style="yellow"), False) for note in report.notes]
     style = "bold green" if report.ok else "bold red"
-    console.print(Text(report.verdict.summary, style=style))
-    for detail in report.verdict.details[1:]:
-        console.print(Text("  " + detail, style="red"))
+    out.append((Text(report.verdict.summary, style=style), False))
+    out += [(Text("  " + detail, style="red"), False) for detail in report.verdict.details[1:]]
+    return out
 
 
 def _formatter(precision: int) -> Any:

@@ -1,0 +1,124 @@
+"""The library under the command line: each function returns the same Report the CLI
+renders, with the per-backend arrays, the comparisons, `.ok` and `.to_json()`.
+
+    >>> import gradcli
+    >>> report = gradcli.softmax([3, 1, -3])
+    >>> report.ok
+    True
+
+Bad input raises gradcli.InputError (a ValueError) with the CLI's message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gradcli.report import Report
+
+ALL_BACKENDS = ("numpy", "torch", "fd")
+
+
+def _options(backends: Iterable[str], dtype: str, rtol: float | None, atol: float | None) -> Any:
+    from gradcli.errors import InputError
+    from gradcli.names import BACKENDS, DTYPES
+    from gradcli.spec import RunOptions
+
+    chosen = tuple(b for b in BACKENDS if b in set(backends))
+    unknown = set(backends) - set(BACKENDS)
+    if unknown or not chosen:
+        raise InputError(f"backends must be some of {', '.join(BACKENDS)}, got {list(backends)}")
+    if dtype not in DTYPES:
+        raise InputError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    return RunOptions(chosen, dtype, rtol, atol)
+
+
+def _array(value: Any, name: str) -> Any:
+    import numpy as np
+
+    from gradcli.errors import InputError
+
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name}: not an array of numbers ({exc})") from None
+    if not np.isfinite(array).all():
+        raise InputError(f"{name}: holds values that are not finite")
+    return array
+
+
+def softmax(
+    z: Any,
+    *,
+    temperature: float = 1.0,
+    dtype: str = "float64",
+    backends: Iterable[str] = ALL_BACKENDS,
+    rtol: float | None = None,
+    atol: float | None = None,
+) -> Report:
+    """s = softmax(z / T) and its Jacobian through the backends (as `gradcli softmax`)."""
+    from gradcli.problems import softmax as problem
+    from gradcli.spec import SoftmaxSpec
+
+    spec = SoftmaxSpec(_array(z, "z"), float(temperature), _options(backends, dtype, rtol, atol))
+    return problem.run(spec)
+
+
+def layer(
+    w: Any,
+    b: Any,
+    x: Any,
+    loss: str = "ce",
+    *,
+    target: Any = None,
+    targets: Iterable[int] | None = None,
+    index: int | None = None,
+    explain: str | None = None,
+    fd_mode: str = "auto",
+    dtype: str = "float64",
+    backends: Iterable[str] = ALL_BACKENDS,
+    rtol: float | None = None,
+    atol: float | None = None,
+) -> Report:
+    """A softmax layer z = W·x + b and the gradients of its loss (as `gradcli layer`).
+
+    `target` is the class for ce and y (array-like) for mse; `targets` one class per row.
+    """
+    from gradcli.problems import layer as problem
+    from gradcli.problems.layer_inputs import build_loss
+    from gradcli.spec import LayerSpec
+
+    y = None if target is None or loss != "mse" else _array(target, "target").tolist()
+    loss_spec = build_loss(
+        loss,
+        target=y if loss == "mse" else target,
+        targets=None if targets is None else list(targets),
+        index=index,
+    )
+    options = _options(backends, dtype, rtol, atol)
+    arrays = (_array(w, "W"), _array(b, "b"), _array(x, "x"))
+    return problem.run(LayerSpec(*arrays, loss_spec, None, explain, options, fd_mode))
+
+
+def graph(
+    program: str,
+    inputs: Mapping[str, Any],
+    *,
+    dtype: str = "float64",
+    backends: Iterable[str] = ALL_BACKENDS,
+    rtol: float | None = None,
+    atol: float | None = None,
+) -> Report:
+    """Every named variable's value and gradient in `program` (as `gradcli graph`)."""
+    from gradcli.problems import graph as problem
+    from gradcli.problems.graph_parse import parse_program
+    from gradcli.spec import GraphSpec
+
+    arrays = {name: _array(value, name) for name, value in inputs.items()}
+    spec = GraphSpec(
+        parse_program(program, tuple(arrays)),
+        arrays,
+        options=_options(backends, dtype, rtol, atol),
+    )
+    return problem.run(spec)
