@@ -190,6 +190,14 @@ def check_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--json", "as_json", is_flag=True, help="Write one JSON document to stdout."),
         click.option("--quiet", is_flag=True, help="Print only the one-line verdict."),
         click.option(
+            "--heatmap", is_flag=True, help="Show arrays as sign-and-magnitude grids, not numbers."
+        ),
+        click.option(
+            "--plot",
+            metavar="FILE.png|.svg",
+            help="Draw each array per backend and |difference| (needs gradcli[plot]).",
+        ),
+        click.option(
             "--save",
             metavar="FILE.npz",
             help='Write every result array to FILE.npz (keys "<backend>.<quantity>").',
@@ -613,6 +621,10 @@ def _run_options(options: dict[str, Any]) -> RunOptions:
 
     if options["quiet"] and options["as_json"]:
         raise InputError("--quiet and --json exclude each other")
+    if options["plot"]:
+        from gradcli.render.plot import check_plot_path
+
+        check_plot_path(options["plot"])
     return RunOptions(
         backends=options["backends"],
         dtype=options["dtype"],
@@ -629,6 +641,11 @@ def emit(report: Report, options: dict[str, Any]) -> None:
         arrays = report.arrays()
         save_npz(options["save"], arrays)
         click.echo(f"gradcli: saved {len(arrays)} arrays to {options['save']}", err=True)
+    if options["plot"]:
+        from gradcli.render.plot import save_plot
+
+        save_plot(report, options["plot"])
+        click.echo(f"gradcli: plotted to {options['plot']}", err=True)
     if options["quiet"]:
         click.echo(report.verdict.summary)
     elif options["as_json"]:
@@ -638,7 +655,7 @@ def emit(report: Report, options: dict[str, Any]) -> None:
     else:
         from gradcli.render import table
 
-        table.print_report(report, precision=options["precision"])
+        table.print_report(report, precision=options["precision"], heatmap=options["heatmap"])
 
 
 def main(argv: list[str] | None = None) -> NoReturn:

@@ -101,6 +101,7 @@ def run(spec: GraphSpec) -> Report:
         results[name] = BackendResult(name, method, precision, arrays)
     shadow = engine.forward(program, spec.inputs, "float64")
     loss = float(np.abs(engine.loss_of(shadow[program.output])))
+    loss = loss if np.isfinite(loss) else 0.0  # a non-finite loss fails the verdict anyway
     scales = _scales(program, shadow, results, loss)
     for q, v in dirs.items() if directional else ():
         largest = float(np.abs(v).reshape(len(v), -1).sum(axis=1).max())

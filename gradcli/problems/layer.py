@@ -221,6 +221,7 @@ def _scales(
     w, x = spec.w, spec.x.reshape(-1, spec.w.shape[1])
     batch, out = x.shape[0], w.shape[0]
     loss = float(np.abs(shadow["loss"]))
+    loss = loss if np.isfinite(loss) else 0.0  # a non-finite loss fails the verdict anyway
     g = (2.0 / (batch * out) if spec.loss.kind == "mse" else 1.0 / batch) * max(1.0, loss)
     z_scale = float((np.abs(x) @ np.abs(w).T + np.abs(spec.b)).max())
     dl_ds = np.concatenate(

@@ -30,17 +30,19 @@ class _Console(Console):
         raise BrokenPipeError
 
 
-def print_report(report: Report, *, precision: int = 6) -> None:
-    """Print `report` to stdout."""
+def print_report(report: Report, *, precision: int = 6, heatmap: bool = False) -> None:
+    """Print `report` to stdout; with `heatmap`, arrays as grids instead of numbers."""
     console = _Console(highlight=False)
-    _render(console, report, precision)
+    _render(console, report, precision, heatmap)
 
 
-def render_text(report: Report, *, width: int = 100, precision: int = 6) -> str:
+def render_text(
+    report: Report, *, width: int = 100, precision: int = 6, heatmap: bool = False
+) -> str:
     """`report` as plain text at a fixed width (no colour): byte-stable, for tests."""
     buffer = io.StringIO()
     console = Console(file=buffer, width=width, color_system=None, highlight=False)
-    _render(console, report, precision)
+    _render(console, report, precision, heatmap)
     return buffer.getvalue()
 
 
@@ -56,18 +58,23 @@ def render_html(report: Report, *, width: int = 100, precision: int = 6) -> str:
     return console.export_html(inline_styles=True)
 
 
-def _render(console: Console, report: Report, precision: int) -> None:
-    for item, soft_wrap in _renderables(report, precision):
+def _render(console: Console, report: Report, precision: int, heatmap: bool = False) -> None:
+    for item, soft_wrap in _renderables(report, precision, heatmap):
         console.print(item, soft_wrap=soft_wrap)
 
 
-def _renderables(report: Report, precision: int) -> list[tuple[Any, bool]]:
+def _renderables(report: Report, precision: int, heatmap: bool = False) -> list[tuple[Any, bool]]:
     """Everything shown, in order; True where a long line should run on, not wrap."""
     fmt = _formatter(precision)
     out: list[tuple[Any, bool]] = [(Text(_title(report), style="bold"), False)]
     worst = _worst_elements(report.comparisons)
     scalars, vector_groups, matrices = _split_by_rank(report)
     tables: list[Any] = [_scalar_table(report, scalars, fmt)] if scalars else []
+    if heatmap:
+        from gradcli.render import heatmap as grids
+
+        tables += grids.renderables(report)
+        vector_groups, matrices = [], []
     for group in vector_groups:
         single = len(group) == 1
         tables.append((_vector_table if single else _vectors_by_row)(report, group, worst, fmt))
