@@ -1,0 +1,255 @@
+"""What every command shares: click's context and parameter types, the common options,
+input errors, and printing or saving a report. Only the cli package imports click."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from gradcli.errors import InputError
+from gradcli.exit_status import ExitStatus
+from gradcli.names import BACKENDS, DTYPES
+from gradcli.tokens import NEGATIVE_NUMBER_LIKE, parse_number
+
+if TYPE_CHECKING:
+    from gradcli.report import Report
+    from gradcli.spec import RunOptions
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+SEED = click.IntRange(0, 2**63 - 1)  # what numpy's default_rng and torch.manual_seed both take
+
+
+class _Context(click.Context):
+    """Gives click the help width itself: click would import shutil for it (11 ms of
+    bz2, lzma and zlib) on every --help. The same rule as shutil.get_terminal_size."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.terminal_width is None:
+            columns = _terminal_columns()
+            self.terminal_width = max(min(columns, self.max_content_width or 80) - 2, 50)
+
+
+def _terminal_columns() -> int:
+    try:
+        return int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns if sys.__stdout__ else 80
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
+class _Command(click.Command):
+    context_class = _Context
+
+
+class Group(click.Group):
+    context_class = _Context
+    command_class = _Command
+
+
+class InputProblem(click.ClickException):
+    """Bad input found after parsing: one `Error:` line on stderr, exit status 2."""
+
+    exit_code = ExitStatus.USAGE
+
+
+class NumbersAsValues(_Command):
+    """A command whose positional values may be negative numbers: `softmax 3 1 -3`.
+
+    Plain click reads `-3` as an unknown option, and `ignore_unknown_options` is not
+    enough (with a short option `-i`, `-inf` would silently become `-i nf`). So before
+    click parses, every token that is not an option or an option's value is moved
+    behind a `--`. No command has a short option that a number could collide with.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, values_behind_double_dash(self, ctx, args))
+
+
+def values_behind_double_dash(
+    command: click.Command, ctx: click.Context, args: list[str]
+) -> list[str]:
+    takes_value = {
+        name
+        for param in command.get_params(ctx)
+        if isinstance(param, click.Option) and not param.is_flag and not param.count
+        for name in param.opts
+    }
+    options: list[str] = []
+    values: list[str] = []
+    tokens = iter(args)
+    for token in tokens:
+        if token == "--":
+            values.extend(tokens)
+        elif token.startswith("-") and token != "-" and not NEGATIVE_NUMBER_LIKE.match(token):
+            options.append(token)
+            value = next(tokens, None) if token in takes_value else None
+            if value is not None:  # `--temperature -2`: the next token is the option's value
+                options.append(value)
+        else:
+            values.append(token)
+    return [*options, "--", *values]
+
+
+class FiniteFloat(click.ParamType):  # type: ignore[type-arg]  # generic only since click 8.2
+    """A finite decimal number, read by the same strict rules as the values."""
+
+    name = "NUMBER"
+
+    def __init__(self, minimum: float | None = None) -> None:
+        self.minimum = minimum
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, float):
+            return value
+        try:
+            number = parse_number(str(value), "value")
+        except InputError:
+            self.fail(f"{value!r} is not a finite decimal number", param, ctx)
+        if self.minimum is not None and number < self.minimum:
+            self.fail(f"{value} is less than {self.minimum:g}", param, ctx)
+        return number
+
+
+class BackendList(click.ParamType):  # type: ignore[type-arg]  # generic only since click 8.2
+    """Comma-separated backend names, returned in the canonical order numpy, torch, fd."""
+
+    name = "LIST"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, tuple):
+            return value
+        names = [name.strip() for name in str(value).split(",")]
+        for name in names:
+            if name not in BACKENDS:
+                self.fail(f"unknown backend {name!r} (choose from {', '.join(BACKENDS)})")
+        return tuple(b for b in BACKENDS if b in names)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn the library's InputError into click's one-line error with exit status 2."""
+    try:
+        yield
+    except InputError as exc:
+        raise InputProblem(str(exc)) from None
+
+
+def check_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options every checking command shares."""
+    decorators = [
+        click.option(
+            "--backend",
+            "backends",
+            type=BackendList(),
+            default=",".join(BACKENDS),
+            show_default=True,
+            help="Backends to run, comma-separated: numpy (formulas), torch (autograd), "
+            "fd (finite differences).",
+        ),
+        click.option(
+            "--dtype",
+            type=click.Choice(DTYPES),
+            default="float64",
+            show_default=True,
+            help="Precision of numpy and torch (fd always works in float64).",
+        ),
+        click.option(
+            "--rtol",
+            type=FiniteFloat(minimum=0.0),
+            help="Relative tolerance for every comparison [default: by precision].",
+        ),
+        click.option(
+            "--atol",
+            type=FiniteFloat(minimum=0.0),
+            help="Absolute tolerance for every comparison [default: by precision and scale].",
+        ),
+        click.option(
+            "--precision",
+            type=click.IntRange(1, 17),
+            default=6,
+            show_default=True,
+            help="Significant digits in tables.",
+        ),
+        click.option("--json", "as_json", is_flag=True, help="Write one JSON document to stdout."),
+        click.option("--quiet", is_flag=True, help="Print only the one-line verdict."),
+        click.option(
+            "--heatmap", is_flag=True, help="Show arrays as sign-and-magnitude grids, not numbers."
+        ),
+        click.option(
+            "--plot",
+            metavar="FILE.png|.svg",
+            help="Draw each array per backend and |difference| (needs gradcli[plot]).",
+        ),
+        click.option(
+            "--save",
+            metavar="FILE.npz",
+            help='Write every result array to FILE.npz (keys "<backend>.<quantity>").',
+        ),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def given(ctx: click.Context, name: str) -> bool:
+    return ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+
+
+def read_stdin() -> str:
+    from gradcli.inputs import read_text
+
+    return read_text(sys.stdin.buffer, "stdin")
+
+
+def run_options(options: dict[str, Any]) -> RunOptions:
+    """The options every command shares, checked before anything is computed."""
+    from gradcli.spec import RunOptions
+
+    if options["quiet"] and options["as_json"]:
+        raise InputError("--quiet and --json exclude each other")
+    if options["plot"]:
+        from gradcli.render.plot import check_plot_path
+
+        check_plot_path(options["plot"])
+    return RunOptions(
+        backends=options["backends"],
+        dtype=options["dtype"],
+        rtol=options["rtol"],
+        atol=options["atol"],
+    )
+
+
+def emit(report: Report, options: dict[str, Any]) -> None:
+    """Save first (a consumer of the JSON can rely on the file), then print."""
+    if options["save"]:
+        from gradcli.save import save_npz
+
+        arrays = report.arrays()
+        save_npz(options["save"], arrays)
+        click.echo(f"gradcli: saved {len(arrays)} arrays to {options['save']}", err=True)
+    if options["plot"]:
+        from gradcli.render.plot import save_plot
+
+        save_plot(report, options["plot"])
+        click.echo(f"gradcli: plotted to {options['plot']}", err=True)
+    if options["quiet"]:
+        click.echo(report.verdict.summary)
+    elif options["as_json"]:
+        from gradcli.render import json
+
+        click.echo(json.dumps(report, indent=sys.stdout.isatty()), nl=False)
+    else:
+        from gradcli.render import table
+
+        table.print_report(report, precision=options["precision"], heatmap=options["heatmap"])

@@ -1,0 +1,150 @@
+"""gradcli graph: every intermediate gradient of a small tensor program."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from gradcli.cli.common import (
+    CONTEXT_SETTINGS,
+    SEED,
+    check_options,
+    emit,
+    read_stdin,
+    run_options,
+    user_errors,
+)
+from gradcli.errors import InputError
+from gradcli.exit_status import ExitStatus
+
+
+@click.command(
+    context_settings=CONTEXT_SETTINGS, short_help="Every gradient of a small tensor program."
+)
+@click.argument("program", required=False)
+@click.option("-f", "--file", "program_file", metavar="FILE", help="Read the program from FILE.")
+@click.option(
+    "--rand",
+    multiple=True,
+    metavar="NAME=SHAPE[:normal]",
+    help="An input drawn by torch.rand (or torch.randn with :normal) in float32, in order.",
+)
+@click.option(
+    "--var", multiple=True, metavar="NAME=JSON|@FILE.npy", help="An input given by value."
+)
+@click.option(
+    "--seed", type=SEED, default=0, show_default=True, help="torch.manual_seed before --rand."
+)
+@check_options
+@click.pass_context
+def graph(ctx: click.Context, /, **options: Any) -> None:
+    """Every intermediate gradient of a small tensor program, three ways.
+
+    PROGRAM is statements `name = expression`, separated by ; or newlines, in PyTorch's
+    tensor semantics: + - * / ** @, unary -, .T, indexing and slices, sum mean max
+    (dim, keepdim), exp log sqrt abs tanh sigmoid relu, softmax(x, dim),
+    log_softmax(x, dim), matmul, transpose, reshape, as functions or methods. The loss
+    is the sum of the last statement's value. The program is parsed, never evaluated.
+
+    \b
+    Examples:
+      gradcli graph "b = a.sum(dim=0, keepdim=True); c = a/b; y = w@c" \\
+          --rand w=4x10 --rand a=10x10 --seed 42
+      gradcli graph "s = softmax(z, dim=0); y = s[0]" --var 'z=[3, 1, -3]' --json
+      gradcli graph -f program.txt --var 'z=[3, 1, -3]'
+    """
+    with user_errors():
+        from gradcli.problems import graph as problem
+
+        spec = _graph_spec(options)
+        if options["save"]:
+            from gradcli.save import check_save_path
+
+            check_save_path(options["save"])
+        report = problem.run(spec)
+        emit(report, options)
+    ctx.exit(ExitStatus.OK if report.ok else ExitStatus.DISAGREE)
+
+
+def _graph_spec(options: dict[str, Any]) -> Any:
+    from gradcli import inputs
+    from gradcli.problems.graph_parse import parse_program
+    from gradcli.spec import GraphSpec
+
+    if (options["program"] is None) == (options["program_file"] is None):
+        raise InputError("give the program as an argument or with -f FILE (one of them)")
+    text = options["program"]
+    if text is None:
+        text = (
+            read_stdin()
+            if options["program_file"] == "-"
+            else inputs.read_text_file(options["program_file"])
+        )
+    draws: list[tuple[str, tuple[int, ...], str]] = []
+    values: dict[str, Any] = {}
+    for item in options["rand"]:
+        name, shape, dist = _parse_rand(item)
+        if name in values or any(d[0] == name for d in draws):
+            raise InputError(f"--rand {item}: {name!r} is given twice")
+        draws.append((name, shape, dist))
+    for item in options["var"]:
+        name, _, value = item.partition("=")
+        if not _:
+            raise InputError(f"--var {item!r}: write NAME=JSON or NAME=@file.npy")
+        if name in values or any(d[0] == name for d in draws):
+            raise InputError(f"--var {item}: {name!r} is given twice")
+        values[name] = _var_value(name, value)
+    names = tuple([d[0] for d in draws] + list(values))
+    program = parse_program(text, names)
+    if draws:
+        from gradcli.backends import autograd
+
+        values = {**autograd.rand_inputs(draws, options["seed"]), **values}
+    labels = tuple(
+        f"{n}={'x'.join(map(str, s)) or '()'}{':normal' if d == 'normal' else ''}"
+        for n, s, d in draws
+    )
+    return GraphSpec(
+        program,
+        {n: values[n] for n in names},
+        options["seed"] if draws else None,
+        labels,
+        run_options(options),
+    )
+
+
+MAX_RAND_ELEMENTS = 10_000_000
+
+
+def _parse_rand(item: str) -> tuple[str, tuple[int, ...], str]:
+    name, sep, rest = item.partition("=")
+    shape_text, _, dist = rest.partition(":")
+    if not sep or not name:
+        raise InputError(f"--rand {item!r}: write NAME=SHAPE such as a=10x10 (or a=10x10:normal)")
+    if dist not in ("", "normal", "uniform"):
+        raise InputError(f"--rand {item!r}: the distribution is :normal or :uniform, not {dist!r}")
+    parts = shape_text.split("x") if shape_text else []
+    if not all(p.isdigit() for p in parts):
+        raise InputError(f"--rand {item!r}: the shape is sizes joined by x, such as 4x10")
+    shape = tuple(int(p) for p in parts)
+    size = 1
+    for n in shape:
+        size *= n
+    if size > MAX_RAND_ELEMENTS:
+        raise InputError(f"--rand {item}: {size} elements; the limit is {MAX_RAND_ELEMENTS}")
+    return name, shape, "normal" if dist == "normal" else "uniform"
+
+
+def _var_value(name: str, text: str) -> Any:
+    from gradcli import inputs
+
+    if text.startswith("@"):
+        return (
+            inputs.load_npy(text[1:])
+            if text.endswith(".npy")
+            else inputs.to_array(
+                inputs.parse_json(inputs.read_text_file(text[1:]), text[1:]), text[1:]
+            )
+        )
+    return inputs.to_array(inputs.parse_json(text, f"--var {name}"), f"--var {name}")

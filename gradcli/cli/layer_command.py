@@ -1,0 +1,176 @@
+"""gradcli layer: dW, db, dx of a softmax layer, with the chain rule shown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from gradcli.cli.common import (
+    CONTEXT_SETTINGS,
+    SEED,
+    check_options,
+    emit,
+    given,
+    read_stdin,
+    run_options,
+    user_errors,
+)
+from gradcli.errors import InputError
+from gradcli.exit_status import ExitStatus
+from gradcli.names import LOSSES
+
+
+@click.command(context_settings=CONTEXT_SETTINGS, short_help="dW, db, dx of a softmax layer.")
+@click.option("--in-features", type=int, default=3, show_default=True, help="Inputs of the layer.")
+@click.option("--out-features", type=int, default=3, show_default=True, help="Outputs (classes).")
+@click.option("--batch", type=int, help="Rows of x: x is (batch, in) [default: one vector x].")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of W, b, x and y.")
+@click.option(
+    "--loss",
+    type=click.Choice(LOSSES),
+    help="ce (cross-entropy), mse, sum (L = Σ s) or output (L = s_k)  [default: ce]",
+)
+@click.option(
+    "--target", metavar="K|JSON", help="ce: the class K [0]; mse: y as JSON [drawn from the seed]."
+)
+@click.option("--targets", metavar="K,K,…", help="ce with a batch: one class per row.")
+@click.option("--index", type=int, help="output: k in L = s_k [0].")
+@click.option("--spec", "spec_path", metavar="FILE|-", help="W, b, x (and loss) from JSON.")
+@click.option(
+    "--explain", metavar="ENTRY", help="Show the chain rule for W[i,j], b[i], x[j] or x[r,j]."
+)
+@click.option(
+    "--fd-mode",
+    type=click.Choice(("auto", "full", "directional")),
+    default="auto",
+    show_default=True,
+    help="fd on every element (full), along 8 random directions, or full unless too costly.",
+)
+@check_options
+@click.pass_context
+def layer(ctx: click.Context, /, **options: Any) -> None:
+    """A softmax layer z = W·x + b, s = softmax(z), a loss L(s): dW, db, dx three ways.
+
+    numpy follows the chain rule by hand (∂L/∂z = Jᵀ·∂L/∂s, dW = (∂L/∂z)ᵀ·x,
+    db = Σ ∂L/∂z, dx = ∂L/∂z·W), torch uses autograd, fd perturbs every parameter.
+    W and b are drawn uniform in ±1/√in (as torch.nn.Linear), x standard normal,
+    an mse target from Dirichlet(1), all from --seed; or given with --spec.
+
+    \b
+    Examples:
+      gradcli layer --seed 42
+      gradcli layer --seed 42 --loss output --index 0 --explain 'W[0,0]'
+      gradcli layer --in-features 5 --out-features 4 --batch 8 --seed 7 --loss mse
+      gradcli layer --seed 42 --json | gradcli layer --spec - --json
+    """
+    with user_errors():
+        from gradcli.problems import layer as problem
+
+        spec = _layer_spec(ctx, options)
+        if options["save"]:
+            from gradcli.save import check_save_path
+
+            check_save_path(options["save"])
+        report = problem.run(spec)
+        emit(report, options)
+    ctx.exit(ExitStatus.OK if report.ok else ExitStatus.DISAGREE)
+
+
+def _layer_spec(ctx: click.Context, options: dict[str, Any]) -> Any:
+    """A LayerSpec from the options: drawn from --seed, or read from --spec."""
+    from gradcli.problems import layer_inputs
+    from gradcli.spec import LayerSpec
+
+    loss_options = {
+        "target": _target_value(options["target"], options["loss"]),
+        "targets": _targets_value(options["targets"]),
+        "index": options["index"],
+    }
+    if options["spec_path"] is None:
+        layer_inputs.check_sizes(options["in_features"], options["out_features"], options["batch"])
+        drawn = layer_inputs.draw_layer(
+            options["seed"], options["in_features"], options["out_features"], options["batch"]
+        )
+        loss = layer_inputs.build_loss(options["loss"] or "ce", drawn_y=drawn["y"], **loss_options)
+        return LayerSpec(
+            drawn["W"],
+            drawn["b"],
+            drawn["x"],
+            loss,
+            options["seed"],
+            options["explain"],
+            run_options(options),
+            options["fd_mode"],
+        )
+    clashing = [
+        f"--{n.replace('_', '-')}"
+        for n in ("in_features", "out_features", "batch", "seed")
+        if given(ctx, n)
+    ]
+    if clashing:
+        raise InputError(f"--spec gives W, b and x: {', '.join(clashing)} cannot be used with it")
+    doc = layer_inputs.read_spec(
+        _read_json_source(options["spec_path"]), _source_name(options["spec_path"])
+    )
+    loss = _spec_loss(doc["loss"], options["loss"], loss_options)
+    if doc["dtype"] and not given(ctx, "dtype"):
+        options = {**options, "dtype": doc["dtype"]}
+    return LayerSpec(
+        doc["W"],
+        doc["b"],
+        doc["x"],
+        loss,
+        None,
+        options["explain"],
+        run_options(options),
+        options["fd_mode"],
+    )
+
+
+def _spec_loss(from_spec: Any, kind: str | None, loss_options: dict[str, Any]) -> Any:
+    """The spec's loss, with --loss/--target/--targets/--index overriding it."""
+    from gradcli.problems import layer_inputs
+
+    base = dict(from_spec or {"kind": "ce"})
+    if kind is not None and kind != base.get("kind"):
+        base = {"kind": kind}
+    for key, value in loss_options.items():
+        if value is not None:
+            base.pop("target" if key == "targets" else "targets" if key == "target" else key, None)
+            base[key] = value
+    return layer_inputs.loss_from_json(base, "--spec loss: " if from_spec else "")
+
+
+def _target_value(text: str | None, kind: str | None) -> Any:
+    """--target: an integer class for ce, JSON (a vector or matrix) for mse."""
+    if text is None:
+        return None
+    from gradcli.inputs import parse_json
+
+    value = parse_json(text, "--target")
+    is_class = isinstance(value, int) and not isinstance(value, bool)
+    if kind in (None, "ce") and not isinstance(value, list) and not is_class:
+        raise InputError(f"--target {text!r}: a class for cross-entropy is an integer")
+    return value
+
+
+def _targets_value(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    parts = [p.strip() for p in text.split(",")]
+    if not all(p.isdigit() for p in parts):
+        raise InputError(f"--targets {text!r}: expected classes separated by commas, e.g. 0,2,1")
+    return [int(p) for p in parts]
+
+
+def _read_json_source(path: str) -> Any:
+    from gradcli import inputs
+
+    if path == "-":
+        return inputs.parse_json(read_stdin(), "--spec -")
+    return inputs.parse_json(inputs.read_text_file(path), path)
+
+
+def _source_name(path: str) -> str:
+    return "--spec -" if path == "-" else path
