@@ -13,6 +13,7 @@ from gradcli.backends import analytic
 from gradcli.cli import cli
 from gradcli.errors import InputError
 from gradcli.problems import layer as problem
+from gradcli.problems import layer_fd
 from gradcli.problems.layer_inputs import build_loss, draw_layer
 from gradcli.spec import LayerSpec, LossSpec, RunOptions
 
@@ -384,7 +385,7 @@ def test_directional_projections_are_dot_products_of_the_full_gradients():
     )
     from gradcli.problems import layer_directional
 
-    dirs = layer_directional.directions(problem._gradient_shapes(d["W"], d["x"].reshape(1, -1)), 4)
+    dirs = layer_directional.directions(layer_fd.gradient_shapes(d["W"], d["x"].reshape(1, -1)), 4)
     expected = np.tensordot(dirs["dW"], full.results["fd"].arrays["dW"], axes=2)
     np.testing.assert_allclose(report.results["fd"].arrays["dW·v"], expected, rtol=1e-6)
 

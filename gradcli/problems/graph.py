@@ -16,6 +16,7 @@ import numpy as np
 from gradcli import compare
 from gradcli.backends import engine, finite_diff
 from gradcli.errors import InputError
+from gradcli.problems import graph_text
 from gradcli.problems import layer_directional as directional_fd
 from gradcli.report import Array, BackendResult, Report
 from gradcli.spec import GraphSpec, Program
@@ -110,14 +111,14 @@ def run(spec: GraphSpec) -> Report:
     comparisons = compare.compare_results(results, scales, n_terms, options.rtol, options.atol)
     non_finite = compare.find_non_finite(results)
     notes = [f"{name} does not reach the loss: its gradient is zero" for name in unreached]
-    notes += _first_non_finite(program, results)
+    notes += graph_text.first_non_finite(program, results)
     if directional:
         notes.append(
             f"fd checked directional derivatives along {directional_fd.DIRECTIONS} random "
             "directions per input (⟨v, grad⟩ below), not every element: full central "
             f"differences would need {2 * sum(a.size for a in spec.inputs.values())} passes"
         )
-    graph = _graph_lines(program, shapes)
+    graph = graph_text.graph_lines(program, shapes)
     return Report(
         command="graph",
         title=f"graph of {len(program.statements)} statements, loss = "
@@ -131,7 +132,7 @@ def run(spec: GraphSpec) -> Report:
         notes=tuple(notes),
         sections=(
             ("Graph (who feeds whom, by which operation)", tuple(graph[0])),
-            *_path_sections(paths, results),
+            *graph_text.path_sections(paths, results),
         ),
         extra={"graph": graph[1], "paths": paths},
         labels={
@@ -184,7 +185,10 @@ def _numpy(spec: GraphSpec) -> tuple[dict[str, Array], dict[str, Any]]:
             unreached.append(name)
             grad = np.zeros_like(values[node])
         arrays[f"grads.{name}"] = grad
-    return arrays, {"paths": _paths(program, contributions, arrays), "unreached": unreached}
+    return arrays, {
+        "paths": graph_text.paths(program, contributions, arrays),
+        "unreached": unreached,
+    }
 
 
 def _torch(spec: GraphSpec) -> tuple[dict[str, Array], dict[str, Any]]:
@@ -215,29 +219,6 @@ def _fd(spec: GraphSpec) -> tuple[dict[str, Array], dict[str, Any]]:
     return arrays, {}
 
 
-def _first_non_finite(program: Program, results: dict[str, BackendResult]) -> list[str]:
-    """Where values first stop being finite (in program order), and where gradients do
-    (going back from the loss)."""
-    notes = []
-    names = list(program.variables)
-    sources = dict(program.statements)
-    for kind, order, word in (("values", names, "values"), ("grads", names[::-1], "gradients")):
-        for name in order:
-            arrays = [
-                r.arrays[f"{kind}.{name}"] for r in results.values() if f"{kind}.{name}" in r.arrays
-            ]
-            if any(not np.isfinite(a).all() for a in arrays):
-                where = (
-                    f"{name} = {sources[name].split('=', 1)[1].strip()}"
-                    if name in sources
-                    else f"input {name}"
-                )
-                direction = "" if kind == "values" else ", going back from the loss"
-                notes.append(f"{word} first stop being finite at {where}{direction}")
-                break
-    return notes
-
-
 def _scales(
     program: Program, shadow: list[Array], results: dict[str, BackendResult], loss: float
 ) -> dict[str, float]:
@@ -259,115 +240,6 @@ def _scales(
 def _max_abs(a: Array) -> float:
     finite = np.abs(a[np.isfinite(a)])
     return float(finite.max()) if finite.size else 0.0
-
-
-def _paths(
-    program: Program,
-    contributions: dict[int, list[tuple[int, int, Array]]],
-    arrays: dict[str, Array],
-) -> dict[str, Any]:
-    """For every variable used more than once: each use's share of its gradient."""
-    statement_of = {node: name for name, node in program.variables.items()}
-    paths: dict[str, Any] = {}
-    for name, node in program.variables.items():
-        uses = contributions.get(node, [])
-        if len(uses) < 2:
-            continue
-        total = arrays[f"grads.{name}"]
-        shares: list[dict[str, Any]] = []
-        for consumer, position, share in sorted(uses, key=lambda use: use[:2]):
-            owner = program.nodes[consumer].statement
-            via = program.statements[owner][0] if owner >= 0 else statement_of.get(consumer, "?")
-            shares.append(
-                {
-                    "via": via,
-                    "statement": program.statements[owner][1],
-                    "expression": program.nodes[consumer].text,
-                    "argument": position,
-                    "grad": share,
-                }
-            )
-        summed = np.sum([np.asarray(share["grad"]) for share in shares], axis=0)
-        with np.errstate(all="ignore"):
-            difference = float(np.abs(summed - total).max()) if total.size else 0.0
-        paths[name] = {"uses": shares, "total": total, "max_abs_difference": difference}
-    return paths
-
-
-def _path_sections(
-    paths: dict[str, Any], results: dict[str, BackendResult]
-) -> list[tuple[str, tuple[str, ...]]]:
-    sections = []
-    for name, path in paths.items():
-        lines = []
-        first = tuple(0 for _ in path["total"].shape)
-        at = f"[{', '.join(map(str, first))}]" if first else ""
-        for use in path["uses"]:
-            value = float(use["grad"][first]) if use["grad"].size else 0.0
-            role = f"{name} is argument {use['argument'] + 1} of {use['expression']}"
-            total_share = float(use["grad"].sum())
-            lines.append(
-                f"via {use['statement']}  ({role}): {name}.grad{at} share {value:.6g}, "
-                f"all elements sum to {total_share:.6g}"
-            )
-        total = path["total"]
-        lines.append(
-            f"sum of the shares = {name}.grad: {name}.grad{at} = {float(total[first]):.6g}; "
-            f"largest difference between the sum and {name}.grad: {path['max_abs_difference']:.3g}"
-        )
-        sections.append((f"{name}.grad is the sum over its {len(path['uses'])} uses", tuple(lines)))
-    return sections
-
-
-def _refs(program: Program, node: int, named: dict[int, str]) -> list[str]:
-    """The named variables an expression reads directly (not through other variables)."""
-    found: list[str] = []
-    stack = list(program.nodes[node].args)
-    while stack:
-        arg = stack.pop(0)
-        if arg in named:
-            found.append(named[arg])
-        else:
-            stack.extend(program.nodes[arg].args)
-    return list(dict.fromkeys(found))
-
-
-def _graph_lines(
-    program: Program, shapes: list[tuple[int, ...]]
-) -> tuple[list[str], list[dict[str, Any]]]:
-    """Which variable feeds which, by which operation: lines for people, entries for JSON."""
-    first_name: dict[int, str] = {}
-    for name, node in program.variables.items():
-        first_name.setdefault(node, name)
-    sources = dict(program.statements)
-    entries: list[dict[str, Any]] = []
-    for name, node in program.variables.items():
-        op = program.nodes[node].op
-        reads = _refs(program, node, first_name) if name in sources else []
-        ops = [
-            n.op
-            for n in program.nodes
-            if n.statement >= 0 and program.statements[n.statement][0] == name and n.op != "const"
-        ]
-        entries.append(
-            {"name": name, "op": op, "ops": ops, "reads": reads, "shape": list(shapes[node])}
-        )
-    last = program.statements[-1][0]
-    lines = []
-    for entry in entries:
-        name = str(entry["name"])
-        feeds = [e["name"] for e in entries if name in e["reads"]] + (
-            ["loss"] if name == last else []
-        )
-        entry["feeds"] = feeds
-        shape = "×".join(map(str, entry["shape"])) or "scalar"
-        if name in sources:
-            steps = " then ".join(entry["ops"])
-            what = f"{sources[name]}  [{steps} of {', '.join(entry['reads'])} → {shape}]"
-        else:
-            what = f"{name}  input {shape}"
-        lines.append(f"{what}  → {', '.join(feeds) or 'nothing'}")
-    return lines, entries
 
 
 def _loss_words(program: Program, shapes: list[tuple[int, ...]]) -> str:

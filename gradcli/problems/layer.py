@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from gradcli import compare, limits
-from gradcli.backends import analytic, finite_diff
-from gradcli.errors import InputError
+from gradcli import compare
+from gradcli.backends import analytic
 from gradcli.problems import explain as explainer
 from gradcli.problems import layer_directional as directional_fd
+from gradcli.problems import layer_fd
 from gradcli.problems.layer_inputs import validate
 from gradcli.report import Array, BackendResult, LawCheck, Report, Tolerance
 from gradcli.spec import LayerSpec, LossSpec
@@ -31,36 +31,34 @@ LABELS = {
     "db": "∂L/∂b = Σ_rows ∂L/∂z",
     "dx": "∂L/∂x = ∂L/∂z·W",
 }
-# Full central differences cost 2 forwards (B·out·in multiply-adds each) per parameter;
-# above this many multiply-adds they are refused rather than left to run for minutes.
-FD_FULL_BUDGET = 4e9
-FD_FORCED_LIMIT = 1e12  # --fd-mode full: about two minutes here; beyond, refused
 
 
 def run(spec: LayerSpec) -> Report:
     validate(spec)
     if spec.explain:
         explainer.parse_target(spec.explain, spec)  # a bad --explain fails before any work
-    directional = _fd_mode(spec) == "directional"
+    directional = layer_fd.fd_mode(spec) == "directional"
     options = spec.options
     w, b, x2, target = _rows(spec)
-    runners = {"numpy": _numpy, "torch": _torch, "fd": _fd}
-    dirs = directional_fd.directions(_gradient_shapes(w, x2), spec.seed or 0)
+    runners = {"numpy": _numpy, "torch": _torch, "fd": layer_fd.fd}
+    dirs = directional_fd.directions(layer_fd.gradient_shapes(w, x2), spec.seed or 0)
     results: dict[str, BackendResult] = {}
     for name in options.backends:
         if name == "fd" and directional:
-            results[name] = _fd_directional(w, b, x2, spec.loss.kind, target, options.dtype, dirs)
+            results[name] = layer_fd.fd_directional(
+                w, b, x2, spec.loss.kind, target, options.dtype, dirs
+            )
             continue
         arrays = runners[name](w, b, x2, spec.loss.kind, target, options.dtype)
         results[name] = _shaped(name, arrays, spec, options.dtype)
         if directional:
-            results[name] = _with_projections(results[name], dirs)
-    shadow = _fd_forward(w, b, x2, spec.loss.kind, target)
+            results[name] = layer_fd.with_projections(results[name], dirs)
+    shadow = layer_fd.fd_forward(w, b, x2, spec.loss.kind, target)
     notes: list[str] = []
     scales = _scales(spec, shadow, results, notes)
     if directional:
-        scales.update(_projected_scales(scales, dirs))
-        notes.append(_directional_note(spec))
+        scales.update(layer_fd.projected_scales(scales, dirs))
+        notes.append(layer_fd.directional_note(spec))
     n_terms = max(*spec.w.shape, x2.shape[0])
     comparisons = compare.compare_results(results, scales, n_terms, options.rtol, options.atol)
     laws = _laws(spec, results, scales, n_terms)
@@ -127,72 +125,6 @@ def _torch(w: Array, b: Array, x: Array, kind: str, target: Array, dtype: str) -
 
     t = target.astype(dtype) if kind == "mse" else target
     return autograd.layer(w.astype(dtype), b.astype(dtype), x.astype(dtype), kind, t)
-
-
-def _fd_forward(w: Array, b: Array, x: Array, kind: str, target: Array) -> dict[str, Array]:
-    with np.errstate(all="ignore"):
-        z = analytic.linear(w, b, x)
-        s = analytic.softmax(z)
-        return {"z": z, "s": s, "loss": analytic.loss(kind, z, s, target)}
-
-
-def _fd(w: Array, b: Array, x: Array, kind: str, target: Array, dtype: str) -> dict[str, Array]:
-    """Central differences of the float64 loss, on the float64 shadow of the inputs.
-
-    The step of each parameter θ is ∛ε / |∂z/∂θ|, so that z moves by about ∛ε whatever
-    the scale of x or W (z's own scale, since softmax ignores shifts): W_ij moves z by
-    x_j, b_i by 1, x_j by W_ij. A parameter that z ignores gets ∛ε·max(1, |θ|).
-    """
-    w, b, x = (a.astype(dtype).astype(np.float64) for a in (w, b, x))
-    t = target.astype(dtype).astype(np.float64) if kind == "mse" else target
-    forward = _fd_forward(w, b, x, kind, t)
-    z, s = forward["z"], forward["s"]
-
-    def loss_of(w_: Array, b_: Array, x_: Array) -> Array:
-        z_ = analytic.linear(w_, b_, x_)
-        return analytic.loss(kind, z_, analytic.softmax(z_), t)[..., np.newaxis]
-
-    def grad(f: Any, theta: Array, reach: Array) -> Array:
-        step = _step(theta, reach)
-        flat = finite_diff.central_jacobian(f, theta.reshape(-1), step.reshape(-1))
-        return flat.reshape(theta.shape)
-
-    k = (-1,)
-    with np.errstate(all="ignore"):
-        reach_w = np.broadcast_to(np.abs(x).max(axis=0), w.shape)
-        reach_x = np.broadcast_to(np.abs(w).max(axis=0), x.shape)
-        reach_s = 1 / np.maximum(np.abs(s), 1e-300) if kind == "ce" else np.ones_like(s)
-        return {
-            **forward,
-            # ce's −log s_t curves on the scale of s_t itself: step ∛ε·s_t. The other
-            # losses are at most quadratic in s: a step of ∛ε has no truncation error.
-            "dL_ds": grad(_loss_s(kind, s.shape, t), s, reach_s),
-            "dL_dz": grad(lambda r: _loss_z(kind, r.reshape(k + z.shape), t), z, np.ones_like(z)),
-            "dW": grad(lambda r: loss_of(r.reshape(k + w.shape), b, x), w, reach_w),
-            "db": grad(lambda r: loss_of(w, r.reshape(k + b.shape), x), b, np.ones_like(b)),
-            "dx": grad(lambda r: loss_of(w, b, r.reshape(k + x.shape)), x, reach_x),
-        }
-
-
-def _loss_s(kind: str, shape: tuple[int, ...], target: Array) -> Any:
-    def f(rows: Array) -> Array:
-        return analytic.loss_from_s(kind, rows.reshape((-1, *shape)), target)[..., np.newaxis]
-
-    return f
-
-
-def _loss_z(kind: str, z: Array, target: Array) -> Array:
-    return analytic.loss(kind, z, analytic.softmax(z), target)[..., np.newaxis]
-
-
-def _step(theta: Array, reach: Array) -> Array:
-    """∛ε/reach where θ moves z, ∛ε·max(1, |θ|) where it does not; never below 8ε|θ|."""
-    cbrt_eps = np.cbrt(np.finfo(np.float64).eps)
-    with np.errstate(divide="ignore"):
-        step = np.where(reach > 0, cbrt_eps / reach, cbrt_eps * np.maximum(1.0, np.abs(theta)))
-    floor: Array = 8 * np.finfo(np.float64).eps * np.abs(theta)
-    result: Array = np.maximum(step, floor)
-    return result
 
 
 def _shaped(name: str, arrays: dict[str, Array], spec: LayerSpec, dtype: str) -> BackendResult:
@@ -302,81 +234,6 @@ def _laws(
                 )
             )
     return tuple(laws)
-
-
-def _full_fd_cost(spec: LayerSpec) -> float:
-    """Multiply-adds of full central differences: two forward passes per parameter."""
-    out_features, in_features = spec.w.shape
-    batch = 1 if spec.x.ndim == 1 else spec.x.shape[0]
-    params = spec.w.size + spec.b.size + spec.x.size
-    return float(2.0 * params * batch * out_features * in_features)
-
-
-def _fd_mode(spec: LayerSpec) -> str:
-    """full below FD_FULL_BUDGET multiply-adds, directional above (--fd-mode chooses);
-    a forced full check is still refused beyond FD_FORCED_LIMIT."""
-    out_features, in_features = spec.w.shape
-    batch = 1 if spec.x.ndim == 1 else spec.x.shape[0]
-    elements = spec.w.size + spec.b.size + spec.x.size + 2 * batch * out_features
-    limits.check_memory(
-        12 * 8 * elements,
-        f"a {out_features}×{in_features} layer with a batch of {batch}",
-        "use a smaller layer",
-    )
-    cost = _full_fd_cost(spec)
-    if spec.fd_mode == "auto":
-        return "full" if cost <= FD_FULL_BUDGET else "directional"
-    if spec.fd_mode == "full" and "fd" in spec.options.backends and cost > FD_FORCED_LIMIT:
-        raise InputError(
-            f"full finite differences would take about {cost:.2g} multiply-adds (the limit is "
-            f"{FD_FORCED_LIMIT:.2g}); use --fd-mode directional"
-        )
-    return spec.fd_mode
-
-
-def _directional_note(spec: LayerSpec) -> str:
-    return (
-        f"fd checked directional derivatives along {directional_fd.DIRECTIONS} random directions "
-        f"per gradient (⟨v, g⟩ below), not every element: full central differences would take "
-        f"about {_full_fd_cost(spec):.2g} multiply-adds. --fd-mode full forces them."
-    )
-
-
-def _gradient_shapes(w: Array, x2: Array) -> dict[str, tuple[int, ...]]:
-    rows = (x2.shape[0], w.shape[0])
-    return {"dL_ds": rows, "dL_dz": rows, "dW": w.shape, "db": (w.shape[0],), "dx": x2.shape}
-
-
-def _with_projections(result: BackendResult, dirs: dict[str, Array]) -> BackendResult:
-    arrays = {**result.arrays, **directional_fd.project(dict(result.arrays), dirs)}
-    return BackendResult(result.backend, result.method, result.precision, arrays)
-
-
-def _fd_directional(
-    w: Array, b: Array, x: Array, kind: str, target: Array, dtype: str, dirs: dict[str, Array]
-) -> BackendResult:
-    w64, b64, x64 = (a.astype(dtype).astype(np.float64) for a in (w, b, x))
-    t = target.astype(dtype).astype(np.float64) if kind == "mse" else target
-    forward = _fd_forward(w64, b64, x64, kind, t)
-    single = x.shape[0] == 1
-    arrays: dict[str, Array] = {
-        "z": forward["z"].reshape(-1) if single else forward["z"],
-        "s": forward["s"].reshape(-1) if single else forward["s"],
-        "loss": np.asarray(forward["loss"]),
-        **directional_fd.fd_directional(w64, b64, x64, kind, t, dirs),
-    }
-    method = f"central differences along {directional_fd.DIRECTIONS} random directions"
-    return BackendResult("fd", method, "fd", arrays)
-
-
-def _projected_scales(scales: dict[str, float], dirs: dict[str, Array]) -> dict[str, float]:
-    """⟨v, g⟩ sums |v_i|·|g_i|: its scale is g's scale times the largest Σ|v_i|."""
-    out = {}
-    for q, v in dirs.items():
-        if q in scales:
-            largest = float(np.abs(v).reshape(len(v), -1).sum(axis=1).max())
-            out[directional_fd.projected_name(q)] = scales[q] * largest
-    return out
 
 
 def _title(spec: LayerSpec) -> str:
