@@ -12,16 +12,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["InputError", "Report", "__version__", "graph", "layer", "softmax"]
+__all__ = ["InputError", "Report", "__version__", "check", "graph", "layer", "softmax"]
 
 if TYPE_CHECKING:
-    from gradcli.api import graph, layer, softmax
+    from gradcli.api import check, graph, layer, softmax
     from gradcli.errors import InputError
     from gradcli.report import Report
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("softmax", "layer", "graph"):
+    if name in ("softmax", "layer", "graph", "check"):
         from gradcli import api
 
         return getattr(api, name)

@@ -63,6 +63,21 @@ class LayerSpec:
 
 
 @dataclass(frozen=True)
+class CheckSpec:
+    """The user's forward and the derivative under test, at some random inputs."""
+
+    forward: Any  # x -> y, on numpy arrays (and perhaps torch tensors)
+    derivative: Any  # jacobian(x) | vjp(x, g) | grad(x); for "function", the Function class
+    mode: str  # "jacobian", "vjp", "grad" or "function"
+    inputs: tuple[NDArray[np.float64], ...]  # one per trial, float64
+    names: dict[str, str]  # what the user named: {"target": …, "derivative": …}
+    seed: int = 0
+    full: bool = False  # full checks whatever the size (else directional above a size)
+    debug: bool = False
+    options: RunOptions = RunOptions()
+
+
+@dataclass(frozen=True)
 class Node:
     """One operation of a graph program (the IR that `gradcli graph` parses into)."""
 

@@ -83,3 +83,24 @@ def test_the_schema_rejects_a_document_that_breaks_it():
 def test_the_report_api_writes_the_same_valid_documents():
     report = gradcli.graph("y = a @ a", {"a": np.eye(2)})
     jsonschema.validate(json.loads(report.to_json()), schema("graph"))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["examples/ops.py:softmax", "--jacobian", "softmax_jacobian", "--shape", "4"],
+        [
+            "examples/ops.py:softmax",
+            "--jacobian",
+            "softmax_jacobian_no_cross_terms",
+            "--shape",
+            "4",
+        ],
+        ["examples/ops.py:Square", "--shape", "2x3"],
+    ],
+)
+def test_check_documents(args, monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.chdir(Path(__file__).parent.parent)
+    check("check", *args)

@@ -227,3 +227,94 @@ def rand_inputs(draws: list[tuple[str, tuple[int, ...], str]], seed: int) -> dic
         draw = torch.randn if dist == "normal" else torch.rand
         out[name] = draw(shape, dtype=torch.float32).numpy().astype(np.float64)
     return out
+
+
+# --- gradcli check: autograd of the user's own forward -------------------------------
+
+
+def accepts_tensors(forward: Any, x: Array) -> bool:
+    """Whether `forward` works on a torch tensor (and returns one): then autograd can
+    differentiate it; otherwise only finite differences can."""
+    import torch
+
+    try:
+        with torch.inference_mode(False):
+            out = forward(_tensor(x).requires_grad_(True))
+        return isinstance(out, torch.Tensor) and out.requires_grad
+    except Exception:
+        return False
+
+
+def user_vjp(forward: Any, x: Array, g: Array) -> Array:
+    """Jᵀg of the user's forward by autograd (one backward of the scalar ⟨g, f(x)⟩)."""
+    import torch
+
+    with torch.inference_mode(False):
+        xt = _tensor(x).requires_grad_(True)
+        out = forward(xt)
+        (grad,) = torch.autograd.grad((out * _tensor(g).to(out.dtype)).sum(), xt)
+        result: Array = grad.numpy().copy()
+        return result
+
+
+def user_jacobian(forward: Any, x: Array) -> Array:
+    """The Jacobian (outputs × inputs, flattened) of the user's forward, a row per output
+    by autograd: one backward of the scalar f(x)_i each."""
+    import torch
+
+    with torch.inference_mode(False):
+        xt = _tensor(x).requires_grad_(True)
+        out = forward(xt).reshape(-1)
+        jac = np.empty(
+            (out.numel(), xt.numel()), dtype=np.dtype(str(xt.dtype).removeprefix("torch."))
+        )
+        for i in range(out.numel()):
+            (row,) = torch.autograd.grad(out[i], xt, retain_graph=True)
+            jac[i] = row.reshape(-1).numpy()
+        return jac
+
+
+def function_vjp(function: Any, x: Array, g: Array, *, own_backward: bool) -> Array:
+    """Jᵀg for a torch.autograd.Function: with its own backward (own_backward), or by
+    autograd through the operations of its forward (the reference)."""
+    import torch
+
+    with torch.inference_mode(False):
+        xt = _tensor(x).requires_grad_(True)
+        out = function.apply(xt) if own_backward else _forward_ops(function, xt)
+        (grad,) = torch.autograd.grad((out * _tensor(g).to(out.dtype)).sum(), xt)
+        result: Array = grad.numpy().copy()
+        return result
+
+
+def function_forward(function: Any, x: Array) -> Array:
+    import torch
+
+    with torch.no_grad():
+        return np.asarray(function.apply(_tensor(x)).numpy(), dtype=np.float64)
+
+
+class _RecordingContext:
+    """Stands in for ctx when a Function's forward is run for its operations only."""
+
+    def __init__(self) -> None:
+        self.saved_tensors: tuple[Any, ...] = ()
+        self.needs_input_grad = (True,)
+
+    def save_for_backward(self, *tensors: Any) -> None:
+        self.saved_tensors = tensors
+
+    def mark_non_differentiable(self, *args: Any) -> None:
+        pass
+
+    def set_materialize_grads(self, value: bool) -> None:
+        pass
+
+
+def _forward_ops(function: Any, xt: torch.Tensor) -> torch.Tensor:
+    import inspect
+
+    parameters = inspect.signature(function.forward).parameters
+    if len(parameters) >= 2:  # forward(ctx, x): the classic style
+        return function.forward(_RecordingContext(), xt)
+    return function.forward(xt)  # forward(x), with setup_context

@@ -16,13 +16,23 @@ from typing import NoReturn
 import click
 
 from gradcli import __version__
+from gradcli.cli.check_command import check
 from gradcli.cli.common import CONTEXT_SETTINGS, Group, values_behind_double_dash
 from gradcli.cli.graph_command import graph
 from gradcli.cli.layer_command import layer
 from gradcli.cli.softmax_command import softmax
 from gradcli.exit_status import ExitStatus
 
-__all__ = ["cli", "error_line", "graph", "layer", "main", "softmax", "values_behind_double_dash"]
+__all__ = [
+    "check",
+    "cli",
+    "error_line",
+    "graph",
+    "layer",
+    "main",
+    "softmax",
+    "values_behind_double_dash",
+]
 
 
 def _print_version(ctx: click.Context, _: click.Parameter, value: bool) -> None:
@@ -60,6 +70,7 @@ def cli() -> None:
 cli.add_command(softmax)
 cli.add_command(layer)
 cli.add_command(graph)
+cli.add_command(check)
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
