@@ -192,3 +192,61 @@ def test_debug_shows_the_traceback_of_the_users_code(user_module, capsys):
     err = capsys.readouterr().err
     assert "Traceback" in err
     assert 'raise RuntimeError("my bug")' in err
+
+
+def test_input_file_and_save_keys(tmp_path):
+    np.save(tmp_path / "z.npy", np.array([3.0, 1.0, -3.0]))
+    out = tmp_path / "check.npz"
+    result = invoke(
+        f"{OPS}:softmax",
+        "--vjp",
+        "softmax_jacobian",
+        "--input",
+        str(tmp_path / "z.npy"),
+        "--save",
+        str(out),
+    )
+    # softmax_jacobian(z) is not a VJP: it returns (3, 3) where the VJP is (3,)
+    assert result.exit_code == 2
+    assert "your vjp raised TypeError" in result.stderr or "returned shape (3, 3)" in result.stderr
+    good = invoke(
+        f"{OPS}:softmax",
+        "--jacobian",
+        "softmax_jacobian",
+        "--input",
+        str(tmp_path / "z.npy"),
+        "--save",
+        str(out),
+    )
+    assert good.exit_code == 0, good.output
+    with np.load(out) as saved:
+        assert sorted(saved.files) == [
+            "fd.trial0.jacobian",
+            "torch.trial0.jacobian",
+            "yours.trial0.jacobian",
+        ]
+        s = np.exp([0.0, -2.0, -6.0]) / np.exp([0.0, -2.0, -6.0]).sum()
+        np.testing.assert_allclose(
+            saved["yours.trial0.jacobian"], np.diag(s) - np.outer(s, s), rtol=1e-12
+        )
+
+
+def test_same_seed_same_inputs_and_uniform_scale():
+    a = gradcli.check(np.tanh, grad=lambda x: 1 - np.tanh(x) ** 2, shape=(4,), seed=3)
+    b = gradcli.check(np.tanh, grad=lambda x: 1 - np.tanh(x) ** 2, shape=(4,), seed=3)
+    np.testing.assert_array_equal(a.inputs["x"][0], b.inputs["x"][0])
+    result = invoke(
+        f"{OPS}:softmax",
+        "--jacobian",
+        "softmax_jacobian",
+        "--shape",
+        "50",
+        "--dist",
+        "uniform",
+        "--scale",
+        "0.5",
+        "--json",
+    )
+    doc = json.loads(result.stdout)
+    assert max(abs(v) for x in doc["inputs"]["x"] for v in x) <= 0.5
+    assert len(doc["inputs"]["x"]) == 3

@@ -272,7 +272,11 @@ def _worst_entries(
     results: dict[str, BackendResult], comparisons: tuple[Comparison, ...]
 ) -> list[tuple[str, tuple[str, ...]]]:
     sections = []
-    for c in _failed_pairs(comparisons):
+    chosen: dict[str, Comparison] = {}
+    for c in _failed_pairs(comparisons):  # one table per quantity, against fd if it ran
+        if c.quantity not in chosen or c.backends[1] == "fd":
+            chosen[c.quantity] = c
+    for c in chosen.values():
         yours = results["yours"].arrays[c.quantity].astype(np.float64)
         ref = results[c.backends[1]].arrays[c.quantity].astype(np.float64)
         with np.errstate(all="ignore"):
