@@ -11,16 +11,12 @@ import gc
 import os
 import sys
 import warnings
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
 from gradcli import __version__
-from gradcli.cli.check_command import check
-from gradcli.cli.common import CONTEXT_SETTINGS, Group, values_behind_double_dash
-from gradcli.cli.graph_command import graph
-from gradcli.cli.layer_command import layer
-from gradcli.cli.softmax_command import softmax
+from gradcli.cli.common import COMMANDS, CONTEXT_SETTINGS, LazyGroup, values_behind_double_dash
 from gradcli.exit_status import ExitStatus
 
 __all__ = [
@@ -41,7 +37,7 @@ def _print_version(ctx: click.Context, _: click.Parameter, value: bool) -> None:
         ctx.exit()
 
 
-@click.group(cls=Group, context_settings=CONTEXT_SETTINGS)
+@click.group(cls=LazyGroup, context_settings=CONTEXT_SETTINGS)
 @click.option(
     "--version",
     is_flag=True,
@@ -67,10 +63,13 @@ def cli() -> None:
     """
 
 
-cli.add_command(softmax)
-cli.add_command(layer)
-cli.add_command(graph)
-cli.add_command(check)
+def __getattr__(name: str) -> Any:
+    """The commands (`gradcli.cli.softmax`, …), imported when first asked for."""
+    if name in COMMANDS:
+        import importlib
+
+        return getattr(importlib.import_module(COMMANDS[name][0]), name)
+    raise AttributeError(f"module 'gradcli.cli' has no attribute {name!r}")
 
 
 def main(argv: list[str] | None = None) -> NoReturn:

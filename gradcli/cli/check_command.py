@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from gradcli.cli.common import (
+    COMMANDS,
     CONTEXT_SETTINGS,
     SEED,
     FiniteFloat,
@@ -21,7 +22,7 @@ from gradcli.exit_status import ExitStatus
 MAX_CHECK_ELEMENTS = 10_000_000
 
 
-@click.command(context_settings=CONTEXT_SETTINGS, short_help="Check your own derivative.")
+@click.command(context_settings=CONTEXT_SETTINGS, short_help=COMMANDS["check"][1])
 @click.argument("target", metavar="TARGET")
 @click.option("--jacobian", metavar="FN", help="Your Jacobian: FN(x) -> (outputs, inputs).")
 @click.option("--vjp", metavar="FN", help="Your vector-Jacobian product: FN(x, g) -> like x.")

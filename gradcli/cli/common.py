@@ -55,6 +55,33 @@ class Group(click.Group):
     command_class = _Command
 
 
+# name -> (module, short help). The group lists commands from this table and imports a
+# command's module only to run it: `gradcli --help` builds no command's options.
+COMMANDS = {
+    "check": ("gradcli.cli.check_command", "Check your own derivative."),
+    "graph": ("gradcli.cli.graph_command", "Every gradient of a small tensor program."),
+    "layer": ("gradcli.cli.layer_command", "dW, db, dx of a softmax layer."),
+    "softmax": ("gradcli.cli.softmax_command", "Softmax of a vector and its Jacobian."),
+}
+
+
+class LazyGroup(Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        import importlib
+
+        command: click.Command = getattr(importlib.import_module(COMMANDS[cmd_name][0]), cmd_name)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, COMMANDS[name][1]) for name in self.list_commands(ctx)])
+
+
 class InputProblem(click.ClickException):
     """Bad input found after parsing: one `Error:` line on stderr, exit status 2."""
 

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from gradcli.cli.common import (
+    COMMANDS,
     CONTEXT_SETTINGS,
     SEED,
     check_options,
@@ -19,9 +20,7 @@ from gradcli.errors import InputError
 from gradcli.exit_status import ExitStatus
 
 
-@click.command(
-    context_settings=CONTEXT_SETTINGS, short_help="Every gradient of a small tensor program."
-)
+@click.command(context_settings=CONTEXT_SETTINGS, short_help=COMMANDS["graph"][1])
 @click.argument("program", required=False)
 @click.option("-f", "--file", "program_file", metavar="FILE", help="Read the program from FILE.")
 @click.option(

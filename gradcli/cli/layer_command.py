@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from gradcli.cli.common import (
+    COMMANDS,
     CONTEXT_SETTINGS,
     SEED,
     check_options,
@@ -21,7 +22,7 @@ from gradcli.exit_status import ExitStatus
 from gradcli.names import LOSSES
 
 
-@click.command(context_settings=CONTEXT_SETTINGS, short_help="dW, db, dx of a softmax layer.")
+@click.command(context_settings=CONTEXT_SETTINGS, short_help=COMMANDS["layer"][1])
 @click.option("--in-features", type=int, default=3, show_default=True, help="Inputs of the layer.")
 @click.option("--out-features", type=int, default=3, show_default=True, help="Outputs (classes).")
 @click.option("--batch", type=int, help="Rows of x: x is (batch, in) [default: one vector x].")

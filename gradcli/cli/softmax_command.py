@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from gradcli.cli.common import (
+    COMMANDS,
     CONTEXT_SETTINGS,
     FiniteFloat,
     NumbersAsValues,
@@ -23,7 +24,7 @@ from gradcli.exit_status import ExitStatus
 @click.command(
     cls=NumbersAsValues,
     context_settings=CONTEXT_SETTINGS,
-    short_help="Softmax of a vector and its Jacobian.",
+    short_help=COMMANDS["softmax"][1],
 )
 @click.argument("values", nargs=-1, metavar="[Z]...")
 @click.option(
