@@ -250,3 +250,24 @@ def test_same_seed_same_inputs_and_uniform_scale():
     doc = json.loads(result.stdout)
     assert max(abs(v) for x in doc["inputs"]["x"] for v in x) <= 0.5
     assert len(doc["inputs"]["x"]) == 3
+
+
+def test_backend_chooses_the_references():
+    only_fd = gradcli.check(f, jacobian=jacobian, shape=(3,), backends=["fd"])
+    assert list(only_fd.results) == ["yours", "fd"]
+    only_torch = invoke(
+        f"{OPS}:softmax",
+        "--jacobian",
+        "softmax_jacobian",
+        "--shape",
+        "4",
+        "--backend",
+        "torch",
+        "--json",
+    )
+    assert list(json.loads(only_torch.stdout)["results"]) == ["yours", "torch"]
+    nothing = invoke(
+        f"{OPS}:softmax", "--jacobian", "softmax_jacobian", "--shape", "4", "--backend", "numpy"
+    )
+    assert nothing.exit_code == 2
+    assert "check needs torch or fd" in nothing.stderr

@@ -61,9 +61,10 @@ def check(ctx: click.Context, /, **options: Any) -> None:
     TARGET is path.py:name or module.path:name: a forward taking one array and returning
     one array (if it also takes torch tensors, autograd is a backend), or a
     torch.autograd.Function, whose backward is then checked. FN is path.py:name,
-    module:name, or a name in TARGET's module.
+    module:name, or a name in TARGET's module. Your derivative always runs;
+    --backend torch,fd chooses what it is checked against.
 
-    \\b
+    \b
     Examples:
       gradcli check ops.py:my_softmax --jacobian ops.py:my_softmax_jacobian --shape 5
       gradcli check ops.py:my_softmax --vjp my_softmax_vjp --input z.npy

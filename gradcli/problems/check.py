@@ -29,8 +29,13 @@ QUANTITY = {"jacobian": "jacobian", "vjp": "vjp", "grad": "grad", "function": "v
 
 def run(spec: CheckSpec) -> Report:
     options = spec.options
-    use_torch = "torch" in options.backends and _torch_capable(spec)
-    backends = [b for b in ("yours", "torch", "fd") if b != "torch" or use_torch]
+    references = [b for b in ("torch", "fd") if b in options.backends]
+    if not references:
+        raise InputError("check needs torch or fd (or both) in --backend to compare against")
+    use_torch = "torch" in references and _torch_capable(spec)
+    backends = ["yours", *(["torch"] if use_torch else []), *(["fd"] if "fd" in references else [])]
+    if backends == ["yours"]:
+        raise InputError("the forward does not take torch tensors: add fd to --backend")
     arrays: dict[str, dict[str, Array]] = {b: {} for b in backends}
     notes, directional = [], False
     for trial, x in enumerate(spec.inputs):
@@ -44,7 +49,7 @@ def run(spec: CheckSpec) -> Report:
             rng = np.random.default_rng([spec.seed, 0x636865636B, trial])  # same draws per backend
             for name, value in _quantities(spec, backend, x, y, full, rng).items():
                 arrays[backend][f"trial{trial}.{name}"] = value
-    if not use_torch:
+    if "torch" in references and not use_torch:
         notes.append(
             "the forward does not take torch tensors: the check is your derivative "
             "against finite differences only"
