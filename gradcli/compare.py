@@ -297,6 +297,14 @@ def verdict(
     return Verdict(True, summary)
 
 
+def worst_comparison(comparisons: Iterable[Comparison], quantity: str) -> Comparison | None:
+    """The comparison of `quantity` that failed, or else came nearest to failing."""
+    pairs = [c for c in comparisons if c.quantity == quantity]
+    if not pairs:
+        return None
+    return max(pairs, key=lambda c: (not c.ok, c.max_abs_error / c.allowed if c.allowed else 0.0))
+
+
 def odd_one_out(pairs: Sequence[Comparison]) -> str:
     """Say which backend differs ("numpy and fd agree, torch differs"), not only that one does."""
     names = list(dict.fromkeys(n for c in pairs for n in c.backends))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,18 +32,25 @@ def _umask() -> int:
     return mask
 
 
-def save_npz(path: str, arrays: Mapping[str, NDArray[Any]]) -> None:
-    """Write `arrays` to `path` through a temporary file in the same folder, then rename:
-    an interrupted or failed write never leaves a partial file under `path`."""
+def atomic_write(path: str, write: Callable[[BinaryIO], None], option: str) -> None:
+    """Call `write` on a temporary file in `path`'s folder, then rename it to `path`: an
+    interrupted or failed write never leaves a partial file under `path`. A write error
+    (disk full …) is an InputError naming `option`."""
     target = Path(path)
     fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **dict(arrays))  # type: ignore[arg-type]  # keys are never "allow_pickle"
+            write(handle)
         os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; give what open() would
         os.replace(temporary, target)
     except BaseException as exc:
         Path(temporary).unlink(missing_ok=True)
         if isinstance(exc, OSError):
-            raise InputError(f"--save {path}: {exc.strerror or exc}") from None
+            raise InputError(f"{option} {path}: {exc.strerror or exc}") from None
         raise
+
+
+def save_npz(path: str, arrays: Mapping[str, NDArray[Any]]) -> None:
+    """Every array in one .npz under `path`, written atomically."""
+    # keys are never "allow_pickle"
+    atomic_write(path, lambda handle: np.savez(handle, **dict(arrays)), "--save")  # type: ignore[arg-type]

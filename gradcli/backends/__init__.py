@@ -7,5 +7,3 @@
 
 None of them prints or knows about click or rich.
 """
-
-from gradcli.names import BACKENDS  # noqa: F401  (re-exported)

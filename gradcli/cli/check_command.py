@@ -86,10 +86,6 @@ def check(ctx: click.Context, /, **options: Any) -> None:
             debug=options["debug"],
             options=run_options(options),
         )
-        if options["save"]:
-            from gradcli.save import check_save_path
-
-            check_save_path(options["save"])
         report = problem.run(spec)
         emit(report, options)
     ctx.exit(ExitStatus.OK if report.ok else ExitStatus.DISAGREE)

@@ -249,6 +249,10 @@ def run_options(options: dict[str, Any]) -> RunOptions:
         from gradcli.render.plot import check_plot_path
 
         check_plot_path(options["plot"])
+    if options["save"]:
+        from gradcli.save import check_save_path
+
+        check_save_path(options["save"])
     return RunOptions(
         backends=options["backends"],
         dtype=options["dtype"],

@@ -57,10 +57,6 @@ def graph(ctx: click.Context, /, **options: Any) -> None:
         from gradcli.problems import graph as problem
 
         spec = _graph_spec(options)
-        if options["save"]:
-            from gradcli.save import check_save_path
-
-            check_save_path(options["save"])
         report = problem.run(spec)
         emit(report, options)
     ctx.exit(ExitStatus.OK if report.ok else ExitStatus.DISAGREE)

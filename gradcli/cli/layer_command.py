@@ -69,10 +69,6 @@ def layer(ctx: click.Context, /, **options: Any) -> None:
         from gradcli.problems import layer as problem
 
         spec = _layer_spec(ctx, options)
-        if options["save"]:
-            from gradcli.save import check_save_path
-
-            check_save_path(options["save"])
         report = problem.run(spec)
         emit(report, options)
     ctx.exit(ExitStatus.OK if report.ok else ExitStatus.DISAGREE)

@@ -73,10 +73,6 @@ def softmax(
 
         z = read_vector(values, input_path)
         shared = run_options(options)
-        if options["save"]:
-            from gradcli.save import check_save_path
-
-            check_save_path(options["save"])
         report = problem.run(SoftmaxSpec(z, temperature, shared))
         emit(report, options)
     ctx.exit(ExitStatus.OK if report.ok else ExitStatus.DISAGREE)

@@ -15,6 +15,7 @@ import numpy as np
 from rich.table import Table
 from rich.text import Text
 
+from gradcli.compare import worst_comparison
 from gradcli.report import Array, Comparison, Report
 
 SHADES = "░▒▓█"
@@ -29,7 +30,7 @@ def renderables(report: Report) -> list[Any]:
         q for r in report.results.values() for q, a in r.arrays.items() if a.ndim
     )
     for quantity in quantities:
-        worst = _worst_comparison(report.comparisons, quantity)
+        worst = worst_comparison(report.comparisons, quantity)
         marked = worst.worst_index if worst is not None else None
         grids = [
             (name, _sign_grid(result.arrays[quantity], marked))
@@ -60,13 +61,6 @@ def _shape(report: Report, quantity: str) -> str:
     shape = next(r.arrays[quantity].shape for r in report.results.values() if quantity in r.arrays)
     shown = " (top-left corner)" if any(n > MAX_CELLS for n in shape[-2:]) else ""
     return "×".join(map(str, shape)) + shown
-
-
-def _worst_comparison(comparisons: tuple[Comparison, ...], quantity: str) -> Comparison | None:
-    pairs = [c for c in comparisons if c.quantity == quantity]
-    if not pairs:
-        return None
-    return max(pairs, key=lambda c: (not c.ok, c.max_abs_error / c.allowed if c.allowed else 0.0))
 
 
 def _as_matrix(array: Array) -> Array:

@@ -3,8 +3,6 @@ for |difference| on a log scale. matplotlib is an optional extra (gradcli[plot])
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +10,7 @@ import numpy as np
 
 from gradcli.errors import InputError
 from gradcli.report import Report
+from gradcli.save import atomic_write
 
 FORMATS = (".png", ".svg")
 MAX_ROWS = 6  # quantities shown; a program with more variables shows the first ones
@@ -58,7 +57,8 @@ def save_plot(report: Report, path: str) -> None:
             ax.set_yticks([])
         _difference_panel(row[-1], report, quantity, figure, LogNorm)
     figure.tight_layout()
-    _save_atomically(figure, path)
+    suffix = Path(path).suffix.lower().lstrip(".")
+    atomic_write(path, lambda handle: figure.savefig(handle, format=suffix), "--plot")
     plt.close(figure)
 
 
@@ -91,18 +91,3 @@ def _quantities(report: Report) -> list[str]:
 def _matrix(array: Any) -> Any:
     matrix = np.asarray(array, dtype=np.float64)
     return matrix.reshape(1, -1) if matrix.ndim == 1 else matrix.reshape(-1, matrix.shape[-1])
-
-
-def _save_atomically(figure: Any, path: str) -> None:
-    target = Path(path)
-    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.resolve().parent)
-    os.close(fd)
-    try:
-        figure.savefig(temporary, format=target.suffix.lower().lstrip("."))
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(temporary, 0o666 & ~mask)  # mkstemp makes 0600; give what open() would
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

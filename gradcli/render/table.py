@@ -16,6 +16,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from gradcli.compare import worst_comparison
 from gradcli.report import CRITERION, Array, Comparison, Report
 
 MAX_VECTOR_ROWS = 20  # longer vectors: the first VECTOR_HEAD rows, "…", the last one
@@ -209,15 +210,13 @@ def _columns_shown(n: int) -> list[int | None]:
 
 
 def _worst_elements(comparisons: Sequence[Comparison]) -> dict[str, tuple[tuple[int, ...], bool]]:
-    """Per quantity, the element furthest out of tolerance, and whether its pair failed."""
-    worst: dict[str, tuple[float, tuple[int, ...], bool]] = {}
-    for c in comparisons:
-        ratio = c.max_abs_error / c.allowed if c.allowed > 0 else float("inf")
-        if not c.ok:
-            ratio = float("inf")
-        if c.quantity not in worst or ratio > worst[c.quantity][0]:
-            worst[c.quantity] = (ratio, c.worst_index, not c.ok)
-    return {q: (index, failed) for q, (_, index, failed) in worst.items()}
+    """Per quantity, the element to mark, and whether its pair failed."""
+    marks = {}
+    for quantity in dict.fromkeys(c.quantity for c in comparisons):
+        worst = worst_comparison(comparisons, quantity)
+        if worst is not None:
+            marks[quantity] = (worst.worst_index, not worst.ok)
+    return marks
 
 
 def _cell(value: float, marked: bool, failed: bool, fmt: Any) -> Text:
