@@ -1,6 +1,6 @@
 """gradcli's benchmark: each target against its baseline, measured in the same run.
 
-    python bench/run.py [--repeat N] [--json FILE]
+    python bench/run.py [--repeat N] [--json FILE] [--only TARGET ...]
 
 Whole-process cases run the command and its baseline alternately (interleaved, so that
 drift in the machine's speed hits both), N times each, and compare medians of wall time
@@ -170,6 +170,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7, help="runs of each command (default 7)")
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=["1", "2", "3", "4", "in-process"],
+        help="run only these targets (default: all)",
+    )
     args = parser.parse_args()
     import numpy as np
 
@@ -187,38 +193,42 @@ def main() -> None:
         script = work / "hand_written.py"
         script.write_text(HAND_WRITTEN_SOFTMAX)
         r = args.repeat
-        results = [
-            *compare_processes(
+        cases = {
+            "1": lambda: compare_processes(
                 "1. gradcli softmax 3 1 -3 vs python -c 'import torch'",
                 [*GRADCLI, "softmax", "3", "1", "-3"],
                 [PYTHON, "-c", "import torch"],
                 r,
                 1.05,
             ),
-            *compare_processes(
-                "2. gradcli --help vs python -c 'import click'",
-                [*GRADCLI, "--help"],
-                [PYTHON, "-c", "import click"],
-                r,
-                1.1,
-            ),
-            *compare_processes(
-                "2. gradcli softmax 3 1 -3 --backend numpy vs python -c 'import click, numpy'",
-                [*GRADCLI, "softmax", "3", "1", "-3", "--backend", "numpy"],
-                [PYTHON, "-c", "import click, numpy"],
-                r,
-                None,
-            ),
-            *compare_processes(
-                "3. softmax n = 4096, 3 backends, --save vs the hand-written script",
-                [*GRADCLI, "softmax", "--input", str(z), "--save", str(work / "ours.npz")],
-                [PYTHON, str(script), str(z), str(work / "theirs.npz")],
-                max(3, r // 2),
-                0.5,
-                0.6,
-            ),
-            jacobian_memory(4096),
-            *compare_processes(
+            "2": lambda: [
+                *compare_processes(
+                    "2. gradcli --help vs python -c 'import click'",
+                    [*GRADCLI, "--help"],
+                    [PYTHON, "-c", "import click"],
+                    r,
+                    1.1,
+                ),
+                *compare_processes(
+                    "2. gradcli softmax 3 1 -3 --backend numpy vs python -c 'import click, numpy'",
+                    [*GRADCLI, "softmax", "3", "1", "-3", "--backend", "numpy"],
+                    [PYTHON, "-c", "import click, numpy"],
+                    r,
+                    None,
+                ),
+            ],
+            "3": lambda: [
+                *compare_processes(
+                    "3. softmax n = 4096, 3 backends, --save vs the hand-written script",
+                    [*GRADCLI, "softmax", "--input", str(z), "--save", str(work / "ours.npz")],
+                    [PYTHON, str(script), str(z), str(work / "theirs.npz")],
+                    max(3, r // 2),
+                    0.5,
+                    0.6,
+                ),
+                jacobian_memory(4096),
+            ],
+            "4": lambda: compare_processes(
                 "4. layer 1000×1000, 3 backends, --save vs python -c 'import torch'",
                 [
                     *GRADCLI,
@@ -234,8 +244,9 @@ def main() -> None:
                 max(3, r // 2),
                 2.0,
             ),
-            in_process_softmax(4096, 3),
-        ]
+            "in-process": lambda: [in_process_softmax(4096, 3)],
+        }
+        results = [result for key in args.only or cases for result in cases[key]()]
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print_table(results)

@@ -2,7 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from numpy.typing import DTypeLike, NDArray
+
 from gradcli.errors import InputError
+
+# Where a large result is allocated: given its key as --save names it ("numpy.jacobian"),
+# its shape and dtype, an empty array. In memory by default; with --save the CLI passes
+# NpzWriter.empty, and the backend computes straight into the file.
+Allocate = Callable[[str, tuple[int, ...], DTypeLike], NDArray[Any]]
+
+
+def in_memory(key: str, shape: tuple[int, ...], dtype: DTypeLike) -> NDArray[Any]:
+    """The default Allocate: np.empty."""
+    return np.empty(shape, dtype=dtype)
+
 
 # Largest n for which `gradcli softmax` builds dense n×n Jacobians: 8192² float64 is
 # 512 MiB per backend. Beyond it the answer would not fit the tool's purpose (reading a

@@ -70,7 +70,9 @@ def test_repr_rich_and_jupyter():
 
 def test_assert_backends_agree_passes_and_fails_readably(monkeypatch):
     assert_backends_agree(gradcli.softmax([3, 1, -3]))
-    monkeypatch.setattr(analytic, "softmax_jacobian", lambda s, t=1.0: np.diag(s * (1 - s)) / t)
+    monkeypatch.setattr(
+        analytic, "softmax_jacobian", lambda s, t=1.0, out=None: np.diag(s * (1 - s)) / t
+    )
     with pytest.raises(AssertionError) as info:
         assert_backends_agree(gradcli.softmax([3, 1, -3]))
     message = str(info.value)

@@ -142,7 +142,9 @@ def test_save_writes_every_array(tmp_path):
 
 
 def test_disagreement_exits_1_and_names_the_odd_one_out(monkeypatch):
-    monkeypatch.setattr(analytic, "softmax_jacobian", lambda s, t=1.0: np.diag(s * (1 - s)) / t)
+    monkeypatch.setattr(
+        analytic, "softmax_jacobian", lambda s, t=1.0, out=None: np.diag(s * (1 - s)) / t
+    )
     result = invoke("softmax", "3", "1", "-3")
     assert result.exit_code == 1
     assert "DISAGREE: jacobian: torch and fd agree, numpy differs" in result.stdout
@@ -188,7 +190,7 @@ def test_bad_input_exits_2_with_one_clear_message(args, stdin, message):
 def test_main_maps_interrupt_and_bugs_to_their_statuses(monkeypatch, capsys):
     from gradcli.problems import softmax as problem
 
-    def interrupted(spec):
+    def interrupted(spec, allocate=None):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(problem, "run", interrupted)
@@ -197,7 +199,7 @@ def test_main_maps_interrupt_and_bugs_to_their_statuses(monkeypatch, capsys):
     assert exit_info.value.code == 130
     assert capsys.readouterr().err.strip() == "gradcli: interrupted"
 
-    def buggy(spec):
+    def buggy(spec, allocate=None):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(problem, "run", buggy)
@@ -270,15 +272,17 @@ def test_closed_stdout_ends_quietly_with_141():
     assert stderr == b""
 
 
-def test_a_failed_save_leaves_no_partial_file(tmp_path, monkeypatch):
-    import gradcli.save
+@pytest.mark.parametrize("n", [3, 40])  # members kept in memory; members mapped into the file
+def test_a_failed_save_leaves_no_partial_file(tmp_path, monkeypatch, n):
+    import gradcli.npz
 
-    def disk_full(handle, **arrays):
-        handle.write(b"partial")
+    def disk_full(fd, offset, length):
+        os.write(fd, b"partial")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(gradcli.save.np, "savez", disk_full)
-    result = invoke("softmax", "3", "1", "--save", str(tmp_path / "out.npz"))
+    monkeypatch.setattr(gradcli.npz.os, "posix_fallocate", disk_full)
+    values = [str(v) for v in range(n)]
+    result = invoke("softmax", *values, "--save", str(tmp_path / "out.npz"))
     assert result.exit_code == 2
     assert "--save" in result.stderr
     assert "No space left on device" in result.stderr

@@ -4,6 +4,9 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from gradcli import compare
 from gradcli.report import Comparison, Tolerance
@@ -135,3 +138,36 @@ def test_sum_law_and_symmetry_law():
     asym = compare.symmetry_law("numpy", np.array([[1.0, 2.0], [2.5, 1.0]]), tol)
     assert not asym.ok
     assert asym.max_violation == pytest.approx(0.5)
+
+
+finite_pairs = st.integers(1, 300).flatmap(
+    lambda n: st.tuples(
+        hnp.arrays(
+            np.float64, n, elements=st.floats(-1e3, 1e3).filter(lambda v: v == 0 or abs(v) > 1e-300)
+        ),
+        hnp.arrays(np.float64, n, elements=st.floats(-1e-6, 1e-6)),
+    )
+)
+
+
+@given(finite_pairs, st.floats(0, 1e-3), st.floats(1e-12, 1e-3))
+def test_the_fast_chunk_statistics_equal_the_general_ones(pair, rtol, atol):
+    ref, noise = pair
+    a = ref + noise * (np.arange(ref.size) % 3 == 0)  # exact agreement on two thirds
+    tol = Tolerance(rtol, atol)
+    assert compare._chunk_stats(a, ref, tol, 7) == compare._chunk_stats_general(a, ref, tol, 7)
+
+
+def test_find_non_finite_is_not_fooled_by_a_sum_that_overflows():
+    from gradcli.report import BackendResult
+
+    huge = np.full(4, 1e308)  # finite, but its sum is inf: the exact check must decide
+    bad = np.array([[1.0, 2.0], [np.inf, np.nan]])
+    results = {"numpy": BackendResult("numpy", "formulas", "float64", {"a": huge, "b": bad})}
+    (found,) = compare.find_non_finite(results)
+    assert (found.backend, found.quantity, found.count, found.first_index) == (
+        "numpy",
+        "b",
+        2,
+        (1, 0),
+    )

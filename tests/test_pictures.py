@@ -25,7 +25,9 @@ def test_heatmap_shows_sign_magnitude_and_the_worst_element():
 
 
 def test_heatmap_marks_differences_beyond_tolerance(monkeypatch):
-    monkeypatch.setattr(analytic, "softmax_jacobian", lambda s, t=1.0: np.diag(s * (1 - s)) / t)
+    monkeypatch.setattr(
+        analytic, "softmax_jacobian", lambda s, t=1.0, out=None: np.diag(s * (1 - s)) / t
+    )
     text = render_text(gradcli.softmax([3, 1, -3], backends=["numpy", "fd"]), heatmap=True)
     difference_rows = [
         line.split()[-1] for line in text.splitlines() if line.count("··") or "█" in line

@@ -197,6 +197,18 @@ def test_non_finite_results_keep_stderr_clean_json_strict_and_exit_1():
     assert table.stderr == ""
 
 
+def test_the_fast_exit_delivers_all_output_and_the_status():
+    # With torch loaded the process leaves through os._exit (skipping 0.4 s of Python
+    # finalization): buffered stdout must still arrive whole, and the status be kept.
+    z = [str(v) for v in np.linspace(-2, 2, 200)]  # a JSON of about 1 MB through a pipe
+    proc = run_cli("softmax", *z, "--json", "--rtol", "0", "--atol", "0", text=True)
+    assert proc.returncode == 1  # fd is never exact: a disagreement
+    doc = json.loads(proc.stdout)
+    assert len(doc["results"]["numpy"]["jacobian"]) == 200
+    assert doc["ok"] is False
+    assert proc.stderr == ""
+
+
 def test_ctrl_c_ends_with_130_and_no_traceback(tmp_path):
     z = tmp_path / "z.npy"
     np.save(z, np.random.default_rng(0).normal(size=8192))

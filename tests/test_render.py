@@ -30,7 +30,9 @@ def test_numpy_only_table_is_byte_stable():
 
 
 def test_disagreement_table_is_byte_stable(monkeypatch):
-    monkeypatch.setattr(analytic, "softmax_jacobian", lambda s, t=1.0: np.diag(s * (1 - s)) / t)
+    monkeypatch.setattr(
+        analytic, "softmax_jacobian", lambda s, t=1.0, out=None: np.diag(s * (1 - s)) / t
+    )
     text = render_text(run([3, 1, -3], backends=("numpy", "fd")), width=160)
     # fd's error digits are platform arithmetic: compare the structure around them.
     assert (
@@ -59,7 +61,7 @@ def test_precision_sets_significant_digits(precision):
 
 def test_json_is_strict_and_flags_non_finite(monkeypatch):
     monkeypatch.setattr(
-        analytic, "softmax_jacobian", lambda s, t=1.0: np.full((s.size, s.size), np.inf)
+        analytic, "softmax_jacobian", lambda s, t=1.0, out=None: np.full((s.size, s.size), np.inf)
     )
     data = render_json.dumps(run([3, 1], backends=("numpy",)))
     assert b"Infinity" not in data

@@ -58,19 +58,19 @@ def test_backends_agree_on_random_inputs(z, dtype, temperature):
     assert report.ok, report.verdict.details
 
 
-def forgot_off_diagonal(s, temperature=1.0):
+def forgot_off_diagonal(s, temperature=1.0, out=None):
     return np.diag(s * (1 - s)) / temperature
 
 
-def wrong_sign(s, temperature=1.0):
+def wrong_sign(s, temperature=1.0, out=None):
     return (np.diag(s) + np.outer(s, s)) / temperature
 
 
-def factor_1001(s, temperature=1.0):
+def factor_1001(s, temperature=1.0, out=None):
     return 1.001 * (np.diag(s) - np.outer(s, s)) / temperature
 
 
-def forgot_temperature(s, temperature=1.0):
+def forgot_temperature(s, temperature=1.0, out=None):
     return np.diag(s) - np.outer(s, s)
 
 
@@ -98,7 +98,7 @@ def test_a_wrong_autograd_forward_is_caught_and_named(monkeypatch):
 
 def test_an_asymmetric_jacobian_breaks_a_law(monkeypatch):
     monkeypatch.setattr(
-        analytic, "softmax_jacobian", lambda s, t=1.0: np.diag(s) - np.outer(s, s**0.5)
+        analytic, "softmax_jacobian", lambda s, t=1.0, out=None: np.diag(s) - np.outer(s, s**0.5)
     )
     report = run([3, 1, -3], backends=("numpy",))
     broken = {law.law for law in report.laws if not law.ok}
@@ -108,7 +108,7 @@ def test_an_asymmetric_jacobian_breaks_a_law(monkeypatch):
 
 def test_non_finite_results_are_never_ok(monkeypatch):
     monkeypatch.setattr(
-        analytic, "softmax_jacobian", lambda s, t=1.0: np.full((s.size, s.size), np.nan)
+        analytic, "softmax_jacobian", lambda s, t=1.0, out=None: np.full((s.size, s.size), np.nan)
     )
     report = run([3, 1, -3], backends=("numpy",))
     assert not report.ok

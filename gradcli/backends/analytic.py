@@ -28,15 +28,16 @@ def softmax(z: Array, temperature: float = 1.0) -> Array:
     return e
 
 
-def softmax_jacobian(s: Array, temperature: float = 1.0) -> Array:
+def softmax_jacobian(s: Array, temperature: float = 1.0, out: Array | None = None) -> Array:
     """J[i, j] = ∂s_i/∂z_j for s = softmax(z / T), from s alone.
 
     # dS_i/dz_j = S_i(δ_ij − S_j) / T, i.e. J = (diag(s) − s sᵀ) / T
     Written into one n×n buffer, a block of rows at a time on every core (outer product,
-    negated, divided in place), then the diagonal added: no other n×n temporary.
+    negated, divided in place), then the diagonal added: no other n×n temporary. `out`,
+    if given, is that buffer (n×n, the dtype of s).
     """
     n = s.size
-    jac: Array = np.empty((n, n), dtype=s.dtype)
+    jac: Array = np.empty((n, n), dtype=s.dtype) if out is None else out
 
     def rows(span: tuple[int, int]) -> None:  # a block of rows per thread (first touch too)
         block = jac[span[0] : span[1]]

@@ -44,22 +44,25 @@ def _softmax(z: torch.Tensor, temperature: float) -> torch.Tensor:
     return torch.softmax((z - shift) / temperature, dim=-1)
 
 
-def softmax_and_jacobian(z: Array, temperature: float = 1.0) -> tuple[Array, Array]:
-    """s = softmax(z / T) and J = ∂s/∂z by autograd, in the dtype of `z`."""
+def softmax_and_jacobian(
+    z: Array, temperature: float = 1.0, out: Array | None = None
+) -> tuple[Array, Array]:
+    """s = softmax(z / T) and J = ∂s/∂z by autograd, in the dtype of `z` (J into `out`)."""
     import torch
 
     with torch.inference_mode(False):
         zt = _tensor(z)
         s = _softmax(zt, temperature).numpy()
-        return s, _jacobian_by_rows(lambda batch: _softmax(batch, temperature), zt)
+        return s, _jacobian_by_rows(lambda batch: _softmax(batch, temperature), zt, out)
 
 
-def _jacobian_by_rows(forward: Any, x: torch.Tensor) -> Array:
+def _jacobian_by_rows(forward: Any, x: torch.Tensor, out: Array | None = None) -> Array:
     import torch
 
     n_out = int(forward(x).numel())
     n_in = int(x.numel())
-    jac = np.empty((n_out, n_in), dtype=np.dtype(str(x.dtype).removeprefix("torch.")))
+    dtype = np.dtype(str(x.dtype).removeprefix("torch."))
+    jac = np.empty((n_out, n_in), dtype=dtype) if out is None else out
     for start in range(0, n_out, ROWS_PER_BLOCK):
         rows = min(ROWS_PER_BLOCK, n_out - start)
         batch = x.detach().expand(rows, n_in).clone().requires_grad_(True)

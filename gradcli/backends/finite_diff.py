@@ -22,7 +22,7 @@ F64 = NDArray[np.float64]
 
 # Perturbed inputs evaluated per call of the batched forward: bounds the work arrays
 # to about ELEMENTS_PER_BLOCK float64 each, whatever n is.
-ELEMENTS_PER_BLOCK = 1 << 18
+ELEMENTS_PER_BLOCK = 1 << 16
 
 
 def cube_root_step(scale: F64) -> F64:
@@ -31,23 +31,27 @@ def cube_root_step(scale: F64) -> F64:
     return step
 
 
-def central_jacobian(forward_rows: Callable[[F64], NDArray[Any]], x: F64, step: F64) -> F64:
+def central_jacobian(
+    forward_rows: Callable[[F64], NDArray[Any]], x: F64, step: F64, out: F64 | None = None
+) -> F64:
     """The Jacobian of f at x by central differences.
 
     `forward_rows` maps a (k, n) batch of inputs to the (k, m) batch of outputs, one row
     each, so that a block of perturbed inputs costs one vectorised call. The result is
-    (m, n): column j is the derivative along e_j.
+    (m, n): column j is the derivative along e_j; it is written into `out` if given.
     """
     with np.errstate(all="ignore"):  # a non-finite result is reported, not warned about
-        return _central_jacobian(forward_rows, np.asarray(x, dtype=np.float64), step)
+        return _central_jacobian(forward_rows, np.asarray(x, dtype=np.float64), step, out)
 
 
-def _central_jacobian(forward_rows: Callable[[F64], NDArray[Any]], x: F64, step: F64) -> F64:
+def _central_jacobian(
+    forward_rows: Callable[[F64], NDArray[Any]], x: F64, step: F64, out: F64 | None
+) -> F64:
     n = x.size
     upper, lower = x + step, x - step
     width = upper - lower  # what float64 really took, not the 2h asked for
     m = forward_rows(x[np.newaxis, :]).shape[1]
-    jac = np.empty((m, n), dtype=np.float64)
+    jac = np.empty((m, n), dtype=np.float64) if out is None else out
 
     def block(span: tuple[int, int]) -> None:  # columns span[0]:span[1], on their own thread
         cols = np.arange(*span)

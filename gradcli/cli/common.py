@@ -17,6 +17,7 @@ from gradcli.names import BACKENDS, DTYPES
 from gradcli.tokens import NEGATIVE_NUMBER_LIKE, parse_number
 
 if TYPE_CHECKING:
+    from gradcli.npz import NpzWriter
     from gradcli.report import Report
     from gradcli.spec import RunOptions
 
@@ -261,13 +262,30 @@ def run_options(options: dict[str, Any]) -> RunOptions:
     )
 
 
-def emit(report: Report, options: dict[str, Any]) -> None:
-    """Save first (a consumer of the JSON can rely on the file), then print."""
+@contextmanager
+def npz_output(options: dict[str, Any]) -> Iterator[NpzWriter | None]:
+    """The --save file, open while the report is computed so that large results can be
+    computed straight into it (None without --save). Removed if the block raises."""
+    if not options["save"]:
+        yield None
+        return
+    from gradcli.npz import NpzWriter
+
+    with NpzWriter(options["save"]) as writer:
+        yield writer
+
+
+def emit(report: Report, options: dict[str, Any], npz: NpzWriter | None = None) -> None:
+    """Save first (a consumer of the JSON can rely on the file), then print. `npz` is
+    the --save file from npz_output, if the command opened it before computing."""
     if options["save"]:
         from gradcli.save import save_npz
 
         arrays = report.arrays()
-        save_npz(options["save"], arrays)
+        if npz is None:
+            save_npz(options["save"], arrays)
+        else:
+            npz.finish(arrays)
         click.echo(f"gradcli: saved {len(arrays)} arrays to {options['save']}", err=True)
     if options["plot"]:
         from gradcli.render.plot import save_plot

@@ -13,6 +13,7 @@ from gradcli.cli.common import (
     NumbersAsValues,
     check_options,
     emit,
+    npz_output,
     read_stdin,
     run_options,
     user_errors,
@@ -68,13 +69,16 @@ def softmax(
       gradcli softmax --input z.npy --dtype float32 --save out.npz
     """
     with user_errors():
+        from gradcli import limits
         from gradcli.problems import softmax as problem
         from gradcli.spec import SoftmaxSpec
 
         z = read_vector(values, input_path)
         shared = run_options(options)
-        report = problem.run(SoftmaxSpec(z, temperature, shared))
-        emit(report, options)
+        with npz_output(options) as npz:  # the Jacobians are computed into the file
+            allocate = npz.empty if npz else limits.in_memory
+            report = problem.run(SoftmaxSpec(z, temperature, shared), allocate)
+            emit(report, options, npz)
     ctx.exit(ExitStatus.OK if report.ok else ExitStatus.DISAGREE)
 
 

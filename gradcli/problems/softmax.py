@@ -53,12 +53,18 @@ def validate(spec: SoftmaxSpec) -> None:
     )
 
 
-def run(spec: SoftmaxSpec) -> Report:
+def run(spec: SoftmaxSpec, allocate: limits.Allocate = limits.in_memory) -> Report:
+    """Every backend's s and J, compared. Each J is made by `allocate` (key
+    "<backend>.jacobian"): --save has them computed straight into its file."""
     validate(spec)
     options = spec.options
     z = spec.z.astype(options.dtype)
     runners = {"numpy": _numpy, "torch": _torch, "fd": _fd}
-    results = {name: runners[name](z, spec.temperature) for name in options.backends}
+    results = {}
+    for name in options.backends:
+        dtype = np.float64 if name == "fd" else z.dtype
+        jac = allocate(f"{name}.jacobian", (z.size, z.size), dtype)
+        results[name] = runners[name](z, spec.temperature, jac)
     # Natural scales: s lies in [0, 1]; |J_ij| ≤ 1/(4T).
     scales = {"softmax": 1.0, "jacobian": 1.0 / spec.temperature}
     comparisons = compare.compare_results(results, scales, z.size, options.rtol, options.atol)
@@ -78,22 +84,22 @@ def run(spec: SoftmaxSpec) -> Report:
     )
 
 
-def _numpy(z: np.ndarray, temperature: float) -> BackendResult:
+def _numpy(z: np.ndarray, temperature: float, out: np.ndarray) -> BackendResult:
     s = analytic.softmax(z, temperature)
-    jac = analytic.softmax_jacobian(s, temperature)
+    jac = analytic.softmax_jacobian(s, temperature, out)
     return BackendResult(
         "numpy", "analytic formulas", str(z.dtype), {"softmax": s, "jacobian": jac}
     )
 
 
-def _torch(z: np.ndarray, temperature: float) -> BackendResult:
+def _torch(z: np.ndarray, temperature: float, out: np.ndarray) -> BackendResult:
     from gradcli.backends import autograd
 
-    s, jac = autograd.softmax_and_jacobian(z, temperature)
+    s, jac = autograd.softmax_and_jacobian(z, temperature, out)
     return BackendResult("torch", "autograd", str(z.dtype), {"softmax": s, "jacobian": jac})
 
 
-def _fd(z: np.ndarray, temperature: float) -> BackendResult:
+def _fd(z: np.ndarray, temperature: float, out: np.ndarray) -> BackendResult:
     """Central differences on the float64 shadow of z (the same values, promoted).
 
     The step is ∛ε·max(1, |u_j|) in units of u = (z − max z)/T: softmax ignores shifts,
@@ -105,7 +111,7 @@ def _fd(z: np.ndarray, temperature: float) -> BackendResult:
     t = float(np.asarray(temperature, dtype=z.dtype))
     centred = shadow - shadow.max()
     step = t * finite_diff.cube_root_step(centred / t)
-    jac = finite_diff.central_jacobian(lambda rows: analytic.softmax(rows, t), centred, step)
+    jac = finite_diff.central_jacobian(lambda rows: analytic.softmax(rows, t), centred, step, out)
     s = analytic.softmax(shadow, t)
     return BackendResult("fd", "central differences", "fd", {"softmax": s, "jacobian": jac})
 
