@@ -5,19 +5,20 @@ A .npz is an uncompressed zip of .npy files, which is what ``np.savez`` writes a
 result can live *in the file* while it is computed. ``NpzWriter.empty`` reserves an
 array's place in a temporary file next to the target and returns a memory map of it;
 a backend writes its Jacobian straight into the page cache, and saving it costs a CRC
-and a few hundred bytes of headers, not a second n² copy. (For three 4096² Jacobians
-``np.savez`` spent 0.4–1 s copying 384 MiB into fresh page cache; see bench/run.py.)
-Arrays computed elsewhere are copied in by ``finish``.
+and a few hundred bytes of headers, not a second n² copy. (For three 4096² Jacobians,
+``np.savez`` and its rename took 1.1 s of a 3.5 s run; this writer takes about 0.1 s.)
+Arrays computed elsewhere, and arrays under a page, are copied in by ``finish``.
 
 The space is reserved with posix_fallocate before the map is written, so a full disk
-is an error at once, never a SIGBUS in the middle of a computation.
+is an error at once, never a SIGBUS in the middle of a computation. POSIX only (pwrite,
+and renaming a file that is still mapped).
 
 Layout of each member (PKWARE APPNOTE 6.3.x): local header with Zip64 sizes; an extra
 field padding the data to an ALIGN boundary (id 0xD935, as Android's zipalign: mmap
 needs page-aligned offsets, SIMD likes aligned rows); the .npy header from numpy's own
-writer; the data. Then the central directory and the Zip64 end records.
+writer; the data. Then the central directory, and the end records (Zip64 ones only
+where 32 bits do not suffice, as zipfile does).
 """
-
 from __future__ import annotations
 
 import errno
@@ -167,12 +168,11 @@ class NpzWriter:
             head = _local_header(member, crc, stamp) + member.npy_header
             if not member.mapped:
                 head += _bytes(member.data)
-            os.pwrite(self._fd, head, member.offset)
+            _write_at(self._fd, head, member.offset)
             directory.append(_central_header(member, crc, stamp))
         central = b"".join(directory)
-        os.pwrite(
-            self._fd, central + _end_records(len(members), len(central), self._end), self._end
-        )
+        ends = _end_records(len(members), len(central), self._end)
+        _write_at(self._fd, central + ends, self._end)
         self._close()
         publish(self._temporary, self._target)
 
@@ -183,6 +183,13 @@ class NpzWriter:
             if hasattr(self, "_fd"):
                 self.discard()
             raise InputError(f"--save {self.path}: {exc.strerror or exc}") from None
+
+
+def _write_at(fd: int, data: bytes | memoryview, offset: int) -> None:
+    view = memoryview(data)
+    while view.nbytes:  # os.pwrite may write less than it was given
+        written = os.pwrite(fd, view, offset)
+        view, offset = view[written:], offset + written
 
 
 def _same_memory(a: NDArray[Any], b: NDArray[Any]) -> bool:

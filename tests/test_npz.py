@@ -163,6 +163,16 @@ def test_a_full_disk_is_one_error_and_no_file(tmp_path, monkeypatch, failing):
     assert os.listdir(tmp_path) == []
 
 
+def test_short_writes_are_continued(tmp_path, monkeypatch):
+    real = os.pwrite
+    monkeypatch.setattr(os, "pwrite", lambda fd, data, offset: real(fd, data[:7], offset))
+    path = tmp_path / "out.npz"
+    save_npz(str(path), ARRAYS)
+    with np.load(path) as saved:
+        for key, array in ARRAYS.items():
+            _same(saved[key], array)
+
+
 def test_a_file_system_without_fallocate_still_works(tmp_path, monkeypatch):
     def unsupported(*args):
         raise OSError(95, "Operation not supported")
