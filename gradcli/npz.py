@@ -19,6 +19,7 @@ needs page-aligned offsets, SIMD likes aligned rows); the .npy header from numpy
 writer; the data. Then the central directory, and the end records (Zip64 ones only
 where 32 bits do not suffice, as zipfile does).
 """
+
 from __future__ import annotations
 
 import errno

@@ -13,6 +13,7 @@ import numpy as np
 
 from gradcli import compare
 from gradcli.backends import analytic
+from gradcli.laws import equal_law, sum_law
 from gradcli.problems import explain as explainer
 from gradcli.problems import layer_directional as directional_fd
 from gradcli.problems import layer_fd
@@ -206,11 +207,11 @@ def _laws(
             )
 
         a = r.arrays
-        laws.append(compare.sum_law(name, "s sums to 1", a["s"], 1.0, tol("s")))
+        laws.append(sum_law(name, "s sums to 1", a["s"], 1.0, tol("s")))
         if "dL_dz" not in a:
             continue
         dl_dz = a["dL_dz"].reshape(-1, spec.w.shape[0]).astype(np.float64)
-        laws.append(compare.sum_law(name, "∂L/∂z sums to 0", a["dL_dz"], 0.0, tol("dL_dz")))
+        laws.append(sum_law(name, "∂L/∂z sums to 0", a["dL_dz"], 0.0, tol("dL_dz")))
         if name != "numpy" and "dW" in a:  # fd in directional mode has no full gradients
             chain = {
                 "db": ("db = Σ_rows ∂L/∂z", a["db"], dl_dz.sum(axis=0)),
@@ -218,14 +219,14 @@ def _laws(
                 "dx": ("dx = ∂L/∂z·W", a["dx"].reshape(x.shape), dl_dz @ w),
             }
             for quantity, (law, value, expected) in chain.items():
-                laws.append(compare.equal_law(name, law, value, expected, tol(quantity)))
+                laws.append(equal_law(name, law, value, expected, tol(quantity)))
         elif spec.loss.kind == "ce":
             s = a["s"].reshape(dl_dz.shape).astype(np.float64)
             with np.errstate(all="ignore"):
                 chained = analytic.softmax_vjp(s, a["dL_ds"].reshape(s.shape).astype(np.float64))
             finite = np.isfinite(chained)
             laws.append(
-                compare.equal_law(
+                equal_law(
                     name,
                     "fused s − onehot(t) = Jᵀ·∂L/∂s",
                     dl_dz[finite],

@@ -13,6 +13,7 @@ from gradcli import compare, limits
 from gradcli.backends import analytic, finite_diff
 from gradcli.errors import InputError
 from gradcli.inputs import check_fits_dtype
+from gradcli.laws import sum_law, symmetry_law
 from gradcli.report import BackendResult, LawCheck, Report
 from gradcli.spec import RunOptions, SoftmaxSpec
 
@@ -128,7 +129,7 @@ def _laws(result: BackendResult, temperature: float, options: RunOptions) -> lis
     j_tol = compare.tolerance_for(precision, 1.0 / temperature, n, rtol, atol)
     s, jac = result.arrays["softmax"], result.arrays["jacobian"]
     return [
-        compare.sum_law(result.backend, "s sums to 1", s, 1.0, tol),
-        compare.sum_law(result.backend, "rows of J sum to 0", jac, 0.0, j_tol),
-        compare.symmetry_law(result.backend, jac, j_tol),
+        sum_law(result.backend, "s sums to 1", s, 1.0, tol),
+        sum_law(result.backend, "rows of J sum to 0", jac, 0.0, j_tol),
+        symmetry_law(result.backend, jac, j_tol),
     ]
