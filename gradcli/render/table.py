@@ -1,4 +1,5 @@
-"""Rich tables for people. The only module that imports rich.
+"""Rich tables for people: the report laid out, and the tables of its values. Only the
+render package imports rich (here, in checks.py, blocks.py and heatmap.py).
 
 Colour and terminal detection are rich's (it honours NO_COLOR and colours only a
 terminal). Large arrays are shown as a corner with their size, never thousands of rows.
@@ -11,13 +12,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from rich import box
 from rich.console import Console, Group
-from rich.table import Table
 from rich.text import Text
 
 from gradcli.compare import worst_comparison
-from gradcli.report import CRITERION, Array, Comparison, Report
+from gradcli.render import checks
+from gradcli.render.blocks import Titled, cell, formatter, titled_table
+from gradcli.report import Array, Comparison, Report
 
 MAX_VECTOR_ROWS = 20  # longer vectors: the first VECTOR_HEAD rows, "…", the last one
 VECTOR_HEAD = 10
@@ -66,7 +67,7 @@ def _render(console: Console, report: Report, precision: int, heatmap: bool = Fa
 
 def _renderables(report: Report, precision: int, heatmap: bool = False) -> list[tuple[Any, bool]]:
     """Everything shown, in order; True where a long line should run on, not wrap."""
-    fmt = _formatter(precision)
+    fmt = formatter(precision)
     out: list[tuple[Any, bool]] = [(Text(_title(report), style="bold"), False)]
     worst = _worst_elements(report.comparisons)
     scalars, vector_groups, matrices = _split_by_rank(report)
@@ -81,9 +82,12 @@ def _renderables(report: Report, precision: int, heatmap: bool = False) -> list[
         tables.append((_vector_table if single else _vectors_by_row)(report, group, worst, fmt))
     tables += [_matrix_table(report, quantity, worst, fmt) for quantity in matrices]
     if report.comparisons:
-        tables += [_comparison_table(report.comparisons), _worst_table(report.comparisons, fmt)]
+        tables += [
+            checks.comparison_table(report.comparisons),
+            checks.worst_table(report.comparisons, fmt),
+        ]
     if report.laws:
-        tables.append(_law_table(report, fmt))
+        tables.append(checks.law_table(report, fmt))
     out += [(table, False) for table in tables]
     if report.explanation is not None:
         out.append((Text(f"Chain rule for {report.explanation.target}", style="bold"), False))
@@ -98,43 +102,9 @@ def _renderables(report: Report, precision: int, heatmap: bool = False) -> list[
     return out
 
 
-def _formatter(precision: int) -> Any:
-    def fmt(value: float) -> str:
-        if value != value:
-            return "nan"
-        return f"{value + 0.0:.{precision}g}"  # + 0.0 turns -0.0 into 0
-
-    return fmt
-
-
 def _title(report: Report) -> str:
     backends = ", ".join(f"{n} ({r.method})" for n, r in report.results.items())
     return f"{report.title}\nbackends: {backends}"
-
-
-class _Titled(Table):
-    """A table whose title and note are printed as lines of their own: rich would wrap
-    a title or caption to the table's width, and the tables of numbers are narrow."""
-
-    def __init__(self, title: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.heading = title
-        self.note = ""
-
-    def __rich_console__(self, console: Console, options: Any) -> Any:
-        yield Text(self.heading, style="bold")
-        yield from super().__rich_console__(console, options)
-        if self.note:
-            yield Text(self.note, style="dim")
-
-
-def _table(title: str) -> _Titled:
-    return _Titled(
-        title,
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        collapse_padding=True,
-    )
 
 
 def _label(report: Report, quantity: str) -> str:
@@ -162,8 +132,8 @@ def _having(report: Report, quantity: str) -> list[tuple[str, Array]]:
     return [(n, r.arrays[quantity]) for n, r in report.results.items() if quantity in r.arrays]
 
 
-def _scalar_table(report: Report, quantities: list[str], fmt: Any) -> _Titled:
-    table = _table("Scalars")
+def _scalar_table(report: Report, quantities: list[str], fmt: Any) -> Titled:
+    table = titled_table("Scalars")
     table.add_column("quantity")
     for name in report.results:
         table.add_column(name, justify="right")
@@ -178,11 +148,11 @@ def _vectors_by_row(
     quantities: list[str],
     worst: Mapping[str, tuple[tuple[int, ...], bool]],
     fmt: Any,
-) -> _Titled:
+) -> Titled:
     """Several vectors of one length: a row per quantity and backend, a column per index."""
     length = _having(report, quantities[0])[0][1].size
     shown = _columns_shown(length)
-    table = _table(f"Vectors of length {length}")
+    table = titled_table(f"Vectors of length {length}")
     table.add_column("quantity")
     table.add_column("backend")
     for j in shown:
@@ -194,7 +164,7 @@ def _vectors_by_row(
             vector = array.reshape(-1)
             cells: list[Text | str] = [_label(report, q) if n == 0 else "", name]
             cells += [
-                "…" if j is None else _cell(float(vector[j]), index == (j,), failed, fmt)
+                "…" if j is None else cell(float(vector[j]), index == (j,), failed, fmt)
                 for j in shown
             ]
             table.add_row(*cells, end_section=n == len(having) - 1)
@@ -219,11 +189,6 @@ def _worst_elements(comparisons: Sequence[Comparison]) -> dict[str, tuple[tuple[
     return marks
 
 
-def _cell(value: float, marked: bool, failed: bool, fmt: Any) -> Text:
-    style = ("bold red" if failed else "bold") if marked else ""
-    return Text(fmt(value), style=style)
-
-
 def _rows_shown(n: int) -> list[int | None]:
     """Indices to show of n rows; None marks the "…" row."""
     if n <= MAX_VECTOR_ROWS:
@@ -236,12 +201,12 @@ def _vector_table(
     quantities: list[str],
     worst: Mapping[str, tuple[tuple[int, ...], bool]],
     fmt: Any,
-) -> _Titled:
+) -> Titled:
     length = _having(report, quantities[0])[0][1].size
     inputs = {
         k: v for k, v in report.inputs.items() if isinstance(v, np.ndarray) and v.shape == (length,)
     }
-    table = _table(", ".join(_label(report, q) for q in quantities))
+    table = titled_table(", ".join(_label(report, q) for q in quantities))
     table.add_column("i", justify="right", style="dim")
     for key in inputs:
         table.add_column(f"{key}_i", justify="right")
@@ -259,7 +224,7 @@ def _vector_table(
             index, failed = worst.get(q, ((), False))
             for _, array in _having(report, q):
                 value = float(array.reshape(-1)[i])
-                cells.append(_cell(value, index == (i,), failed, fmt))
+                cells.append(cell(value, index == (i,), failed, fmt))
         table.add_row(*cells)
     if length > MAX_VECTOR_ROWS:
         table.note = f"showing {VECTOR_HEAD + 1} of {length} rows; all with --json or --save"
@@ -271,14 +236,14 @@ def _matrix_table(
     quantity: str,
     worst: Mapping[str, tuple[tuple[int, ...], bool]],
     fmt: Any,
-) -> _Titled:
+) -> Titled:
     """One matrix quantity: a block of rows per backend, the top-left corner if large."""
     full_shape = _having(report, quantity)[0][1].shape
     having = [(n, a.reshape(-1, a.shape[-1])) for n, a in _having(report, quantity)]
     rows, cols = having[0][1].shape
     row_ids, col_ids = _columns_shown(rows), _columns_shown(cols)
     index, failed = worst.get(quantity, ((), False))
-    table = _table(_label(report, quantity))
+    table = titled_table(_label(report, quantity))
     table.add_column("backend")
     table.add_column("i\\j", justify="right", style="dim")
     for j in col_ids:
@@ -291,7 +256,7 @@ def _matrix_table(
                 continue
             cells: list[Text | str] = [label, str(i)]
             cells += [
-                "…" if j is None else _cell(float(matrix[i, j]), index == (i, j), failed, fmt)
+                "…" if j is None else cell(float(matrix[i, j]), index == (i, j), failed, fmt)
                 for j in col_ids
             ]
             table.add_row(*cells)
@@ -306,67 +271,4 @@ def _matrix_table(
     if len(full_shape) > 2:
         flattened = f"shape {full_shape}, its leading dims flattened into rows"
         table.note = f"{flattened}; {table.note}" if table.note else flattened
-    return table
-
-
-def _comparison_table(comparisons: Sequence[Comparison]) -> _Titled:
-    table = _table("Differences (the second backend is the reference)")
-    headers = ("quantity", "a vs ref", "max abs", "max rel", "rtol", "atol", "out of tol", "")
-    for header in headers:
-        table.add_column(header, justify="left" if header in _LABELS else "right", no_wrap=True)
-    for c in comparisons:
-        table.add_row(
-            c.quantity,
-            f"{c.backends[0]} vs {c.backends[1]}",
-            f"{c.max_abs_error:.3g}",
-            f"{c.max_rel_error:.3g}",
-            f"{c.tolerance.rtol:.2g}",
-            f"{c.tolerance.atol:.2g}",
-            _out_of_tolerance(c),
-            _ok(c.ok),
-        )
-    table.note = f"pass: {CRITERION}"
-    return table
-
-
-def _worst_table(comparisons: Sequence[Comparison], fmt: Any) -> Table:
-    table = _table("Worst element of each comparison (allowed = atol + rtol·|ref|)")
-    for header in ("quantity", "a vs ref", "at", "a", "ref", "allowed"):
-        table.add_column(header, justify="left" if header in _LABELS else "right", no_wrap=True)
-    for c in comparisons:
-        table.add_row(
-            c.quantity,
-            f"{c.backends[0]} vs {c.backends[1]}",
-            ",".join(map(str, c.worst_index)),
-            _cell(c.worst_values[0], True, not c.ok, fmt) if not c.ok else fmt(c.worst_values[0]),
-            fmt(c.worst_values[1]),
-            f"{c.allowed:.3g}",
-        )
-    return table
-
-
-_LABELS = ("quantity", "a vs ref")
-
-
-def _out_of_tolerance(c: Comparison) -> str:
-    count = f"{c.n_out_of_tolerance}/{c.size}"
-    return f"{count} ({100 * c.fraction_out_of_tolerance:.3g}%)" if c.n_out_of_tolerance else count
-
-
-def _ok(ok: bool) -> Text:
-    return Text("ok", style="green") if ok else Text("FAIL", style="bold red")
-
-
-def _law_table(report: Report, fmt: Any) -> Table:
-    table = _table("Laws of the exact result, on each backend")
-    for header in ("backend", "law", "max violation", "allowed", ""):
-        table.add_column(header, justify="right" if header not in ("backend", "law") else "left")
-    for law in report.laws:
-        table.add_row(
-            law.backend,
-            law.law,
-            f"{law.max_violation:.3g}",
-            f"{law.allowed:.3g}",
-            _ok(law.ok),
-        )
     return table

@@ -1,0 +1,75 @@
+"""The tables of the checks: differences between backends, worst elements, laws."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+from gradcli.render.blocks import Titled, cell, titled_table
+from gradcli.report import CRITERION, Comparison, Report
+
+
+def comparison_table(comparisons: Sequence[Comparison]) -> Titled:
+    table = titled_table("Differences (the second backend is the reference)")
+    headers = ("quantity", "a vs ref", "max abs", "max rel", "rtol", "atol", "out of tol", "")
+    for header in headers:
+        table.add_column(header, justify="left" if header in _LABELS else "right", no_wrap=True)
+    for c in comparisons:
+        table.add_row(
+            c.quantity,
+            f"{c.backends[0]} vs {c.backends[1]}",
+            f"{c.max_abs_error:.3g}",
+            f"{c.max_rel_error:.3g}",
+            f"{c.tolerance.rtol:.2g}",
+            f"{c.tolerance.atol:.2g}",
+            _out_of_tolerance(c),
+            _ok(c.ok),
+        )
+    table.note = f"pass: {CRITERION}"
+    return table
+
+
+def worst_table(comparisons: Sequence[Comparison], fmt: Any) -> Table:
+    table = titled_table("Worst element of each comparison (allowed = atol + rtol·|ref|)")
+    for header in ("quantity", "a vs ref", "at", "a", "ref", "allowed"):
+        table.add_column(header, justify="left" if header in _LABELS else "right", no_wrap=True)
+    for c in comparisons:
+        table.add_row(
+            c.quantity,
+            f"{c.backends[0]} vs {c.backends[1]}",
+            ",".join(map(str, c.worst_index)),
+            cell(c.worst_values[0], True, not c.ok, fmt) if not c.ok else fmt(c.worst_values[0]),
+            fmt(c.worst_values[1]),
+            f"{c.allowed:.3g}",
+        )
+    return table
+
+
+_LABELS = ("quantity", "a vs ref")
+
+
+def _out_of_tolerance(c: Comparison) -> str:
+    count = f"{c.n_out_of_tolerance}/{c.size}"
+    return f"{count} ({100 * c.fraction_out_of_tolerance:.3g}%)" if c.n_out_of_tolerance else count
+
+
+def _ok(ok: bool) -> Text:
+    return Text("ok", style="green") if ok else Text("FAIL", style="bold red")
+
+
+def law_table(report: Report, fmt: Any) -> Table:
+    table = titled_table("Laws of the exact result, on each backend")
+    for header in ("backend", "law", "max violation", "allowed", ""):
+        table.add_column(header, justify="right" if header not in ("backend", "law") else "left")
+    for law in report.laws:
+        table.add_row(
+            law.backend,
+            law.law,
+            f"{law.max_violation:.3g}",
+            f"{law.allowed:.3g}",
+            _ok(law.ok),
+        )
+    return table
