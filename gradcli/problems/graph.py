@@ -18,6 +18,7 @@ from gradcli.backends import engine, finite_diff
 from gradcli.errors import InputError
 from gradcli.problems import graph_text
 from gradcli.problems import layer_directional as directional_fd
+from gradcli.problems.graph_shapes import node_shapes
 from gradcli.report import Array, BackendResult, Report
 from gradcli.spec import GraphSpec, Program
 
@@ -35,7 +36,7 @@ def validate(spec: GraphSpec) -> list[tuple[int, ...]]:
     program = spec.program
     input_shapes = {name: tuple(a.shape) for name, a in spec.inputs.items()}
     try:
-        shapes = engine.shapes(program, input_shapes)
+        shapes = node_shapes(program, input_shapes)
     except engine.ProgramError as exc:
         raise InputError(_where(program, exc.node, [], str(exc))) from None
     for number, shape in enumerate(shapes):
