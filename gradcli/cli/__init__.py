@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 import click
 
 from gradcli import __version__
-from gradcli.cli.common import COMMANDS, CONTEXT_SETTINGS, LazyGroup, values_behind_double_dash
+from gradcli.cli.group import COMMANDS, CONTEXT_SETTINGS, LazyGroup
 from gradcli.exit_status import ExitStatus
 
 __all__ = [
@@ -65,6 +65,10 @@ def cli() -> None:
 
 def __getattr__(name: str) -> Any:
     """The commands (`gradcli.cli.softmax`, …), imported when first asked for."""
+    if name == "values_behind_double_dash":
+        from gradcli.cli.common import values_behind_double_dash
+
+        return values_behind_double_dash
     if name in COMMANDS:
         import importlib
 

@@ -7,8 +7,6 @@ from typing import Any
 import click
 
 from gradcli.cli.common import (
-    COMMANDS,
-    CONTEXT_SETTINGS,
     SEED,
     FiniteFloat,
     check_options,
@@ -16,6 +14,7 @@ from gradcli.cli.common import (
     run_options,
     user_errors,
 )
+from gradcli.cli.group import COMMANDS, CONTEXT_SETTINGS
 from gradcli.errors import InputError
 from gradcli.exit_status import ExitStatus
 

@@ -7,8 +7,6 @@ from typing import Any
 import click
 
 from gradcli.cli.common import (
-    COMMANDS,
-    CONTEXT_SETTINGS,
     SEED,
     check_options,
     emit,
@@ -17,6 +15,7 @@ from gradcli.cli.common import (
     run_options,
     user_errors,
 )
+from gradcli.cli.group import COMMANDS, CONTEXT_SETTINGS
 from gradcli.errors import InputError
 from gradcli.exit_status import ExitStatus
 from gradcli.names import LOSSES

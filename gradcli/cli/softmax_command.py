@@ -7,8 +7,6 @@ from typing import Any
 import click
 
 from gradcli.cli.common import (
-    COMMANDS,
-    CONTEXT_SETTINGS,
     FiniteFloat,
     NumbersAsValues,
     check_options,
@@ -18,6 +16,7 @@ from gradcli.cli.common import (
     run_options,
     user_errors,
 )
+from gradcli.cli.group import COMMANDS, CONTEXT_SETTINGS
 from gradcli.errors import InputError
 from gradcli.exit_status import ExitStatus
 
