@@ -1,6 +1,6 @@
 """gradcli's benchmark: each target against its baseline, measured in the same run.
 
-    python bench/run.py [--repeat N] [--json FILE] [--only TARGET ...]
+    python bench/run.py [--repeat N] [--json FILE] [--markdown] [--only TARGET ...]
 
 Whole-process cases run the command and its baseline alternately (interleaved, so that
 drift in the machine's speed hits both), N times each, and compare medians of wall time
@@ -34,6 +34,18 @@ FORMAT_VERSION = 1
 PYTHON = sys.executable
 # The console script, as a user runs it (`python -m` would add runpy's import).
 GRADCLI = [str(Path(sys.executable).with_name("gradcli"))]
+
+MINIMAL_CLICK_HELP = """
+import click
+
+
+@click.group()
+def cli():
+    "A command group."
+
+
+cli(["--help"])
+"""
 
 HAND_WRITTEN_SOFTMAX = """
 import sys
@@ -171,6 +183,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7, help="runs of each command (default 7)")
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument(
+        "--markdown", action="store_true", help="also print the table as Markdown (README)"
+    )
+    parser.add_argument(
         "--only",
         nargs="+",
         choices=["1", "2", "3", "4", "in-process"],
@@ -208,6 +223,13 @@ def main() -> None:
                     [PYTHON, "-c", "import click"],
                     r,
                     1.1,
+                ),
+                *compare_processes(  # what --help costs any click CLI, for reference
+                    "2. a minimal click group's --help vs python -c 'import click'",
+                    [PYTHON, "-c", MINIMAL_CLICK_HELP],
+                    [PYTHON, "-c", "import click"],
+                    r,
+                    None,
                 ),
                 *compare_processes(
                     "2. gradcli softmax 3 1 -3 --backend numpy vs python -c 'import click, numpy'",
@@ -250,6 +272,8 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print_table(results)
+    if args.markdown:
+        print_markdown(results)
     if args.json:
         Path(args.json).write_text(json.dumps(to_json(results), indent=2) + "\n")
 
@@ -267,6 +291,21 @@ def print_table(results: list[Result]) -> None:
             f"{r.name:<78} {r.measure:<7} {r.value:>8.3g}{r.unit[0]} {r.baseline:>8.3g}{r.unit[0]} "
             f"{r.ratio:>6.2f} {target:>7}  {ok}"
         )
+
+
+def print_markdown(results: list[Result]) -> None:
+    print("\n| case | measure | gradcli | baseline | ratio | target |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for r in results:
+        target = "" if r.target is None else f"≤ {r.target:g} {'✓' if r.ok else '✗'}"
+        value, baseline = (_amount(v, r.unit) for v in (r.value, r.baseline))
+        print(f"| {r.name} | {r.measure} | {value} | {baseline} | {r.ratio:.2f} | {target} |")
+
+
+def _amount(value: float, unit: str) -> str:
+    if unit == "s" and value < 1:
+        return f"{value * 1000:.3g} ms"
+    return f"{value:.0f} {unit}" if value >= 100 else f"{value:.3g} {unit}"
 
 
 def to_json(results: list[Result]) -> dict[str, object]:
