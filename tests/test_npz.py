@@ -184,21 +184,24 @@ def test_a_file_system_without_fallocate_still_works(tmp_path, monkeypatch):
         _same(saved["numpy.jacobian"], ARRAYS["numpy.jacobian"])
 
 
-def test_the_cli_computes_into_the_file_what_the_api_computes(tmp_path):
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_the_cli_computes_into_the_file_what_the_api_computes(tmp_path, dtype):
     from click.testing import CliRunner
 
     from gradcli.cli import cli
 
-    z = np.linspace(-3, 3, 40)  # 40² float64: mapped members
+    z = np.linspace(-3, 3, 40)  # 40² Jacobians: members mapped into the file
     path = tmp_path / "out.npz"
-    args = ["softmax", *map(str, z), "--save", str(path), "--quiet"]
+    args = ["softmax", *map(str, z), "--dtype", dtype, "--save", str(path), "--quiet"]
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    report = api.softmax(z)
+    report = api.softmax(z, dtype=dtype)
     with np.load(path) as saved:
         assert saved.files == list(report.arrays())
         for key, array in report.arrays().items():
-            np.testing.assert_array_equal(saved[key], array)
+            _same(saved[key], array)
+        assert saved["torch.jacobian"].dtype == np.dtype(dtype)
+        assert saved["fd.jacobian"].dtype == np.float64  # fd always works in float64
 
 
 dtypes = st.sampled_from([np.float64, np.float32, np.int32, np.int64, np.bool_, np.complex128])
