@@ -1,4 +1,5 @@
-"""Size limits, and a memory estimate made before any large allocation."""
+"""Size limits, a memory estimate made before any large allocation, and where large
+results are allocated (in memory, or in the --save file)."""
 
 from __future__ import annotations
 

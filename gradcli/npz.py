@@ -28,7 +28,6 @@ import mmap
 import os
 import stat
 import struct
-import tempfile
 import time
 import zlib
 from collections.abc import Callable, Mapping
@@ -42,7 +41,7 @@ from numpy.typing import DTypeLike, NDArray
 
 from gradcli import parallel
 from gradcli.errors import InputError
-from gradcli.save import publish
+from gradcli.save import publish, temporary_beside
 
 ALIGN = max(4096, mmap.ALLOCATIONGRANULARITY)  # of mapped data: mmap's offsets
 SMALL_ALIGN = 64  # of data written in place, as .npy files align theirs
@@ -66,6 +65,12 @@ class _Member:
         return len(self.npy_header) + self.data.nbytes
 
 
+def save_npz(path: str, arrays: Mapping[str, NDArray[Any]]) -> None:
+    """Every array in one .npz under `path`, written atomically."""
+    with NpzWriter(path) as writer:
+        writer.finish(arrays)
+
+
 class NpzWriter:
     """An .npz built in a temporary file, renamed to `path` by `finish`; discarded
     (nothing left behind) if the block it is used in raises."""
@@ -74,9 +79,7 @@ class NpzWriter:
         self.path = path
         target = Path(path)
         self._target = target
-        self._fd, self._temporary = self._io(
-            lambda: tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        )
+        self._fd, self._temporary = self._io(lambda: temporary_beside(target))
         self._end = 0
         self._members: dict[str, _Member] = {}
         self._done = False

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
-
-from numpy.typing import NDArray
+from typing import BinaryIO
 
 from gradcli.errors import InputError
 
@@ -39,7 +37,7 @@ def atomic_write(path: str, write: Callable[[BinaryIO], None], option: str) -> N
     interrupted or failed write never leaves a partial file under `path`. A write error
     (disk full …) is an InputError naming `option`."""
     target = Path(path)
-    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, temporary = temporary_beside(target)
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
@@ -49,6 +47,11 @@ def atomic_write(path: str, write: Callable[[BinaryIO], None], option: str) -> N
         if isinstance(exc, OSError):
             raise InputError(f"{option} {path}: {exc.strerror or exc}") from None
         raise
+
+
+def temporary_beside(target: Path) -> tuple[int, str]:
+    """A new hidden file in `target`'s folder (so that renaming it is atomic): fd, path."""
+    return tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
 
 
 def publish(temporary: str | Path, target: Path) -> None:
@@ -61,13 +64,5 @@ def publish(temporary: str | Path, target: Path) -> None:
     (np.load then fails; it never reads wrong numbers: every member has a CRC).
     """
     os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600
-    Path(target).unlink(missing_ok=True)
+    target.unlink(missing_ok=True)
     os.rename(temporary, target)
-
-
-def save_npz(path: str, arrays: Mapping[str, NDArray[Any]]) -> None:
-    """Every array in one .npz under `path`, written atomically."""
-    from gradcli.npz import NpzWriter
-
-    with NpzWriter(path) as writer:
-        writer.finish(arrays)

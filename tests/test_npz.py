@@ -16,8 +16,7 @@ from hypothesis.extra import numpy as hnp
 
 from gradcli import api
 from gradcli.errors import InputError
-from gradcli.npz import ALIGN, NpzWriter
-from gradcli.save import save_npz
+from gradcli.npz import ALIGN, NpzWriter, save_npz
 
 ARRAYS = {
     "numpy.jacobian": np.random.default_rng(0).normal(size=(40, 30)),  # mapped: ≥ a page

@@ -11,6 +11,7 @@ from gradcli.cli.common import (
     FiniteFloat,
     check_options,
     emit,
+    npz_output,
     run_options,
     user_errors,
 )
@@ -85,8 +86,9 @@ def check(ctx: click.Context, /, **options: Any) -> None:
             debug=options["debug"],
             options=run_options(options),
         )
-        report = problem.run(spec)
-        emit(report, options)
+        with npz_output(options) as npz:
+            report = problem.run(spec)
+            emit(report, options, npz)
     ctx.exit(ExitStatus.OK if report.ok else ExitStatus.DISAGREE)
 
 

@@ -217,18 +217,13 @@ def npz_output(options: dict[str, Any]) -> Iterator[NpzWriter | None]:
         yield writer
 
 
-def emit(report: Report, options: dict[str, Any], npz: NpzWriter | None = None) -> None:
+def emit(report: Report, options: dict[str, Any], npz: NpzWriter | None) -> None:
     """Save first (a consumer of the JSON can rely on the file), then print. `npz` is
-    the --save file from npz_output, if the command opened it before computing."""
-    if options["save"]:
-        from gradcli.save import save_npz
-
+    the --save file from npz_output (None without --save)."""
+    if npz is not None:
         arrays = report.arrays()
-        if npz is None:
-            save_npz(options["save"], arrays)
-        else:
-            npz.finish(arrays)
-        click.echo(f"gradcli: saved {len(arrays)} arrays to {options['save']}", err=True)
+        npz.finish(arrays)
+        click.echo(f"gradcli: saved {len(arrays)} arrays to {npz.path}", err=True)
     if options["plot"]:
         from gradcli.render.plot import save_plot
 

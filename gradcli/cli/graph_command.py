@@ -10,6 +10,7 @@ from gradcli.cli.common import (
     SEED,
     check_options,
     emit,
+    npz_output,
     read_stdin,
     run_options,
     user_errors,
@@ -56,8 +57,9 @@ def graph(ctx: click.Context, /, **options: Any) -> None:
         from gradcli.problems import graph as problem
 
         spec = _graph_spec(options)
-        report = problem.run(spec)
-        emit(report, options)
+        with npz_output(options) as npz:
+            report = problem.run(spec)
+            emit(report, options, npz)
     ctx.exit(ExitStatus.OK if report.ok else ExitStatus.DISAGREE)
 
 

@@ -11,6 +11,7 @@ from gradcli.cli.common import (
     check_options,
     emit,
     given,
+    npz_output,
     read_stdin,
     run_options,
     user_errors,
@@ -68,8 +69,9 @@ def layer(ctx: click.Context, /, **options: Any) -> None:
         from gradcli.problems import layer as problem
 
         spec = _layer_spec(ctx, options)
-        report = problem.run(spec)
-        emit(report, options)
+        with npz_output(options) as npz:
+            report = problem.run(spec)
+            emit(report, options, npz)
     ctx.exit(ExitStatus.OK if report.ok else ExitStatus.DISAGREE)
 
 
