@@ -59,7 +59,7 @@ class KinkPoint:
     node: int  # the operation's node in program.nodes
     op: str
     argument: int  # which of its arguments (0 or 1)
-    argument_text: str  # the argument's source, e.g. "a - 1"
+    argument_text: str  # the argument's variable name, or its source ("a - 1")
     indices: tuple[tuple[int, ...], ...]  # where in that argument (its own indices)
     kind: str  # "kink", "tie" or "infinite"
     description: str  # the op's kinks in words
@@ -71,6 +71,7 @@ def kink_points(program: Program, values: list[Array]) -> list[KinkPoint]:
     import numpy as np
 
     found = []
+    named = {node: name for name, node in program.variables.items()}
     with np.errstate(all="ignore"):
         for number, node in enumerate(program.nodes):
             if node.op in LEAVES:
@@ -82,7 +83,8 @@ def kink_points(program: Program, values: list[Array]) -> list[KinkPoint]:
             for argument, mask, kind in rule(args, values[number], node.params):
                 where = tuple(tuple(int(i) for i in idx) for idx in np.argwhere(mask))
                 if where:
-                    text = program.nodes[node.args[argument]].text
+                    arg = node.args[argument]
+                    text = named.get(arg, program.nodes[arg].text)
                     found.append(
                         KinkPoint(
                             number, node.op, argument, text, where, kind, REGISTRY[node.op].kinks

@@ -189,6 +189,7 @@ def relu_vjp(g: Array, x: Sequence[Array], o: Array, p: Params) -> list[Array]:
     return [np.where(o <= 0, 0.0, g)]
 
 
+# pragma: no mutate start  (runs once at import, building records: no test can switch it)
 def _unary(name: str, forward: object, vjp: object, twin: str, **extra: object) -> Op:
     return Op(
         name, 1, (), _same_shape, forward, vjp,  # type: ignore[arg-type]
@@ -197,6 +198,7 @@ def _unary(name: str, forward: object, vjp: object, twin: str, **extra: object) 
     )  # fmt: skip
 
 
+# pragma: no mutate end
 IDENTITY = Op(
     "identity", 1, (), _same_shape, lambda x, p: x[0], identity_vjp, lambda t, x, p: x[0],
     analytic=True, function=False,

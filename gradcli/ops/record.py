@@ -35,14 +35,7 @@ Cost = Callable[[Sequence[Shape], Shape, Params], int]  # floating-point operati
 MAX_DIMS = 64  # numpy's limit (torch's is higher): a shape with more is refused
 
 
-class Required:
-    """The default of a parameter that has none."""
-
-    def __repr__(self) -> str:
-        return "REQUIRED"
-
-
-REQUIRED = Required()
+REQUIRED: Any = object()  # the default of a parameter that has none
 
 
 @dataclass(frozen=True)
@@ -146,8 +139,3 @@ def index_key(key: tuple[Any, ...]) -> tuple[Any, ...]:
 
 def is_complex(a: Array) -> bool:
     return bool(np.iscomplexobj(a))
-
-
-def swap_last(a: Any) -> Any:
-    """A matrix transposed (the last two axes swapped), numpy or torch."""
-    return a.swapaxes(-1, -2) if isinstance(a, np.ndarray) else a.transpose(-1, -2)

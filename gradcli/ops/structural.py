@@ -230,12 +230,10 @@ def matmul_vjp(g: Array, x: Sequence[Array], o: Array, p: Params) -> list[Array]
     return [da, db]
 
 
-def _reduce_twin(name: str) -> Any:
-    def apply(t: Any, x: Sequence[Any], p: Params) -> Any:
-        dims = p[0] if p[0] is not None else tuple(range(x[0].ndim))
-        return getattr(t, name)(x[0], dim=dims, keepdim=p[1]) if x[0].ndim else x[0] + 0
-
-    return apply
+def reduce_twin(reduce: Any, x: Sequence[Any], p: Params) -> Any:
+    """torch's reduction `reduce` with dim (None: all) and keepdim."""
+    dims = p[0] if p[0] is not None else tuple(range(x[0].ndim))
+    return reduce(x[0], dim=dims, keepdim=p[1]) if x[0].ndim else reduce(x[0])
 
 
 DIMS = (Param("dim", "dims", None), Param("keepdim", "bool", False))
@@ -260,15 +258,16 @@ INDEX = Op(
     lambda t, x, p: x[0][index_key(p[0])], analytic=True, function=False, symbol="[]",
 )  # fmt: skip
 SUM = Op(
-    "sum", 1, DIMS, reduce_shape, sum_forward, sum_vjp, _reduce_twin("sum"), analytic=True,
-    example="sum(a, dim=0)",
+    "sum", 1, DIMS, reduce_shape, sum_forward, sum_vjp,
+    lambda t, x, p: reduce_twin(t.sum, x, p), analytic=True, example="sum(a, dim=0)",
 )  # fmt: skip
 MEAN = Op(
-    "mean", 1, DIMS, reduce_shape, mean_forward, mean_vjp, _reduce_twin("mean"),
-    analytic=True, example="mean(a, dim=0)",
+    "mean", 1, DIMS, reduce_shape, mean_forward, mean_vjp,
+    lambda t, x, p: reduce_twin(t.mean, x, p), analytic=True, example="mean(a, dim=0)",
 )  # fmt: skip
 MAX = Op(
-    "max", 1, DIMS, max_shape, max_forward, max_vjp, _reduce_twin("amax"), analytic=False,
+    "max", 1, DIMS, max_shape, max_forward, max_vjp,
+    lambda t, x, p: reduce_twin(t.amax, x, p), analytic=False,
     kinks="ties: several elements share the maximum (torch shares the gradient equally)",
     kink_points=max_kinks, example="max(a, dim=0)",
 )  # fmt: skip

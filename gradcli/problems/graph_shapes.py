@@ -87,11 +87,12 @@ def check_work(program: Program, shapes: list[Shape], passes: dict[str, int]) ->
     total = one * sum(passes.values())
     if total <= WORK_BUDGET:
         return
+    count = sum(passes.values())
     parts = ", ".join(f"{name} {n}" for name, n in passes.items())
     advice = "use smaller inputs"
     if "fd" in passes and one * (sum(passes.values()) - passes["fd"]) <= WORK_BUDGET:
         advice = "check without finite differences (--backend numpy,torch) or use smaller inputs"
     raise InputError(
-        f"the program would take about {total:.2g} element operations ({one:.2g} per "
-        f"forward pass; passes: {parts}); the limit is {WORK_BUDGET:.0g}: {advice}"
+        f"the program would take about {total:.2g} element operations, {one:.2g} per "
+        f"forward pass × {count} passes ({parts}); the limit is {WORK_BUDGET:.0g}: {advice}"
     )
