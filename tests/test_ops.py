@@ -79,12 +79,13 @@ CASES = (
 # Values with zeros, negatives, ties and the kinks of relu, abs and max; pow sees 0⁰,
 # 0⁻¹, (−2)^0.5 and (−1)² among them.
 HOSTILE = np.array([-2.0, -1.0, -0.5, 0.0, 0.0, 0.5, 1.0, 2.0])
+SPECIAL = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 3.0])  # where IEEE decides
 TOLERANCE = {"float64": (1e-12, 1e-12), "float32": (2e-5, 2e-5)}
 
 
 def draw(rng: np.random.Generator, shape: tuple[int, ...], style: str) -> np.ndarray:
-    if style == "hostile":
-        return rng.choice(HOSTILE, size=shape)
+    if style in ("hostile", "special"):
+        return rng.choice(HOSTILE if style == "hostile" else SPECIAL, size=shape)
     return rng.normal(scale=2.0, size=shape)
 
 
@@ -111,7 +112,7 @@ def assert_same(ours, theirs, dtype, what):
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("style", ["hostile", "normal"])
+@pytest.mark.parametrize("style", ["hostile", "special", "normal"])
 @pytest.mark.parametrize(
     ("name", "shapes", "params"), CASES, ids=[f"{c[0]}-{c[1]}-{c[2]}" for c in CASES]
 )
@@ -156,6 +157,8 @@ def test_elementwise_rules_at_zero_and_negatives_as_torch():
     np.testing.assert_array_equal(vjp("sqrt", a)[0], [np.inf, 0.25, np.nan])
     np.testing.assert_array_equal(vjp("log", a)[0], [np.inf, 0.25, -1.0])
     np.testing.assert_array_equal(vjp("abs", a)[0], [0.0, 1.0, -1.0])
+    np.testing.assert_array_equal(vjp("abs", [np.nan, -np.inf])[0], [0.0, -1.0])  # torch.sgn
+    np.testing.assert_array_equal(vjp("relu", [np.nan, -0.0])[0], [1.0, 0.0])
     np.testing.assert_array_equal(vjp("relu", a)[0], [0.0, 1.0, 0.0])
     np.testing.assert_array_equal(vjp("max", [1.0, 3.0, 3.0], params=ALL)[0], [0.0, 0.5, 0.5])
     da, db = vjp("div", [0.0, 1.0, 1e-170], [0.0, 0.0, 1e-170])
