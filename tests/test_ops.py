@@ -262,3 +262,24 @@ def test_a_kink_is_reported_exactly_where_an_argument_is_zero(values):
     found = kink_points(program, forward)
     zeros = tuple((i,) for i, v in enumerate(values) if v == 0)
     assert [k.indices for k in found] == ([zeros] if zeros else [])
+
+
+@pytest.mark.parametrize(
+    "program",
+    [
+        "b = a.sum(dim=0, keepdim=True); c = a / b; y = (c @ a.T).sum()",
+        "s = softmax(a * 3, dim=-1); y = (log_softmax(a, 0) * s).mean() + sigmoid(a).max()",
+        "y = (sqrt(a) ** a - log(a) * tanh(a)).reshape(-1)[1:] + relu(a - 1).sum()",
+    ],
+)
+def test_the_complex_step_of_a_whole_program_is_the_engines_gradient(program):
+    parsed = parse_program(program, ("a",))
+    a = np.random.default_rng(3).uniform(0.5, 2.0, size=(3, 3))
+    grads, _ = engine.backward(parsed, engine.forward(parsed, {"a": a}, "float64"))
+    h, stepped = 1e-30, np.empty_like(a)
+    for j in np.ndindex(a.shape):
+        x = a.astype(complex)
+        x[j] += 1j * h
+        out = engine.forward(parsed, {"a": x}, "complex128")[parsed.output]
+        stepped[j] = out.sum().imag / h
+    np.testing.assert_allclose(stepped, grads[parsed.variables["a"]], rtol=1e-13, atol=1e-15)
