@@ -283,3 +283,56 @@ def test_the_complex_step_of_a_whole_program_is_the_engines_gradient(program):
         out = engine.forward(parsed, {"a": x}, "complex128")[parsed.output]
         stepped[j] = out.sum().imag / h
     np.testing.assert_allclose(stepped, grads[parsed.variables["a"]], rtol=1e-13, atol=1e-15)
+
+
+# --- the shape rule, the numpy forward and the torch twin accept the same things ------------
+
+ARG_SHAPES = st.sampled_from([(), (0,), (1,), (3,), (2, 3), (3, 1), (1, 0, 3), (2, 3, 4)])
+INTS = st.integers(-4, 3)
+PARAM = {
+    "int": INTS,
+    "bool": st.booleans(),
+    "dims": st.one_of(st.none(), st.lists(INTS, min_size=1, max_size=3).map(tuple)),
+    "shape": st.lists(st.integers(-1, 4), min_size=1, max_size=4).map(tuple),
+}
+INDEX_KEYS = st.lists(
+    st.one_of(
+        INTS.map(lambda i: ("int", i)),
+        st.tuples(st.none() | INTS, st.none() | INTS, st.none() | st.integers(1, 3)).map(
+            lambda t: ("slice", *t)
+        ),
+    ),
+    min_size=1,
+    max_size=3,
+).map(tuple)
+# where gradcli refuses what torch would run
+# softmax of a 0-d tensor (torch: 1), and .T of 3-D (deprecated in torch: it reverses dims)
+STRICTER = {("softmax", 0), ("log_softmax", 0), ("T", 3)}
+
+
+@given(st.sampled_from(sorted(REGISTRY)), st.data())
+def test_the_shape_rule_accepts_exactly_what_numpy_and_torch_run(name, data):
+    op = REGISTRY[name]
+    shapes = [data.draw(ARG_SHAPES) for _ in range(op.tensors)]
+    params = tuple(data.draw(PARAM[p.kind]) for p in op.params)
+    if name == "index":
+        params = (data.draw(INDEX_KEYS),)
+    args = [np.ones(s) for s in shapes]
+    try:
+        expected = op.shape(shapes, params)
+    except (ValueError, IndexError, TypeError):  # as graph_shapes.node_shapes catches
+        expected = None
+    tensors = [torch.ones(s, dtype=torch.float64) for s in shapes]
+    try:
+        t_shape = tuple(op.torch(torch, tensors, params).shape)
+    except (RuntimeError, IndexError, ValueError, TypeError):
+        t_shape = None
+    if expected is None:
+        assert t_shape is None or (name, len(shapes[0])) in STRICTER, (shapes, params, t_shape)
+        return
+    assert t_shape == expected, (shapes, params)
+    with np.errstate(all="ignore"):
+        out = op.forward(args, params)
+        grads = op.vjp(np.ones(out.shape), args, out, params)
+    assert out.shape == expected
+    assert [g.shape for g in grads] == [tuple(s) for s in shapes]
