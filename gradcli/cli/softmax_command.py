@@ -6,9 +6,11 @@ from typing import Any
 
 import click
 
+from gradcli import params
 from gradcli.cli.common import (
-    FiniteFloat,
+    FILE,
     NumbersAsValues,
+    Rule,
     check_options,
     emit,
     npz_output,
@@ -30,12 +32,12 @@ from gradcli.exit_status import ExitStatus
 @click.option(
     "--input",
     "input_path",
-    metavar="FILE",
+    type=FILE,
     help="Read z from FILE: .npy (never pickles), .json (a list), .txt or .csv.",
 )
 @click.option(
     "--temperature",
-    type=FiniteFloat(),
+    type=Rule("NUMBER", params.temperature),
     default=1.0,
     show_default=True,
     help="T in softmax(z / T); from 1e-8 to 1e8.",
@@ -69,14 +71,15 @@ def softmax(
     """
     with user_errors():
         from gradcli import limits
+        from gradcli.api import softmax_spec
         from gradcli.problems import softmax as problem
-        from gradcli.spec import SoftmaxSpec
 
-        z = read_vector(values, input_path)
-        shared = run_options(options)
+        spec = softmax_spec(
+            read_vector(values, input_path), temperature, run_options(options), cli=True
+        )
         with npz_output(options) as npz:  # the Jacobians are computed into the file
             allocate = npz.empty if npz else limits.in_memory
-            report = problem.run(SoftmaxSpec(z, temperature, shared), allocate)
+            report = problem.run(spec, allocate)
             emit(report, options, npz)
     ctx.exit(ExitStatus.OK if report.ok else ExitStatus.DISAGREE)
 

@@ -10,6 +10,7 @@ from gradcli.errors import InputError
 from gradcli.inputs import to_array
 from gradcli.limits import check_memory
 from gradcli.names import LOSSES
+from gradcli.params import INTEGER
 from gradcli.spec import LayerSpec, LossSpec
 
 MAX_FEATURES = 100_000
@@ -128,7 +129,7 @@ def loss_from_json(loss: dict[str, Any], where: str) -> LossSpec:
 
 def _class(value: Any, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        if isinstance(value, str) and INTEGER.match(value.strip()):  # ASCII digits: not '²'
             return int(value)
         raise InputError(f"{where}class {value!r} is not an integer")
     return value
