@@ -177,6 +177,7 @@ def layer(
 
 
 MAX_RAND_ELEMENTS = 10_000_000
+MAX_NAME_LENGTH = 1000  # of a graph variable: a --save member "<backend>.grads.<name>.npy"
 
 
 def graph_spec(
@@ -211,6 +212,12 @@ def graph_spec(
         values[name] = real_array(value, f"--var {name}" if cli else name, max_dims=32)
     names = tuple([d[0] for d in draws] + list(values))
     parsed = parse_program(program, names)
+    too_long = [n for n in parsed.variables if len(n) > MAX_NAME_LENGTH]
+    if too_long:
+        raise InputError(
+            f"the name {too_long[0][:40]}… has {len(too_long[0])} characters; "
+            f"the limit is {MAX_NAME_LENGTH}"
+        )
     seed = params.seed(seed, "--seed" if cli else "seed")
     if draws:
         from gradcli.backends import autograd

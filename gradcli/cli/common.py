@@ -13,7 +13,8 @@ import click
 
 from gradcli import params
 from gradcli.cli.group import Command
-from gradcli.errors import InputError
+from gradcli.cli.streams import note
+from gradcli.errors import InputError, OutputError
 from gradcli.exit_status import ExitStatus
 from gradcli.names import BACKENDS, DTYPES
 from gradcli.tokens import NEGATIVE_NUMBER_LIKE
@@ -107,13 +108,22 @@ BackendList = Rule("LIST", params.backends)
 FILE = Rule("FILE", lambda value, name: params.not_empty(value, name, "a file name"))
 
 
+class OutputProblem(click.ClickException):
+    """A result that could not be written (--save, --plot): one `Error:` line, exit 74."""
+
+    exit_code = ExitStatus.IO_ERROR
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn the library's InputError into click's one-line error with exit status 2."""
+    """Turn the library's InputError into click's one-line error with exit status 2,
+    and its OutputError into one with 74."""
     try:
         yield
     except InputError as exc:
         raise InputProblem(str(exc)) from None
+    except OutputError as exc:
+        raise OutputProblem(str(exc)) from None
 
 
 def check_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -180,7 +190,12 @@ def given(ctx: click.Context, name: str) -> bool:
 def read_stdin() -> str:
     from gradcli.inputs import read_text
 
-    return read_text(sys.stdin.buffer, "stdin")
+    if sys.stdin is None:  # started with stdin closed (`<&-`)
+        raise InputError("stdin is closed: give the input as arguments or a file")
+    try:
+        return read_text(sys.stdin.buffer, "stdin")
+    except OSError as exc:  # stdin open on something unreadable (a write-only fd)
+        raise InputError(f"cannot read stdin: {exc.strerror or exc}") from None
 
 
 def run_options(options: dict[str, Any]) -> RunOptions:
@@ -219,12 +234,12 @@ def emit(report: Report, options: dict[str, Any], npz: NpzWriter | None) -> None
     if npz is not None:
         arrays = report.arrays()
         npz.finish(arrays)
-        click.echo(f"gradcli: saved {len(arrays)} arrays to {npz.path}", err=True)
+        note(f"gradcli: saved {len(arrays)} arrays to {npz.path}")
     if options["plot"]:
         from gradcli.render.plot import save_plot
 
         save_plot(report, options["plot"])
-        click.echo(f"gradcli: plotted to {options['plot']}", err=True)
+        note(f"gradcli: plotted to {options['plot']}")
     if options["quiet"]:
         click.echo(report.verdict.summary)
     elif options["as_json"]:
