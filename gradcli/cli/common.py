@@ -198,6 +198,13 @@ def read_stdin() -> str:
         raise InputError(f"cannot read stdin: {exc.strerror or exc}") from None
 
 
+def check_plot_memory(peak: int, what: str) -> None:
+    """Refuse a --plot whose estimated peak (limits' model) would not fit."""
+    from gradcli import limits
+
+    limits.check_memory(peak, what, "leave out --plot, or plot a smaller problem")
+
+
 def run_options(options: dict[str, Any]) -> RunOptions:
     """The options every command shares, checked before anything is computed."""
     from gradcli.api import run_options as shared

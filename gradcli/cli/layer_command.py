@@ -12,6 +12,7 @@ from gradcli.cli.common import (
     SEED,
     Rule,
     check_options,
+    check_plot_memory,
     emit,
     given,
     integer_range,
@@ -81,6 +82,8 @@ def layer(ctx: click.Context, /, **options: Any) -> None:
         from gradcli.problems import layer as problem
 
         spec = _layer_spec(ctx, options)
+        if options["plot"]:
+            check_plot_memory(_layer_plot_peak(spec), "--plot of the layer's gradients")
         with npz_output(options) as npz:
             report = problem.run(spec)
             emit(report, options, npz)
@@ -123,6 +126,16 @@ def _layer_spec(ctx: click.Context, options: dict[str, Any]) -> Any:
         doc["W"], doc["b"], doc["x"], loss, target=None, targets=None, index=None, **shared,
         options=run_options(options),
     )  # fmt: skip
+
+
+def _layer_plot_peak(spec: Any) -> int:
+    from gradcli import limits
+
+    rows = 1 if spec.x.ndim == 1 else spec.x.shape[0]
+    per_row = rows * spec.w.shape[0]
+    plotted = [8 * spec.w.size, 8 * spec.b.size, 8 * spec.x.size, 8 * per_row, 8 * per_row]
+    elements = spec.w.size + spec.b.size + spec.x.size + 2 * per_row
+    return limits.layer_peak(elements, plotted, spec.options.backends, plot=True)
 
 
 def _spec_loss(from_spec: Any, kind: str | None, loss_options: dict[str, Any]) -> Any:

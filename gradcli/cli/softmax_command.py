@@ -12,6 +12,7 @@ from gradcli.cli.common import (
     NumbersAsValues,
     Rule,
     check_options,
+    check_plot_memory,
     emit,
     npz_output,
     read_stdin,
@@ -74,9 +75,11 @@ def softmax(
         from gradcli.api import softmax_spec
         from gradcli.problems import softmax as problem
 
-        spec = softmax_spec(
-            read_vector(values, input_path), temperature, run_options(options), cli=True
-        )
+        z = read_vector(values, input_path)
+        spec = softmax_spec(z, temperature, run_options(options), cli=True)
+        if options["plot"]:  # the problem checks its own peak; --plot's comes on top
+            peak = limits.softmax_peak(z.size, spec.options.backends, plot=True)
+            check_plot_memory(peak, f"--plot of {z.size}×{z.size} Jacobians")
         with npz_output(options) as npz:  # the Jacobians are computed into the file
             allocate = npz.empty if npz else limits.in_memory
             report = problem.run(spec, allocate)
