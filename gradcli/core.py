@@ -116,8 +116,12 @@ def judge(
     law_checks = tuple(laws(results) if callable(laws) else laws)
     skip = set(excluded_non_finite)
     names = {q.name for q in quantities}
-    non_finite = _excuse_infinite_kinks(compare.find_non_finite(results), results, refs, quantities)
-    judged = [nf for nf in non_finite if nf.quantity in names and nf.quantity not in skip]
+    non_finite = compare.find_non_finite(results)  # all listed: JSON writes them as null
+    judged = [
+        nf
+        for nf in _excuse_infinite_kinks(non_finite, results, refs, quantities)
+        if nf.quantity in names and nf.quantity not in skip
+    ]
     verdict = compare.verdict(list(results), comparisons, law_checks, judged)
     verdict = _with_kinks(verdict, kinks)
     notes = declaration.notes + tuple(
