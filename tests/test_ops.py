@@ -234,6 +234,15 @@ def test_program_is_analytic(program, analytic):
     assert program_is_analytic(parse_program(program, ("a",))) is analytic
 
 
+def test_the_complex_step_is_not_taken_at_an_infinite_slope():
+    program = parse_program("y = sqrt(a) + a / a", ("a",))
+    at_zero = engine.forward(program, {"a": np.array([0.0, 4.0])}, "float64")
+    away = engine.forward(program, {"a": np.array([1.0, 4.0])}, "float64")
+    assert program_is_analytic(program)
+    assert not program_is_analytic(program, at_zero)
+    assert program_is_analytic(program, away)
+
+
 def test_kink_points_name_the_argument_and_the_place():
     program = parse_program(
         "b = relu(a - 1); c = sqrt(a); y = b.max() + c.sum() + abs(a).sum()", ("a",)

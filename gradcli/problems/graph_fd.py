@@ -27,15 +27,17 @@ from gradcli.spec import GraphSpec, Program
 KINK_SEARCH_ELEMENTS = 256  # inputs up to this size get Richardson and kinks everywhere
 
 
-def analytic(program: Program) -> bool:
-    """Whether the complex step is exact for this program: every op analytic, per the
-    op registry (gradcli.ops); without the registry, no complex step."""
+def analytic(program: Program, shadow: dict[str, Array]) -> bool:
+    """Whether the complex step is exact for this program at these inputs: every op
+    analytic and no argument at an infinite slope (sqrt at 0), per the op registry
+    (gradcli.ops); without the registry, no complex step."""
     try:
         ops: Any = importlib.import_module("gradcli.ops")
     except ImportError:
         return False
     check = getattr(ops, "program_is_analytic", None)
-    return bool(check(program)) if check is not None else False
+    values = engine.forward(program, shadow, "float64")
+    return bool(check(program, values)) if check is not None else False
 
 
 def loss_rows(spec: GraphSpec, shadow: dict[str, Array], name: str) -> references.Rows:
@@ -60,7 +62,7 @@ def full(
 ) -> tuple[dict[str, Array], list[core.NumericalReference]]:
     """∂L/∂x for every input x by central differences, step ∛ε·max(1, |x_j|)."""
     arrays, refs = {}, []
-    is_analytic = analytic(spec.program)
+    is_analytic = analytic(spec.program, shadow)
     for name, x in shadow.items():
         flat = x.reshape(-1)
         d = references.Differentiator(loss_rows(spec, shadow, name), flat)
@@ -84,7 +86,7 @@ def along(
     """⟨v_k, ∂L/∂x⟩ for each input x and direction v_k: the gradient of
     φ(t) = L(x + Σ t_k v_k) at t = 0, the step moving x by about ∛ε·max(1, |x|)."""
     arrays, refs = {}, []
-    is_analytic = analytic(spec.program)
+    is_analytic = analytic(spec.program, shadow)
     for name, x in shadow.items():
         v = dirs[f"grads.{name}"]
         inner = loss_rows(spec, shadow, name)
