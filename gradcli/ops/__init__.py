@@ -78,22 +78,16 @@ def kink_points(program: Program, values: list[Array]) -> list[KinkPoint]:
 
     found = []
     named = {node: name for name, node in program.variables.items()}
-    with np.errstate(all="ignore"):
-        for number, node in enumerate(program.nodes):
-            if node.op in LEAVES:
-                continue
-            rule = REGISTRY[node.op].kink_points
-            if rule is None:
-                continue
-            args = [values[a] for a in node.args]
-            for argument, mask, kind in rule(args, values[number], node.params):
-                where = tuple(tuple(int(i) for i in idx) for idx in np.argwhere(mask))
-                if where:
-                    arg = node.args[argument]
-                    text = named.get(arg, program.nodes[arg].text)
-                    found.append(
-                        KinkPoint(
-                            number, node.op, argument, text, where, kind, REGISTRY[node.op].kinks
-                        )
-                    )
+    for number, node in enumerate(program.nodes):
+        rule = None if node.op in LEAVES else REGISTRY[node.op].kink_points
+        if rule is None:
+            continue
+        args = [values[a] for a in node.args]
+        for argument, mask, kind in rule(args, values[number], node.params):
+            where = tuple(tuple(int(i) for i in idx) for idx in np.argwhere(mask))
+            if where:
+                arg = node.args[argument]
+                text = named.get(arg, program.nodes[arg].text)
+                description = REGISTRY[node.op].kinks
+                found.append(KinkPoint(number, node.op, argument, text, where, kind, description))
     return found
