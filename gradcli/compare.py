@@ -264,8 +264,8 @@ def _block_stats(
             ratio_all = np.divide(diff, allowed, out=np.zeros_like(diff), where=diff > 0)
             worst = int(np.argmax(ratio_all)) if ratio_all.size else 0
             ratio = float(ratio_all.reshape(-1)[worst]) if ratio_all.size else -1.0
+            # where diff = 0 the ratio buffer already holds 0
             rel = np.divide(diff, ref_abs, out=ratio_all, where=diff > 0)
-            rel[diff <= 0] = 0.0
             n_bad = 0
             max_rel = float(rel.max()) if rel.size else 0.0
     wi, wj = divmod(worst, n) if n else (0, 0)
