@@ -105,12 +105,9 @@ def _inputs(options: dict[str, Any]) -> list[Any]:
         if path.endswith(".npy"):
             return [inputs.load_npy(path)]
         return [inputs.to_array(inputs.parse_json(inputs.read_text_file(path), path), path)]
-    parts = options["shape"].split("x")
-    if not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise InputError(f"--shape {options['shape']!r}: sizes joined by x, such as 5 or 4x6")
-    shape = tuple(int(p) for p in parts)
-    if int(np.prod(shape)) > MAX_CHECK_ELEMENTS:
-        raise InputError(f"--shape {options['shape']}: more than {MAX_CHECK_ELEMENTS} elements")
+    from gradcli import params  # the rule gradcli.check(shape=...) uses: ASCII digits
+
+    shape = params.shape(options["shape"], "--shape", MAX_CHECK_ELEMENTS)
     rng = np.random.default_rng(options["seed"])
     scale = options["scale"]
     if options["dist"] == "uniform":
