@@ -4,7 +4,6 @@ out-of-memory kill), never far above it (or gradcli would refuse what fits). Siz
 small enough to keep this file at a few seconds; numpy and fd only, so torch's import
 does not dominate the peak."""
 
-import os
 import subprocess
 import sys
 
@@ -19,18 +18,27 @@ BACKENDS = ("numpy", "fd")
 MOST_ABOVE = 1.75  # the model may overstate the peak by this much, no more
 
 
+# Linux carries a process's peak RSS across exec, so a child forked from this test
+# process (hundreds of MiB once torch is imported) would report at least that: a small
+# launcher process starts gradcli and reports its peak (wait4) instead.
+LAUNCHER = """
+import os, subprocess, sys
+proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+_, status, usage = os.wait4(proc.pid, 0)
+proc.returncode = os.waitstatus_to_exitcode(status)
+print(proc.returncode, usage.ru_maxrss * 1024)
+"""
+
+
 def peak_rss(args, cwd):
-    """The maximum resident set size of `python -m gradcli ARGS`, in bytes (wait4)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gradcli", *args, "--backend", ",".join(BACKENDS), "--json"],
-        cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    """The maximum resident set size of `python -m gradcli ARGS`, in bytes."""
+    command = [sys.executable, "-m", "gradcli", *args, "--backend", ",".join(BACKENDS), "--json"]
+    launched = subprocess.run(
+        [sys.executable, "-c", LAUNCHER, *command], cwd=cwd, capture_output=True, text=True
     )
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
-    assert proc.returncode == 0
-    return usage.ru_maxrss * 1024  # kilobytes on Linux
+    status, peak = launched.stdout.split()
+    assert status == "0", launched.stderr
+    return int(peak)
 
 
 @pytest.mark.parametrize("n", [1536, 3072])
