@@ -68,6 +68,16 @@ def test_the_plot_model_bounds_the_measured_peak(tmp_path):
     assert measured <= estimate <= MOST_ABOVE * measured, (measured / 2**20, estimate / 2**20)
 
 
+def test_the_graph_plot_model_bounds_the_measured_peak(tmp_path):
+    pytest.importorskip("matplotlib")
+    size = 900
+    rand = ["--rand", f"a={size}x{size}", "--rand", f"b={size}x{size}"]
+    measured = peak_rss(["graph", "y = (a * b).sum()", *rand, "--plot", "g.png"], tmp_path)
+    nodes = [size * size] * 3 + [1]  # a, b, a * b, the sum
+    estimate = limits.graph_plot_peak(nodes, BACKENDS, drawn=True)
+    assert measured <= estimate <= MOST_ABOVE * measured, (measured / 2**20, estimate / 2**20)
+
+
 @pytest.mark.parametrize(
     ("args", "what"),
     [
@@ -76,6 +86,7 @@ def test_the_plot_model_bounds_the_measured_peak(tmp_path):
         (["layer", "--batch", "100000", "--in-features", "300"], "a 3×300 layer"),
         (["layer", "--in-features", "2000", "--out-features", "2000"], "a 2000×2000 layer"),
         (["layer", "--in-features", "1200", "--out-features", "1500", "--plot", "p.png"], "--plot"),
+        (["graph", "y = a * 2", "--rand", "a=3000x3000", "--plot", "p.png"], "--plot of the"),
     ],
 )
 def test_what_would_not_fit_is_refused_before_anything_is_allocated(
