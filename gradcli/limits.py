@@ -85,6 +85,16 @@ def layer_peak(elements: int, plotted: list[int], backends: tuple[str, ...], plo
     return int(base_bytes(backends) + computed + (plot_bytes(plotted, backends) if plot else 0))
 
 
+def graph_plot_peak(elements: list[int], backends: tuple[str, ...], drawn: bool) -> int:
+    """Estimated peak RSS of `gradcli graph --plot` with a tensor of each size in
+    `elements` (every node): each backend's value and gradient of each, and the plot of
+    every gradient; torch is loaded if it runs or draws the --rand inputs (`drawn`).
+    Measured: (a * b).sum() of two --rand 1000×1000, numpy and fd, 502 MiB."""
+    loaded = (*backends, "torch") if drawn else backends
+    computed = 2 * 8 * sum(elements) * (len(backends) + 1)
+    return int(base_bytes(loaded) + computed + plot_bytes([8 * e for e in elements], backends))
+
+
 def plot_bytes(plotted: list[int], backends: tuple[str, ...]) -> int:
     """What --plot adds: matplotlib, and copies of each plotted float64 array."""
     copies = len(backends) + PLOT_COPIES_BEYOND_BACKENDS
