@@ -288,6 +288,10 @@ def test_ties_of_max_are_counted_in_each_reduced_slice():
     (kink,) = kink_points(program, engine.forward(program, {"a": a}, "float64"))
     assert kink.kind == "tie"
     assert kink.indices == ((0, 0), (0, 1), (1, 0), (2, 1))  # column 2's peak is alone
+    program = parse_program("y = a.max(dim=-1)", ("a",))
+    a = np.array([[1.0, 3.0, 3.0], [2.0, 0.0, 1.0]])
+    (kink,) = kink_points(program, engine.forward(program, {"a": a}, "float64"))
+    assert kink.indices == ((0, 1), (0, 2))  # row 1's peak is alone
 
 
 @given(st.lists(st.sampled_from([-1.0, 0.0, 0.5, 2.0]), min_size=1, max_size=6))
