@@ -375,3 +375,19 @@ def test_the_shape_rule_accepts_exactly_what_numpy_and_torch_run(name, data):
         grads = op.vjp(np.ones(out.shape), args, out, params)
     assert out.shape == expected
     assert [g.shape for g in grads] == [tuple(s) for s in shapes]
+
+
+@pytest.mark.parametrize(
+    ("shapes", "message"),
+    [
+        (((), (3,)), "matmul needs tensors of at least 1 dim"),
+        (((3,), ()), "matmul needs tensors of at least 1 dim"),
+        (((2, 3), (4,)), "matmul: inner sizes differ (3 and 4)"),
+        (((3,), (4, 2)), "matmul: inner sizes differ (3 and 4)"),
+        (((5, 2, 3), (2, 4, 2)), "matmul: inner sizes differ (3 and 4)"),
+    ],
+)
+def test_matmul_shape_errors_name_the_sizes(shapes, message):
+    with pytest.raises(ValueError, match="matmul") as info:
+        REGISTRY["matmul"].shape(shapes, ())
+    assert str(info.value) == message
