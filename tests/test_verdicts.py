@@ -5,6 +5,8 @@ planted errors above the dtype's resolution fail, naming the odd one out."""
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gradcli import core, references
 from gradcli.backends import analytic
@@ -264,3 +266,18 @@ def test_a_planted_vjp_error_in_a_graph_is_caught_and_numpy_named(
     a = list(np.random.default_rng(1).normal(size=6) + shift)
     report = run("c = a - a.mean(); y = tanh(c) * w", dtype=dtype, a=a, w=[1.0, 2, 3, 4, 5, 6])
     assert report.verdict.summary.startswith("DISAGREE: grads.a: torch and fd agree, numpy differs")
+
+
+@given(
+    st.floats(-3, 3),
+    st.floats(-4, 4),
+    st.floats(-3, 3),
+    st.sampled_from(["float64", "float32"]),
+    st.integers(2, 40),
+)
+def test_no_false_alarm_on_a_correct_softmax_anywhere(log_scale, log_shift, log_t, dtype, n):
+    """Hypothesis: any size, steepness (10^±3), shift (±10^4) and temperature (10^±3)."""
+    rng = np.random.default_rng(n)
+    z = rng.normal(size=n) * 10.0**log_scale + np.sign(log_shift) * 10.0 ** abs(log_shift)
+    report = _softmax(z, dtype, 10.0**log_t)
+    assert report.ok, report.verdict.summary
