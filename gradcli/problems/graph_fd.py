@@ -38,6 +38,18 @@ def kink_points(program: Program, shadow: dict[str, Array]) -> list[ops.KinkPoin
     return ops.kink_points(program, engine.forward(program, shadow, "float64"))
 
 
+def loss_rounding_scale(program: Program, shadow: dict[str, Array]) -> float:
+    """What the loss's rounding is relative to: the largest magnitude the float64 forward
+    meets on the way (a − mean(a) at a ≈ 1e4 rounds by ε·1e4 however small the loss),
+    and the sum of the output's magnitudes (a loss that sums to 0 still rounds its terms)."""
+    values = engine.forward(program, shadow, "float64")
+    with np.errstate(all="ignore"):
+        largest = [float(np.max(np.abs(v[np.isfinite(v)]), initial=0.0)) for v in values]
+        out = values[program.output]
+        terms = float(np.sum(np.abs(out[np.isfinite(out)])))
+    return max([terms, *largest, 1e-300])
+
+
 def loss_rows(spec: GraphSpec, shadow: dict[str, Array], name: str) -> references.Rows:
     """A batched loss of input `name`: each row of the batch is that input, flattened;
     complex rows run the engine in complex128 (for the complex step)."""
@@ -60,12 +72,13 @@ def full(
 ) -> tuple[dict[str, Array], list[core.NumericalReference]]:
     """∂L/∂x for every input x by central differences, step ∛ε·max(1, |x_j|)."""
     arrays, refs = {}, []
+    f_scale = loss_rounding_scale(spec.program, shadow)
     # the complex step is exact for analytic operations, except at the points where one
     # has no derivative (sqrt at 0): there Richardson finds the kink or the infinity
     is_analytic = analytic(spec.program) and not kink_points(spec.program, shadow)
     for name, x in shadow.items():
         flat = x.reshape(-1)
-        d = references.Differentiator(loss_rows(spec, shadow, name), flat)
+        d = references.Differentiator(loss_rows(spec, shadow, name), flat, f_scale=f_scale)
         derivative = d.cheap()
         if not is_analytic and flat.size <= KINK_SEARCH_ELEMENTS:
             # a program with relu, abs or max: look for kinks everywhere (7 passes per
@@ -86,6 +99,7 @@ def along(
     """⟨v_k, ∂L/∂x⟩ for each input x and direction v_k: the gradient of
     φ(t) = L(x + Σ t_k v_k) at t = 0, the step moving x by about ∛ε·max(1, |x|)."""
     arrays, refs = {}, []
+    f_scale = loss_rounding_scale(spec.program, shadow)
     is_analytic = analytic(spec.program) and not kink_points(spec.program, shadow)
     for name, x in shadow.items():
         v = dirs[f"grads.{name}"]
@@ -98,7 +112,7 @@ def along(
         scale = max(1.0, float(np.abs(x).max()) if x.size else 1.0)
         reach = float(np.abs(v).reshape(len(v), -1).max(axis=1).max())
         step = np.full(len(v), references.CBRT_EPS * scale / max(reach, 1e-300))
-        d = references.Differentiator(f_rows, np.zeros(len(v)), step)
+        d = references.Differentiator(f_rows, np.zeros(len(v)), step, f_scale)
         derivative = d.cheap()
         quantity = directional_fd.projected_name(f"grads.{name}")
         arrays[quantity] = derivative.value.reshape(len(v))
