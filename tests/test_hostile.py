@@ -3,6 +3,7 @@ and Hypothesis), not by example: each case must end in one `Error:` line, exit s
 and nothing on stdout, never a traceback (70) or a silent "ok"."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +19,8 @@ NOT_NUMBERS = ["²", "١٢", "１２", "1_000", " 7", "7 ", "0x10", "nan", "inf"
 NOT_NUMBERS += ["", "-", "+", "e5", "1e", "--", "½", "Ⅻ"]
 NOT_INTEGERS = [*NOT_NUMBERS, "1.5", "1e3", "-1", "99999999999999999999999"]
 
+EXAMPLES = Path(__file__).parent.parent / "examples"
+CHECK = ["check", f"{EXAMPLES}/ops.py:softmax", "--jacobian", "softmax_jacobian"]
 RAND_OK = ("0x10", "")  # a (0, 10) shape and a scalar: shapes, not errors
 VAR_OK = ("-", "", "7")  # " 7" is JSON
 
@@ -39,6 +42,10 @@ NUMERIC_OPTIONS = [
     (["graph", "y = a * 2"], "--rand", [], ["a=2x²", "a=100000x100000", "a=" + "2x" * 40 + "1"]),
     (["graph", "y = a * 2"], "--seed", ["--rand", "a=2"], NOT_INTEGERS),
     (["graph", "y = a"], "--var", [], [f"a={v}" for v in NOT_NUMBERS if v.strip() not in VAR_OK]),
+    (CHECK, "--shape", [], [*NOT_INTEGERS, "0", "2x0", "100000x100000", "2x" * 40 + "1"]),
+    (CHECK, "--trials", ["--shape", "3"], [*NOT_INTEGERS, "0", "101"]),
+    (CHECK, "--scale", ["--shape", "3"], [*NOT_NUMBERS, "-1"]),
+    (CHECK, "--seed", ["--shape", "3"], NOT_INTEGERS),
     (["softmax", "3", "1"], "--save", [], ["", " "]),
     (["softmax", "3", "1"], "--plot", [], ["", " "]),
     (["softmax"], "--input", [], [""]),
