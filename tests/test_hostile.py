@@ -211,3 +211,36 @@ def test_json_documents_are_still_read(capsys):
     assert info.value.code == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["results"]["numpy"]["grads"]["a"] == json.loads(nested(32, "2.0"))
+
+
+@pytest.mark.parametrize(
+    ("argv", "stdin", "message"),
+    [
+        (["softmax", "1e307", "0", "--temperature", "1e-8"], None, "z / T overflows float64"),
+        (["softmax", "1e308", "-1e308"], None, "overflows float64"),
+        (["softmax", "1e39", "0", "--dtype", "float32"], None, "overflows float32"),
+        (["graph", "y = a * 2", "--var", "a=[1e39]", "--dtype", "float32"], None, "overflows"),
+        (
+            ["layer", "--spec", "-", "--dtype", "float32"],
+            '{"W": [[1e200]], "b": [0], "x": [1]}',
+            "W: 1e+200 at [0, 0] overflows float32",
+        ),
+        (
+            ["layer", "--spec", "-"],
+            '{"W": [[1]], "b": [0], "x": [1], "dtype": "float32", "loss": {"kind": "sum"}}'.replace(
+                "[1]}", "[1e39]}"
+            ).replace('"x": [1]', '"x": [1e39]'),
+            "overflows float32",
+        ),
+    ],
+)
+def test_values_beyond_what_the_backends_can_hold_are_refused_not_a_false_alarm(
+    argv, stdin, message
+):
+    from click.testing import CliRunner
+
+    from gradcli.cli import cli
+
+    result = CliRunner().invoke(cli, argv, input=stdin)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
