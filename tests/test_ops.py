@@ -59,6 +59,7 @@ CASES = (
     ]
     + [("T", (shape,), ()) for shape in ((3, 4), (5,), ())]
     + [("transpose", ((2, 3, 4),), dims) for dims in ((0, 2), (-1, 0), (1, 1))]
+    + [("transpose", ((),), (0, -1))]  # a 0-d tensor: torch accepts dims 0 and -1
     + [("reshape", ((3, 4),), (shape,)) for shape in ((4, 3), (-1,), (2, -1, 2))]
     + [
         ("index", ((4, 5),), (key,))
@@ -391,3 +392,18 @@ def test_matmul_shape_errors_name_the_sizes(shapes, message):
     with pytest.raises(ValueError, match="matmul") as info:
         REGISTRY["matmul"].shape(shapes, ())
     assert str(info.value) == message
+
+
+# --- the hand-derived formulas of backends/analytic.py on shapes the commands do not use ---
+
+
+@pytest.mark.parametrize("shape", [(5,), (2, 3, 4)])
+def test_analytic_softmax_vjp_on_one_row_and_on_batches_of_batches(shape):
+    from gradcli.backends import analytic
+
+    rng = np.random.default_rng(7)
+    z, v = rng.normal(size=shape), rng.normal(size=shape)
+    zt = torch.tensor(z, requires_grad=True)
+    (expected,) = torch.autograd.grad(torch.softmax(zt, dim=-1), zt, torch.tensor(v))
+    got = analytic.softmax_vjp(analytic.softmax(z), v)
+    np.testing.assert_allclose(got, expected.numpy(), rtol=1e-12, atol=1e-15)

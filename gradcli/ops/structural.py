@@ -89,7 +89,7 @@ def index_shape(shapes: Sequence[Shape], p: Params) -> Shape:
 
 def index_vjp(g: Array, x: Sequence[Array], o: Array, p: Params) -> list[Array]:
     # basic indexing picks each element at most once: the gradient lands where it came from
-    grad = np.zeros_like(x[0], dtype=g.dtype)
+    grad = np.zeros(x[0].shape, dtype=g.dtype)
     grad[index_key(p[0])] = g
     return [grad]
 
