@@ -11,6 +11,7 @@ from gradcli.cli.common import (
     FiniteFloat,
     check_options,
     emit,
+    integer_range,
     npz_output,
     run_options,
     user_errors,
@@ -46,7 +47,7 @@ MAX_CHECK_ELEMENTS = 10_000_000
 )
 @click.option(
     "--trials",
-    type=click.IntRange(1, 100),
+    type=integer_range(1, 100),  # ASCII digits, as every integer option
     default=3,
     show_default=True,
     help="Random inputs to check.",

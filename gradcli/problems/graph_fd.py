@@ -26,10 +26,10 @@ from gradcli.spec import GraphSpec, Program
 KINK_SEARCH_ELEMENTS = 256  # inputs up to this size get Richardson and kinks everywhere
 
 
-def analytic(program: Program) -> bool:
-    """Whether the complex step is exact for this program: every op analytic, per the
-    op registry."""
-    return ops.program_is_analytic(program)
+def analytic(program: Program, shadow: dict[str, Array]) -> bool:
+    """Whether the complex step is exact for this program at these inputs: every op
+    analytic and no argument at an infinite slope (sqrt at 0), per the op registry."""
+    return ops.program_is_analytic(program, engine.forward(program, shadow, "float64"))
 
 
 def kink_points(program: Program, shadow: dict[str, Array]) -> list[ops.KinkPoint]:
@@ -75,7 +75,7 @@ def full(
     f_scale = loss_rounding_scale(spec.program, shadow)
     # the complex step is exact for analytic operations, except at the points where one
     # has no derivative (sqrt at 0): there Richardson finds the kink or the infinity
-    is_analytic = analytic(spec.program) and not kink_points(spec.program, shadow)
+    is_analytic = analytic(spec.program, shadow) and not kink_points(spec.program, shadow)
     for name, x in shadow.items():
         flat = x.reshape(-1)
         d = references.Differentiator(loss_rows(spec, shadow, name), flat, f_scale=f_scale)
@@ -100,7 +100,7 @@ def along(
     φ(t) = L(x + Σ t_k v_k) at t = 0, the step moving x by about ∛ε·max(1, |x|)."""
     arrays, refs = {}, []
     f_scale = loss_rounding_scale(spec.program, shadow)
-    is_analytic = analytic(spec.program) and not kink_points(spec.program, shadow)
+    is_analytic = analytic(spec.program, shadow) and not kink_points(spec.program, shadow)
     for name, x in shadow.items():
         v = dirs[f"grads.{name}"]
         inner = loss_rows(spec, shadow, name)
