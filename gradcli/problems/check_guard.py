@@ -78,14 +78,14 @@ def failure(prefix: str, exc: BaseException, debug: bool) -> str:
     if isinstance(exc, SystemExit):
         detail = f"SystemExit (it called sys.exit({exc.code!r}))"
     else:
-        text = " ".join(_safe_str(exc).split())
+        text = " ".join(safe_str(exc).split())
         detail = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
     if len(detail) > 300:
         detail = detail[:297] + "..."
     return f"{prefix} {detail}" + ("" if debug else " (--debug shows the traceback)")
 
 
-def _safe_str(exc: BaseException) -> str:
+def safe_str(exc: BaseException) -> str:
     try:
         return str(exc)
     except Exception:  # an exception whose __str__ raises: its type says enough

@@ -154,7 +154,8 @@ def _probe(subject: Subject, values: dict[str, Array], dtype: str) -> None:
 def _text(exc: Exception | None) -> str:
     if exc is None:
         return ""
-    return f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+    text = " ".join(guard.safe_str(exc).split())[:200]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _call(subject: Subject, values: dict[str, Any]) -> tuple[Any, ...]:
