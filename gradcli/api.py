@@ -170,6 +170,7 @@ def check(
     backends: Iterable[str] = ALL_BACKENDS,
     rtol: float | None = None,
     atol: float | None = None,
+    taylor: bool = False,
 ) -> Report:
     """Your derivative against autograd and finite differences (as `gradcli check`).
 
@@ -179,6 +180,8 @@ def check(
     drawn from `seed` (scale·N(0, 1)). Several: `inputs` (name -> array, fixed) and
     `shapes` (name -> shape, drawn); `args` are non-array arguments by keyword.
     """
+    import dataclasses
+
     from gradcli.errors import InputError
     from gradcli.problems import check as problem
     from gradcli.problems.check_build import draw
@@ -205,4 +208,4 @@ def check(
     spec = check_spec(
         forward, derivatives, inputs=arrays, seed=seed, full=full, options=options, args=args
     )
-    return problem.run(spec)
+    return problem.run(dataclasses.replace(spec, taylor=bool(taylor)))

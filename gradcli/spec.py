@@ -76,6 +76,7 @@ class CheckSpec:
     debug: bool = False
     options: RunOptions = RunOptions()
     args: dict[str, Any] = field(default_factory=dict)  # non-array arguments, by keyword
+    taylor: bool = False  # also the Taylor test: the remainder's rate, 2 or 1
 
 
 @dataclass(frozen=True)

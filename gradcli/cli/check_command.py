@@ -67,6 +67,11 @@ from gradcli.exit_status import ExitStatus
     show_default=True,
     help="Random inputs to check.",
 )
+@click.option(
+    "--taylor",
+    is_flag=True,
+    help="Also the Taylor test: the remainder's rate as h halves (2 right, 1 wrong).",
+)
 @click.option("--full", is_flag=True, help="Check element by element however large the input.")
 @click.option("--debug", is_flag=True, help="Show the traceback of an error in your code.")
 @check_options
@@ -107,6 +112,10 @@ def check(ctx: click.Context, /, **options: Any) -> None:
             options=run_options(options),
             args=check_parse.arguments(options["arg_values"]),
         )
+        if options["taylor"]:
+            import dataclasses
+
+            spec = dataclasses.replace(spec, taylor=True)
         with npz_output(options) as npz:
             report = problem.run(spec)
             emit(report, options, npz)

@@ -24,7 +24,7 @@ from gradcli.problems import check_explain, check_guard
 from gradcli.problems.check_backends import Trial
 from gradcli.problems.check_plan import plan
 from gradcli.problems.check_subject import Subject
-from gradcli.report import Array, BackendResult, Report
+from gradcli.report import Array, BackendResult, LawCheck, Report
 from gradcli.spec import CheckSpec
 
 MAX_FULL_FD_CALLS = 4_000  # full fd calls the forward twice per input element
@@ -72,22 +72,46 @@ def _run(spec: CheckSpec) -> Report:
     n_terms = max(sum(v.size for v in trial.values.values()) for trial in trials)
     comparisons = compare.compare_results(results, scales, n_terms, options.rtol, options.atol)
     non_finite = compare.find_non_finite(results)
-    verdict = compare.verdict(backends, comparisons, (), non_finite)
+    laws, sections = _taylor(spec, subject, trials)
+    verdict = compare.verdict(backends, comparisons, laws, non_finite)
     patterns = check_explain.patterns(results, comparisons)
     if patterns and not verdict.ok:
         verdict = type(verdict)(verdict.ok, verdict.summary, (*verdict.details, *patterns))
+    if laws and all(law.ok for law in laws) and not non_finite:
+        failing = [c for c in comparisons if not c.ok]
+        if failing and all("fd" in c.backends for c in failing):
+            notes.append(
+                "fd differs, but only fd, and the Taylor remainder falls as h² in every "
+                f"trial: the Taylor test decides ({verdict.details[0]})"
+            )
+            verdict = type(verdict)(True, "OK: the Taylor test passes in every trial", ())
     return Report(
         command="check",
         title=_title(spec, subject, trials),
         inputs=_inputs(spec, subject, trials),
         results=results,
         comparisons=comparisons,
-        laws=(),
+        laws=laws,
         non_finite=non_finite,
         verdict=verdict,
         notes=tuple(notes),
-        sections=tuple(check_explain.worst_entries(results, comparisons)),
+        sections=(*check_explain.worst_entries(results, comparisons), *sections),
     )
+
+
+def _taylor(
+    spec: CheckSpec, subject: Subject, trials: list[Trial]
+) -> tuple[tuple[LawCheck, ...], list[tuple[str, tuple[str, ...]]]]:
+    if not spec.taylor:
+        return (), []
+    from gradcli.problems.check_taylor import taylor_test
+
+    laws, lines = [], []
+    for t, trial in enumerate(trials):
+        law, shown = taylor_test(spec, subject, trial, t)
+        laws.append(law)
+        lines.extend(shown if not law.ok or t == 0 else shown[:1])
+    return tuple(laws), [("Taylor test: the remainder's rate as h halves", tuple(lines))]
 
 
 def _trial(subject: Subject, values: dict[str, Array], dtype: str) -> Trial:
