@@ -204,7 +204,11 @@ def check(
         k: v for k, v in (("jacobian", jacobian), ("vjp", vjp), ("grad", grad)) if v is not None
     }
     chosen = [b if b != "numpy" else "yours" for b in backends]
-    options = _options([b for b in chosen if b != "yours"] or ["fd"], dtype, rtol, atol)
+    low = dtype in ("float16", "bfloat16")  # check alone runs your code in these
+    options = _options(
+        [b for b in chosen if b != "yours"] or ["fd"], "float64" if low else dtype, rtol, atol
+    )
+    options = dataclasses.replace(options, dtype=dtype)
     spec = check_spec(
         forward, derivatives, inputs=arrays, seed=seed, full=full, options=options, args=args
     )

@@ -249,3 +249,54 @@ def test_the_full_check_estimates_its_memory_first(monkeypatch):
             full=True,
             backends=["fd"],
         )
+
+
+LOWP = str(EXAMPLES / "lowp.py")
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_a_bf16_sum_is_caught_and_a_float32_sum_passes(dtype):
+    import sys
+
+    sys.path.insert(0, str(EXAMPLES))
+    from lowp import Linear, LinearBf16Sum
+
+    shapes = {"x": (4096, 8), "W": (8, 4)}
+    right = gradcli.check(Linear, shapes=shapes, dtype=dtype, trials=2)
+    assert right.ok, right.verdict.summary
+    worst = max(c.max_abs_error / c.allowed for c in right.comparisons)
+    assert worst < 0.5  # measured ≤ 0.23: a margin of 2× at least
+    wrong = gradcli.check(LinearBf16Sum, shapes=shapes, dtype=dtype, trials=2)
+    assert not wrong.ok
+    assert failed_quantities(wrong) == ["vᵀJu.W"]  # dx sums 4 terms: right in any dtype
+    note = next(n for n in wrong.notes if n.startswith(dtype))
+    eps = {"bfloat16": 2.0**-7, "float16": 2.0**-10}[dtype]
+    assert f"rtol = 2ε = {2 * eps:.3g}" in note
+    assert "the references in float64 on the same rounded values" in note
+    assert wrong.results["torch"].precision == "float64"
+
+
+def test_low_precision_on_the_command_line():
+    result = invoke(
+        f"{LOWP}:LinearBf16Sum",
+        "--shape",
+        "x=4096x8",
+        "--shape",
+        "W=8x4",
+        "--dtype",
+        "bfloat16",
+        "--trials",
+        "1",
+    )
+    assert result.exit_code == 1, result.output
+    assert "bfloat16: your code ran in bfloat16" in result.stdout
+
+
+def test_a_numpy_forward_runs_in_float16_and_is_refused_bfloat16_with_both_tries():
+    assert gradcli.check(
+        np.tanh, grad=lambda x: 1 - np.tanh(x) ** 2, shape=(5,), dtype="float16"
+    ).ok
+    with pytest.raises(InputError, match="on torch tensors"):
+        gradcli.check(
+            lambda x: np.tanh(np.asarray(x)), grad=lambda x: x, shape=(5,), dtype="bfloat16"
+        )

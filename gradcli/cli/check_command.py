@@ -120,3 +120,14 @@ def check(ctx: click.Context, /, **options: Any) -> None:
             report = problem.run(spec)
             emit(report, options, npz)
     ctx.exit(ExitStatus.OK if report.ok else ExitStatus.DISAGREE)
+
+
+# check alone runs code in float16 and bfloat16 (the references stay in float64)
+CHECK_DTYPES = ("float64", "float32", "float16", "bfloat16")
+for _param in check.params:
+    if _param.name == "dtype":
+        _param.type = click.Choice(CHECK_DTYPES)
+        _param.help = (
+            "Precision of your code (float16/bfloat16: tolerances from the dtype's "
+            "resolution); the references run in float64."
+        )

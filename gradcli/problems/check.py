@@ -24,13 +24,17 @@ from gradcli.problems import check_explain, check_guard
 from gradcli.problems.check_backends import Trial
 from gradcli.problems.check_plan import plan
 from gradcli.problems.check_subject import Subject
-from gradcli.report import Array, BackendResult, LawCheck, Report
+from gradcli.report import Array, BackendResult, Comparison, LawCheck, Report, Tolerance
 from gradcli.spec import CheckSpec
 
 MAX_FULL_FD_CALLS = 4_000  # full fd calls the forward twice per input element
 MAX_FULL_JACOBIAN = 250_000  # elements of a full Jacobian; beyond, directional checks
 DIRECTIONS = 8
 REFERENCES = ("torch", "fd")
+# The resolution ε (spacing just above 1) of the low-precision dtypes your code may run
+# in; their tolerances follow it (LOW_PRECISION_ULPS of it, relative and of the scale).
+LOW_PRECISION = {"float16": 2.0**-10, "bfloat16": 2.0**-7}
+LOW_PRECISION_ULPS = 2.0
 
 
 def run(spec: CheckSpec) -> Report:
@@ -70,7 +74,11 @@ def _run(spec: CheckSpec) -> Report:
     results = {b: BackendResult(b, methods[b], precisions[b], arrays[b]) for b in backends}
     scales = {q: _reference_scale(results, q) for q in arrays["yours"]}
     n_terms = max(sum(v.size for v in trial.values.values()) for trial in trials)
-    comparisons = compare.compare_results(results, scales, n_terms, options.rtol, options.atol)
+    if options.dtype in LOW_PRECISION:
+        comparisons = _low_precision_comparisons(results, scales, n_terms, options)
+        notes.append(_low_precision_note(options))
+    else:
+        comparisons = compare.compare_results(results, scales, n_terms, options.rtol, options.atol)
     non_finite = compare.find_non_finite(results)
     laws, sections = _taylor(spec, subject, trials)
     verdict = compare.verdict(backends, comparisons, laws, non_finite)
@@ -99,6 +107,48 @@ def _run(spec: CheckSpec) -> Report:
     )
 
 
+def _low_precision_comparisons(
+    results: dict[str, BackendResult], scales: dict[str, float], n_terms: int, options: Any
+) -> tuple[Comparison, ...]:
+    """yours (float16/bfloat16) against each reference with tolerances from the dtype's
+    resolution and the quantity's scale (the references' largest magnitude); the
+    references against each other as usual (both float64)."""
+    eps = LOW_PRECISION[options.dtype]
+    rtol = options.rtol if options.rtol is not None else LOW_PRECISION_ULPS * eps
+    references = {b: r for b, r in results.items() if b != "yours"}
+    out: list[Comparison] = []
+    for quantity, scale in scales.items():
+        atol = options.atol if options.atol is not None else LOW_PRECISION_ULPS * eps * scale
+        for ref in references:
+            out.append(
+                compare.compare_arrays(
+                    quantity,
+                    ("yours", ref),
+                    results["yours"].arrays[quantity],
+                    results[ref].arrays[quantity],
+                    Tolerance(rtol, atol),
+                )
+            )
+        if len(references) > 1:
+            pair = {b: references[b] for b in ("torch", "fd")}
+            out.extend(compare.compare_results(pair, {quantity: scale}, n_terms))
+    return tuple(out)
+
+
+def _low_precision_note(options: Any) -> str:
+    eps = LOW_PRECISION[options.dtype]
+    chosen = []
+    if options.rtol is None:
+        chosen.append(f"rtol = {LOW_PRECISION_ULPS:g}ε = {LOW_PRECISION_ULPS * eps:.3g}")
+    if options.atol is None:
+        chosen.append(f"atol = {LOW_PRECISION_ULPS:g}ε · the largest |reference| of each quantity")
+    how = "; ".join(chosen) if chosen else "as given by --rtol and --atol"
+    return (
+        f"{options.dtype}: your code ran in {options.dtype} (ε = {eps:.3g}), the references in "
+        f"float64 on the same rounded values; yours is judged with {how}"
+    )
+
+
 def _taylor(
     spec: CheckSpec, subject: Subject, trials: list[Trial]
 ) -> tuple[tuple[LawCheck, ...], list[tuple[str, tuple[str, ...]]]]:
@@ -106,7 +156,8 @@ def _taylor(
         return (), []
     from gradcli.problems.check_taylor import taylor_test
 
-    laws, lines = [], []
+    laws: list[LawCheck] = []
+    lines: list[str] = []
     for t, trial in enumerate(trials):
         law, shown = taylor_test(spec, subject, trial, t)
         laws.append(law)
