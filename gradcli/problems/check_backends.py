@@ -27,6 +27,9 @@ class Trial:
     values: dict[str, Array]  # the inputs, float64, already rounded to the user's dtype
     outputs: tuple[Array, ...]  # the forward's outputs at them, float64
     dtype: str  # the user's dtype
+    # per output, the magnitude f's rounding is relative to: |f|, or more where f is a
+    # sum of larger terms (measured: the float32 forward's deviation over float32's ε)
+    magnitudes: tuple[Array, ...] = ()
 
 
 # --- yours ---------------------------------------------------------------------------
@@ -188,15 +191,19 @@ def _check_outputs(outputs: tuple[Any, ...], trial: Trial) -> None:
         raise InputError("the forward returned something other than tensors for tensor inputs")
 
 
-def torch_vjp(subject: Subject, trial: Trial, cotangents: tuple[Array, ...]) -> dict[str, Array]:
-    return _autograd(subject, trial, cotangents, "float64", user=False)
+def torch_vjp(
+    subject: Subject, trial: Trial, cotangents: tuple[Array, ...], dtype: str = "float64"
+) -> dict[str, Array]:
+    return _autograd(subject, trial, cotangents, dtype, user=False)
 
 
-def torch_jacobian(subject: Subject, trial: Trial) -> dict[tuple[int, str], Array]:
+def torch_jacobian(
+    subject: Subject, trial: Trial, dtype: str = "float64"
+) -> dict[tuple[int, str], Array]:
     """Rows of every block by autograd: one backward per output element."""
     import torch
 
-    values = tensors(trial.values, "float64", subject.names)
+    values = tensors(trial.values, dtype, subject.names)
     blocks = {}
     with torch.enable_grad():
         outputs = subject.reference(values)
