@@ -206,7 +206,8 @@ def _shapes(shapes: list[tuple[int, ...]]) -> str:
 
 def _scale(results: dict[str, BackendResult], quantity: str, trials: list[Trial]) -> float:
     """The largest finite magnitude the references (never the side under test) give, and
-    at least max|f| over the inputs' scale (the size of a derivative of f at this x).
+    at least max|f| over the inputs' scale (the size of a derivative of f at this x; |f|
+    as large as the terms f sums, measured in float32).
     The caller raises it to the magnitude torch's float32 rounding measures."""
     scale = 0.0
     for backend, result in results.items():
@@ -218,7 +219,8 @@ def _scale(results: dict[str, BackendResult], quantity: str, trials: list[Trial]
             scale = max(scale, float(finite.max()))
     trial = trials[int(quantity.split(".", 1)[0].removeprefix("trial"))]
     with np.errstate(all="ignore"):
-        size = max(float(np.max(np.abs(y), initial=0.0)) for y in trial.outputs)
+        sizes = trial.magnitudes or tuple(np.abs(y) for y in trial.outputs)
+        size = max(float(np.max(m, initial=0.0)) for m in sizes)
         reach = max(1.0, *(float(np.abs(x).max()) for x in trial.values.values()))
     natural = size / reach if np.isfinite(size) else 0.0
     return float(max(scale, natural, 1e-300))
