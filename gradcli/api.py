@@ -134,6 +134,7 @@ def check_spec(
     debug: bool = False,
     options: Any = None,
     args: Mapping[str, Any] | None = None,
+    order: int = 1,
 ) -> Any:
     """A CheckSpec from objects or `path.py:name` strings (the CLI passes strings);
     `inputs` holds one array, or one mapping name -> array, per trial."""
@@ -148,6 +149,7 @@ def check_spec(
         debug=debug,
         options=options,
         args=args,
+        order=order,
     )
 
 
@@ -157,6 +159,7 @@ def check(
     jacobian: Any = None,
     vjp: Any = None,
     grad: Any = None,
+    hvp: Any = None,
     x: Any = None,
     shape: tuple[int, ...] | None = None,
     inputs: Mapping[str, Any] | None = None,
@@ -171,6 +174,7 @@ def check(
     rtol: float | None = None,
     atol: float | None = None,
     taylor: bool = False,
+    order: int = 1,
 ) -> Report:
     """Your derivative against autograd and finite differences (as `gradcli check`).
 
@@ -201,7 +205,9 @@ def check(
     else:
         arrays = [fixed]
     derivatives = {
-        k: v for k, v in (("jacobian", jacobian), ("vjp", vjp), ("grad", grad)) if v is not None
+        k: v
+        for k, v in (("jacobian", jacobian), ("vjp", vjp), ("grad", grad), ("hvp", hvp))
+        if v is not None
     }
     chosen = [b if b != "numpy" else "yours" for b in backends]
     low = dtype in ("float16", "bfloat16")  # check alone runs your code in these
@@ -210,6 +216,13 @@ def check(
     )
     options = dataclasses.replace(options, dtype=dtype)
     spec = check_spec(
-        forward, derivatives, inputs=arrays, seed=seed, full=full, options=options, args=args
+        forward,
+        derivatives,
+        inputs=arrays,
+        seed=seed,
+        full=full,
+        options=options,
+        args=args,
+        order=order,
     )
     return problem.run(dataclasses.replace(spec, taylor=bool(taylor)))

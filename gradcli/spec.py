@@ -77,6 +77,7 @@ class CheckSpec:
     options: RunOptions = RunOptions()
     args: dict[str, Any] = field(default_factory=dict)  # non-array arguments, by keyword
     taylor: bool = False  # also the Taylor test: the remainder's rate, 2 or 1
+    second: str = ""  # "order2": a Function's backward differentiated; "hvp": FN(x, v) = Hv
 
 
 @dataclass(frozen=True)

@@ -300,3 +300,60 @@ def test_a_numpy_forward_runs_in_float16_and_is_refused_bfloat16_with_both_tries
         gradcli.check(
             lambda x: np.tanh(np.asarray(x)), grad=lambda x: x, shape=(5,), dtype="bfloat16"
         )
+
+
+SECOND = str(EXAMPLES / "second.py")
+
+
+def test_order_2_differentiates_the_functions_backward():
+    import sys
+
+    sys.path.insert(0, str(EXAMPLES))
+    from second import Cube, CubeDetachedBackward
+
+    right = gradcli.check(Cube, shape=(5,), order=2)
+    assert right.ok, right.verdict.summary
+    assert right.inputs["input_names"] == ["x", "grad_out"]
+    # the second derivative of x³ along g: ∂(3x²g)/∂x = 6x·g, against the drawn values
+    x, g = right.inputs["x"][0]["x"], right.inputs["x"][0]["grad_out"]
+    first = 3 * x**2 * g  # G(x, g); its VJP with cotangent c is (6x·g·c, 3x²·c)
+    c = np.random.default_rng([0, 0x636865636B, 0]).standard_normal(5)
+    np.testing.assert_allclose(right.results["yours"].arrays["trial0.vjp.x"], 6 * x * g * c)
+    np.testing.assert_allclose(right.results["torch"].arrays["trial0.vjp.grad_out"], 3 * x**2 * c)
+    assert first.shape == (5,)
+    assert gradcli.check(CubeDetachedBackward, shape=(5,)).ok  # right to first order
+    wrong = gradcli.check(CubeDetachedBackward, shape=(5,), order=2)
+    assert not wrong.ok
+    assert failed_quantities(wrong) == ["vjp.x"]
+    assert any("yours is zero" in d for d in wrong.verdict.details)
+
+
+def test_hvp_is_checked_against_autograd_and_fd_of_the_gradient():
+    import sys
+
+    sys.path.insert(0, str(EXAMPLES))
+    from second import quartic, quartic_hvp, quartic_hvp_wrong
+
+    right = gradcli.check(quartic, hvp=quartic_hvp, shape=(3, 4))
+    assert right.ok
+    assert list(right.results) == ["yours", "torch", "fd"]
+    wrong = gradcli.check(quartic, hvp=quartic_hvp_wrong, shape=(3, 4))
+    assert not wrong.ok
+    assert any("constant factor 0.333333" in d for d in wrong.verdict.details)
+    result = invoke(f"{SECOND}:quartic", "--hvp", "quartic_hvp", "--shape", "5")
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["{s}:quartic", "--vjp", "quartic_hvp", "--order", "2"], "--order 2 is for a torch"),
+        (["{s}:quartic", "--hvp", "quartic_hvp", "--order", "2"], "already second order"),
+        (["{s}:quartic", "--hvp", "quartic_hvp", "--grad", "quartic_hvp"], "give one of"),
+        (["{l}:split", "--hvp", "split_vjp"], "--hvp needs a forward that takes torch"),
+    ],
+)
+def test_second_order_refusals(args, message):
+    result = invoke(*[a.format(s=SECOND, l=LINEAR) for a in args], "--shape", "5")
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr

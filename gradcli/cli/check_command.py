@@ -25,6 +25,18 @@ from gradcli.exit_status import ExitStatus
 @click.option("--vjp", metavar="FN", help="Your vector-Jacobian product: FN(x, g) -> like x.")
 @click.option("--grad", metavar="FN", help="Your elementwise derivative: FN(x) -> like x.")
 @click.option(
+    "--hvp",
+    metavar="FN",
+    help="Your Hessian-vector product of a scalar forward: FN(x, v) -> like x.",
+)
+@click.option(
+    "--order",
+    type=click.IntRange(1, 2),
+    default=1,
+    show_default=True,
+    help="2: your Function's backward is differentiated and checked (as gradgradcheck).",
+)
+@click.option(
     "--shape",
     "shapes",
     metavar="[NAME=]AxB",
@@ -99,9 +111,9 @@ def check(ctx: click.Context, /, **options: Any) -> None:
         from gradcli.cli import check_parse
         from gradcli.problems import check as problem
 
-        derivatives = {k: options[k] for k in ("jacobian", "vjp", "grad") if options[k]}
+        derivatives = {k: options[k] for k in ("jacobian", "vjp", "grad", "hvp") if options[k]}
         if len(derivatives) > 1:
-            raise InputError("give one of --jacobian, --vjp and --grad")
+            raise InputError("give one of --jacobian, --vjp, --grad and --hvp")
         spec = check_spec(
             options["target"],
             derivatives,
@@ -111,6 +123,7 @@ def check(ctx: click.Context, /, **options: Any) -> None:
             debug=options["debug"],
             options=run_options(options),
             args=check_parse.arguments(options["arg_values"]),
+            order=options["order"],
         )
         if options["taylor"]:
             import dataclasses

@@ -64,7 +64,7 @@ def yours_vjp(
             debug=spec.debug,
         )
         return _named(value, "your vjp", subject, trial)
-    if spec.mode == "function":
+    if spec.mode == "function" and subject.gradient_map is None:
         return _function_backward(subject, spec, trial, cotangents)
     return _autograd(subject, trial, cotangents, trial.dtype, user=True)
 

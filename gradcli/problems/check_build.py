@@ -4,6 +4,7 @@ and each trial's inputs by name (drawn or given). The API and the CLI both come 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -28,8 +29,24 @@ def build(
     debug: bool = False,
     options: RunOptions | None = None,
     args: Mapping[str, Any] | None = None,
+    order: int = 1,
 ) -> CheckSpec:
-    """`inputs`: one per trial, an array (the one input) or a mapping name -> array."""
+    """`inputs`: one per trial, an array (the one input) or a mapping name -> array.
+    derivatives may name "hvp" (FN(x, v) = Hv, checked as the VJP of ∇f); order 2 checks
+    a Function's backward's own derivative."""
+    derivatives = dict(derivatives)
+    second = ""
+    if "hvp" in derivatives:
+        derivatives["vjp"] = derivatives.pop("hvp")
+        second = "hvp"
+        if len(derivatives) > 1:
+            raise InputError("give one of --jacobian, --vjp, --grad and --hvp")
+    if order not in (1, 2):
+        raise InputError(f"order must be 1 or 2, got {order!r}")
+    if order == 2:
+        if second:
+            raise InputError("--hvp is already second order: leave out --order 2")
+        second = "order2"
     forward = (
         check_target.load(target, "TARGET", debug=debug) if isinstance(target, str) else target
     )
@@ -66,9 +83,10 @@ def build(
         or next(iter(derivatives.values())),
     }
     names = {k: v if isinstance(v, str) else _name(v) for k, v in names.items()}
-    return CheckSpec(
+    spec = CheckSpec(
         forward, derivative, mode, trials, names, seed, full, debug, options or RunOptions(), args
     )
+    return dataclasses.replace(spec, second=second)
 
 
 def _named(trial: Any) -> dict[str, Any]:

@@ -17,15 +17,25 @@ Array = np.ndarray[Any, Any]
 
 
 def plan(spec: Any) -> tuple[Subject, list[dict[str, Array]]]:
-    """The subject, and each trial's inputs by name (a module's parameters included)."""
+    """The subject, and each trial's inputs by name (a module's parameters included);
+    for second order, the first derivative made the subject (check_second)."""
+    from gradcli.problems import check_second
+
     if spec.mode == "function":
-        return _function(spec)
+        subject, trials = _function(spec)
+        if spec.second == "order2":
+            trials = check_second.order_two(subject, trials, spec.seed)
+        return subject, trials
+    if spec.second == "order2":
+        raise InputError("--order 2 is for a torch.autograd.Function; for a loss, use --hvp FN")
     if spec.mode == "module":
         return _module(spec)
     params = parameters(spec.forward)
     names, trials = _named_trials(spec, params, "the forward")
     subject = Subject("forward", spec.forward, params, names, dict(spec.args), debug=spec.debug)
     _probe(subject, trials[0], spec.options.dtype)
+    if spec.second == "hvp":
+        check_second.hvp(subject)
     return subject, trials
 
 

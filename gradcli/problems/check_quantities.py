@@ -89,7 +89,7 @@ def compute(
                     name = prefix + key("jacobian", subject, n, o if several else None)
                     out.magnitudes[name] = _magnitude(block, out.arrays[name])
     else:
-        quantity = "grad" if spec.mode == "grad" else "vjp"
+        quantity = {"grad": "grad"}.get(spec.mode, "hvp" if spec.second == "hvp" else "vjp")
         cotangents = (
             tuple(np.ones_like(y) for y in trial.outputs)
             if spec.mode == "grad"
