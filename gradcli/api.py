@@ -135,6 +135,7 @@ def check_spec(
     options: Any = None,
     args: Mapping[str, Any] | None = None,
     order: int = 1,
+    against: Any = None,
 ) -> Any:
     """A CheckSpec from objects or `path.py:name` strings (the CLI passes strings);
     `inputs` holds one array, or one mapping name -> array, per trial."""
@@ -150,6 +151,7 @@ def check_spec(
         options=options,
         args=args,
         order=order,
+        against=against,
     )
 
 
@@ -175,6 +177,7 @@ def check(
     atol: float | None = None,
     taylor: bool = False,
     order: int = 1,
+    against: Any = None,
 ) -> Report:
     """Your derivative against autograd and finite differences (as `gradcli check`).
 
@@ -224,5 +227,6 @@ def check(
         options=options,
         args=args,
         order=order,
+        against=against,
     )
     return problem.run(dataclasses.replace(spec, taylor=bool(taylor)))

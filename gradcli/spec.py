@@ -78,6 +78,7 @@ class CheckSpec:
     args: dict[str, Any] = field(default_factory=dict)  # non-array arguments, by keyword
     taylor: bool = False  # also the Taylor test: the remainder's rate, 2 or 1
     second: str = ""  # "order2": a Function's backward differentiated; "hvp": FN(x, v) = Hv
+    against: Any = None  # a library function: its forward and autograd, one more reference
 
 
 @dataclass(frozen=True)

@@ -357,3 +357,29 @@ def test_second_order_refusals(args, message):
     result = invoke(*[a.format(s=SECOND, l=LINEAR) for a in args], "--shape", "5")
     assert result.exit_code == 2, result.output
     assert message in result.stderr
+
+
+def test_against_a_library_function():
+    import sys
+
+    sys.path.insert(0, str(EXAMPLES))
+    from linear import my_gelu, my_gelu_grad, my_gelu_tanh
+
+    right = gradcli.check(
+        my_gelu, grad=my_gelu_grad, shape=(6,), against="torch.nn.functional.gelu"
+    )
+    assert right.ok, right.verdict.summary
+    assert list(right.results) == ["yours", "torch", "against", "fd"]
+    assert "trial0.forward" in right.results["against"].arrays
+    assert "torch.nn.functional.gelu" in right.results["against"].method
+    wrong = gradcli.check(
+        my_gelu_tanh, grad=my_gelu_grad, shape=(6,), against=torch.nn.functional.gelu
+    )
+    assert not wrong.ok
+    bad = {c.quantity for c in wrong.comparisons if not c.ok and c.backends == ("yours", "against")}
+    assert bad == {"trial0.forward", "trial1.forward", "trial2.forward"}
+    result = invoke(
+        f"{LINEAR}:my_gelu", "--grad", "my_gelu_grad", "--shape", "6", "--against", "torch.nn.nope"
+    )
+    assert result.exit_code == 2
+    assert "torch.nn has no 'nope'" in result.stderr

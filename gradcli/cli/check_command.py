@@ -30,6 +30,12 @@ from gradcli.exit_status import ExitStatus
     help="Your Hessian-vector product of a scalar forward: FN(x, v) -> like x.",
 )
 @click.option(
+    "--against",
+    metavar="DOTTED",
+    help="A library function (torch.nn.functional.gelu): its forward and autograd are one "
+    "more reference.",
+)
+@click.option(
     "--order",
     type=click.IntRange(1, 2),
     default=1,
@@ -124,6 +130,7 @@ def check(ctx: click.Context, /, **options: Any) -> None:
             options=run_options(options),
             args=check_parse.arguments(options["arg_values"]),
             order=options["order"],
+            against=options["against"],
         )
         if options["taylor"]:
             import dataclasses

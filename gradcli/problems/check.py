@@ -22,9 +22,16 @@ import numpy as np
 
 from gradcli import core, limits
 from gradcli.errors import InputError
-from gradcli.problems import check_explain, check_guard, check_quantities, check_report
+from gradcli.problems import (
+    check_backends,
+    check_explain,
+    check_guard,
+    check_quantities,
+    check_report,
+)
 from gradcli.problems.check_backends import Trial
 from gradcli.problems.check_plan import plan
+from gradcli.problems.check_signature import accepted
 from gradcli.problems.check_subject import Subject
 from gradcli.report import Array, BackendResult, Report, Verdict
 from gradcli.spec import CheckSpec
@@ -51,6 +58,9 @@ def _run(spec: CheckSpec) -> Report:
     backends = ["yours", *(["torch"] if use_torch else []), *(["fd"] if "fd" in references else [])]
     if backends == ["yours"]:
         raise InputError("the forward does not take torch tensors: add fd to --backend")
+    library = _against(spec, subject)
+    if library is not None:
+        backends.insert(backends.index("fd") if "fd" in backends else len(backends), "against")
     trials = [_trial(subject, values, options.dtype) for values in named_trials]
     arrays: dict[str, dict[str, Array]] = {b: {} for b in backends}
     views: dict[str, tuple[int, int]] = {}
@@ -66,18 +76,28 @@ def _run(spec: CheckSpec) -> Report:
         directional = directional or not full
         drawn = check_quantities.draws(spec.seed, subject, trial, t)
         for backend in backends:
-            done = check_quantities.compute(spec, subject, backend, trial, t, full, drawn)
+            who, side = (library, "torch") if backend == "against" else (subject, backend)
+            assert who is not None
+            done = check_quantities.compute(spec, who, side, trial, t, full, drawn)
             arrays[backend].update(done.arrays)
             views.update(done.views)
             numerical.extend(done.references)
             magnitudes.update(done.magnitudes)
+        if library is not None:
+            for side, who in (("yours", subject), ("against", library)):
+                values = check_backends.user_values(who, trial) if side == "yours" else trial.values
+                for o, y in enumerate(_outputs(who, values, side)):
+                    name = f"trial{t}.forward" + (f".out{o}" if len(trial.outputs) > 1 else "")
+                    arrays[side][name] = y
+                    views[name] = (1, y.size)
     notes = check_report.notes(spec, subject, references, use_torch, directional)
     methods = {
         "yours": f"your {spec.mode if spec.mode != 'module' else 'module backward'}",
         "torch": "autograd of your forward's operations (float64)",
         "fd": "central differences of your forward, with error estimates",
+        "against": f"the forward and autograd of {spec.names.get('against')} (float64)",
     }
-    precisions = {"yours": options.dtype, "torch": "float64", "fd": "fd"}
+    precisions = {"yours": options.dtype, "torch": "float64", "fd": "fd", "against": "float64"}
     results = {b: BackendResult(b, methods[b], precisions[b], arrays[b]) for b in backends}
     low = options.dtype in LOW_PRECISION
     if low:
@@ -102,6 +122,32 @@ def _run(spec: CheckSpec) -> Report:
         laws=laws,
     )
     return _explained(report, laws, sections)
+
+
+def _against(spec: CheckSpec, subject: Subject) -> Subject | None:
+    """The library function as a subject that takes the same inputs, by position."""
+    if spec.against is None:
+        return None
+    return Subject(
+        "forward",
+        spec.against,
+        None,
+        subject.names,
+        accepted(subject.args, spec.against),
+        autograd=True,
+        debug=spec.debug,
+    )
+
+
+def _outputs(who: Subject, values: dict[str, Any], side: str) -> tuple[Array, ...]:
+    """The forward's values: yours in your dtype, the library's in float64 (tensors)."""
+    if side == "against":
+        import torch
+
+        with torch.no_grad():
+            values = check_backends.tensors(values, "float64")
+    what = "the forward" if side == "yours" else "the --against function"
+    return tuple(check_guard.as_array(y, what) for y in who.user(values))
 
 
 def _explained(

@@ -30,6 +30,7 @@ def build(
     options: RunOptions | None = None,
     args: Mapping[str, Any] | None = None,
     order: int = 1,
+    against: Any = None,
 ) -> CheckSpec:
     """`inputs`: one per trial, an array (the one input) or a mapping name -> array.
     derivatives may name "hvp" (FN(x, v) = Hv, checked as the VJP of ∇f); order 2 checks
@@ -83,10 +84,41 @@ def build(
         or next(iter(derivatives.values())),
     }
     names = {k: v if isinstance(v, str) else _name(v) for k, v in names.items()}
+    if against is not None:
+        names["against"] = against if isinstance(against, str) else _name(against)
     spec = CheckSpec(
         forward, derivative, mode, trials, names, seed, full, debug, options or RunOptions(), args
     )
-    return dataclasses.replace(spec, second=second)
+    if isinstance(against, str):
+        against = load_dotted(against, debug=debug)
+    if against is not None and not callable(against):
+        raise InputError("--against must name a function, such as torch.nn.functional.gelu")
+    return dataclasses.replace(spec, second=second, against=against)
+
+
+def load_dotted(text: str, *, debug: bool = False) -> Any:
+    """`torch.nn.functional.gelu` (a dotted path to a library function), or path.py:name."""
+    import importlib
+
+    if ":" in text:
+        return check_target.load(text, "--against", debug=debug)
+    module_name, _, name = text.rpartition(".")
+    if not module_name or not name.isidentifier():
+        raise InputError(
+            f"--against {text!r}: write a dotted path such as torch.nn.functional.gelu"
+        )
+    try:
+        module = guard.call(
+            importlib.import_module,
+            (module_name,),
+            f"--against: importing {module_name}",
+            debug=debug,
+        )
+    except InputError as exc:
+        raise InputError(str(exc)) from None
+    if not hasattr(module, name):
+        raise InputError(f"--against {text!r}: {module_name} has no {name!r}")
+    return getattr(module, name)
 
 
 def _named(trial: Any) -> dict[str, Any]:
