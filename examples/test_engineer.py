@@ -24,7 +24,7 @@ def test_a_wrong_vjp_fails_with_the_reason_first():
     with pytest.raises(AssertionError) as info:
         assert_gradients_correct(linear, vjp=linear_vjp_wrong_w, shapes={**SHAPES, "b": (4,)})
     first = str(info.value).splitlines()[0]
-    assert first.startswith("vjp.W wrong in trial0: 64 of 64 out of tolerance (rtol 1e-06")
+    assert first.startswith("vjp.W wrong in trial0: 64 of 64 out of tolerance (rtol ")
     assert "wrong by a constant factor 0.125" in first
     assert "; worst at [" in first
 

@@ -76,7 +76,9 @@ def first_line(report: Report) -> str:
     )
     return (
         f"{quantity} wrong in {c.quantity.split('.', 1)[0]}: {c.n_out_of_tolerance} of {c.size} "
-        f"out of tolerance (rtol {c.tolerance.rtol:.3g}, atol {c.tolerance.atol:.3g})"
+        f"out of tolerance (rtol {c.tolerance.rtol:.3g}, atol {c.tolerance.atol:.3g}"
+        + (f", ± {c.reference_error:.3g} {c.backends[1]}'s own error" if c.reference_error else "")
+        + ")"
         + (f", {pattern}" if pattern else "")
         + f"; worst at {list(c.worst_index)}: yours {c.worst_values[0]:.8g} vs "
         f"{c.backends[1]} {c.worst_values[1]:.8g}"

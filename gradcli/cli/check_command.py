@@ -127,7 +127,7 @@ def check(ctx: click.Context, /, **options: Any) -> None:
             seed=options["seed"],
             full=options["full"],
             debug=options["debug"],
-            options=run_options(options),
+            options=_run_options(options),
             args=check_parse.arguments(options["arg_values"]),
             order=options["order"],
             against=options["against"],
@@ -140,6 +140,15 @@ def check(ctx: click.Context, /, **options: Any) -> None:
             report = problem.run(spec)
             emit(report, options, npz)
     ctx.exit(ExitStatus.OK if report.ok else ExitStatus.DISAGREE)
+
+
+def _run_options(options: dict[str, Any]) -> Any:
+    """The shared options; check alone also runs your code in float16 and bfloat16."""
+    import dataclasses
+
+    low = options["dtype"] in ("float16", "bfloat16")
+    shared = run_options({**options, "dtype": "float64"} if low else options)
+    return dataclasses.replace(shared, dtype=options["dtype"])
 
 
 # check alone runs code in float16 and bfloat16 (the references stay in float64)

@@ -132,19 +132,12 @@ def _named(trial: Any) -> dict[str, Any]:
 
 
 def _array(value: Any, name: str) -> Any:
-    if hasattr(value, "detach") and hasattr(value, "dtype"):
-        value = guard.as_array(value, f"input {name}")
-    try:
-        array = np.asarray(value)
-        if array.dtype.kind not in "fiub":
-            raise TypeError(f"dtype {array.dtype}")
-        array = array.astype(np.float64)
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise InputError(f"{name}: not an array of real numbers ({exc})") from None
+    """The rule of the API's arrays (gradcli.arrays): real, finite, float64; not empty."""
+    from gradcli.arrays import real_array
+
+    array = real_array(value, name)
     if array.size == 0:
         raise InputError(f"{name}: must be a non-empty array")
-    if not np.isfinite(array).all():
-        raise InputError(f"{name}: holds values that are not finite")
     return array
 
 

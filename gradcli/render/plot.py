@@ -38,6 +38,8 @@ def save_plot(report: Report, path: str) -> None:
     from matplotlib.colors import LogNorm
 
     rows = _quantities(report)
+    if not rows:
+        raise InputError("--plot: nothing to draw (every quantity is a scalar or empty)")
     backends = list(report.results)
     figure, axes = plt.subplots(
         len(rows),
@@ -83,7 +85,9 @@ def _difference_panel(ax: Any, report: Report, quantity: str, figure: Any, log_n
 
 
 def _quantities(report: Report) -> list[str]:
-    seen = dict.fromkeys(q for r in report.results.values() for q, a in r.arrays.items() if a.ndim)
+    seen = dict.fromkeys(  # an empty tensor has nothing to draw
+        q for r in report.results.values() for q, a in r.arrays.items() if a.ndim and a.size
+    )
     derivatives = [q for q in seen if q in ("jacobian",) or q.startswith(("d", "grads."))]
     return (derivatives or list(seen))[:MAX_ROWS]
 
