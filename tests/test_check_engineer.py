@@ -383,3 +383,43 @@ def test_against_a_library_function():
     )
     assert result.exit_code == 2
     assert "torch.nn has no 'nope'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [
+            f"{LINEAR}:linear",
+            "--vjp",
+            "linear_vjp",
+            "--shape",
+            "x=2x3",
+            "--shape",
+            "W=3x4",
+            "--shape",
+            "b=4",
+        ],
+        [f"{MODEL}:Net", "--shape", "x=2x16"],
+        [f"{LINEAR}:ScaledTanh", "--shape", "5", "--arg", "a=2.0"],
+        [
+            f"{LINEAR}:my_gelu",
+            "--grad",
+            "my_gelu_grad",
+            "--shape",
+            "6",
+            "--against",
+            "torch.nn.functional.gelu",
+        ],
+        [f"{LOWP}:Linear", "--shape", "x=64x8", "--shape", "W=8x4", "--dtype", "bfloat16"],
+        [f"{SECOND}:quartic", "--hvp", "quartic_hvp", "--shape", "5", "--taylor"],
+    ],
+    ids=["several inputs", "module", "args", "against", "bfloat16", "hvp taylor"],
+)
+def test_check_documents_follow_the_schema(args):
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(
+        (Path(gradcli.__file__).parent / "schemas" / "check.schema.json").read_text()
+    )
+    result = invoke(*args, "--json")
+    assert result.exit_code == 0, result.output
+    jsonschema.validate(json.loads(result.stdout), schema)
