@@ -110,3 +110,21 @@ def my_gelu_tanh(x):
     """Wrong forward for the exact GELU: the tanh approximation (off by up to 5e-4)."""
     inner = np.sqrt(2 / np.pi) * (x + 0.044715 * x**3)
     return 0.5 * x * (1 + np.tanh(inner))
+
+
+class MaskedScale(torch.autograd.Function):
+    """y = mask ⊙ x · w: `mask` is an input that is not differentiated (--no-grad mask);
+    the backward computes only what needs_input_grad asks for."""
+
+    @staticmethod
+    def forward(ctx, x, mask, w):
+        ctx.save_for_backward(x, mask, w)
+        return mask * x * w
+
+    @staticmethod
+    def backward(ctx, g):
+        x, mask, w = ctx.saved_tensors
+        assert not ctx.needs_input_grad[1], "mask must not need a gradient"
+        dx = g * mask * w if ctx.needs_input_grad[0] else None
+        dw = g * mask * x if ctx.needs_input_grad[2] else None
+        return dx, None, dw

@@ -286,6 +286,7 @@ def check_spec(
     args: Mapping[str, Any] | None = None,
     order: int = 1,
     against: Any = None,
+    no_grad: Iterable[str] = (),
 ) -> Any:
     """A CheckSpec from objects or `path.py:name` strings (the CLI passes strings);
     `inputs` holds one array, or one mapping name -> array, per trial."""
@@ -302,6 +303,7 @@ def check_spec(
         args=args,
         order=order,
         against=against,
+        no_grad=no_grad,
     )
 
 
@@ -328,6 +330,7 @@ def check(
     taylor: bool = False,
     order: int = 1,
     against: Any = None,
+    no_grad: Iterable[str] = (),
 ) -> Report:
     """Your derivative against autograd and finite differences (as `gradcli check`).
 
@@ -335,7 +338,13 @@ def check(
     whose backward is checked, or an nn.Module, whose parameters and inputs are); give
     one of `jacobian`, `vjp`, `grad`. One input: `x`, or `trials` arrays of `shape`
     drawn from `seed` (scale·N(0, 1)). Several: `inputs` (name -> array, fixed) and
-    `shapes` (name -> shape, drawn); `args` are non-array arguments by keyword.
+    `shapes` (name -> shape, drawn); `args` are non-array arguments by keyword;
+    `no_grad`: inputs passed to your code but not differentiated (a mask, an index).
+    `taylor`: also the Taylor test (the remainder's rate as h halves: 2 right, 1 wrong).
+    Second order: `order=2` checks a Function's backward's own derivative (as
+    gradgradcheck); `hvp=FN` checks FN(x, v) = H·v of a scalar forward. `against`: a
+    library function (or its dotted path) whose forward and autograd are one more
+    reference.
     """
     import dataclasses
 
@@ -385,6 +394,7 @@ def check(
         args=args,
         order=order,
         against=against,
+        no_grad=[no_grad] if isinstance(no_grad, str) else list(no_grad),
     )
     return problem.run(dataclasses.replace(spec, taylor=taylor))
 

@@ -79,6 +79,7 @@ class CheckSpec:
     taylor: bool = False  # also the Taylor test: the remainder's rate, 2 or 1
     second: str = ""  # "order2": a Function's backward differentiated; "hvp": FN(x, v) = Hv
     against: Any = None  # a library function: its forward and autograd, one more reference
+    no_grad: tuple[str, ...] = ()  # inputs passed to the code but not differentiated
 
 
 @dataclass(frozen=True)

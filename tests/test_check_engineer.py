@@ -423,3 +423,44 @@ def test_check_documents_follow_the_schema(args):
     result = invoke(*args, "--json")
     assert result.exit_code == 0, result.output
     jsonschema.validate(json.loads(result.stdout), schema)
+
+
+def test_an_input_that_is_not_differentiated():
+    result = invoke(
+        f"{LINEAR}:MaskedScale",
+        "--shape",
+        "x=5",
+        "--shape",
+        "mask=5",
+        "--shape",
+        "w=5",
+        "--no-grad",
+        "mask",
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["inputs"]["input_names"] == ["x", "w"]
+    assert document["inputs"]["no_grad"] == ["mask"]
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(
+        (Path(gradcli.__file__).parent / "schemas" / "check.schema.json").read_text()
+    )
+    jsonschema.validate(document, schema)
+    # without --no-grad the backend asks for the mask's gradient, and the Function says no
+    asked = invoke(f"{LINEAR}:MaskedScale", "--shape", "x=5", "--shape", "mask=5", "--shape", "w=5")
+    assert asked.exit_code == 2
+    assert "mask must not need a gradient" in asked.stderr
+
+    def forward(x, mask):
+        return x * mask
+
+    def vjp(x, mask, g):  # the derivative takes every input, returns the differentiated ones
+        return g * mask
+
+    mask = np.array([1.0, 0.0, 1.0])
+    report = gradcli.check(
+        forward, vjp=vjp, inputs={"mask": mask}, shapes={"x": (3,)}, no_grad="mask"
+    )
+    assert report.ok
+    np.testing.assert_array_equal(report.results["yours"].arrays["trial0.vjp"][1], 0.0)

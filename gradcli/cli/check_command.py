@@ -90,6 +90,13 @@ from gradcli.exit_status import ExitStatus
     is_flag=True,
     help="Also the Taylor test: the remainder's rate as h halves (2 right, 1 wrong).",
 )
+@click.option(
+    "--no-grad",
+    "no_grad",
+    metavar="NAME",
+    multiple=True,
+    help="An input passed to your code but not differentiated (a mask); repeatable.",
+)
 @click.option("--full", is_flag=True, help="Check element by element however large the input.")
 @click.option("--debug", is_flag=True, help="Show the traceback of an error in your code.")
 @check_options
@@ -131,6 +138,7 @@ def check(ctx: click.Context, /, **options: Any) -> None:
             args=check_parse.arguments(options["arg_values"]),
             order=options["order"],
             against=options["against"],
+            no_grad=options["no_grad"],
         )
         if options["taylor"]:
             import dataclasses

@@ -59,7 +59,7 @@ def yours_vjp(
         gs = tuple(_user_kind(subject, g, trial.dtype) for g in cotangents)
         value = guard.call(
             spec.derivative,
-            (*(values[n] for n in subject.names), *gs),
+            (*(values[n] for n in subject.all_inputs), *gs),
             "your vjp",
             kwargs=accepted(subject.args, spec.derivative),
             debug=spec.debug,
@@ -120,7 +120,7 @@ def yours_jacobian(subject: Subject, spec: Any, trial: Trial) -> dict[tuple[int,
     values = user_values(subject, trial)
     value = guard.call(
         spec.derivative,
-        tuple(values[n] for n in subject.names),
+        tuple(values[n] for n in subject.all_inputs),
         "your jacobian",
         kwargs=accepted(subject.args, spec.derivative),
         debug=spec.debug,

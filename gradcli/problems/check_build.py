@@ -31,6 +31,7 @@ def build(
     args: Mapping[str, Any] | None = None,
     order: int = 1,
     against: Any = None,
+    no_grad: Iterable[str] = (),
 ) -> CheckSpec:
     """`inputs`: one per trial, an array (the one input) or a mapping name -> array.
     derivatives may name "hvp" (FN(x, v) = Hv, checked as the VJP of ∇f); order 2 checks
@@ -93,7 +94,10 @@ def build(
         against = load_dotted(against, debug=debug)
     if against is not None and not callable(against):
         raise InputError("--against must name a function, such as torch.nn.functional.gelu")
-    return dataclasses.replace(spec, second=second, against=against)
+    no_grad = tuple(no_grad)
+    if no_grad and mode == "module":
+        raise InputError("--no-grad is for a forward or a Function; a module's inputs all count")
+    return dataclasses.replace(spec, second=second, against=against, no_grad=no_grad)
 
 
 def load_dotted(text: str, *, debug: bool = False) -> Any:

@@ -79,13 +79,14 @@ def title(spec: CheckSpec, subject: Subject, trials: list[Trial]) -> str:
 
 
 def inputs(spec: CheckSpec, subject: Subject, trials: list[Trial]) -> dict[str, Any]:
-    one = len(subject.names) == 1
+    one = len(trials[0].values) == 1
     return {
         "target": spec.names["target"],
         "derivative": spec.names["derivative"],
         "mode": spec.mode,
         "x": [next(iter(t.values.values())) if one else dict(t.values) for t in trials],
         "input_names": list(subject.names),
+        "no_grad": [n for n in subject.all_inputs if n not in subject.names],
         "args": {k: _jsonable(v) for k, v in subject.args.items()},
         "seed": spec.seed,
         "dtype": spec.options.dtype,

@@ -43,6 +43,12 @@ class Subject:
     _copies: dict[str, Any] = field(default_factory=dict)  # the module in each dtype
     # second order (check_second): the first derivative as the forward, (values, ops_only)
     gradient_map: Any = None
+    # every input in the forward's order, those not differentiated (--no-grad) included
+    call_order: tuple[str, ...] = ()
+
+    @property
+    def all_inputs(self) -> tuple[str, ...]:
+        return self.call_order or self.names
 
     # --- calling -----------------------------------------------------------------------
 
