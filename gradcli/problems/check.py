@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcli import core, limits
+from gradcli import core, limits, references
 from gradcli.errors import InputError
 from gradcli.problems import (
     check_backends,
@@ -224,13 +224,13 @@ def _small(trial: Trial) -> bool:
 
 def _check_memory(spec: CheckSpec, trial: Trial, n_backends: int) -> None:
     """A full Jacobian is (outputs × inputs) per backend, the torch reference holds its
-    rows twice while building it, and fd's cheap pass a perturbed copy of the input per
-    column; a VJP holds arrays the size of the inputs (and fd's batch, n × n)."""
+    rows twice while building it, and fd's error estimate and refinement one more; a
+    VJP holds arrays the size of the inputs, and fd's blocks are bounded."""
     n_in = sum(v.size for v in trial.values.values())
     n_out = sum(y.size for y in trial.outputs)
     per_element = 8 * (n_backends + 4) if spec.mode == "jacobian" else 0
-    largest = max(v.size for v in trial.values.values())
-    estimate = per_element * n_in * n_out + 8 * 4 * largest * largest + 8 * 16 * (n_in + n_out)
+    block = 2 * 8 * references.ELEMENTS_PER_BLOCK * 4  # fd's perturbed rows and outputs
+    estimate = per_element * n_in * n_out + block + 8 * 16 * (n_in + n_out)
     limits.check_memory(
         estimate, "the full check", "leave out --full (directional checks need little memory)"
     )

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcli import core, references
+from gradcli import core, parallel, references
 from gradcli.problems.check_backends import Trial
 from gradcli.problems.check_subject import Subject
 
@@ -28,16 +28,27 @@ Array = np.ndarray[Any, Any]
 Made = tuple[Array, core.NumericalReference]
 
 
+class _OnThisThread:
+    """gradcli.parallel's interface, one chunk after another on the calling thread."""
+
+    spans = staticmethod(parallel.spans)
+
+    @staticmethod
+    def map_chunks(function: Callable[[Any], Any], items: Any) -> list[Any]:
+        return [function(item) for item in items]
+
+
 @contextlib.contextmanager
 def _one_block() -> Iterator[None]:
-    """The cheap pass in one block, on the calling thread: the user's forward is called
-    one row at a time anyway, and must not run on the pool's threads."""
-    saved = references.ELEMENTS_PER_BLOCK
-    references.ELEMENTS_PER_BLOCK = 1 << 62
+    """The cheap pass on the calling thread, block after block (memory stays bounded by
+    the references' block size): the user's forward must not run on the pool's threads."""
+    namespace = vars(references)  # its module-level `parallel`, swapped for the block
+    saved = namespace["parallel"]
+    namespace["parallel"] = _OnThisThread
     try:
         yield
     finally:
-        references.ELEMENTS_PER_BLOCK = saved
+        namespace["parallel"] = saved
 
 
 def _reference(
