@@ -26,6 +26,7 @@ from gradcli.problems import (
     check_backends,
     check_explain,
     check_guard,
+    check_noise,
     check_quantities,
     check_report,
 )
@@ -61,7 +62,10 @@ def _run(spec: CheckSpec) -> Report:
     library = _against(spec, subject)
     if library is not None:
         backends.insert(backends.index("fd") if "fd" in backends else len(backends), "against")
-    trials = [_trial(subject, values, options.dtype) for values in named_trials]
+    trials = [
+        _trial(subject, values, options.dtype, spec.seed + t)
+        for t, values in enumerate(named_trials)
+    ]
     arrays: dict[str, dict[str, Array]] = {b: {} for b in backends}
     views: dict[str, tuple[int, int]] = {}
     numerical: list[core.NumericalReference] = []
@@ -176,35 +180,13 @@ def _explained(
     )
 
 
-def _trial(subject: Subject, values: dict[str, Array], dtype: str) -> Trial:
+def _trial(subject: Subject, values: dict[str, Array], dtype: str, seed: int) -> Trial:
     """The inputs rounded to the user's dtype (so that every side sees the same values),
     and the forward's float64 outputs there."""
     rounded = {k: _round(v, dtype) for k, v in values.items()}
     outputs = subject.evaluate(rounded)
-    return Trial(rounded, outputs, dtype, _magnitudes(subject, rounded, outputs))
-
-
-def _magnitudes(
-    subject: Subject, values: dict[str, Array], outputs: tuple[Array, ...]
-) -> tuple[Array, ...]:
-    """Per output element, max(|f|, |f in float32 − f| / ε₃₂): the size of the terms
-    whose rounding fd's error estimate must cover (the sum of layer-norm outputs is 0,
-    its terms are not). |f| alone where the forward does not run in float32."""
-    from gradcli.problems.check_backends import user_values
-
-    try:
-        low = subject.user(user_values(subject, Trial(values, outputs, "float32")))
-        low64 = tuple(check_guard.as_array(y, "the forward") for y in low)
-    except InputError:
-        return tuple(np.abs(y) for y in outputs)
-    eps = float(np.finfo(np.float32).eps)
-    with np.errstate(all="ignore"):
-        return tuple(
-            np.maximum(np.abs(y), np.nan_to_num(np.abs(a - y) / eps, nan=0.0, posinf=0.0))
-            if a.shape == y.shape
-            else np.abs(y)
-            for a, y in zip(low64, outputs, strict=True)
-        )
+    sizes, step_factor = check_noise.magnitudes(subject, rounded, outputs, seed)
+    return Trial(rounded, outputs, dtype, sizes, step_factor)
 
 
 def _round(x: Array, dtype: str) -> Array:

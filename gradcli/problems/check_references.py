@@ -57,12 +57,16 @@ def _reference(
     x: Array,
     describe: Callable[[tuple[int, ...]], str],
     *,
+    factor: float = 1.0,
     step: Array | None = None,
     f_scale: float | Array | None = None,
     analytic: bool = False,
 ) -> tuple[references.Derivative, core.NumericalReference]:
+    flat = x.reshape(-1)
+    if step is None:
+        step = references.CBRT_EPS * np.maximum(1.0, np.abs(flat))
     with _one_block():
-        d = references.Differentiator(f_rows, x.reshape(-1), step, f_scale)
+        d = references.Differentiator(f_rows, flat, step * factor, f_scale)
         derivative = d.cheap()
     return derivative, core.NumericalReference("fd", key, derivative, d, analytic, describe)
 
@@ -85,7 +89,12 @@ def vjp(
             float(np.sum(np.abs(g) * m)) for g, m in zip(cotangents, _sizes(trial), strict=True)
         )
     derivative, reference = _reference(
-        key, f_rows, x, _describe(label, x.shape), f_scale=max(terms, 1e-300)
+        key,
+        f_rows,
+        x,
+        _describe(label, x.shape),
+        factor=trial.step_factor,
+        f_scale=max(terms, 1e-300),
     )
     return derivative.value.reshape(x.shape), reference
 
@@ -107,6 +116,7 @@ def jacobian(subject: Subject, trial: Trial, output: int, name: str, key: str, l
         f_rows,
         x,
         _describe(label, x.shape, jacobian=True),
+        factor=trial.step_factor,
         f_scale=np.maximum(_sizes(trial)[output].reshape(-1), 1e-300),
     )
     return derivative.value, reference
@@ -153,6 +163,7 @@ def directional(
         f_rows,
         np.zeros(len(v)),
         lambda i: f"{label} along direction {i[-1]}",
+        factor=trial.step_factor,
         step=step,
         f_scale=max(terms, 1e-300),
     )
