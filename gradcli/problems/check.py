@@ -69,7 +69,7 @@ def _run(spec: CheckSpec) -> Report:
     arrays: dict[str, dict[str, Array]] = {b: {} for b in backends}
     views: dict[str, tuple[int, int]] = {}
     numerical: list[core.NumericalReference] = []
-    magnitudes: dict[str, float] = {}
+    magnitudes: dict[str, Array] = {}
     directional = False
     for t, trial in enumerate(trials):
         if spec.mode == "grad":
@@ -108,7 +108,7 @@ def _run(spec: CheckSpec) -> Report:
         notes.append(check_report.low_precision_note(options))
     n_terms = 1 if low else max(sum(v.size for v in t.values.values()) for t in trials)
     quantities = [
-        core.Quantity(q, max(_scale(results, q, trials), magnitudes.get(q, 0.0)), n_terms, views[q])
+        core.Quantity(q, _scale(results, q, trials, views[q], magnitudes.get(q)), n_terms, views[q])
         for q in arrays["yours"]
     ]
     laws, sections = check_report.taylor(spec, subject, trials)
@@ -232,23 +232,40 @@ def _shapes(shapes: list[tuple[int, ...]]) -> str:
     return ", ".join(str(s) for s in shapes)
 
 
-def _scale(results: dict[str, BackendResult], quantity: str, trials: list[Trial]) -> float:
-    """The largest finite magnitude the references (never the side under test) give, and
-    at least max|f| over the inputs' scale (the size of a derivative of f at this x; |f|
-    as large as the terms f sums, measured in float32).
-    The caller raises it to the magnitude torch's float32 rounding measures."""
-    scale = 0.0
+def _scale(
+    results: dict[str, BackendResult],
+    quantity: str,
+    trials: list[Trial],
+    view: tuple[int, int],
+    measured: Array | None,
+) -> float | Array:
+    """The quantity's scale, from the references (never the side under test): their
+    largest finite magnitude, at least max|f| over the inputs' scale (the size of a
+    derivative of f at this x; |f| as large as the terms f sums), and at least the
+    rounding torch's float32 run measures (`measured`). A Jacobian's is per row (m, 1):
+    a saturated output's row is judged on its own size, not on the largest row's."""
+    rows = "jacobian" in quantity.split(".")[1] and view[0] > 1
+    m = view[0] if rows else 1
+    scale = np.zeros((m, 1))
     for backend, result in results.items():
         if backend == "yours" or quantity not in result.arrays:
             continue
-        values = np.abs(result.arrays[quantity])
-        finite = values[np.isfinite(values)]
-        if finite.size:
-            scale = max(scale, float(finite.max()))
+        values = np.abs(result.arrays[quantity]).reshape(m, -1)
+        finite = np.where(np.isfinite(values), values, 0.0)
+        scale = np.maximum(scale, finite.max(axis=1, keepdims=True))
     trial = trials[int(quantity.split(".", 1)[0].removeprefix("trial"))]
+    sizes = trial.magnitudes or tuple(np.abs(y) for y in trial.outputs)
+    output = next(
+        (int(p[3:]) for p in quantity.split(".") if p[:3] == "out" and p[3:].isdigit()), 0
+    )
     with np.errstate(all="ignore"):
-        sizes = trial.magnitudes or tuple(np.abs(y) for y in trial.outputs)
-        size = max(float(np.max(m, initial=0.0)) for m in sizes)
         reach = max(1.0, *(float(np.abs(x).max()) for x in trial.values.values()))
-    natural = size / reach if np.isfinite(size) else 0.0
-    return float(max(scale, natural, 1e-300))
+        if rows:
+            natural = sizes[output].reshape(m, 1) / reach
+        else:
+            natural = np.full((1, 1), max(float(np.max(s, initial=0.0)) for s in sizes) / reach)
+    scale = np.maximum(scale, np.nan_to_num(natural, nan=0.0, posinf=0.0))
+    if measured is not None:
+        scale = np.maximum(scale, np.asarray(measured).reshape(-1, 1) if rows else measured)
+    scale = np.maximum(scale, 1e-300)
+    return scale if rows else float(scale.max())

@@ -26,6 +26,7 @@ Array = np.ndarray[Any, Any]
 PROBES = 3  # random directions of the second difference
 PROBE_STEP = 4 * 2.0**-23  # relative to the inputs' scale: a few float32 ulps
 EPS32 = float(np.finfo(np.float32).eps)
+NOISY = 1e6  # noise over 4ε₆₄ of the terms beyond which fd's step grows
 EPS64 = float(np.finfo(np.float64).eps)
 
 
@@ -50,7 +51,10 @@ def magnitudes(
         for k in range(len(sizes)):
             sizes[k] = np.maximum(sizes[k], noise / (4 * EPS64))
         ratio = noise / (4 * EPS64 * terms) if terms > 0 else 0.0
-    return tuple(sizes), float(max(1.0, min(np.cbrt(ratio), 1e4)))
+    # only a forward clearly noisier than float64 (float32 inside: ratio ~1e8) moves the
+    # step; below, the smooth part's leftovers (h⁶ terms at a shifted x) would move it
+    factor = float(min(np.cbrt(ratio), 1e4)) if ratio > NOISY else 1.0
+    return tuple(sizes), factor
 
 
 def _finite(a: Array) -> Array:

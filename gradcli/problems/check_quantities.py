@@ -37,7 +37,7 @@ class Computed:
     # key -> the computation's magnitude, measured: torch's float32 result's deviation
     # from its float64 one, in units of float32's ε (the rounding it does, whatever the
     # size of the result: a zero gradient of a sum of large terms, a saturated softmax)
-    magnitudes: dict[str, float] = field(default_factory=dict)
+    magnitudes: dict[str, Array] = field(default_factory=dict)  # (m, 1) for a Jacobian
 
 
 def draws(seed: int, subject: Subject, trial: Trial, index: int) -> Draws:
@@ -87,7 +87,7 @@ def compute(
                 low = _in_float32(lambda: sides.torch_jacobian(subject, trial, "float32"))
                 for (o, n), block in (low or {}).items():
                     name = prefix + key("jacobian", subject, n, o if several else None)
-                    out.magnitudes[name] = _magnitude(block, out.arrays[name])
+                    out.magnitudes[name] = _magnitude(block, out.arrays[name], rows=True)
     else:
         quantity = {"grad": "grad"}.get(spec.mode, "hvp" if spec.second == "hvp" else "vjp")
         cotangents = (
@@ -117,7 +117,7 @@ def compute(
                 low = _in_float32(lambda: sides.torch_vjp(subject, trial, cotangents, "float32"))
                 for n, g in (low or {}).items():
                     name = prefix + key(quantity, subject, n)
-                    out.magnitudes[name] = _magnitude(g, out.arrays[name])
+                    out.magnitudes[name] = _magnitude(g, out.arrays[name], rows=False)
     return out
 
 
@@ -179,8 +179,14 @@ def _in_float32(compute: Any) -> Any:
         return None
 
 
-def _magnitude(low: Array, high: Array) -> float:
+def _magnitude(low: Array, high: Array, *, rows: bool) -> Array:
+    """max |float32 − float64| / ε₃₂: per row of a Jacobian (m, 1), else one number."""
     with np.errstate(all="ignore"):
         deviation = np.abs(np.asarray(low, dtype=np.float64) - high)
-    finite = deviation[np.isfinite(deviation)]
-    return float(finite.max()) / float(np.finfo(np.float32).eps) if finite.size else 0.0
+    deviation = np.nan_to_num(deviation, nan=0.0, posinf=0.0, neginf=0.0)
+    eps = float(np.finfo(np.float32).eps)
+    if rows:
+        return np.asarray(
+            deviation.reshape(deviation.shape[0], -1).max(axis=1, keepdims=True) / eps
+        )
+    return np.asarray(float(deviation.max(initial=0.0)) / eps)
