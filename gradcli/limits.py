@@ -48,8 +48,9 @@ def available_memory() -> int | None:
 # (tests/test_memory.py measures it again and holds the model to it: never below the
 # measured peak, at most 1.6 times it). Measured on this machine, in MiB:
 #   softmax n=2048 / 4096, numpy,fd: 144 / 437; all three backends: 389 / 812
-#   layer --in-features 300 --batch 10000 / 20000 / 40000: 796 / 1265 / 2253
-#   layer 1500×1500 / 3000×1500 (batch 1): 616 / 960
+#   layer --in-features 300 --batch 6000 / 12000 / 24000, numpy,fd: 440 / 841 / 1589;
+#   all three backends at 24000: 1959
+#   layer 1500×1500 (batch 1): 771; 3000×1500, numpy,fd: 965
 #   softmax --plot n=1024 / 2048, numpy,fd: 187 / 454
 # The interpreter with numpy is about 30 MiB; torch adds about 230 MiB.
 BASE_BYTES = 64 * 2**20
@@ -58,9 +59,10 @@ TORCH_BYTES = 256 * 2**20
 # more while computing it (fd's float64 blocks, torch's graph); the comparisons one more.
 SOFTMAX_JACOBIANS_PER_BACKEND = 1.5
 # A layer: per element of W, b, x and of the batch's z and s (float64), every backend's
-# copies, gradients, casts, directional projections and the comparisons' temporaries:
-# 172 bytes were measured per x element and 160 per W element.
-LAYER_BYTES_PER_ELEMENT = 192
+# copies, gradients, casts, directional projections, the references' steps and the
+# comparisons' temporaries: 214-239 bytes were measured per x element, 218-224 per W
+# element (with the references of issue 12; 152-172 before them).
+LAYER_BYTES_PER_ELEMENT = 256
 # --plot: matplotlib itself, then for each plotted quantity an image of every backend's
 # array plus the difference panel's temporaries (a − ref, |·|, masks, LogNorm's copy).
 PLOT_BASE_BYTES = 128 * 2**20
@@ -83,6 +85,16 @@ def layer_peak(elements: int, plotted: list[int], backends: tuple[str, ...], plo
     `plotted` the bytes of each gradient a --plot would draw."""
     computed = LAYER_BYTES_PER_ELEMENT * elements
     return int(base_bytes(backends) + computed + (plot_bytes(plotted, backends) if plot else 0))
+
+
+def graph_plot_peak(elements: list[int], backends: tuple[str, ...], drawn: bool) -> int:
+    """Estimated peak RSS of `gradcli graph --plot` with a tensor of each size in
+    `elements` (every node): each backend's value and gradient of each, and the plot of
+    every gradient; torch is loaded if it runs or draws the --rand inputs (`drawn`).
+    Measured: (a * b).sum() of two --rand 1000×1000, numpy and fd, 502 MiB."""
+    loaded = (*backends, "torch") if drawn else backends
+    computed = 2 * 8 * sum(elements) * (len(backends) + 1)
+    return int(base_bytes(loaded) + computed + plot_bytes([8 * e for e in elements], backends))
 
 
 def plot_bytes(plotted: list[int], backends: tuple[str, ...]) -> int:

@@ -10,6 +10,7 @@ from gradcli.cli.common import (
     FILE,
     SEED,
     check_options,
+    check_plot_memory,
     emit,
     npz_output,
     read_stdin,
@@ -58,6 +59,13 @@ def graph(ctx: click.Context, /, **options: Any) -> None:
         from gradcli.problems import graph as problem
 
         spec = _graph_spec(options)
+        if options["plot"]:  # the model of limits.graph_plot_peak, checked in test_memory.py
+            from gradcli import limits
+            from gradcli.problems.graph_shapes import elements
+
+            sizes = [elements(shape) for shape in problem.validate(spec)]
+            peak = limits.graph_plot_peak(sizes, spec.options.backends, bool(spec.draws))
+            check_plot_memory(peak, "--plot of the program's gradients")
         with npz_output(options) as npz:
             report = problem.run(spec)
             emit(report, options, npz)
@@ -67,7 +75,7 @@ def graph(ctx: click.Context, /, **options: Any) -> None:
 def _graph_spec(options: dict[str, Any]) -> Any:
     """A GraphSpec from the options, built by the API (gradcli.graph takes the same)."""
     from gradcli import inputs
-    from gradcli.api import graph_spec
+    from gradcli.specs import graph_spec
 
     if (options["program"] is None) == (options["program_file"] is None):
         raise InputError("give the program as an argument or with -f FILE (one of them)")

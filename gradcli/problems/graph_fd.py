@@ -6,19 +6,18 @@ Full mode differentiates L(x) element by element; directional mode differentiate
 φ(t) = L(x + Σ_k t_k v_k) at t = 0, whose gradient is (⟨v_k, ∂L/∂x⟩)_k. Both start
 with the cheap central difference and are refined by the core where a backend
 disagrees: by the complex step when every operation of the program is analytic (the op
-registry says so, and the engine then runs in complex128), else by Richardson with kink
-detection.
+registry says so, the engine then runs in complex128, and no operation sits at a point
+without a derivative), else by Richardson with kink detection.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from gradcli import core, references
+from gradcli import core, ops, references
 from gradcli.backends import engine
 from gradcli.problems import layer_directional as directional_fd
 from gradcli.report import Array
@@ -27,15 +26,28 @@ from gradcli.spec import GraphSpec, Program
 KINK_SEARCH_ELEMENTS = 256  # inputs up to this size get Richardson and kinks everywhere
 
 
-def analytic(program: Program) -> bool:
-    """Whether the complex step is exact for this program: every op analytic, per the
-    op registry (gradcli.ops); without the registry, no complex step."""
-    try:
-        ops: Any = importlib.import_module("gradcli.ops")
-    except ImportError:
-        return False
-    check = getattr(ops, "program_is_analytic", None)
-    return bool(check(program)) if check is not None else False
+def analytic(program: Program, shadow: dict[str, Array]) -> bool:
+    """Whether the complex step is exact for this program at these inputs: every op
+    analytic and no argument at an infinite slope (sqrt at 0), per the op registry."""
+    return ops.program_is_analytic(program, engine.forward(program, shadow, "float64"))
+
+
+def kink_points(program: Program, shadow: dict[str, Array]) -> list[ops.KinkPoint]:
+    """The op registry's points without a derivative at these inputs (relu at 0, sqrt
+    at 0, max at a tie, ...)."""
+    return ops.kink_points(program, engine.forward(program, shadow, "float64"))
+
+
+def loss_rounding_scale(program: Program, shadow: dict[str, Array]) -> float:
+    """What the loss's rounding is relative to: the largest magnitude the float64 forward
+    meets on the way (a − mean(a) at a ≈ 1e4 rounds by ε·1e4 however small the loss),
+    and the sum of the output's magnitudes (a loss that sums to 0 still rounds its terms)."""
+    values = engine.forward(program, shadow, "float64")
+    with np.errstate(all="ignore"):
+        largest = [float(np.max(np.abs(v[np.isfinite(v)]), initial=0.0)) for v in values]
+        out = values[program.output]
+        terms = float(np.sum(np.abs(out[np.isfinite(out)])))
+    return max([terms, *largest, 1e-300])
 
 
 def loss_rows(spec: GraphSpec, shadow: dict[str, Array], name: str) -> references.Rows:
@@ -60,10 +72,13 @@ def full(
 ) -> tuple[dict[str, Array], list[core.NumericalReference]]:
     """∂L/∂x for every input x by central differences, step ∛ε·max(1, |x_j|)."""
     arrays, refs = {}, []
-    is_analytic = analytic(spec.program)
+    f_scale = loss_rounding_scale(spec.program, shadow)
+    # the complex step is exact for analytic operations, except at the points where one
+    # has no derivative (sqrt at 0): there Richardson finds the kink or the infinity
+    is_analytic = analytic(spec.program, shadow) and not kink_points(spec.program, shadow)
     for name, x in shadow.items():
         flat = x.reshape(-1)
-        d = references.Differentiator(loss_rows(spec, shadow, name), flat)
+        d = references.Differentiator(loss_rows(spec, shadow, name), flat, f_scale=f_scale)
         derivative = d.cheap()
         if not is_analytic and flat.size <= KINK_SEARCH_ELEMENTS:
             # a program with relu, abs or max: look for kinks everywhere (7 passes per
@@ -84,7 +99,8 @@ def along(
     """⟨v_k, ∂L/∂x⟩ for each input x and direction v_k: the gradient of
     φ(t) = L(x + Σ t_k v_k) at t = 0, the step moving x by about ∛ε·max(1, |x|)."""
     arrays, refs = {}, []
-    is_analytic = analytic(spec.program)
+    f_scale = loss_rounding_scale(spec.program, shadow)
+    is_analytic = analytic(spec.program, shadow) and not kink_points(spec.program, shadow)
     for name, x in shadow.items():
         v = dirs[f"grads.{name}"]
         inner = loss_rows(spec, shadow, name)
@@ -96,7 +112,7 @@ def along(
         scale = max(1.0, float(np.abs(x).max()) if x.size else 1.0)
         reach = float(np.abs(v).reshape(len(v), -1).max(axis=1).max())
         step = np.full(len(v), references.CBRT_EPS * scale / max(reach, 1e-300))
-        d = references.Differentiator(f_rows, np.zeros(len(v)), step)
+        d = references.Differentiator(f_rows, np.zeros(len(v)), step, f_scale)
         derivative = d.cheap()
         quantity = directional_fd.projected_name(f"grads.{name}")
         arrays[quantity] = derivative.value.reshape(len(v))
@@ -107,16 +123,10 @@ def along(
 def kink_describer(
     program: Program, values: list[Array], shadow: dict[str, Array]
 ) -> Callable[[str], Callable[[tuple[int, ...]], str]]:
-    """Names a kink of ∂L/∂x at x[i]: "relu(a) at a[0] = 0" when the op registry finds
-    one operation without a derivative at these values, else "∂L/∂a at a[0] = 0"."""
-    where = ""
-    try:
-        ops: Any = importlib.import_module("gradcli.ops")
-        points = ops.kink_points(program, values)
-        names = sorted({f"{p.op}({p.argument_text})" for p in points})
-        where = " or ".join(names)
-    except (ImportError, AttributeError):
-        pass
+    """Names a kink of ∂L/∂x at x[i]: "relu(a) at a[0] = 0" from the op registry's
+    points without a derivative at these values, else "∂L/∂a at a[0] = 0"."""
+    names = sorted({f"{p.op}({p.argument_text})" for p in ops.kink_points(program, values)})
+    where = " or ".join(names)
 
     def for_input(name: str) -> Callable[[tuple[int, ...]], str]:
         def describe(index: tuple[int, ...]) -> str:
