@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 from typing import Any
 
+from gradcli import params
 from gradcli.errors import InputError
 
 DISTS = ("normal", "uniform")
@@ -66,11 +67,8 @@ def trial_inputs(options: dict[str, Any]) -> list[dict[str, Any]]:
             )
     scales = {}
     for name, text in _by_name(options["scales"], "--scale").items():
-        try:
-            value = float(text)
-        except ValueError:
-            value = float("nan")
-        if not (0 <= value < float("inf")):
+        value = params.number(text, "--scale")  # the shared rule: ASCII decimal digits
+        if value < 0:
             raise InputError(f"--scale {text!r}: a finite number ≥ 0")
         scales[name] = value
     dists = _by_name(options["dists"], "--dist")
