@@ -93,8 +93,9 @@ def allowed_for(
     lose up to n/8 roundings: that growth is relative, so it enters rtol, and atol only
     on the per-row scale. `floor_scale` times the dtype's smallest normal number is added
     to atol: below it a value holds no relative precision (J = s/T: floor_scale 1/T).
-    `condition` adds condition·ε to rtol: a quantity computed through exp(z − max z)
-    carries the rounding of z − max z, ε·|z|, as a relative error.
+    `condition` adds condition·ε to rtol and to atol's factor: a quantity computed
+    through exp(z − max z) carries the rounding of z − max z, ε·|z|, as a relative
+    error of each of its terms.
     A user's rtol/atol replace the defaults (atol absolute); the reference's error is
     added whatever the user chose.
     """
@@ -104,7 +105,8 @@ def allowed_for(
     with np.errstate(all="ignore"):
         finite_scale = np.where(np.isfinite(scale_array), scale_array, 0.0)  # no NaN in a scale
     # below the dtype's smallest normal number a value holds no relative precision
-    default_atol = (base.atol + growth) * finite_scale + TINY[precision] * floor_scale
+    factor = base.atol + growth + condition * EPSILON[precision]
+    default_atol = factor * finite_scale + TINY[precision] * floor_scale
     return Allowed(
         rtol=rtol if rtol is not None else base.rtol + growth + condition * EPSILON[precision],
         atol=atol
