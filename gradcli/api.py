@@ -109,48 +109,28 @@ def check_spec(
     full: bool = False,
     debug: bool = False,
     options: Any = None,
+    args: Mapping[str, Any] | None = None,
+    order: int = 1,
+    against: Any = None,
+    no_grad: Iterable[str] = (),
 ) -> Any:
-    """A CheckSpec from objects or `path.py:name` strings (the CLI passes strings)."""
-    from gradcli.errors import InputError
-    from gradcli.problems import check_target
-    from gradcli.spec import CheckSpec, RunOptions
+    """A CheckSpec from objects or `path.py:name` strings (the CLI passes strings);
+    `inputs` holds one array, or one mapping name -> array, per trial."""
+    from gradcli.problems.check_build import build
 
-    forward = (
-        check_target.load(target, "TARGET", debug=debug) if isinstance(target, str) else target
+    return build(
+        target,
+        derivatives,
+        inputs=inputs,
+        seed=seed,
+        full=full,
+        debug=debug,
+        options=options,
+        args=args,
+        order=order,
+        against=against,
+        no_grad=no_grad,
     )
-    if len(derivatives) > 1:
-        raise InputError("give one of jacobian, vjp and grad")
-    if derivatives:
-        mode, derivative = next(iter(derivatives.items()))
-        if isinstance(derivative, str):
-            if ":" not in derivative and isinstance(target, str):  # a name in TARGET's module
-                derivative = f"{target.rpartition(':')[0]}:{derivative}"
-            derivative = check_target.load(derivative, f"--{mode}", debug=debug)
-        if not callable(derivative):
-            raise InputError(f"the {mode} to check is not callable")
-    elif isinstance(forward, type) and hasattr(forward, "apply") and hasattr(forward, "backward"):
-        mode, derivative, forward = "function", forward, None
-    else:
-        raise InputError("give --jacobian, --vjp or --grad, or a torch.autograd.Function as TARGET")
-    if forward is not None and not callable(forward):
-        raise InputError("TARGET is not callable")
-    from gradcli.arrays import real_array
-
-    arrays = tuple(real_array(x, "x") for x in inputs)
-    if not arrays or any(a.size == 0 for a in arrays):
-        raise InputError("x must be a non-empty array")
-    names = {
-        "target": target if isinstance(target, str) else _name(target),
-        "derivative": next(iter(derivatives.values()), "backward") if derivatives else "backward",
-    }
-    names = {k: v if isinstance(v, str) else _name(v) for k, v in names.items()}
-    return CheckSpec(
-        forward, derivative, mode, arrays, names, seed, full, debug, options or RunOptions()
-    )
-
-
-def _name(obj: Any) -> str:
-    return str(getattr(obj, "__qualname__", getattr(obj, "__name__", type(obj).__name__)))
 
 
 def check(
@@ -159,51 +139,107 @@ def check(
     jacobian: Any = None,
     vjp: Any = None,
     grad: Any = None,
+    hvp: Any = None,
     x: Any = None,
     shape: tuple[int, ...] | None = None,
+    inputs: Mapping[str, Any] | None = None,
+    shapes: Mapping[str, tuple[int, ...]] | None = None,
+    args: Mapping[str, Any] | None = None,
     seed: int = 0,
     trials: int = 3,
+    scale: float = 1.0,
     full: bool = False,
     dtype: str = "float64",
     backends: Iterable[str] = ALL_BACKENDS,
     rtol: float | None = None,
     atol: float | None = None,
+    taylor: bool = False,
+    order: int = 1,
+    against: Any = None,
+    no_grad: Iterable[str] = (),
 ) -> Report:
     """Your derivative against autograd and finite differences (as `gradcli check`).
 
-    `forward` is a function of one array (or a torch.autograd.Function class, whose
-    backward is checked); give one of `jacobian`, `vjp`, `grad`; the input is `x`, or
-    `trials` standard normal arrays of `shape` drawn from `seed`.
+    `forward` is a function of one or more arrays (or a torch.autograd.Function class,
+    whose backward is checked, or an nn.Module, whose parameters and inputs are); give
+    one of `jacobian`, `vjp`, `grad`. One input: `x`, or `trials` arrays of `shape`
+    drawn from `seed` (scale·N(0, 1)). Several: `inputs` (name -> array, fixed) and
+    `shapes` (name -> shape, drawn); `args` are non-array arguments by keyword;
+    `no_grad`: inputs passed to your code but not differentiated (a mask, an index).
+    `taylor`: also the Taylor test (the remainder's rate as h halves: 2 right, 1 wrong).
+    Second order: `order=2` checks a Function's backward's own derivative (as
+    gradgradcheck); `hvp=FN` checks FN(x, v) = H·v of a scalar forward. `against`: a
+    library function (or its dotted path) whose forward and autograd are one more
+    reference.
     """
-    import numpy as np
+    import dataclasses
 
     from gradcli.errors import InputError
     from gradcli.problems import check as problem
+    from gradcli.problems.check_build import draw
 
+    low = dtype in ("float16", "bfloat16")  # check alone runs your code in these
     options, shape, seed, trials = _check_arguments(
-        shape, seed, trials, full, backends, dtype, rtol, atol
+        shape, seed, trials, full, backends, "float64" if low else dtype, rtol, atol
     )
-    if (x is None) == (shape is None):
-        raise InputError("give x, or shape for random inputs (one of them)")
+    options = dataclasses.replace(options, dtype=dtype)
+    for value, name in ((inputs, "inputs"), (shapes, "shapes"), (args, "args")):
+        if value is not None and not isinstance(value, Mapping):
+            raise InputError(f"{name} must be a mapping of names, such as {{'x': ...}}")
+    if not isinstance(taylor, bool):
+        raise InputError(f"taylor must be True or False, got {taylor!r}"[:120])
+    fixed = dict(inputs or {})
+    drawn = {str(name): params_shape(s, f"shapes[{name!r}]") for name, s in (shapes or {}).items()}
+    scale = _scale(scale)
     if x is not None:
-        inputs = [x]
+        fixed[""] = x
+    if shape is not None:
+        drawn[""] = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+    if not fixed and not drawn:
+        raise InputError("give x or shape (one input), or inputs/shapes by name")
+    if x is not None and shape is not None:
+        raise InputError("give x, or shape for random inputs (one of them)")
+    if drawn:
+        arrays = draw(drawn, trials=trials, seed=seed, scales={"": scale}, fixed=fixed)
     else:
-        rng = np.random.default_rng(seed)
-        inputs = [rng.standard_normal(shape) for _ in range(trials)]
+        arrays = [fixed]
     derivatives = {
-        k: v for k, v in (("jacobian", jacobian), ("vjp", vjp), ("grad", grad)) if v is not None
+        k: v
+        for k, v in (("jacobian", jacobian), ("vjp", vjp), ("grad", grad), ("hvp", hvp))
+        if v is not None
     }
-    spec = check_spec(forward, derivatives, inputs=inputs, seed=seed, full=full, options=options)
-    return problem.run(spec)
+    spec = check_spec(
+        forward,
+        derivatives,
+        inputs=arrays,
+        seed=seed,
+        full=full,
+        options=options,
+        args=args,
+        order=order,
+        against=against,
+        no_grad=[no_grad] if isinstance(no_grad, str) else list(no_grad),
+    )
+    return problem.run(dataclasses.replace(spec, taylor=taylor))
 
 
 MAX_CHECK_ELEMENTS = 10_000_000
 
 
-def params_shape(shape: Any) -> tuple[int, ...]:
+def params_shape(shape: Any, name: str = "shape") -> tuple[int, ...]:
     from gradcli import params
 
-    return params.shape(shape, "shape", MAX_CHECK_ELEMENTS)
+    return params.shape(shape, name, MAX_CHECK_ELEMENTS)
+
+
+def _scale(value: Any) -> float:
+    from gradcli import params
+    from gradcli.errors import InputError
+
+    scale = params.number(value, "scale")
+    if scale < 0:
+        raise InputError(f"{params.where('scale', value)}: must be 0 or more")
+    return scale
 
 
 def _check_arguments(

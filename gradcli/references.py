@@ -132,9 +132,6 @@ class Derivative:
     kinks: list[Kink] = field(default_factory=list)
     methods_used: dict[str, int] = field(default_factory=dict)  # method -> columns
 
-    def kink_at(self, i: int, j: int) -> Kink | None:
-        return next((k for k in self.kinks if k.i == i and k.j == j), None)
-
 
 class Differentiator:
     """The reference ladder for one function at one point (see the module docstring).

@@ -111,3 +111,14 @@ def test_the_error_estimate_covers_the_exact_derivative(a, scale, f):
 
 def complex_derivative(f, x):
     return float(np.imag(f(np.array([x + 1e-30j]))[0]) / 1e-30)
+
+
+def test_the_largest_error_is_over_cheap_and_refined_columns_alike():
+    error = references.ErrorEstimate(np.array([1.0, 3.0]), np.array([2.0, 5.0, 0.5]))
+    assert error.max() == 15.0  # rows[1]·cols[1]
+    error.refined[1] = np.array([0.1, 0.2])  # column 1 refined: its cheap bound is gone
+    assert error.max() == 6.0  # rows[1]·cols[0]
+    error.refined[0] = np.array([7.0, 0.0])
+    assert error.max() == 7.0
+    assert error.dense().tolist() == [[7.0, 0.1, 0.5], [0.0, 0.2, 1.5]]
+    assert references.ErrorEstimate(np.zeros(0), np.zeros(0)).max() == 0.0

@@ -281,3 +281,16 @@ def test_no_false_alarm_on_a_correct_softmax_anywhere(log_scale, log_shift, log_
     z = rng.normal(size=n) * 10.0**log_scale + np.sign(log_shift) * 10.0 ** abs(log_shift)
     report = _softmax(z, dtype, 10.0**log_t)
     assert report.ok, report.verdict.summary
+
+
+@pytest.mark.parametrize("kind", ["ce", "mse", "sum", "output"])
+@pytest.mark.parametrize("x_scale", [30.0, 1e3])
+def test_no_false_alarm_on_a_large_float32_layer_in_directional_mode(kind, x_scale):
+    """exp's rounding of z (a relative ε·|z| in every term after softmax) and mse's
+    cancelling ∂L/∂s, at 300 → 200 with a batch of 4."""
+    base = _layer(5, kind, "float32", x_scale, batch=4, sizes=(300, 200))
+    spec = LayerSpec(
+        base.w, base.b, base.x, base.loss, 5, options=base.options, fd_mode="directional"
+    )
+    report = layer.run(spec)
+    assert report.ok, report.verdict.summary

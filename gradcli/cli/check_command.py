@@ -8,7 +8,6 @@ import click
 
 from gradcli.cli.common import (
     SEED,
-    FiniteFloat,
     check_options,
     emit,
     integer_range,
@@ -20,30 +19,65 @@ from gradcli.cli.group import COMMANDS, CONTEXT_SETTINGS
 from gradcli.errors import InputError
 from gradcli.exit_status import ExitStatus
 
-MAX_CHECK_ELEMENTS = 10_000_000
-
 
 @click.command(context_settings=CONTEXT_SETTINGS, short_help=COMMANDS["check"][1])
 @click.argument("target", metavar="TARGET")
 @click.option("--jacobian", metavar="FN", help="Your Jacobian: FN(x) -> (outputs, inputs).")
 @click.option("--vjp", metavar="FN", help="Your vector-Jacobian product: FN(x, g) -> like x.")
 @click.option("--grad", metavar="FN", help="Your elementwise derivative: FN(x) -> like x.")
-@click.option("--shape", metavar="AxB", help="Random inputs of this shape, e.g. 5 or 4x6.")
-@click.option("--input", "input_path", metavar="FILE", help="One input from .npy or .json.")
+@click.option(
+    "--hvp",
+    metavar="FN",
+    help="Your Hessian-vector product of a scalar forward: FN(x, v) -> like x.",
+)
+@click.option(
+    "--against",
+    metavar="DOTTED",
+    help="A library function (torch.nn.functional.gelu): its forward and autograd are one "
+    "more reference.",
+)
+@click.option(
+    "--order",
+    type=click.IntRange(1, 2),
+    default=1,
+    show_default=True,
+    help="2: your Function's backward is differentiated and checked (as gradgradcheck).",
+)
+@click.option(
+    "--shape",
+    "shapes",
+    metavar="[NAME=]AxB",
+    multiple=True,
+    help="Random input of this shape, e.g. 5, 4x6 or W=16x4; repeat for each input.",
+)
+@click.option(
+    "--input",
+    "input_paths",
+    metavar="[NAME=]FILE",
+    multiple=True,
+    help="An input from .npy or .json, e.g. W=w.npy; repeat for each input.",
+)
+@click.option(
+    "--arg",
+    "arg_values",
+    metavar="NAME=VALUE",
+    multiple=True,
+    help="A non-array argument by keyword (a Python literal), e.g. eps=1e-5.",
+)
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the inputs.")
 @click.option(
     "--dist",
-    type=click.Choice(("normal", "uniform")),
-    default="normal",
-    show_default=True,
-    help="Random inputs: scale·N(0, 1), or uniform in ±scale.",
+    "dists",
+    metavar="[NAME=]normal|uniform",
+    multiple=True,
+    help="Random inputs: scale·N(0, 1) (default), or uniform in ±scale; for all or one.",
 )
 @click.option(
     "--scale",
-    type=FiniteFloat(minimum=0.0),
-    default=1.0,
-    show_default=True,
-    help="Scale of the inputs.",
+    "scales",
+    metavar="[NAME=]S",
+    multiple=True,
+    help="Scale of the random inputs (default 1), for all or one (W=0.1).",
 )
 @click.option(
     "--trials",
@@ -52,6 +86,18 @@ MAX_CHECK_ELEMENTS = 10_000_000
     show_default=True,
     help="Random inputs to check.",
 )
+@click.option(
+    "--taylor",
+    is_flag=True,
+    help="Also the Taylor test: the remainder's rate as h halves (2 right, 1 wrong).",
+)
+@click.option(
+    "--no-grad",
+    "no_grad",
+    metavar="NAME",
+    multiple=True,
+    help="An input passed to your code but not differentiated (a mask); repeatable.",
+)
 @click.option("--full", is_flag=True, help="Check element by element however large the input.")
 @click.option("--debug", is_flag=True, help="Show the traceback of an error in your code.")
 @check_options
@@ -59,58 +105,67 @@ MAX_CHECK_ELEMENTS = 10_000_000
 def check(ctx: click.Context, /, **options: Any) -> None:
     """Your derivative against autograd of your forward and finite differences.
 
-    TARGET is path.py:name or module.path:name: a forward taking one array and returning
-    one array (if it also takes torch tensors, autograd is a backend), or a
-    torch.autograd.Function, whose backward is then checked. FN is path.py:name,
-    module:name, or a name in TARGET's module. Your derivative always runs;
-    --backend torch,fd chooses what it is checked against.
+    TARGET is path.py:name or module.path:name: a forward taking arrays (numpy or torch)
+    and returning one array or a tuple, a torch.autograd.Function (its backward is
+    checked), or an nn.Module class (built; every parameter's gradient and the input's
+    are checked). FN is path.py:name, module:name, or a name in TARGET's module. Your
+    derivative always runs; --backend torch,fd chooses what it is checked against.
+    Several inputs are named after the forward's parameters (--shape x=8x16 --shape
+    W=16x4).
 
     \b
     Examples:
       gradcli check ops.py:my_softmax --jacobian ops.py:my_softmax_jacobian --shape 5
       gradcli check ops.py:my_softmax --vjp my_softmax_vjp --input z.npy
       gradcli check ops.py:MySoftmax --shape 4x6
+      gradcli check ops.py:linear --vjp linear_vjp --shape x=8x16 --shape W=16x4
     """
     with user_errors():
         from gradcli.api import check_spec
+        from gradcli.cli import check_parse
         from gradcli.problems import check as problem
 
-        derivatives = {k: options[k] for k in ("jacobian", "vjp", "grad") if options[k]}
+        derivatives = {k: options[k] for k in ("jacobian", "vjp", "grad", "hvp") if options[k]}
         if len(derivatives) > 1:
-            raise InputError("give one of --jacobian, --vjp and --grad")
+            raise InputError("give one of --jacobian, --vjp, --grad and --hvp")
         spec = check_spec(
             options["target"],
             derivatives,
-            inputs=_inputs(options),
+            inputs=check_parse.trial_inputs(options),
             seed=options["seed"],
             full=options["full"],
             debug=options["debug"],
-            options=run_options(options),
+            options=_run_options(options),
+            args=check_parse.arguments(options["arg_values"]),
+            order=options["order"],
+            against=options["against"],
+            no_grad=options["no_grad"],
         )
+        if options["taylor"]:
+            import dataclasses
+
+            spec = dataclasses.replace(spec, taylor=True)
         with npz_output(options) as npz:
             report = problem.run(spec)
             emit(report, options, npz)
     ctx.exit(ExitStatus.OK if report.ok else ExitStatus.DISAGREE)
 
 
-def _inputs(options: dict[str, Any]) -> list[Any]:
-    """One array per trial: drawn from --shape, or the one of --input."""
-    import numpy as np
+def _run_options(options: dict[str, Any]) -> Any:
+    """The shared options; check alone also runs your code in float16 and bfloat16."""
+    import dataclasses
 
-    from gradcli import inputs
+    low = options["dtype"] in ("float16", "bfloat16")
+    shared = run_options({**options, "dtype": "float64"} if low else options)
+    return dataclasses.replace(shared, dtype=options["dtype"])
 
-    if (options["shape"] is None) == (options["input_path"] is None):
-        raise InputError("give the input as --shape AxB (random) or --input FILE (one of them)")
-    if options["input_path"] is not None:
-        path = options["input_path"]
-        if path.endswith(".npy"):
-            return [inputs.load_npy(path)]
-        return [inputs.to_array(inputs.parse_json(inputs.read_text_file(path), path), path)]
-    from gradcli import params  # the rule gradcli.check(shape=...) uses: ASCII digits
 
-    shape = params.shape(options["shape"], "--shape", MAX_CHECK_ELEMENTS)
-    rng = np.random.default_rng(options["seed"])
-    scale = options["scale"]
-    if options["dist"] == "uniform":
-        return [rng.uniform(-scale, scale, size=shape) for _ in range(options["trials"])]
-    return [scale * rng.standard_normal(shape) for _ in range(options["trials"])]
+# check alone runs code in float16 and bfloat16 (the references stay in float64)
+CHECK_DTYPES = ("float64", "float32", "float16", "bfloat16")
+for _param in check.params:
+    if _param.name == "dtype":
+        _param.type = click.Choice(CHECK_DTYPES)
+        _param.help = (
+            "Precision of your code (float16/bfloat16: tolerances from the dtype's "
+            "resolution); the references run in float64."
+        )

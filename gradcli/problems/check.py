@@ -1,298 +1,271 @@
-"""gradcli check: the user's derivative (a Jacobian, a VJP, an elementwise derivative or
-a torch.autograd.Function's backward) against autograd of the user's forward and
-central differences of it, at several random inputs.
+"""gradcli check: the user's derivative (a Jacobian, a VJP, an elementwise derivative, a
+torch.autograd.Function's backward, or a module's backward) against autograd of the
+user's forward and a numerical reference that knows its own error, at several random
+inputs, for every input by name.
 
-Backends: "yours" (the derivative under test), "torch" (autograd; only if the forward
-works on tensors), "fd" (central differences in float64). Above a size, each trial is
-checked along random directions (vᵀJu) instead of in full, as gradcheck's fast_mode.
+Backends: "yours" (the derivative under test, in the user's dtype), "torch" (autograd
+of the forward's plain operations in float64; only if the forward works on tensors),
+"fd" (central differences in float64 with error estimates, refined by the core where a
+comparison is inconclusive). Above a size, each trial is checked along random
+directions (vᵀJu) instead of in full, as gradcheck's fast_mode. One judge
+(gradcli.core.judge) compares and decides.
+
+The user's code is untrusted (check_guard): its prints go to stderr for the whole run.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
 
-from gradcli import compare
-from gradcli.backends import finite_diff
+from gradcli import core, limits, references
 from gradcli.errors import InputError
-from gradcli.problems import check_target as target
-from gradcli.report import Array, BackendResult, Comparison, Report, Tolerance
+from gradcli.problems import (
+    check_backends,
+    check_explain,
+    check_guard,
+    check_noise,
+    check_quantities,
+    check_report,
+)
+from gradcli.problems.check_backends import Trial
+from gradcli.problems.check_plan import plan
+from gradcli.problems.check_signature import accepted
+from gradcli.problems.check_subject import Subject
+from gradcli.report import Array, BackendResult, Report, Verdict
 from gradcli.spec import CheckSpec
 
 MAX_FULL_FD_CALLS = 4_000  # full fd calls the forward twice per input element
 MAX_FULL_JACOBIAN = 250_000  # elements of a full Jacobian; beyond, directional checks
-DIRECTIONS = 8
-WORST_SHOWN = 5
-QUANTITY = {"jacobian": "jacobian", "vjp": "vjp", "grad": "grad", "function": "vjp"}
+DIRECTIONS = check_quantities.DIRECTIONS
+REFERENCES = ("torch", "fd")
+LOW_PRECISION = check_report.LOW_PRECISION
 
 
 def run(spec: CheckSpec) -> Report:
+    with check_guard.user_stdout():  # the user's prints are not gradcli's output
+        return _run(spec)
+
+
+def _run(spec: CheckSpec) -> Report:
     options = spec.options
-    references = [b for b in ("torch", "fd") if b in options.backends]
+    references = [b for b in REFERENCES if b in options.backends]
     if not references:
         raise InputError("check needs torch or fd (or both) in --backend to compare against")
-    use_torch = "torch" in references and _torch_capable(spec)
+    subject, named_trials = plan(spec)
+    use_torch = "torch" in references and subject.autograd
     backends = ["yours", *(["torch"] if use_torch else []), *(["fd"] if "fd" in references else [])]
     if backends == ["yours"]:
         raise InputError("the forward does not take torch tensors: add fd to --backend")
+    library = _against(spec, subject)
+    if library is not None:
+        backends.insert(backends.index("fd") if "fd" in backends else len(backends), "against")
+    trials = [
+        _trial(subject, values, options.dtype, spec.seed + t)
+        for t, values in enumerate(named_trials)
+    ]
     arrays: dict[str, dict[str, Array]] = {b: {} for b in backends}
-    notes, directional = [], False
-    for trial, x in enumerate(spec.inputs):
-        x = x.astype(options.dtype)
-        y = _forward(spec, x)
-        full = spec.full or (
-            x.size * max(y.size, 1) <= MAX_FULL_JACOBIAN and 2 * x.size <= MAX_FULL_FD_CALLS
-        )
+    views: dict[str, tuple[int, int]] = {}
+    numerical: list[core.NumericalReference] = []
+    magnitudes: dict[str, Array] = {}
+    directional = False
+    for t, trial in enumerate(trials):
+        if spec.mode == "grad":
+            _check_elementwise(trial)
+        full = spec.full or _small(trial)
+        if full:
+            _check_memory(spec, trial, len(backends))
         directional = directional or not full
+        drawn = check_quantities.draws(spec.seed, subject, trial, t)
         for backend in backends:
-            rng = np.random.default_rng([spec.seed, 0x636865636B, trial])  # same draws per backend
-            for name, value in _quantities(spec, backend, x, y, full, rng).items():
-                arrays[backend][f"trial{trial}.{name}"] = value
-    if "torch" in references and not use_torch:
-        notes.append(
-            "the forward does not take torch tensors: the check is your derivative "
-            "against finite differences only"
-        )
-    if directional:
-        notes.append(
-            f"large input: each trial compared along {DIRECTIONS} random directions "
-            "(vᵀJu), not element by element; --full forces the full check"
-        )
+            who, side = (library, "torch") if backend == "against" else (subject, backend)
+            assert who is not None
+            done = check_quantities.compute(spec, who, side, trial, t, full, drawn)
+            arrays[backend].update(done.arrays)
+            views.update(done.views)
+            numerical.extend(done.references)
+            magnitudes.update(done.magnitudes)
+        if library is not None:
+            for side, who in (("yours", subject), ("against", library)):
+                values = check_backends.user_values(who, trial) if side == "yours" else trial.values
+                for o, y in enumerate(_outputs(who, values, side)):
+                    name = f"trial{t}.forward" + (f".out{o}" if len(trial.outputs) > 1 else "")
+                    arrays[side][name] = y
+                    views[name] = (1, y.size)
+    notes = check_report.notes(spec, subject, references, use_torch, directional)
     methods = {
-        "yours": f"your {spec.mode}",
-        "torch": "autograd of your forward",
-        "fd": "central differences of your forward",
+        "yours": f"your {spec.mode if spec.mode != 'module' else 'module backward'}",
+        "torch": "autograd of your forward's operations (float64)",
+        "fd": "central differences of your forward, with error estimates",
+        "against": f"the forward and autograd of {spec.names.get('against')} (float64)",
     }
-    precisions = {"yours": options.dtype, "torch": options.dtype, "fd": "fd"}
+    precisions = {"yours": options.dtype, "torch": "float64", "fd": "fd", "against": "float64"}
     results = {b: BackendResult(b, methods[b], precisions[b], arrays[b]) for b in backends}
-    scales = {
-        q: max(max(float(np.abs(r.arrays[q]).max()) for r in results.values()), 1e-300)
+    low = options.dtype in LOW_PRECISION
+    if low:
+        notes.append(check_report.low_precision_note(options))
+    n_terms = 1 if low else max(sum(v.size for v in t.values.values()) for t in trials)
+    quantities = [
+        core.Quantity(q, _scale(results, q, trials, views[q], magnitudes.get(q)), n_terms, views[q])
         for q in arrays["yours"]
-    }
-    n_terms = max(x.size for x in spec.inputs)
-    comparisons = compare.compare_results(results, scales, n_terms, options.rtol, options.atol)
-    non_finite = compare.find_non_finite(results)
-    verdict = compare.verdict(backends, comparisons, (), non_finite)
-    patterns = _patterns(results, comparisons)
+    ]
+    laws, sections = check_report.taylor(spec, subject, trials)
+    report = core.judge(
+        core.Declaration(
+            command="check",
+            title=check_report.title(spec, subject, trials),
+            inputs=check_report.inputs(spec, subject, trials),
+            notes=tuple(notes),
+        ),
+        results,
+        quantities,
+        options=options,
+        references_=numerical,
+        laws=laws,
+    )
+    return _explained(report, laws, sections)
+
+
+def _against(spec: CheckSpec, subject: Subject) -> Subject | None:
+    """The library function as a subject that takes the same inputs, by position."""
+    if spec.against is None:
+        return None
+    return Subject(
+        "forward",
+        spec.against,
+        None,
+        subject.names,
+        accepted(subject.args, spec.against),
+        autograd=True,
+        debug=spec.debug,
+    )
+
+
+def _outputs(who: Subject, values: dict[str, Any], side: str) -> tuple[Array, ...]:
+    """The forward's values: yours in your dtype, the library's in float64 (tensors)."""
+    if side == "against":
+        import torch
+
+        with torch.no_grad():
+            values = check_backends.tensors(values, "float64")
+    what = "the forward" if side == "yours" else "the --against function"
+    return tuple(check_guard.as_array(y, what) for y in who.user(values))
+
+
+def _explained(
+    report: Report, laws: tuple[Any, ...], sections: list[tuple[str, tuple[str, ...]]]
+) -> Report:
+    """The patterns of a wrong derivative and its worst entries; the Taylor test's say
+    where only fd differs."""
+    verdict, notes = report.verdict, list(report.notes)
+    patterns = check_explain.patterns(dict(report.results), report.comparisons)
     if patterns and not verdict.ok:
-        verdict = type(verdict)(verdict.ok, verdict.summary, (*verdict.details, *patterns))
-    return Report(
-        command="check",
-        title=f"check {spec.names['derivative']} ({spec.mode}) of {spec.names['target']}: "
-        f"{len(spec.inputs)} trials, x of shape {spec.inputs[0].shape}, {options.dtype}",
-        inputs={
-            "target": spec.names["target"],
-            "derivative": spec.names["derivative"],
-            "mode": spec.mode,
-            "x": list(spec.inputs),
-            "seed": spec.seed,
-            "dtype": options.dtype,
-        },
-        results=results,
-        comparisons=comparisons,
-        laws=(),
-        non_finite=non_finite,
+        verdict = Verdict(verdict.ok, verdict.summary, (*verdict.details, *patterns))
+    if laws and all(law.ok for law in laws) and not report.non_finite and not verdict.ok:
+        failing = [c for c in report.comparisons if not c.ok]
+        if failing and all("fd" in c.backends for c in failing):
+            notes.append(
+                "fd differs, but only fd, and the Taylor remainder falls as h² in every "
+                f"trial: the Taylor test decides ({verdict.details[0]})"
+            )
+            verdict = Verdict(True, "OK: the Taylor test passes in every trial", ())
+    worst = check_explain.worst_entries(dict(report.results), report.comparisons)
+    return dataclasses.replace(
+        report,
         verdict=verdict,
         notes=tuple(notes),
-        sections=tuple(_worst_entries(results, comparisons)),
+        sections=(*report.sections, *worst, *sections),
     )
 
 
-def _torch_capable(spec: CheckSpec) -> bool:
-    if spec.mode == "function":
-        return True
-    from gradcli.backends import autograd
+def _trial(subject: Subject, values: dict[str, Array], dtype: str, seed: int) -> Trial:
+    """The inputs rounded to the user's dtype (so that every side sees the same values),
+    and the forward's float64 outputs there."""
+    rounded = {k: _round(v, dtype) for k, v in values.items()}
+    outputs = subject.evaluate(rounded)
+    sizes, step_factor = check_noise.magnitudes(subject, rounded, outputs, seed)
+    return Trial(rounded, outputs, dtype, sizes, step_factor)
 
-    return autograd.accepts_tensors(spec.forward, spec.inputs[0].astype(spec.options.dtype))
+
+def _round(x: Array, dtype: str) -> Array:
+    if dtype == "bfloat16":
+        import torch
+
+        rounded: Array = torch.from_numpy(np.array(x)).to(torch.bfloat16).double().numpy()
+        return rounded
+    return np.asarray(x).astype(dtype).astype(np.float64)
 
 
-def _forward(spec: CheckSpec, x: Array) -> Array:
-    if spec.mode == "function":
-        from gradcli.backends import autograd
+def _small(trial: Trial) -> bool:
+    n_in = sum(v.size for v in trial.values.values())
+    n_out = sum(y.size for y in trial.outputs)
+    return n_in * max(n_out, 1) <= MAX_FULL_JACOBIAN and 2 * n_in <= MAX_FULL_FD_CALLS
 
-        return target.as_array(
-            target.call(
-                autograd.function_forward,
-                (spec.derivative, x),
-                "the Function's forward",
-                debug=spec.debug,
-            ),
-            "the Function's forward",
-        )
-    return target.as_array(
-        target.call(spec.forward, (x,), "the forward", debug=spec.debug), "the forward"
+
+def _check_memory(spec: CheckSpec, trial: Trial, n_backends: int) -> None:
+    """A full Jacobian is (outputs × inputs) per backend, the torch reference holds its
+    rows twice while building it, and fd's error estimate and refinement one more; a
+    VJP holds arrays the size of the inputs, and fd's blocks are bounded."""
+    n_in = sum(v.size for v in trial.values.values())
+    n_out = sum(y.size for y in trial.outputs)
+    per_element = 8 * (n_backends + 4) if spec.mode == "jacobian" else 0
+    block = 2 * 8 * references.ELEMENTS_PER_BLOCK * 4  # fd's perturbed rows and outputs
+    estimate = per_element * n_in * n_out + block + 8 * 16 * (n_in + n_out)
+    limits.check_memory(
+        estimate, "the full check", "leave out --full (directional checks need little memory)"
     )
 
 
-def _quantities(
-    spec: CheckSpec, backend: str, x: Array, y: Array, full: bool, rng: Any
-) -> dict[str, Array]:
-    """This backend's quantity for one trial: the derivative in full, or vᵀJu."""
-    g = rng.standard_normal(y.shape)  # the cotangent of vjp and function modes
-    if not full:
-        u, v = (
-            rng.standard_normal((DIRECTIONS, *x.shape)),
-            rng.standard_normal((DIRECTIONS, *y.shape)),
-        )
-        return {
-            "vᵀJu": np.array(
-                [_directional(spec, backend, x, y, uk, vk) for uk, vk in zip(u, v, strict=True)]
-            )
-        }
-    mode = spec.mode
-    if mode == "jacobian":
-        return {"jacobian": _jacobian(spec, backend, x, y)}
-    if mode == "grad":
-        return {"grad": _elementwise(spec, backend, x, y)}
-    return {"vjp": _vjp(spec, backend, x, y, g)}
-
-
-def _jacobian(spec: CheckSpec, backend: str, x: Array, y: Array) -> Array:
-    shape = (y.size, x.size)
-    if backend == "yours":
-        value = target.call(spec.derivative, (x,), "your jacobian", debug=spec.debug)
-        return target.as_array(value, "your jacobian", shape)
-    if backend == "torch":
-        from gradcli.backends import autograd
-
-        return autograd.user_jacobian(spec.forward, x)
-    return _fd_jacobian(spec, x, y)
-
-
-def _vjp(spec: CheckSpec, backend: str, x: Array, y: Array, g: Array) -> Array:
-    from gradcli.backends import autograd
-
-    if spec.mode == "function":
-        if backend == "fd":
-            return _fd_vjp(spec, x, g)
-        return autograd.function_vjp(spec.derivative, x, g, own_backward=backend == "yours")
-    if backend == "yours":
-        value = target.call(spec.derivative, (x, g.astype(x.dtype)), "your vjp", debug=spec.debug)
-        return target.as_array(value, "your vjp", x.shape)
-    if backend == "torch":
-        return autograd.user_vjp(spec.forward, x, g)
-    return _fd_vjp(spec, x, g)
-
-
-def _elementwise(spec: CheckSpec, backend: str, x: Array, y: Array) -> Array:
-    if y.shape != x.shape:
+def _check_elementwise(trial: Trial) -> None:
+    shapes = [v.shape for v in trial.values.values()]
+    outputs = [y.shape for y in trial.outputs]
+    if len(shapes) != 1 or outputs != shapes:
         raise InputError(
-            f"--grad is for elementwise functions, but the forward maps {x.shape} to {y.shape}"
+            "--grad is for elementwise functions (one input, one output of its shape), but "
+            f"the forward maps {_shapes(shapes)} to {_shapes(outputs)}: use --vjp or --jacobian"
         )
-    if backend == "yours":
-        return target.as_array(
-            target.call(spec.derivative, (x,), "your grad", debug=spec.debug), "your grad", x.shape
-        )
-    if backend == "torch":
-        from gradcli.backends import autograd
-
-        return autograd.user_vjp(spec.forward, x, np.ones_like(x))
-    x64 = x.astype(np.float64)
-    step = finite_diff.cube_root_step(x64)
-    upper, lower = x64 + step, x64 - step
-    with np.errstate(all="ignore"):
-        return (_f64(spec, upper) - _f64(spec, lower)) / (upper - lower)
 
 
-def _directional(spec: CheckSpec, backend: str, x: Array, y: Array, u: Array, v: Array) -> float:
-    """vᵀJu: yours and torch from their Jᵀv, fd from the derivative of f along u."""
-    if backend == "fd":
-        x64 = x.astype(np.float64)
-        h = (
-            float(np.cbrt(np.finfo(np.float64).eps))
-            * max(1.0, float(np.abs(x64).max()))
-            / float(np.abs(u).max())
-        )
-        with np.errstate(all="ignore"):
-            return float(np.sum(v * (_f64(spec, x64 + h * u) - _f64(spec, x64 - h * u))) / (2 * h))
-    if spec.mode == "jacobian":
-        return float(v.reshape(-1) @ _jacobian(spec, backend, x, y) @ u.reshape(-1))
-    if spec.mode == "grad":
-        return float(np.sum(v * _elementwise(spec, backend, x, y) * u))
-    return float(np.sum(_vjp(spec, backend, x, y, v) * u))
+def _shapes(shapes: list[tuple[int, ...]]) -> str:
+    return ", ".join(str(s) for s in shapes)
 
 
-def _f64(spec: CheckSpec, x: Array) -> Array:
-    if spec.mode == "function":
-        from gradcli.backends import autograd
-
-        return autograd.function_forward(spec.derivative, x)
-    return target.as_array(
-        target.call(spec.forward, (x,), "the forward", debug=spec.debug), "the forward"
+def _scale(
+    results: dict[str, BackendResult],
+    quantity: str,
+    trials: list[Trial],
+    view: tuple[int, int],
+    measured: Array | None,
+) -> float | Array:
+    """The quantity's scale, from the references (never the side under test): their
+    largest finite magnitude, at least max|f| over the inputs' scale (the size of a
+    derivative of f at this x; |f| as large as the terms f sums), and at least the
+    rounding torch's float32 run measures (`measured`). A Jacobian's is per row (m, 1):
+    a saturated output's row is judged on its own size, not on the largest row's."""
+    rows = "jacobian" in quantity.split(".")[1] and view[0] > 1
+    m = view[0] if rows else 1
+    scale = np.zeros((m, 1))
+    for backend, result in results.items():
+        if backend == "yours" or quantity not in result.arrays:
+            continue
+        values = np.abs(result.arrays[quantity]).reshape(m, -1)
+        finite = np.where(np.isfinite(values), values, 0.0)
+        scale = np.maximum(scale, finite.max(axis=1, keepdims=True))
+    trial = trials[int(quantity.split(".", 1)[0].removeprefix("trial"))]
+    sizes = trial.magnitudes or tuple(np.abs(y) for y in trial.outputs)
+    output = next(
+        (int(p[3:]) for p in quantity.split(".") if p[:3] == "out" and p[3:].isdigit()), 0
     )
-
-
-def _fd_jacobian(spec: CheckSpec, x: Array, y: Array) -> Array:
-    def rows(batch: Array) -> Array:
-        return np.stack([_f64(spec, row.reshape(x.shape)).reshape(-1) for row in batch])
-
-    x64 = x.astype(np.float64).reshape(-1)
-    return finite_diff.central_jacobian(rows, x64, finite_diff.cube_root_step(x64))
-
-
-def _fd_vjp(spec: CheckSpec, x: Array, g: Array) -> Array:
-    def rows(batch: Array) -> Array:
-        return np.array([[np.sum(g * _f64(spec, row.reshape(x.shape)))] for row in batch])
-
-    x64 = x.astype(np.float64).reshape(-1)
-    gradient: Array = finite_diff.central_jacobian(rows, x64, finite_diff.cube_root_step(x64))[0]
-    return gradient.reshape(x.shape)
-
-
-def _failed_pairs(comparisons: tuple[Comparison, ...]) -> list[Comparison]:
-    return [c for c in comparisons if c.backends[0] == "yours" and not c.ok]
-
-
-def _patterns(results: dict[str, BackendResult], comparisons: tuple[Comparison, ...]) -> list[str]:
-    """Name the shape of a wrong derivative, when it has one."""
-    found: list[str] = []
-    for c in _failed_pairs(comparisons):
-        yours = results["yours"].arrays[c.quantity].astype(np.float64)
-        ref = results[c.backends[1]].arrays[c.quantity].astype(np.float64)
-        tol = c.tolerance
-
-        def close(a: Array, b: Array, tol: Tolerance = tol) -> bool:
-            return bool(np.all(np.abs(a - b) <= tol.atol + tol.rtol * np.abs(b)))
-
-        big = np.abs(ref) > 10 * tol.atol
-        if close(yours, -ref):
-            found.append(f"{c.quantity}: yours has the wrong sign")
-        elif yours.ndim == 2 and yours.shape[0] == yours.shape[1] and close(yours, ref.T):
-            found.append(f"{c.quantity}: yours is the transpose of the Jacobian")
-        elif (
-            yours.ndim == 2
-            and yours.shape[0] == yours.shape[1]
-            and close(np.diag(yours), np.diag(ref))
-        ):
-            found.append(f"{c.quantity}: diagonal right, off-diagonal entries wrong")
-        elif big.any():
-            ratio = yours[big] / ref[big]
-            if np.ptp(ratio) <= 1e-6 * abs(float(ratio.mean())):
-                found.append(f"{c.quantity}: wrong by a constant factor {float(ratio.mean()):.6g}")
-    return list(dict.fromkeys(found))
-
-
-def _worst_entries(
-    results: dict[str, BackendResult], comparisons: tuple[Comparison, ...]
-) -> list[tuple[str, tuple[str, ...]]]:
-    sections = []
-    chosen: dict[str, Comparison] = {}
-    for c in _failed_pairs(comparisons):  # one table per quantity, against fd if it ran
-        if c.quantity not in chosen or c.backends[1] == "fd":
-            chosen[c.quantity] = c
-    for c in chosen.values():
-        yours = results["yours"].arrays[c.quantity].astype(np.float64)
-        ref = results[c.backends[1]].arrays[c.quantity].astype(np.float64)
-        with np.errstate(all="ignore"):
-            gap = np.nan_to_num(np.abs(yours - ref), nan=np.inf)
-        order = np.argsort(gap, axis=None)[::-1][:WORST_SHOWN]
-        lines = []
-        for flat in order:
-            index = tuple(int(i) for i in np.unravel_index(flat, gap.shape))
-            lines.append(
-                f"{list(index)}: yours {yours[index]:.8g}, {c.backends[1]} {ref[index]:.8g}, "
-                f"difference {yours[index] - ref[index]:.3g}"
-            )
-        sections.append((f"Worst entries of {c.quantity}, yours vs {c.backends[1]}", tuple(lines)))
-    return sections
+    with np.errstate(all="ignore"):
+        reach = max(1.0, *(float(np.abs(x).max()) for x in trial.values.values()))
+        if rows:
+            natural = sizes[output].reshape(m, 1) / reach
+        else:
+            natural = np.full((1, 1), max(float(np.max(s, initial=0.0)) for s in sizes) / reach)
+    scale = np.maximum(scale, np.nan_to_num(natural, nan=0.0, posinf=0.0))
+    if measured is not None:
+        scale = np.maximum(scale, np.asarray(measured).reshape(-1, 1) if rows else measured)
+    scale = np.maximum(scale, 1e-300)
+    return scale if rows else float(scale.max())
