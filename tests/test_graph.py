@@ -72,7 +72,9 @@ def test_a_reaches_the_loss_by_two_paths_that_add_up():
     total = np.sum([u["grad"] for u in path["uses"]], axis=0)
     np.testing.assert_allclose(total, doc["results"]["numpy"]["grads"]["a"], rtol=1e-12)
     assert path["max_abs_difference"] < 1e-12
-    text = invoke(WORKED, "--rand", "w=4x10", "--rand", "a=10x10", "--seed", "42").stdout
+    text = invoke(
+        WORKED, "--rand", "w=4x10", "--rand", "a=10x10", "--seed", "42", "--detail"
+    ).stdout
     assert "a.grad is the sum over its 2 uses" in text
     assert "via c = a / b  (a is argument 1 of a / b)" in text
     assert "b = a.sum(dim=0, keepdim=True)  [sum of a → 1×10]  → c" in text
