@@ -75,6 +75,7 @@ class CheckSpec:
     full: bool = False  # full checks whatever the size (else directional above a size)
     debug: bool = False
     options: RunOptions = RunOptions()
+    first_trial: int = 0  # the number of inputs[0]: --trial K reruns trial K alone
 
 
 @dataclass(frozen=True)

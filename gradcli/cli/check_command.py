@@ -51,6 +51,12 @@ MAX_CHECK_ELEMENTS = 10_000_000
     show_default=True,
     help="Random inputs to check.",
 )
+@click.option(
+    "--trial",
+    type=click.IntRange(0, 99),
+    metavar="K",
+    help="Check only trial K of the --trials drawn (the rerun line of a failure).",
+)
 @click.option("--full", is_flag=True, help="Check element by element however large the input.")
 @click.option("--debug", is_flag=True, help="Show the traceback of an error in your code.")
 @check_options
@@ -86,10 +92,24 @@ def check(ctx: click.Context, /, **options: Any) -> None:
             debug=options["debug"],
             options=run_options(options),
         )
+        spec = _only_trial(spec, options["trial"])
         with npz_output(options) as npz:
             report = problem.run(spec)
             emit(report, options, npz)
     ctx.exit(ExitStatus.OK if report.ok else ExitStatus.DISAGREE)
+
+
+def _only_trial(spec: Any, trial: int | None) -> Any:
+    """The spec with trial K alone, numbered K (so its cotangent g is drawn the same)."""
+    if trial is None:
+        return spec
+    import dataclasses
+
+    if trial >= len(spec.inputs):
+        raise InputError(
+            f"--trial {trial}: there are {len(spec.inputs)} trials, 0 to {len(spec.inputs) - 1}"
+        )
+    return dataclasses.replace(spec, inputs=(spec.inputs[trial],), first_trial=trial)
 
 
 def _inputs(options: dict[str, Any]) -> list[Any]:

@@ -228,7 +228,11 @@ def emit(report: Report, options: dict[str, Any], npz: NpzWriter | None) -> None
     """Save first (a consumer of the JSON can rely on the file), then print. `npz` is
     the --save file from npz_output (None without --save)."""
     if npz is not None:
+        from gradcli.render.findings import failing_inputs
+
         arrays = report.arrays()
+        failing = failing_inputs(report)  # the failing trial's x (and g), to reproduce it
+        arrays.update({f"failing_trial.{k}": v for k, v in failing.items() if k != "trial"})
         npz.finish(arrays)
         click.echo(f"gradcli: saved {len(arrays)} arrays to {npz.path}", err=True)
     if options["plot"]:

@@ -38,7 +38,8 @@ def run(spec: CheckSpec) -> Report:
         raise InputError("the forward does not take torch tensors: add fd to --backend")
     arrays: dict[str, dict[str, Array]] = {b: {} for b in backends}
     notes, directional = [], False
-    for trial, x in enumerate(spec.inputs):
+    cotangents: list[Array] = []  # g of each trial in vjp modes (reproducing a failure)
+    for trial, x in enumerate(spec.inputs, start=spec.first_trial):
         x = x.astype(options.dtype)
         y = _forward(spec, x)
         full = spec.full or (
@@ -49,6 +50,10 @@ def run(spec: CheckSpec) -> Report:
             rng = np.random.default_rng([spec.seed, 0x636865636B, trial])  # same draws per backend
             for name, value in _quantities(spec, backend, x, y, full, rng).items():
                 arrays[backend][f"trial{trial}.{name}"] = value
+        if spec.mode in ("vjp", "function") and full:
+            cotangents.append(
+                np.random.default_rng([spec.seed, 0x636865636B, trial]).standard_normal(y.shape)
+            )
     if "torch" in references and not use_torch:
         notes.append(
             "the forward does not take torch tensors: the check is your derivative "
@@ -80,7 +85,7 @@ def run(spec: CheckSpec) -> Report:
     return Report(
         command="check",
         title=f"check {spec.names['derivative']} ({spec.mode}) of {spec.names['target']}: "
-        f"{len(spec.inputs)} trials, x of shape {spec.inputs[0].shape}, {options.dtype}",
+        f"{_trials(spec)}, x of shape {spec.inputs[0].shape}, {options.dtype}",
         inputs={
             "target": spec.names["target"],
             "derivative": spec.names["derivative"],
@@ -96,7 +101,14 @@ def run(spec: CheckSpec) -> Report:
         verdict=verdict,
         notes=tuple(notes),
         sections=tuple(_worst_entries(results, comparisons)),
+        extra={"cotangents": cotangents} if cotangents else {},
     )
+
+
+def _trials(spec: CheckSpec) -> str:
+    if spec.first_trial:
+        return f"trial {spec.first_trial}"
+    return "1 trial" if len(spec.inputs) == 1 else f"{len(spec.inputs)} trials"
 
 
 def _torch_capable(spec: CheckSpec) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from gradcli.report import Array, Comparison, Report
 
@@ -63,6 +64,32 @@ class Failure:
         """(differing, expected) arrays of the worst trial."""
         q = self.worst.quantity
         return report.results[self.differing].arrays[q], report.results[self.expected].arrays[q]
+
+
+def trial_position(report: Report, trial: int) -> int:
+    """Where trial K's input is in the report's list (a --trial rerun holds only K)."""
+    trials = sorted(
+        {t for c in report.comparisons if (t := split_trial(c.quantity)[0]) is not None}
+    )
+    return trials.index(trial) if trial in trials else trial
+
+
+def failing_inputs(report: Report) -> dict[str, Any]:
+    """The worst failing trial's inputs: its number, x and (in vjp modes) the cotangent g.
+    Empty when nothing failed or the report has no trials."""
+    found = failures(report)
+    if not found or found[0].trial is None:
+        return {}
+    trial = found[0].trial
+    position = trial_position(report, trial)
+    xs = report.inputs.get("x")
+    out: dict[str, Any] = {"trial": trial}
+    if isinstance(xs, list) and position < len(xs):
+        out["x"] = xs[position]
+    cotangents = report.extra.get("cotangents")
+    if isinstance(cotangents, list) and position < len(cotangents):
+        out["g"] = cotangents[position]
+    return out
 
 
 def shown_backend(report: Report, quantity: str) -> str:

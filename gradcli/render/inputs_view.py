@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from rich.text import Text
 
-from gradcli.render.findings import Failure, shown_backend
+from gradcli.render.findings import Failure, shown_backend, trial_position
 from gradcli.render.grid import (
     ELLIPSIS,
     Column,
@@ -164,13 +164,22 @@ def _range(report: Report, quantity: str, fmt: Any) -> str:
 def _check(report: Report, width: int, fmt: Any, failure: Failure) -> list[Text]:
     """The failing trial's input x (and the cotangent g of a VJP check, when given)."""
     trial = failure.trial or 0
+    position = trial_position(report, trial)
     xs = report.inputs.get("x", [])
-    if not isinstance(xs, list) or trial >= len(xs):
+    if not isinstance(xs, list) or position >= len(xs):
         return []
-    out = _input_block(f"x (trial {trial})", xs[trial], width, fmt)
-    cotangents = report.extra.get("cotangents") if isinstance(report.extra, dict) else None
-    if isinstance(cotangents, list) and trial < len(cotangents) and cotangents[trial] is not None:
-        out += _input_block(f"g (trial {trial})", cotangents[trial], width, fmt)
+    x = np.asarray(xs[position], dtype=np.float64)
+    cotangents = report.extra.get("cotangents")
+    g = None
+    if isinstance(cotangents, list) and position < len(cotangents):
+        g = np.asarray(cotangents[position], dtype=np.float64)
+    if x.ndim == 1 and g is not None and g.shape == x.shape:  # one table, a row each
+        names = Column("", [f"x (trial {trial})", "g (cotangent)"], left=True)
+        columns = [Column(str(j), [fmt(float(x[j])), fmt(float(g[j]))]) for j in range(x.size)]
+        return table_lines(fit_columns([names], columns, width))
+    out = _input_block(f"x (trial {trial})", x, width, fmt)
+    if g is not None:
+        out += _input_block(f"g (cotangent, trial {trial})", g, width, fmt)
     return out
 
 

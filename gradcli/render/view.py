@@ -243,6 +243,27 @@ def _failure_body(report: Report, f: Failure, width: int, fmt: Any) -> list[Text
     def bad(i: int, j: int) -> str:
         return "bold red" if outside[i, j] else ""
 
+    tolerance = f"· within ±{tol.atol:.2g} + {tol.rtol:.2g}·|expected|"
+    if np.ndim(f.values(report)[0]) <= 1:  # a vector: three rows of one table
+        heading = f"{label}{trial}: {f.differing}, expected ({f.expected}), the difference"
+        labels = Column("", [f.differing, f.expected, "difference"], left=True)
+        columns = [
+            Column(
+                str(j),
+                [
+                    fmt(mine[0, j]),
+                    fmt(expected[0, j]),
+                    f"{gap[0, j]:.3g}" if outside[0, j] else "·",
+                ],
+                styles=[bad(0, j), "", bad(0, j)],
+            )
+            for j in range(mine.shape[1])
+        ]
+        return [
+            Text(heading, style="bold"),
+            *lines(fit_columns([labels], columns, width)),
+            Text(f"  ({tolerance})", style="dim"),
+        ]
     out = [Text(f"{label}{trial}: {f.differing}, then expected ({f.expected})", style="bold")]
     left = _matrix(mine, width, fmt, bad, header=f"{f.differing} i\\j")
     right = _matrix(expected, width, fmt, header=f"{f.expected} i\\j")
@@ -253,9 +274,7 @@ def _failure_body(report: Report, f: Failure, width: int, fmt: Any) -> list[Text
             out.append(Text.assemble(a, " " * (pad - len(a.plain)), b))
     else:
         out += [*left, *right]
-    out.append(
-        Text(f"{f.differing} − expected  (· within ±{tol.atol:.2g} + {tol.rtol:.2g}·|expected|)")
-    )
+    out.append(Text(f"{f.differing} − expected  ({tolerance})"))
     rows = rows_shown(gap.shape[0], MAX_MATRIX_ROWS)
     columns = []
     for j in range(gap.shape[1]):
