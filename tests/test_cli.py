@@ -258,7 +258,7 @@ def test_python_dash_m_and_version():
 
 def test_closed_stdout_ends_quietly_with_141():
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gradcli", "softmax", *map(str, range(2000))],
+        [sys.executable, "-m", "gradcli", "softmax", *map(str, range(2000)), "--detail"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )

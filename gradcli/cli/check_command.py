@@ -57,6 +57,9 @@ MAX_CHECK_ELEMENTS = 10_000_000
     metavar="K",
     help="Check only trial K of the --trials drawn (the rerun line of a failure).",
 )
+@click.option(
+    "--explain", metavar="ENTRY", help="One entry in every trial, yours beside each reference."
+)
 @click.option("--full", is_flag=True, help="Check element by element however large the input.")
 @click.option("--debug", is_flag=True, help="Show the traceback of an error in your code.")
 @check_options
@@ -79,6 +82,7 @@ def check(ctx: click.Context, /, **options: Any) -> None:
     with user_errors():
         from gradcli.api import check_spec
         from gradcli.problems import check as problem
+        from gradcli.problems.explanations import with_explanation
 
         derivatives = {k: options[k] for k in ("jacobian", "vjp", "grad") if options[k]}
         if len(derivatives) > 1:
@@ -94,7 +98,7 @@ def check(ctx: click.Context, /, **options: Any) -> None:
         )
         spec = _only_trial(spec, options["trial"])
         with npz_output(options) as npz:
-            report = problem.run(spec)
+            report = with_explanation(problem.run(spec), options["explain"])
             emit(report, options, npz)
     ctx.exit(ExitStatus.OK if report.ok else ExitStatus.DISAGREE)
 

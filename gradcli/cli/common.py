@@ -243,6 +243,8 @@ def emit(report: Report, options: dict[str, Any], npz: NpzWriter | None) -> None
     if options["quiet"]:
         from gradcli.render.findings import quiet_line
 
+        if report.explanation is not None:  # asked for by name: --quiet keeps it
+            click.echo("\n".join(report.explanation.lines))
         click.echo(quiet_line(report))
     elif options["as_json"]:
         from gradcli.render import json

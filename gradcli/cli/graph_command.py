@@ -35,6 +35,11 @@ from gradcli.exit_status import ExitStatus
 @click.option(
     "--seed", type=SEED, default=0, show_default=True, help="torch.manual_seed before --rand."
 )
+@click.option(
+    "--explain",
+    metavar="NAME",
+    help="Where a gradient comes from: each use of NAME (or NAME[i,j]).",
+)
 @check_options
 @click.pass_context
 def graph(ctx: click.Context, /, **options: Any) -> None:
@@ -55,10 +60,15 @@ def graph(ctx: click.Context, /, **options: Any) -> None:
     """
     with user_errors():
         from gradcli.problems import graph as problem
+        from gradcli.problems.explanations import with_explanation
 
         spec = _graph_spec(options)
+        if options["explain"]:
+            from gradcli.problems.explain_graph import parse_target
+
+            parse_target(options["explain"], list(spec.program.variables))  # before any work
         with npz_output(options) as npz:
-            report = problem.run(spec)
+            report = with_explanation(problem.run(spec), options["explain"])
             emit(report, options, npz)
     ctx.exit(ExitStatus.OK if report.ok else ExitStatus.DISAGREE)
 

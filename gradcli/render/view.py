@@ -62,7 +62,11 @@ def view_lines(
         out += _results_once(report, width, fmt, skip=failing)
     out += inputs_view.sections(report, width, fmt)
     if report.explanation is not None:
-        out.append(Text(f"Chain rule for {report.explanation.target}", style="bold"))
+        target = report.explanation.target
+        heading = (
+            f"{target}, step by step" if report.command == "softmax" else f"Chain rule for {target}"
+        )
+        out.append(Text(heading, style="bold"))
         for line in report.explanation.lines:
             out += wrap(line, width, indent="      ")
     for note in report.notes:
@@ -188,14 +192,22 @@ def _explain_hint(report: Report) -> str:
     hints = {
         "softmax": "--explain 'J[0,1]'",
         "layer": "--explain 'W[0,0]'",
-        "graph": "--explain NAME",
+        "graph": f"--explain {_first_input(report)}",
         "check": "--explain 'J[i,j]'",
     }
     return hints.get(report.command, "")
 
 
+def _first_input(report: Report) -> str:
+    graph = report.extra.get("graph", [])
+    return next((node["name"] for node in graph if node.get("op") == "input"), "NAME")
+
+
 def _entry(report: Report, quantity: str, index: tuple[int, ...]) -> str:
     trial, base = split_trial(quantity)
+    kind, _, variable = base.partition(".")
+    if report.command == "graph" and variable:
+        base = f"{variable}.grad" if kind == "grads" else variable
     name = SHORT.get((report.command, base), base)
     where = f"{name}[{','.join(map(str, index))}]" if index else name
     return f"{where} in trial {trial}" if trial is not None else where
