@@ -166,7 +166,8 @@ def check_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--plot",
             metavar="FILE.png|.svg",
-            help="Draw each array per backend and |difference| (needs gradcli[plot]).",
+            help="Draw each result, its difference against the tolerance, and the verdict "
+            "(graph: the graph too; needs gradcli[plot]).",
         ),
         click.option(
             "--save",
@@ -238,7 +239,7 @@ def emit(report: Report, options: dict[str, Any], npz: NpzWriter | None) -> None
     if options["plot"]:
         from gradcli.render.plot import save_plot
 
-        save_plot(report, options["plot"])
+        save_plot(report, options["plot"], command_line())
         click.echo(f"gradcli: plotted to {options['plot']}", err=True)
     if options["quiet"]:
         from gradcli.render.findings import quiet_line
@@ -260,6 +261,9 @@ def emit(report: Report, options: dict[str, Any], npz: NpzWriter | None) -> None
         table.print_view(report, precision=options["precision"], rerun=command_line())
 
 
+OUTPUT_OPTIONS = ("trial", "json", "quiet", "detail", "heatmap", "plot", "save", "precision")
+
+
 def command_line() -> str:
     """The command as typed, rebuilt from what click parsed (for a "rerun" line)."""
     import shlex
@@ -267,7 +271,7 @@ def command_line() -> str:
     ctx = click.get_current_context()
     words = ["gradcli", ctx.info_name or ""]
     for param in ctx.command.params:
-        if not param.name or not given(ctx, param.name) or param.name == "trial":
+        if not param.name or not given(ctx, param.name) or param.name in OUTPUT_OPTIONS:
             continue
         value = ctx.params[param.name]
         values = (

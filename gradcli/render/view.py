@@ -169,6 +169,13 @@ def _matrix(
     return lines(fit_columns([index_column(rows, header)], columns, width))
 
 
+def headline(report: Report, width: int = 80) -> list[str]:
+    """The verdict in a few plain lines: the first lines of a failure, or the OK block."""
+    if report.ok:
+        return [t.plain for t in _verdict_block(report, width)[:2]]
+    return [t.plain for t in _failure_head(report, findings.failures(report), width)]
+
+
 def _verdict_block(report: Report, width: int) -> list[Text]:
     out = wrap(report.verdict.summary, width, style="bold green")
     closest = findings.closest_pair(report)
