@@ -8,6 +8,13 @@ JSON format versions (``"schema_version"``):
   1: first version: ``command``, ``inputs``, ``results``, ``comparisons``, ``laws``,
      ``criterion``, ``non_finite``, ``omitted``, ``notes``, ``verdict``, ``ok``; and
      ``explanation`` (layer --explain).
+  2: references know their own error. Added: ``references`` (per numerical reference
+     and quantity: ``backend``, ``quantity``, ``method``, ``columns`` refined by each
+     method, ``max_error``), ``kinks`` (``quantity``, ``index``, ``at``, ``left``,
+     ``right``, ``infinite``, ``values`` of each backend, ``ok``), and in each
+     comparison ``reference_error`` (the reference's estimate at the worst element;
+     ``allowed`` is now ``atol + rtol·|ref| + c·reference_error``, ``atol`` the one at
+     the worst element where the scale is per row). Nothing was removed or renamed.
 """
 
 from __future__ import annotations
@@ -19,14 +26,17 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Arrays with more elements than this are summarised in JSON (shape, min, max) instead
 # of written whole; --save writes them whole. 65 536 is a 256×256 Jacobian, about 1.5 MB
 # of JSON text: still comfortable for jq.
 JSON_MAX_ELEMENTS = 65_536
 
-CRITERION = "|a − ref| ≤ atol + rtol·|ref| for every element, all finite (allclose)"
+CRITERION = (
+    "|a − ref| ≤ atol + rtol·|ref| + c·error(ref) for every element, all finite; "
+    "at a kink, a inside [left, right] ± atol"
+)
 
 Array = NDArray[Any]
 
@@ -62,6 +72,7 @@ class Comparison:
     allowed: float  # atol + rtol·|ref| at the worst element
     n_out_of_tolerance: int  # includes elements that are not finite on either side
     n_non_finite: int
+    reference_error: float = 0.0  # the reference's own error estimate at the worst element
 
     @property
     def size(self) -> int:
@@ -91,6 +102,7 @@ class Comparison:
             "n_out_of_tolerance": self.n_out_of_tolerance,
             "fraction_out_of_tolerance": self.fraction_out_of_tolerance,
             "n_non_finite": self.n_non_finite,
+            "reference_error": self.reference_error,
             "ok": self.ok,
         }
 
@@ -129,6 +141,69 @@ class NonFinite:
             "count": self.count,
             "first_index": list(self.first_index),
         }
+
+
+@dataclass(frozen=True)
+class ReferenceInfo:
+    """How a numerical reference made one quantity, and how precise it is."""
+
+    backend: str  # "fd"
+    quantity: str
+    method: str
+    columns: Mapping[str, int]  # method -> inputs (columns of J) it computed
+    max_error: float  # the largest per-element error estimate
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "backend": self.backend,
+            "quantity": self.quantity,
+            "method": self.method,
+            "columns": dict(self.columns),
+            "max_error": self.max_error,
+        }
+
+
+@dataclass(frozen=True)
+class KinkInfo:
+    """A point where the derivative is the interval between one-sided slopes (or is
+    infinite), and what each backend took there."""
+
+    quantity: str
+    index: tuple[int, ...]
+    at: str  # for people: "∂L/∂a[0]" or, from the problem, "relu at a[0] = 0"
+    left: float
+    right: float
+    infinite: bool
+    values: Mapping[str, float]  # backend -> its value at the kink
+    ok: bool  # every backend inside [min, max] of the slopes (or infinite, if infinite)
+
+    def sentence(self) -> str:
+        takers: dict[str, list[str]] = {}
+        for name, v in self.values.items():
+            takers.setdefault(f"{v:.6g}", []).append(name)
+        took = "; ".join(
+            f"{_and(names)} {'takes' if len(names) == 1 else 'take'} {v}"
+            for v, names in takers.items()
+        )
+        if self.infinite:
+            return f"{self.at}: the derivative is infinite; {took}"
+        return f"{self.at}: one-sided slopes {self.left:.6g} and {self.right:.6g}; {took}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "quantity": self.quantity,
+            "index": list(self.index),
+            "at": self.at,
+            "left": self.left,
+            "right": self.right,
+            "infinite": self.infinite,
+            "values": dict(self.values),
+            "ok": self.ok,
+        }
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 @dataclass(frozen=True)
@@ -205,6 +280,8 @@ class Report:
     explanation: Explanation | None = None
     sections: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (title, lines) shown as text
     extra: Mapping[str, Any] = field(default_factory=dict)  # more JSON keys of the problem
+    references: tuple[ReferenceInfo, ...] = ()
+    kinks: tuple[KinkInfo, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -280,6 +357,8 @@ class Report:
             "comparisons": [c.to_dict() for c in self.comparisons],
             "laws": [law.to_dict() for law in self.laws],
             "non_finite": [nf.to_dict() for nf in self.non_finite],
+            "references": [ref.to_dict() for ref in self.references],
+            "kinks": [kink.to_dict() for kink in self.kinks],
             "omitted": omitted,
             "notes": list(self.notes),
             **({"explanation": self.explanation.to_dict()} if self.explanation else {}),

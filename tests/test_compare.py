@@ -73,6 +73,47 @@ def test_default_tolerance_takes_the_looser_side_and_scales_atol():
     assert tol32.atol == pytest.approx(1e-6 + 8192 * 2.0**-23 / 8)
 
 
+def test_allowed_grows_rtol_with_the_sums_and_never_takes_a_non_finite_scale():
+    allowed = compare.allowed_for("float32", np.array([[2.0], [np.nan]]), n_terms=8192)
+    assert allowed.rtol == pytest.approx(1e-4 + 8192 * 2.0**-23 / 8)
+    assert isinstance(allowed.atol, np.ndarray)
+    growth = 1e-6 + 8192 * 2.0**-23 / 8
+    assert allowed.atol[0, 0] == pytest.approx(2.0 * growth + 2.0**-126)
+    assert allowed.atol[1, 0] == 2.0**-126  # the NaN row scale became 0, not NaN
+    user = compare.allowed_for("float64", 5.0, rtol=0.5, atol=0.25)
+    assert (user.rtol, user.atol) == (0.5, 0.25)
+
+
+def test_reference_error_widens_the_allowed_band_per_column():
+    from gradcli.references import ErrorEstimate
+
+    ref = np.zeros((2, 3))
+    a = np.array([[1e-9, 1e-9, 0.0], [0.0, 0.0, 1e-9]])
+    error = ErrorEstimate(np.ones(2), np.array([1e-9, 0.0, 0.0]))
+    allowed = compare.Allowed(rtol=0.0, atol=1e-12, error=error, c=2.0)
+    c, failing = compare.compare_view("J", ("numpy", "fd"), a, ref, allowed)
+    assert c.n_out_of_tolerance == 2  # column 0 is covered by the reference's error
+    assert failing.tolist() == [False, True, True]
+    assert c.reference_error == 0.0  # at the worst element, in an exact column
+
+
+def test_a_kink_accepts_values_between_the_slopes_and_refuses_others():
+    from gradcli.references import Kink
+
+    ref = np.array([0.5, 1.0])  # fd's midpoint at relu's kink, and a smooth element
+    kink = (Kink(0, 0, 0.0, 1.0),)
+    inside = compare.compare_view(
+        "g", ("numpy", "fd"), np.array([0.0, 1.0]), ref, compare.Allowed(0.0, 1e-12, kinks=kink)
+    )[0]
+    assert inside.ok
+    outside = compare.compare_view(
+        "g", ("numpy", "fd"), np.array([1.5, 1.0]), ref, compare.Allowed(0.0, 1e-12, kinks=kink)
+    )[0]
+    assert not outside.ok
+    assert outside.worst_values == (1.5, 1.0)  # judged against the interval's nearest end
+    assert outside.max_abs_error == pytest.approx(0.5)
+
+
 def test_user_tolerance_is_absolute():
     tol = compare.tolerance_for(("float32",), scale=100.0, n_terms=10, rtol=0.5, atol=0.25)
     assert tol == Tolerance(0.5, 0.25)
@@ -150,12 +191,21 @@ finite_pairs = st.integers(1, 300).flatmap(
 )
 
 
-@given(finite_pairs, st.floats(0, 1e-3), st.floats(1e-12, 1e-3))
-def test_the_fast_chunk_statistics_equal_the_general_ones(pair, rtol, atol):
+@given(finite_pairs, st.floats(0, 1e-3), st.floats(1e-12, 1e-3), st.integers(1, 5))
+def test_blocked_statistics_equal_the_definition(pair, rtol, atol, rows):
+    """compare_view in row blocks against allclose written out in one pass."""
     ref, noise = pair
     a = ref + noise * (np.arange(ref.size) % 3 == 0)  # exact agreement on two thirds
-    tol = Tolerance(rtol, atol)
-    assert compare._chunk_stats(a, ref, tol, 7) == compare._chunk_stats_general(a, ref, tol, 7)
+    n = ref.size
+    view = (1, n) if n % rows else (rows, n // rows)
+    c, failing = compare.compare_view("q", ("numpy", "fd"), a, ref, Tolerance(rtol, atol), view)
+    diff, allowed = np.abs(a - ref), atol + rtol * np.abs(ref)
+    assert c.n_out_of_tolerance == int(np.sum(~(diff <= allowed)))
+    assert c.max_abs_error == diff.max()
+    ratio = diff / allowed
+    assert ratio[np.ravel_multi_index(c.worst_index, a.shape)] == ratio.max()
+    out_columns = (~(diff <= allowed)).reshape(view).any(axis=0)
+    assert (failing == out_columns).all()
 
 
 def test_find_non_finite_is_not_fooled_by_a_sum_that_overflows():

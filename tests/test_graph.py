@@ -104,9 +104,21 @@ def test_a_0d_last_value_is_the_loss_itself():
 
 
 def test_a_gradient_that_is_not_finite_is_never_ok():
-    report = run("y = sqrt(a)", a=[0.0, 4.0])
+    report = run("y = log(a)", a=[-1.0, 4.0])
     assert not report.ok
     assert any(nf.quantity == "grads.a" for nf in report.non_finite)
+
+
+def test_an_infinite_derivative_is_named_and_infinity_agrees_with_it():
+    report = run("y = sqrt(a)", a=[0.0, 4.0])
+    assert report.ok
+    (kink,) = report.kinks
+    assert (kink.quantity, kink.index, kink.infinite) == ("grads.a", (0,), True)
+    assert kink.values == {"numpy": np.inf, "torch": np.inf}
+    assert (
+        "a[0] = 0: the derivative is infinite; numpy and torch take inf" in report.verdict.summary
+    )
+    assert any(nf.quantity == "grads.a" for nf in report.non_finite)  # still listed (JSON null)
 
 
 def test_var_from_json_and_npy(tmp_path):

@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from gradcli import compare
-from gradcli.backends import engine, finite_diff
+from gradcli import core
+from gradcli.backends import engine
 from gradcli.errors import InputError
-from gradcli.problems import graph_text
+from gradcli.problems import graph_fd, graph_text
 from gradcli.problems import layer_directional as directional_fd
 from gradcli.problems.graph_shapes import node_shapes
 from gradcli.report import Array, BackendResult, Report
@@ -81,19 +81,29 @@ def _where(program: Program, number: int, shapes: list[tuple[int, ...]], reason:
 def run(spec: GraphSpec) -> Report:
     shapes = validate(spec)
     program, options = spec.program, spec.options
-    runners = {"numpy": _numpy, "torch": _torch, "fd": _fd}
     results: dict[str, BackendResult] = {}
+    refs: list[core.NumericalReference] = []
     paths: dict[str, Any] = {}
     unreached: list[str] = []
     directional = "fd" in options.backends and _directional(spec)
     dirs = directional_fd.directions(
         {f"grads.{n}": a.shape for n, a in spec.inputs.items()}, spec.seed or 0
     )
+    # fd's float64 shadow: the inputs as the checked dtype holds them, promoted
+    shadow = {n: a.astype(options.dtype).astype(np.float64) for n, a in spec.inputs.items()}
+    values64 = engine.forward(program, shadow, "float64")
     for name in options.backends:
-        if name == "fd" and directional:
-            arrays, method = _fd_along(spec, dirs), _DIRECTIONAL_METHOD
+        if name == "fd":
+            arrays = {f"values.{n}": values64[node] for n, node in program.variables.items()}
+            if directional:
+                grads, refs = graph_fd.along(spec, shadow, dirs)
+            else:
+                describe = graph_fd.kink_describer(program, values64, shadow)
+                grads, refs = graph_fd.full(spec, shadow, describe)
+            arrays.update(grads)
+            method = _DIRECTIONAL_METHOD if directional else _METHOD["fd"]
         else:
-            arrays, extra = runners[name](spec)
+            arrays, extra = (_numpy if name == "numpy" else _torch)(spec)
             method = _METHOD[name]
             if name == "numpy":
                 paths, unreached = extra["paths"], extra["unreached"]
@@ -101,16 +111,13 @@ def run(spec: GraphSpec) -> Report:
                 arrays = {**arrays, **directional_fd.project(arrays, dirs)}
         precision = "fd" if name == "fd" else options.dtype
         results[name] = BackendResult(name, method, precision, arrays)
-    shadow = engine.forward(program, spec.inputs, "float64")
-    loss = float(np.abs(engine.loss_of(shadow[program.output])))
+    loss = float(np.abs(engine.loss_of(values64[program.output])))
     loss = loss if np.isfinite(loss) else 0.0  # a non-finite loss fails the verdict anyway
-    scales = _scales(program, shadow, results, loss)
+    scales = _scales(program, values64, results, loss)
     for q, v in dirs.items() if directional else ():
         largest = float(np.abs(v).reshape(len(v), -1).sum(axis=1).max())
         scales[directional_fd.projected_name(q)] = scales[q] * largest
     n_terms = max([1, *(n for s in shapes for n in s)])
-    comparisons = compare.compare_results(results, scales, n_terms, options.rtol, options.atol)
-    non_finite = compare.find_non_finite(results)
     notes = [f"{name} does not reach the loss: its gradient is zero" for name in unreached]
     notes += graph_text.first_non_finite(program, results)
     if directional:
@@ -120,57 +127,32 @@ def run(spec: GraphSpec) -> Report:
             f"differences would need {2 * sum(a.size for a in spec.inputs.values())} passes"
         )
     graph = graph_text.graph_lines(program, shapes)
-    return Report(
-        command="graph",
-        title=f"graph of {len(program.statements)} statements, loss = "
-        f"{_loss_words(program, shapes)}, {options.dtype}",
-        inputs=_inputs(spec),
-        results=results,
-        comparisons=comparisons,
-        laws=(),
-        non_finite=non_finite,
-        verdict=compare.verdict(options.backends, comparisons, (), non_finite),
-        notes=tuple(notes),
-        sections=(
-            ("Graph (who feeds whom, by which operation)", tuple(graph[0])),
-            *graph_text.path_sections(paths, results),
+    return core.judge(
+        core.Declaration(
+            command="graph",
+            title=f"graph of {len(program.statements)} statements, loss = "
+            f"{_loss_words(program, shapes)}, {options.dtype}",
+            inputs=_inputs(spec),
+            notes=tuple(notes),
+            sections=(
+                ("Graph (who feeds whom, by which operation)", tuple(graph[0])),
+                *graph_text.path_sections(paths, results),
+            ),
+            extra={"graph": graph[1], "paths": paths},
+            labels={
+                **{f"values.{n}": f"{n} (value)" for n in program.variables},
+                **{f"grads.{n}": f"∂L/∂{n} = {n}.grad" for n in program.variables},
+            },
         ),
-        extra={"graph": graph[1], "paths": paths},
-        labels={
-            **{f"values.{n}": f"{n} (value)" for n in program.variables},
-            **{f"grads.{n}": f"∂L/∂{n} = {n}.grad" for n in program.variables},
-        },
+        results,
+        [core.Quantity(q, scale, n_terms) for q, scale in scales.items()],
+        options=options,
+        references_=refs,
     )
 
 
 _METHOD = {"numpy": "VJP rules by hand", "torch": "autograd", "fd": "central differences"}
 _DIRECTIONAL_METHOD = f"central differences along {directional_fd.DIRECTIONS} random directions"
-
-
-def _fd_along(spec: GraphSpec, dirs: dict[str, Array]) -> dict[str, Array]:
-    """Values: the float64 forward. For each input x and direction v, the derivative of
-    the loss along v by central differences, step ∛ε·max(1, |x|)/max|v|."""
-    program = spec.program
-    shadow = {n: a.astype(spec.options.dtype).astype(np.float64) for n, a in spec.inputs.items()}
-    values = engine.forward(program, shadow, "float64")
-    arrays = {f"values.{n}": values[node] for n, node in program.variables.items()}
-
-    def loss(name: str, x: Array) -> float:
-        forward = engine.forward(program, {**shadow, name: x}, "float64")
-        return float(engine.loss_of(forward[program.output]))
-
-    cbrt_eps = float(np.cbrt(np.finfo(np.float64).eps))
-    for name, x in shadow.items():
-        v = dirs[f"grads.{name}"]
-        scale = max(1.0, float(np.abs(x).max()) if x.size else 1.0)
-        derivative = np.empty(len(v))
-        with np.errstate(all="ignore"):
-            for k, direction in enumerate(v):
-                h = cbrt_eps * scale / max(float(np.abs(direction).max()), 1e-300)
-                upper, lower = loss(name, x + h * direction), loss(name, x - h * direction)
-                derivative[k] = (upper - lower) / (2 * h)
-        arrays[directional_fd.projected_name(f"grads.{name}")] = derivative
-    return arrays
 
 
 def _numpy(spec: GraphSpec) -> tuple[dict[str, Array], dict[str, Any]]:
@@ -198,41 +180,24 @@ def _torch(spec: GraphSpec) -> tuple[dict[str, Array], dict[str, Any]]:
     return autograd.graph(spec.program, spec.inputs, spec.options.dtype), {}
 
 
-def _fd(spec: GraphSpec) -> tuple[dict[str, Array], dict[str, Any]]:
-    """Values: the float64 forward. Gradients of the inputs: central differences of the
-    loss, step ∛ε·max(1, |x|), on the float64 shadow of the inputs."""
-    program = spec.program
-    shadow = {n: a.astype(spec.options.dtype).astype(np.float64) for n, a in spec.inputs.items()}
-    values = engine.forward(program, shadow, "float64")
-    arrays = {f"values.{n}": values[node] for n, node in program.variables.items()}
-    for name, x in shadow.items():
-
-        def loss_rows(rows: Array, name: str = name, x: Array = x) -> Array:
-            out = np.empty((rows.shape[0], 1))
-            for k, row in enumerate(rows):
-                forward = engine.forward(program, {**shadow, name: row.reshape(x.shape)}, "float64")
-                out[k, 0] = engine.loss_of(forward[program.output])
-            return out
-
-        flat = x.reshape(-1)
-        jac = finite_diff.central_jacobian(loss_rows, flat, finite_diff.cube_root_step(flat))
-        arrays[f"grads.{name}"] = jac.reshape(x.shape)
-    return arrays, {}
-
-
 def _scales(
     program: Program, shadow: list[Array], results: dict[str, BackendResult], loss: float
 ) -> dict[str, float]:
-    """values: their largest magnitude. Gradients: the largest over the backends, and at
-    least |L| / max(1, |v|), the size a gradient has when L is of order |L| over v's
-    scale: a gradient that is exactly zero (the sum of a softmax) is then judged by the
-    rounding of L, not by its own noise; fd's rounding error is of that order too."""
+    """values: their largest magnitude (float64 forward). Gradients: the largest of the
+    reference side (fd if it ran, else torch, else numpy; never the side under test),
+    and at least |L| / max(1, |v|), the size a gradient has when L is of order |L| over
+    v's scale: a gradient that is exactly zero (the sum of a softmax) is then judged by
+    the rounding of L, not by its own noise."""
     scales = {}
     for name, node in program.variables.items():
         scales[f"values.{name}"] = max(_max_abs(shadow[node]), 1e-300)
+    reference = next(b for b in ("fd", "torch", "numpy") if b in results)
     for name, node in program.variables.items():
         key = f"grads.{name}"
-        largest = max(_max_abs(r.arrays[key]) for r in results.values() if key in r.arrays)
+        ref = results[reference].arrays.get(key)
+        if ref is None:  # fd has no gradients of intermediates: torch is their reference
+            ref = next((r.arrays[key] for r in results.values() if key in r.arrays), None)
+        largest = _max_abs(ref) if ref is not None else 0.0
         natural = loss / max(1.0, _max_abs(shadow[node]))
         scales[key] = max(largest, natural, 1e-300)
     return scales

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradcli import compare, limits
+from gradcli import compare, core, limits, references
 from gradcli.backends import analytic, finite_diff
 from gradcli.errors import InputError
 from gradcli.inputs import check_fits_dtype
@@ -55,33 +55,47 @@ def validate(spec: SoftmaxSpec) -> None:
 
 
 def run(spec: SoftmaxSpec, allocate: limits.Allocate = limits.in_memory) -> Report:
-    """Every backend's s and J, compared. Each J is made by `allocate` (key
+    """Every backend's s and J, judged by the core. Each J is made by `allocate` (key
     "<backend>.jacobian"): --save has them computed straight into its file."""
     validate(spec)
     options = spec.options
     z = spec.z.astype(options.dtype)
-    runners = {"numpy": _numpy, "torch": _torch, "fd": _fd}
+    t = float(np.asarray(spec.temperature, dtype=z.dtype))  # T as the checked dtype holds it
     results = {}
+    refs = []
     for name in options.backends:
         dtype = np.float64 if name == "fd" else z.dtype
         jac = allocate(f"{name}.jacobian", (z.size, z.size), dtype)
-        results[name] = runners[name](z, spec.temperature, jac)
-    # Natural scales: s lies in [0, 1]; |J_ij| ≤ 1/(4T).
-    scales = {"softmax": 1.0, "jacobian": 1.0 / spec.temperature}
-    comparisons = compare.compare_results(results, scales, z.size, options.rtol, options.atol)
-    laws = tuple(law for r in results.values() for law in _laws(r, spec.temperature, options))
-    non_finite = compare.find_non_finite(results)
+        if name == "fd":
+            results[name], reference = _fd(z, t, jac)
+            refs.append(reference)
+        else:
+            results[name] = (_numpy if name == "numpy" else _torch)(z, spec.temperature, jac)
+    # Scales from the inputs: s lies in [0, 1]; row i of J is s_i(δ_ij − s_j)/T, whose
+    # terms are at most s_i/T: a per-row magnitude (a global 1/T would let a Jacobian
+    # with every small off-diagonal term missing pass).
+    s64 = analytic.softmax(z.astype(np.float64), t)
+    quantities = [
+        core.Quantity("softmax", 1.0, z.size),
+        core.Quantity(
+            "jacobian", (s64 / t)[:, np.newaxis], z.size, (z.size, z.size), floor_scale=1 / t
+        ),
+    ]
     title = f"s = softmax(z / T) of {spec.z.size} logits, T = {spec.temperature:g}, {options.dtype}"
-    return Report(
-        command="softmax",
-        title=title,
-        inputs={"z": spec.z, "temperature": spec.temperature, "dtype": options.dtype},
-        results=results,
-        comparisons=comparisons,
-        laws=laws,
-        non_finite=non_finite,
-        verdict=compare.verdict(options.backends, comparisons, laws, non_finite),
-        labels=LABELS,
+    return core.judge(
+        core.Declaration(
+            command="softmax",
+            title=title,
+            inputs={"z": spec.z, "temperature": spec.temperature, "dtype": options.dtype},
+            labels=LABELS,
+        ),
+        results,
+        quantities,
+        options=options,
+        references_=refs,
+        laws=lambda done: tuple(
+            law for r in done.values() for law in _laws(r, spec.temperature, options)
+        ),
     )
 
 
@@ -100,21 +114,28 @@ def _torch(z: np.ndarray, temperature: float, out: np.ndarray) -> BackendResult:
     return BackendResult("torch", "autograd", str(z.dtype), {"softmax": s, "jacobian": jac})
 
 
-def _fd(z: np.ndarray, temperature: float, out: np.ndarray) -> BackendResult:
-    """Central differences on the float64 shadow of z (the same values, promoted).
+def _fd(z: np.ndarray, t: float, out: np.ndarray) -> tuple[BackendResult, core.NumericalReference]:
+    """Central differences on the float64 shadow of z (the same values, promoted),
+    refined (complex step: softmax is analytic) where a backend disagrees with them.
 
     The step is ∛ε·max(1, |u_j|) in units of u = (z − max z)/T: softmax ignores shifts,
     so `1000 1001 1002` has the scale of `0 1 2` (a step scaled by |z| there is a false
-    alarm waiting to happen), and T is the scale on which softmax(z/T) changes.
+    alarm waiting to happen), and T is the scale on which softmax(z/T) changes. The
+    outputs lie in [0, 1]: f's rounding is relative to max(s_i, ε)... i.e. to |s_i|.
     """
     shadow = z.astype(np.float64)
-    # T as the checked dtype holds it, so that fd differentiates the same function.
-    t = float(np.asarray(temperature, dtype=z.dtype))
     centred = shadow - shadow.max()
     step = t * finite_diff.cube_root_step(centred / t)
-    jac = finite_diff.central_jacobian(lambda rows: analytic.softmax(rows, t), centred, step, out)
     s = analytic.softmax(shadow, t)
-    return BackendResult("fd", "central differences", "fd", {"softmax": s, "jacobian": jac})
+    differentiator = references.Differentiator(
+        lambda rows: analytic.softmax(rows, t), centred, step, f_scale=s
+    )
+    derivative = differentiator.cheap(out)
+    reference = core.NumericalReference("fd", "jacobian", derivative, differentiator, analytic=True)
+    result = BackendResult(
+        "fd", "central differences", "fd", {"softmax": s, "jacobian": derivative.value}
+    )
+    return result, reference
 
 
 def _laws(result: BackendResult, temperature: float, options: RunOptions) -> list[LawCheck]:

@@ -1,0 +1,318 @@
+"""One checking core: a problem declares what it computed; :func:`judge` compares,
+refines the references where a comparison is inconclusive, names the kinks, applies the
+laws' results, gives the verdict and builds the Report.
+
+A problem (softmax, layer, graph, check) calls it as
+
+    d = references.Differentiator(f_rows, x)          # f_rows: (k, n) -> (k, m)
+    derivative = d.cheap()                             # fd's J, refined later if needed
+    results["fd"] = BackendResult("fd", "central differences", "fd", {"jacobian": derivative.value})
+    report = core.judge(
+        Declaration(command="softmax", title=..., inputs=..., labels=...),
+        results,        # {"numpy": BackendResult, "torch": ..., "fd": ...}
+        [Quantity("jacobian", scale=s[:, None] / T, view=(n, n))],
+        options=spec.options,
+        references_=[NumericalReference("fd", "jacobian", derivative, d, analytic=True)],
+        laws=laws_of,   # called with the results after refinement
+    )
+
+The reference's array in `results` must be `derivative.value` itself (or a view of it):
+refinement writes into it, so that what is shown and saved is what was judged.
+
+Every pair of backends is compared on every quantity both have; the reference of a pair
+is fd when present, else torch. Against a :class:`NumericalReference` an element may be
+off by ``atol + rtol·|ref| + c·error`` where `error` is the reference's own estimate.
+Where some backend is outside that, the reference is refined on those columns (the
+complex step where the function is analytic, else Richardson with kink detection and an
+adaptive step), within ``REFINE_BUDGET``, and every pair is compared again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+
+from gradcli import compare, references
+from gradcli.report import (
+    Array,
+    BackendResult,
+    Comparison,
+    KinkInfo,
+    LawCheck,
+    NonFinite,
+    ReferenceInfo,
+    Report,
+    Verdict,
+)
+from gradcli.spec import RunOptions
+
+# Refinement is paid for only where the cheap reference was inconclusive, and at most
+# this many element-evaluations of f (columns × 7 evaluations × n inputs) per quantity.
+REFINE_BUDGET = 4e7
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A quantity the backends computed. `scale` is its magnitude (a number, or a per-row
+    (m, 1) column of the (m, n) `view`), from the inputs or the reference side, never
+    from the side under test. `n_terms`: the length of the sums behind it."""
+
+    name: str
+    scale: float | Array = 1.0
+    n_terms: int = 1
+    view: tuple[int, int] | None = None
+    floor_scale: float = 1.0  # quantity / underlying value, for the dtype's tiny floor
+
+
+@dataclass
+class NumericalReference:
+    """`backend`'s `quantity` (fd's, usually) as a references.Derivative, refinable by
+    its Differentiator (None: as it is). `analytic`: the complex step may refine it.
+    `to_columns` maps the Derivative's columns to the view of the quantity when they
+    differ (directional references); `describe` names element (i, j) for a kink."""
+
+    backend: str
+    quantity: str
+    derivative: references.Derivative
+    differentiator: references.Differentiator | None = None
+    analytic: bool = False
+    describe: Callable[[tuple[int, ...]], str] | None = None
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """What the Report says besides the numbers."""
+
+    command: str
+    title: str
+    inputs: Mapping[str, Any]
+    labels: Mapping[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    sections: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    explanation: Any = None
+
+
+def judge(
+    declaration: Declaration,
+    results: Mapping[str, BackendResult],
+    quantities: Sequence[Quantity],
+    *,
+    options: RunOptions,
+    references_: Sequence[NumericalReference] = (),
+    laws: Callable[[Mapping[str, BackendResult]], Iterable[LawCheck]] | Iterable[LawCheck] = (),
+    excluded_non_finite: Iterable[str] = (),
+) -> Report:
+    """Compare, refine, judge, and build the Report (see the module docstring).
+    `excluded_non_finite`: quantities shown but not compared (their non-finite values
+    do not fail the verdict)."""
+    refs = {(r.backend, r.quantity): r for r in references_}
+    comparisons = _compare_all(results, quantities, refs, options, refine=True)
+    kinks = _kinks(results, refs, quantities)
+    law_checks = tuple(laws(results) if callable(laws) else laws)
+    skip = set(excluded_non_finite)
+    names = {q.name for q in quantities}
+    non_finite = compare.find_non_finite(results)  # all listed: JSON writes them as null
+    judged = [
+        nf
+        for nf in _excuse_infinite_kinks(non_finite, results, refs, quantities)
+        if nf.quantity in names and nf.quantity not in skip
+    ]
+    verdict = compare.verdict(list(results), comparisons, law_checks, judged)
+    verdict = _with_kinks(verdict, kinks)
+    notes = declaration.notes + tuple(
+        f"kink: {k.sentence()}" + ("" if k.ok else " (outside the interval)") for k in kinks
+    )
+    return Report(
+        command=declaration.command,
+        title=declaration.title,
+        inputs=declaration.inputs,
+        results=results,
+        comparisons=comparisons,
+        laws=law_checks,
+        non_finite=non_finite,
+        verdict=verdict,
+        notes=notes,
+        labels=declaration.labels,
+        explanation=declaration.explanation,
+        sections=declaration.sections,
+        extra=declaration.extra,
+        references=tuple(_reference_info(r) for r in references_),
+        kinks=tuple(kinks),
+    )
+
+
+def _compare_all(
+    results: Mapping[str, BackendResult],
+    quantities: Sequence[Quantity],
+    refs: dict[tuple[str, str], NumericalReference],
+    options: RunOptions,
+    refine: bool,
+) -> tuple[Comparison, ...]:
+    names = [b for b in compare.BACKEND_ORDER if b in results] + [
+        b for b in results if b not in compare.BACKEND_ORDER
+    ]
+    out: list[Comparison] = []
+    for q in quantities:
+        pairs = [
+            compare.reference_order(x, y)
+            for x, y in combinations(names, 2)
+            if q.name in results[x].arrays and q.name in results[y].arrays
+        ]
+        numerical = next((refs[(r, q.name)] for _, r in pairs if (r, q.name) in refs), None)
+        done = _compare_quantity(results, q, pairs, refs, options)
+        if refine and numerical is not None and numerical.differentiator is not None:
+            # every pair's failing columns: where two backends disagree, fd arbitrates
+            # only if it is precise there
+            failing = np.zeros(numerical.derivative.value.shape[1], dtype=bool)
+            for _, cols in done:
+                failing |= cols
+            if failing.any() and _refine(numerical, np.flatnonzero(failing)):
+                done = _compare_quantity(results, q, pairs, refs, options)
+        out.extend(c for c, _ in done)
+    return tuple(out)
+
+
+def _compare_quantity(
+    results: Mapping[str, BackendResult],
+    q: Quantity,
+    pairs: list[tuple[str, str]],
+    refs: dict[tuple[str, str], NumericalReference],
+    options: RunOptions,
+) -> list[tuple[Comparison, Array]]:
+    of_quantity = next((r for (_, name), r in refs.items() if name == q.name), None)
+    kinks = tuple(of_quantity.derivative.kinks) if of_quantity else ()
+    view = q.view
+    if of_quantity is not None:  # the reference's (m, n): its kinks and columns index it
+        rows, cols = of_quantity.derivative.value.shape
+        view = (rows, cols)
+    done = []
+    for a_name, ref_name in pairs:
+        a, ref = results[a_name], results[ref_name]
+        numerical = refs.get((ref_name, q.name))
+        allowed = compare.allowed_for(
+            a.precision,
+            q.scale,
+            q.n_terms,
+            options.rtol,
+            options.atol,
+            error=numerical.derivative.error if numerical is not None else None,
+            kinks=kinks,
+            floor_scale=q.floor_scale,
+        )
+        if numerical is None and ref.precision != "fd":
+            # two backends, neither a numerical reference: the looser precision of the two
+            other = compare.allowed_for(
+                ref.precision,
+                q.scale,
+                q.n_terms,
+                options.rtol,
+                options.atol,
+                floor_scale=q.floor_scale,
+            )
+            if other.rtol > allowed.rtol:
+                allowed = compare.Allowed(other.rtol, other.atol, None, allowed.c, kinks)
+        done.append(
+            compare.compare_view(
+                q.name, (a_name, ref_name), a.arrays[q.name], ref.arrays[q.name], allowed, view
+            )
+        )
+    return done
+
+
+def _refine(numerical: NumericalReference, columns: Array) -> bool:
+    """Refine the columns that some backend found inconclusive; False if none could be."""
+    d = numerical.differentiator
+    assert d is not None
+    per_column = 7 * max(d.x.size, 1)
+    fresh = [int(j) for j in columns if int(j) not in numerical.derivative.error.refined]
+    fresh = fresh[: max(1, int(REFINE_BUDGET // per_column))]
+    if not fresh:
+        return False
+    if numerical.analytic:
+        d.complex_step(numerical.derivative, fresh)
+    else:
+        d.richardson(numerical.derivative, fresh)
+    return True
+
+
+def _kinks(
+    results: Mapping[str, BackendResult],
+    refs: dict[tuple[str, str], NumericalReference],
+    quantities: Sequence[Quantity],
+) -> list[KinkInfo]:
+    out = []
+    for (backend, name), ref in refs.items():
+        shape = results[backend].arrays[name].shape
+        m, n = ref.derivative.value.shape
+        for k in ref.derivative.kinks:
+            index = tuple(int(v) for v in np.unravel_index(k.i * n + k.j, shape))
+            values = {
+                b: float(r.arrays[name].reshape(m, n)[k.i, k.j])
+                for b, r in results.items()
+                if b != backend and name in r.arrays
+            }
+            inside = [
+                (np.isinf(v) if k.infinite else k.low <= v <= k.high) for v in values.values()
+            ]
+            at = ref.describe(index) if ref.describe else f"{name}{list(index)}"
+            out.append(KinkInfo(name, index, at, k.left, k.right, k.infinite, values, all(inside)))
+    return out
+
+
+def _excuse_infinite_kinks(
+    found: Sequence[NonFinite],
+    results: Mapping[str, BackendResult],
+    refs: dict[tuple[str, str], NumericalReference],
+    quantities: Sequence[Quantity],
+) -> tuple[NonFinite, ...]:
+    """An infinite value where the reference found an infinite derivative is right."""
+    kept = []
+    for nf in found:
+        ref = next((r for (b, q), r in refs.items() if q == nf.quantity), None)
+        infinite = [k for k in ref.derivative.kinks if k.infinite] if ref else []
+        if not infinite or ref is None or nf.backend == ref.backend:
+            kept.append(nf)
+            continue
+        array = results[nf.backend].arrays[nf.quantity]
+        bad = ~np.isfinite(array.reshape(ref.derivative.value.shape))
+        for k in infinite:
+            if np.isinf(array.reshape(bad.shape)[k.i, k.j]):
+                bad[k.i, k.j] = False
+        if bad.any():
+            first = np.unravel_index(int(np.argmax(bad.reshape(-1))), array.shape)
+            kept.append(
+                NonFinite(nf.backend, nf.quantity, int(bad.sum()), tuple(int(i) for i in first))
+            )
+    # fd's own NaN at an infinite derivative (one side undefined) is not a failure either
+    return tuple(
+        nf
+        for nf in kept
+        if not (
+            (nf.backend, nf.quantity) in refs
+            and any(k.infinite for k in refs[(nf.backend, nf.quantity)].derivative.kinks)
+        )
+    )
+
+
+def _with_kinks(verdict: Verdict, kinks: list[KinkInfo]) -> Verdict:
+    if not kinks:
+        return verdict
+    failed = [k for k in kinks if not k.ok]
+    if verdict.ok:
+        first = kinks[0].sentence()
+        more = f" (and {len(kinks) - 1} more kinks)" if len(kinks) > 1 else ""
+        return Verdict(True, f"{verdict.summary}; kink: {first}{more}", verdict.details)
+    details = verdict.details + tuple(
+        f"outside the derivative at a kink: {k.sentence()}" for k in failed
+    )
+    return Verdict(False, verdict.summary, details)
+
+
+def _reference_info(r: NumericalReference) -> ReferenceInfo:
+    d = r.derivative
+    return ReferenceInfo(r.backend, r.quantity, d.method, dict(d.methods_used), d.error.max())

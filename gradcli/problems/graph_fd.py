@@ -1,0 +1,129 @@
+"""The graph's numerical reference: the gradient of the loss with respect to each input
+(or its derivatives along random directions, for large inputs), as references that know
+their own error.
+
+Full mode differentiates L(x) element by element; directional mode differentiates
+φ(t) = L(x + Σ_k t_k v_k) at t = 0, whose gradient is (⟨v_k, ∂L/∂x⟩)_k. Both start
+with the cheap central difference and are refined by the core where a backend
+disagrees: by the complex step when every operation of the program is analytic (the op
+registry says so, and the engine then runs in complex128), else by Richardson with kink
+detection.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from gradcli import core, references
+from gradcli.backends import engine
+from gradcli.problems import layer_directional as directional_fd
+from gradcli.report import Array
+from gradcli.spec import GraphSpec, Program
+
+KINK_SEARCH_ELEMENTS = 256  # inputs up to this size get Richardson and kinks everywhere
+
+
+def analytic(program: Program) -> bool:
+    """Whether the complex step is exact for this program: every op analytic, per the
+    op registry (gradcli.ops); without the registry, no complex step."""
+    try:
+        ops: Any = importlib.import_module("gradcli.ops")
+    except ImportError:
+        return False
+    check = getattr(ops, "program_is_analytic", None)
+    return bool(check(program)) if check is not None else False
+
+
+def loss_rows(spec: GraphSpec, shadow: dict[str, Array], name: str) -> references.Rows:
+    """A batched loss of input `name`: each row of the batch is that input, flattened;
+    complex rows run the engine in complex128 (for the complex step)."""
+    program, shape = spec.program, shadow[name].shape
+
+    def f_rows(rows: Array) -> Array:
+        complex_rows = np.iscomplexobj(rows)
+        dtype = "complex128" if complex_rows else "float64"
+        out = np.empty((rows.shape[0], 1), dtype=np.complex128 if complex_rows else np.float64)
+        for k, row in enumerate(rows):
+            values = engine.forward(program, {**shadow, name: row.reshape(shape)}, dtype)
+            out[k, 0] = engine.loss_of(values[program.output])
+        return out
+
+    return f_rows
+
+
+def full(
+    spec: GraphSpec, shadow: dict[str, Array], describe: Callable[[str], Any]
+) -> tuple[dict[str, Array], list[core.NumericalReference]]:
+    """∂L/∂x for every input x by central differences, step ∛ε·max(1, |x_j|)."""
+    arrays, refs = {}, []
+    is_analytic = analytic(spec.program)
+    for name, x in shadow.items():
+        flat = x.reshape(-1)
+        d = references.Differentiator(loss_rows(spec, shadow, name), flat)
+        derivative = d.cheap()
+        if not is_analytic and flat.size <= KINK_SEARCH_ELEMENTS:
+            # a program with relu, abs or max: look for kinks everywhere (7 passes per
+            # element instead of 2), so that each is named even where backends agree
+            d.richardson(derivative, range(flat.size))
+        arrays[f"grads.{name}"] = derivative.value.reshape(x.shape)  # a view: refined in place
+        refs.append(
+            core.NumericalReference(
+                "fd", f"grads.{name}", derivative, d, is_analytic, describe(name)
+            )
+        )
+    return arrays, refs
+
+
+def along(
+    spec: GraphSpec, shadow: dict[str, Array], dirs: dict[str, Array]
+) -> tuple[dict[str, Array], list[core.NumericalReference]]:
+    """⟨v_k, ∂L/∂x⟩ for each input x and direction v_k: the gradient of
+    φ(t) = L(x + Σ t_k v_k) at t = 0, the step moving x by about ∛ε·max(1, |x|)."""
+    arrays, refs = {}, []
+    is_analytic = analytic(spec.program)
+    for name, x in shadow.items():
+        v = dirs[f"grads.{name}"]
+        inner = loss_rows(spec, shadow, name)
+
+        def f_rows(t: Array, x: Array = x, v: Array = v, inner: Any = inner) -> Array:
+            moved = x.reshape(-1) + t @ v.reshape(len(v), -1)
+            return np.asarray(inner(moved))
+
+        scale = max(1.0, float(np.abs(x).max()) if x.size else 1.0)
+        reach = float(np.abs(v).reshape(len(v), -1).max(axis=1).max())
+        step = np.full(len(v), references.CBRT_EPS * scale / max(reach, 1e-300))
+        d = references.Differentiator(f_rows, np.zeros(len(v)), step)
+        derivative = d.cheap()
+        quantity = directional_fd.projected_name(f"grads.{name}")
+        arrays[quantity] = derivative.value.reshape(len(v))
+        refs.append(core.NumericalReference("fd", quantity, derivative, d, is_analytic))
+    return arrays, refs
+
+
+def kink_describer(
+    program: Program, values: list[Array], shadow: dict[str, Array]
+) -> Callable[[str], Callable[[tuple[int, ...]], str]]:
+    """Names a kink of ∂L/∂x at x[i]: "relu(a) at a[0] = 0" when the op registry finds
+    one operation without a derivative at these values, else "∂L/∂a at a[0] = 0"."""
+    where = ""
+    try:
+        ops: Any = importlib.import_module("gradcli.ops")
+        points = ops.kink_points(program, values)
+        names = sorted({f"{p.op}({p.argument_text})" for p in points})
+        where = " or ".join(names)
+    except (ImportError, AttributeError):
+        pass
+
+    def for_input(name: str) -> Callable[[tuple[int, ...]], str]:
+        def describe(index: tuple[int, ...]) -> str:
+            value = float(shadow[name][index]) if shadow[name].ndim else float(shadow[name])
+            at = f"{name}{list(index)} = {value:.6g}"
+            return f"{where} at {at}" if where else f"∂L/∂{name} at {at}"
+
+        return describe
+
+    return for_input
