@@ -100,6 +100,9 @@ def _graph(report: Report, width: int, fmt: Any) -> list[Text]:
             continue
         array = report.results[shown_backend(report, quantity)].arrays[quantity]
         title = report.labels.get(quantity, quantity)
+        if np.ndim(array) <= 1:  # a vector or a number: one row beside its name
+            out += _row(f"{name}.grad", array, width, fmt)
+            continue
         out.append(
             Text(f"{title}   ({'×'.join(map(str, np.shape(array))) or 'scalar'})", style="bold")
         )

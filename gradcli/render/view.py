@@ -70,6 +70,8 @@ def view_lines(
         for line in report.explanation.lines:
             out += wrap(line, width, indent="      ")
     for note in report.notes:
+        if note in report.verdict.summary:
+            continue  # said in the verdict already
         out += wrap("note: " + note, width, style="yellow")
     out += (
         _verdict_block(report, width) if report.ok else _failure_tail(report, found, width, rerun)
@@ -179,7 +181,9 @@ def headline(report: Report, width: int = 80) -> list[str]:
 def _verdict_block(report: Report, width: int) -> list[Text]:
     out = wrap(report.verdict.summary, width, style="bold green")
     closest = findings.closest_pair(report)
-    if closest is not None:
+    if closest is not None and ratio(closest) == 0:
+        out += wrap("  every difference is exactly 0", width)
+    elif closest is not None:
         a, ref = closest.backends
         where = _entry(report, closest.quantity, closest.worst_index)
         out += wrap(
@@ -187,12 +191,26 @@ def _verdict_block(report: Report, width: int) -> list[Text]:
             f"at {where} ({a} vs {ref}), allowed {closest.allowed:.3g}",
             width,
         )
+    out += _references(report, width)
     if report.laws:
         names = list(dict.fromkeys(law.law for law in report.laws))
         out += wrap("  laws hold on every backend: " + " · ".join(names), width, "    ")
     more = ["--detail", "--heatmap", "--plot FILE.png", _explain_hint(report)]
     out += wrap("  more: " + " · ".join(m for m in more if m), width, "    ", style="dim")
     return out
+
+
+def _references(report: Report, width: int) -> list[Text]:
+    """Which numerical references ran, how, and how precise they were."""
+    parts = []
+    for ref in getattr(report, "references", ()):
+        columns = ", ".join(f"{method} {n}" for method, n in ref.columns.items())
+        name = SHORT.get((report.command, ref.quantity), ref.quantity)
+        how = f"{ref.method} ({columns})" if columns else ref.method
+        parts.append(f"{ref.backend} for {name}: {how}, error ≤ {ref.max_error:.2g}")
+    if not parts:
+        return []
+    return wrap("  references: " + "; ".join(parts), width, "    ")
 
 
 def _explain_hint(report: Report) -> str:
