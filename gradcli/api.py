@@ -133,46 +133,22 @@ def check_spec(
     full: bool = False,
     debug: bool = False,
     options: Any = None,
+    args: Mapping[str, Any] | None = None,
 ) -> Any:
-    """A CheckSpec from objects or `path.py:name` strings (the CLI passes strings)."""
-    from gradcli.errors import InputError
-    from gradcli.problems import check_target
-    from gradcli.spec import CheckSpec, RunOptions
+    """A CheckSpec from objects or `path.py:name` strings (the CLI passes strings);
+    `inputs` holds one array, or one mapping name -> array, per trial."""
+    from gradcli.problems.check_build import build
 
-    forward = (
-        check_target.load(target, "TARGET", debug=debug) if isinstance(target, str) else target
+    return build(
+        target,
+        derivatives,
+        inputs=inputs,
+        seed=seed,
+        full=full,
+        debug=debug,
+        options=options,
+        args=args,
     )
-    if len(derivatives) > 1:
-        raise InputError("give one of jacobian, vjp and grad")
-    if derivatives:
-        mode, derivative = next(iter(derivatives.items()))
-        if isinstance(derivative, str):
-            if ":" not in derivative and isinstance(target, str):  # a name in TARGET's module
-                derivative = f"{target.rpartition(':')[0]}:{derivative}"
-            derivative = check_target.load(derivative, f"--{mode}", debug=debug)
-        if not callable(derivative):
-            raise InputError(f"the {mode} to check is not callable")
-    elif isinstance(forward, type) and hasattr(forward, "apply") and hasattr(forward, "backward"):
-        mode, derivative, forward = "function", forward, None
-    else:
-        raise InputError("give --jacobian, --vjp or --grad, or a torch.autograd.Function as TARGET")
-    if forward is not None and not callable(forward):
-        raise InputError("TARGET is not callable")
-    arrays = tuple(_array(x, "x") for x in inputs)
-    if not arrays or any(a.size == 0 for a in arrays):
-        raise InputError("x must be a non-empty array")
-    names = {
-        "target": target if isinstance(target, str) else _name(target),
-        "derivative": next(iter(derivatives.values()), "backward") if derivatives else "backward",
-    }
-    names = {k: v if isinstance(v, str) else _name(v) for k, v in names.items()}
-    return CheckSpec(
-        forward, derivative, mode, arrays, names, seed, full, debug, options or RunOptions()
-    )
-
-
-def _name(obj: Any) -> str:
-    return str(getattr(obj, "__qualname__", getattr(obj, "__name__", type(obj).__name__)))
 
 
 def check(
@@ -183,36 +159,53 @@ def check(
     grad: Any = None,
     x: Any = None,
     shape: tuple[int, ...] | None = None,
+    inputs: Mapping[str, Any] | None = None,
+    shapes: Mapping[str, tuple[int, ...]] | None = None,
+    args: Mapping[str, Any] | None = None,
     seed: int = 0,
     trials: int = 3,
+    scale: float = 1.0,
     full: bool = False,
     dtype: str = "float64",
     backends: Iterable[str] = ALL_BACKENDS,
     rtol: float | None = None,
     atol: float | None = None,
+    taylor: bool = False,
 ) -> Report:
     """Your derivative against autograd and finite differences (as `gradcli check`).
 
-    `forward` is a function of one array (or a torch.autograd.Function class, whose
-    backward is checked); give one of `jacobian`, `vjp`, `grad`; the input is `x`, or
-    `trials` standard normal arrays of `shape` drawn from `seed`.
+    `forward` is a function of one or more arrays (or a torch.autograd.Function class,
+    whose backward is checked, or an nn.Module, whose parameters and inputs are); give
+    one of `jacobian`, `vjp`, `grad`. One input: `x`, or `trials` arrays of `shape`
+    drawn from `seed` (scale·N(0, 1)). Several: `inputs` (name -> array, fixed) and
+    `shapes` (name -> shape, drawn); `args` are non-array arguments by keyword.
     """
-    import numpy as np
+    import dataclasses
 
     from gradcli.errors import InputError
     from gradcli.problems import check as problem
+    from gradcli.problems.check_build import draw
 
-    if (x is None) == (shape is None):
-        raise InputError("give x, or shape for random inputs (one of them)")
+    fixed = dict(inputs or {})
+    drawn = dict(shapes or {})
     if x is not None:
-        inputs = [x]
+        fixed[""] = x
+    if shape is not None:
+        drawn[""] = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+    if not fixed and not drawn:
+        raise InputError("give x or shape (one input), or inputs/shapes by name")
+    if x is not None and shape is not None:
+        raise InputError("give x, or shape for random inputs (one of them)")
+    if drawn:
+        arrays = draw(drawn, trials=trials, seed=seed, scales={"": scale}, fixed=fixed)
     else:
-        rng = np.random.default_rng(seed)
-        inputs = [rng.standard_normal(shape) for _ in range(trials)]
+        arrays = [fixed]
     derivatives = {
         k: v for k, v in (("jacobian", jacobian), ("vjp", vjp), ("grad", grad)) if v is not None
     }
     chosen = [b if b != "numpy" else "yours" for b in backends]
     options = _options([b for b in chosen if b != "yours"] or ["fd"], dtype, rtol, atol)
-    spec = check_spec(forward, derivatives, inputs=inputs, seed=seed, full=full, options=options)
-    return problem.run(spec)
+    spec = check_spec(
+        forward, derivatives, inputs=arrays, seed=seed, full=full, options=options, args=args
+    )
+    return problem.run(dataclasses.replace(spec, taylor=bool(taylor)))

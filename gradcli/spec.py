@@ -3,7 +3,7 @@ problems read them. Nothing here computes anything."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -66,15 +66,17 @@ class LayerSpec:
 class CheckSpec:
     """The user's forward and the derivative under test, at some random inputs."""
 
-    forward: Any  # x -> y, on numpy arrays (and perhaps torch tensors)
-    derivative: Any  # jacobian(x) | vjp(x, g) | grad(x); for "function", the Function class
-    mode: str  # "jacobian", "vjp", "grad" or "function"
-    inputs: tuple[NDArray[np.float64], ...]  # one per trial, float64
+    forward: Any  # f(x, W, …) on numpy arrays or torch tensors; a built nn.Module; or None
+    derivative: Any  # jacobian | vjp | grad; for "function", the Function class
+    mode: str  # "jacobian", "vjp", "grad", "function" or "module"
+    inputs: tuple[dict[str, NDArray[np.float64]], ...]  # one per trial: arrays by name
     names: dict[str, str]  # what the user named: {"target": …, "derivative": …}
     seed: int = 0
     full: bool = False  # full checks whatever the size (else directional above a size)
     debug: bool = False
     options: RunOptions = RunOptions()
+    args: dict[str, Any] = field(default_factory=dict)  # non-array arguments, by keyword
+    taylor: bool = False  # also the Taylor test: the remainder's rate, 2 or 1
     first_trial: int = 0  # the number of inputs[0]: --trial K reruns trial K alone
 
 

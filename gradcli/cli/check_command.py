@@ -8,7 +8,6 @@ import click
 
 from gradcli.cli.common import (
     SEED,
-    FiniteFloat,
     check_options,
     emit,
     npz_output,
@@ -19,30 +18,47 @@ from gradcli.cli.group import COMMANDS, CONTEXT_SETTINGS
 from gradcli.errors import InputError
 from gradcli.exit_status import ExitStatus
 
-MAX_CHECK_ELEMENTS = 10_000_000
-
 
 @click.command(context_settings=CONTEXT_SETTINGS, short_help=COMMANDS["check"][1])
 @click.argument("target", metavar="TARGET")
 @click.option("--jacobian", metavar="FN", help="Your Jacobian: FN(x) -> (outputs, inputs).")
 @click.option("--vjp", metavar="FN", help="Your vector-Jacobian product: FN(x, g) -> like x.")
 @click.option("--grad", metavar="FN", help="Your elementwise derivative: FN(x) -> like x.")
-@click.option("--shape", metavar="AxB", help="Random inputs of this shape, e.g. 5 or 4x6.")
-@click.option("--input", "input_path", metavar="FILE", help="One input from .npy or .json.")
+@click.option(
+    "--shape",
+    "shapes",
+    metavar="[NAME=]AxB",
+    multiple=True,
+    help="Random input of this shape, e.g. 5, 4x6 or W=16x4; repeat for each input.",
+)
+@click.option(
+    "--input",
+    "input_paths",
+    metavar="[NAME=]FILE",
+    multiple=True,
+    help="An input from .npy or .json, e.g. W=w.npy; repeat for each input.",
+)
+@click.option(
+    "--arg",
+    "arg_values",
+    metavar="NAME=VALUE",
+    multiple=True,
+    help="A non-array argument by keyword (a Python literal), e.g. eps=1e-5.",
+)
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the inputs.")
 @click.option(
     "--dist",
-    type=click.Choice(("normal", "uniform")),
-    default="normal",
-    show_default=True,
-    help="Random inputs: scale·N(0, 1), or uniform in ±scale.",
+    "dists",
+    metavar="[NAME=]normal|uniform",
+    multiple=True,
+    help="Random inputs: scale·N(0, 1) (default), or uniform in ±scale; for all or one.",
 )
 @click.option(
     "--scale",
-    type=FiniteFloat(minimum=0.0),
-    default=1.0,
-    show_default=True,
-    help="Scale of the inputs.",
+    "scales",
+    metavar="[NAME=]S",
+    multiple=True,
+    help="Scale of the random inputs (default 1), for all or one (W=0.1).",
 )
 @click.option(
     "--trials",
@@ -60,6 +76,11 @@ MAX_CHECK_ELEMENTS = 10_000_000
 @click.option(
     "--explain", metavar="ENTRY", help="One entry in every trial, yours beside each reference."
 )
+@click.option(
+    "--taylor",
+    is_flag=True,
+    help="Also the Taylor test: the remainder's rate as h halves (2 right, 1 wrong).",
+)
 @click.option("--full", is_flag=True, help="Check element by element however large the input.")
 @click.option("--debug", is_flag=True, help="Show the traceback of an error in your code.")
 @check_options
@@ -67,20 +88,24 @@ MAX_CHECK_ELEMENTS = 10_000_000
 def check(ctx: click.Context, /, **options: Any) -> None:
     """Your derivative against autograd of your forward and finite differences.
 
-    TARGET is path.py:name or module.path:name: a forward taking one array and returning
-    one array (if it also takes torch tensors, autograd is a backend), or a
-    torch.autograd.Function, whose backward is then checked. FN is path.py:name,
-    module:name, or a name in TARGET's module. Your derivative always runs;
-    --backend torch,fd chooses what it is checked against.
+    TARGET is path.py:name or module.path:name: a forward taking arrays (numpy or torch)
+    and returning one array or a tuple, a torch.autograd.Function (its backward is
+    checked), or an nn.Module class (built; every parameter's gradient and the input's
+    are checked). FN is path.py:name, module:name, or a name in TARGET's module. Your
+    derivative always runs; --backend torch,fd chooses what it is checked against.
+    Several inputs are named after the forward's parameters (--shape x=8x16 --shape
+    W=16x4).
 
     \b
     Examples:
       gradcli check ops.py:my_softmax --jacobian ops.py:my_softmax_jacobian --shape 5
       gradcli check ops.py:my_softmax --vjp my_softmax_vjp --input z.npy
       gradcli check ops.py:MySoftmax --shape 4x6
+      gradcli check ops.py:linear --vjp linear_vjp --shape x=8x16 --shape W=16x4
     """
     with user_errors():
         from gradcli.api import check_spec
+        from gradcli.cli import check_parse
         from gradcli.problems import check as problem
         from gradcli.problems.explanations import with_explanation
 
@@ -90,12 +115,17 @@ def check(ctx: click.Context, /, **options: Any) -> None:
         spec = check_spec(
             options["target"],
             derivatives,
-            inputs=_inputs(options),
+            inputs=check_parse.trial_inputs(options),
             seed=options["seed"],
             full=options["full"],
             debug=options["debug"],
             options=run_options(options),
+            args=check_parse.arguments(options["arg_values"]),
         )
+        if options["taylor"]:
+            import dataclasses
+
+            spec = dataclasses.replace(spec, taylor=True)
         spec = _only_trial(spec, options["trial"])
         with npz_output(options) as npz:
             report = with_explanation(problem.run(spec), options["explain"])
@@ -114,29 +144,3 @@ def _only_trial(spec: Any, trial: int | None) -> Any:
             f"--trial {trial}: there are {len(spec.inputs)} trials, 0 to {len(spec.inputs) - 1}"
         )
     return dataclasses.replace(spec, inputs=(spec.inputs[trial],), first_trial=trial)
-
-
-def _inputs(options: dict[str, Any]) -> list[Any]:
-    """One array per trial: drawn from --shape, or the one of --input."""
-    import numpy as np
-
-    from gradcli import inputs
-
-    if (options["shape"] is None) == (options["input_path"] is None):
-        raise InputError("give the input as --shape AxB (random) or --input FILE (one of them)")
-    if options["input_path"] is not None:
-        path = options["input_path"]
-        if path.endswith(".npy"):
-            return [inputs.load_npy(path)]
-        return [inputs.to_array(inputs.parse_json(inputs.read_text_file(path), path), path)]
-    parts = options["shape"].split("x")
-    if not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise InputError(f"--shape {options['shape']!r}: sizes joined by x, such as 5 or 4x6")
-    shape = tuple(int(p) for p in parts)
-    if int(np.prod(shape)) > MAX_CHECK_ELEMENTS:
-        raise InputError(f"--shape {options['shape']}: more than {MAX_CHECK_ELEMENTS} elements")
-    rng = np.random.default_rng(options["seed"])
-    scale = options["scale"]
-    if options["dist"] == "uniform":
-        return [rng.uniform(-scale, scale, size=shape) for _ in range(options["trials"])]
-    return [scale * rng.standard_normal(shape) for _ in range(options["trials"])]

@@ -1,10 +1,14 @@
-"""gradcli check: the user's derivative (a Jacobian, a VJP, an elementwise derivative or
-a torch.autograd.Function's backward) against autograd of the user's forward and
-central differences of it, at several random inputs.
+"""gradcli check: the user's derivative (a Jacobian, a VJP, an elementwise derivative, a
+torch.autograd.Function's backward, or a module's backward) against autograd of the
+user's forward and central differences of it, at several random inputs, for every
+input by name.
 
-Backends: "yours" (the derivative under test), "torch" (autograd; only if the forward
-works on tensors), "fd" (central differences in float64). Above a size, each trial is
-checked along random directions (vᵀJu) instead of in full, as gradcheck's fast_mode.
+Backends: "yours" (the derivative under test, in the user's dtype), "torch" (autograd
+of the forward's plain operations in float64; only if the forward works on tensors),
+"fd" (central differences in float64). Above a size, each trial is checked along random
+directions (vᵀJu) instead of in full, as gradcheck's fast_mode.
+
+The user's code is untrusted (check_guard): its prints go to stderr for the whole run.
 """
 
 from __future__ import annotations
@@ -13,47 +17,268 @@ from typing import Any
 
 import numpy as np
 
-from gradcli import compare
-from gradcli.backends import finite_diff
+from gradcli import compare, limits
 from gradcli.errors import InputError
-from gradcli.problems import check_target as target
-from gradcli.report import Array, BackendResult, Comparison, Report, Tolerance
+from gradcli.problems import check_backends as sides
+from gradcli.problems import check_explain, check_guard
+from gradcli.problems.check_backends import Trial
+from gradcli.problems.check_plan import plan
+from gradcli.problems.check_subject import Subject
+from gradcli.report import Array, BackendResult, LawCheck, Report
 from gradcli.spec import CheckSpec
 
 MAX_FULL_FD_CALLS = 4_000  # full fd calls the forward twice per input element
 MAX_FULL_JACOBIAN = 250_000  # elements of a full Jacobian; beyond, directional checks
 DIRECTIONS = 8
-WORST_SHOWN = 5
-QUANTITY = {"jacobian": "jacobian", "vjp": "vjp", "grad": "grad", "function": "vjp"}
+REFERENCES = ("torch", "fd")
 
 
 def run(spec: CheckSpec) -> Report:
+    with check_guard.user_stdout():  # the user's prints are not gradcli's output
+        return _run(spec)
+
+
+def _run(spec: CheckSpec) -> Report:
     options = spec.options
-    references = [b for b in ("torch", "fd") if b in options.backends]
+    references = [b for b in REFERENCES if b in options.backends]
     if not references:
         raise InputError("check needs torch or fd (or both) in --backend to compare against")
-    use_torch = "torch" in references and _torch_capable(spec)
+    subject, named_trials = plan(spec)
+    use_torch = "torch" in references and subject.autograd
     backends = ["yours", *(["torch"] if use_torch else []), *(["fd"] if "fd" in references else [])]
     if backends == ["yours"]:
         raise InputError("the forward does not take torch tensors: add fd to --backend")
+    trials = [_trial(subject, values, options.dtype) for values in named_trials]
     arrays: dict[str, dict[str, Array]] = {b: {} for b in backends}
-    notes, directional = [], False
-    cotangents: list[Array] = []  # g of each trial in vjp modes (reproducing a failure)
-    for trial, x in enumerate(spec.inputs, start=spec.first_trial):
-        x = x.astype(options.dtype)
-        y = _forward(spec, x)
-        full = spec.full or (
-            x.size * max(y.size, 1) <= MAX_FULL_JACOBIAN and 2 * x.size <= MAX_FULL_FD_CALLS
-        )
+    directional = False
+    cotangents: list[Array] = []  # g of each trial in vjp modes, to reproduce a failure
+    for t, trial in enumerate(trials, start=spec.first_trial):
+        full = spec.full or _small(trial)
+        if full:
+            _check_memory(spec, trial, len(backends))
         directional = directional or not full
         for backend in backends:
-            rng = np.random.default_rng([spec.seed, 0x636865636B, trial])  # same draws per backend
-            for name, value in _quantities(spec, backend, x, y, full, rng).items():
-                arrays[backend][f"trial{trial}.{name}"] = value
-        if spec.mode in ("vjp", "function") and full:
-            cotangents.append(
-                np.random.default_rng([spec.seed, 0x636865636B, trial]).standard_normal(y.shape)
+            rng = np.random.default_rng([spec.seed, 0x636865636B, t])  # same draws per backend
+            for key, value in _quantities(spec, subject, backend, trial, full, rng).items():
+                arrays[backend][f"trial{t}.{key}"] = value
+        if spec.mode not in ("jacobian", "grad") and full and len(trial.outputs) == 1:
+            rng = np.random.default_rng([spec.seed, 0x636865636B, t])  # as _quantities draws
+            cotangents.append(np.asarray(rng.standard_normal(trial.outputs[0].shape)))
+    notes = _notes(spec, subject, references, use_torch, directional)
+    methods = {
+        "yours": f"your {spec.mode if spec.mode != 'module' else 'module backward'}",
+        "torch": "autograd of your forward's operations (float64)",
+        "fd": "central differences of your forward",
+    }
+    precisions = {"yours": options.dtype, "torch": "float64", "fd": "fd"}
+    results = {b: BackendResult(b, methods[b], precisions[b], arrays[b]) for b in backends}
+    scales = {q: _reference_scale(results, q) for q in arrays["yours"]}
+    n_terms = max(sum(v.size for v in trial.values.values()) for trial in trials)
+    comparisons = compare.compare_results(results, scales, n_terms, options.rtol, options.atol)
+    non_finite = compare.find_non_finite(results)
+    laws, sections = _taylor(spec, subject, trials)
+    verdict = compare.verdict(backends, comparisons, laws, non_finite)
+    patterns = check_explain.patterns(results, comparisons)
+    if patterns and not verdict.ok:
+        verdict = type(verdict)(verdict.ok, verdict.summary, (*verdict.details, *patterns))
+    if laws and all(law.ok for law in laws) and not non_finite:
+        failing = [c for c in comparisons if not c.ok]
+        if failing and all("fd" in c.backends for c in failing):
+            notes.append(
+                "fd differs, but only fd, and the Taylor remainder falls as h² in every "
+                f"trial: the Taylor test decides ({verdict.details[0]})"
             )
+            verdict = type(verdict)(True, "OK: the Taylor test passes in every trial", ())
+    return Report(
+        command="check",
+        title=_title(spec, subject, trials),
+        inputs=_inputs(spec, subject, trials),
+        results=results,
+        comparisons=comparisons,
+        laws=laws,
+        non_finite=non_finite,
+        verdict=verdict,
+        notes=tuple(notes),
+        sections=(*check_explain.worst_entries(results, comparisons), *sections),
+        extra={"cotangents": cotangents} if cotangents else {},
+    )
+
+
+def _taylor(
+    spec: CheckSpec, subject: Subject, trials: list[Trial]
+) -> tuple[tuple[LawCheck, ...], list[tuple[str, tuple[str, ...]]]]:
+    if not spec.taylor:
+        return (), []
+    from gradcli.problems.check_taylor import taylor_test
+
+    laws: list[LawCheck] = []
+    lines: list[str] = []
+    for t, trial in enumerate(trials, start=spec.first_trial):
+        law, shown = taylor_test(spec, subject, trial, t)
+        laws.append(law)
+        lines.extend(shown if not law.ok or t == 0 else shown[:1])
+    return tuple(laws), [("Taylor test: the remainder's rate as h halves", tuple(lines))]
+
+
+def _trial(subject: Subject, values: dict[str, Array], dtype: str) -> Trial:
+    """The inputs rounded to the user's dtype (so that every side sees the same values),
+    and the forward's float64 outputs there."""
+    rounded = {k: _round(v, dtype) for k, v in values.items()}
+    return Trial(rounded, subject.evaluate(rounded), dtype)
+
+
+def _round(x: Array, dtype: str) -> Array:
+    if dtype == "bfloat16":
+        import torch
+
+        rounded: Array = torch.from_numpy(np.array(x)).to(torch.bfloat16).double().numpy()
+        return rounded
+    return np.asarray(x).astype(dtype).astype(np.float64)
+
+
+def _small(trial: Trial) -> bool:
+    n_in = sum(v.size for v in trial.values.values())
+    n_out = sum(y.size for y in trial.outputs)
+    return n_in * max(n_out, 1) <= MAX_FULL_JACOBIAN and 2 * n_in <= MAX_FULL_FD_CALLS
+
+
+def _check_memory(spec: CheckSpec, trial: Trial, n_backends: int) -> None:
+    """A full Jacobian is (outputs × inputs) per backend, and the torch reference holds
+    its rows twice while building it; a VJP holds arrays the size of the inputs."""
+    n_in = sum(v.size for v in trial.values.values())
+    n_out = sum(y.size for y in trial.outputs)
+    per_element = 8 * (n_backends + 2) if spec.mode == "jacobian" else 0
+    estimate = per_element * n_in * n_out + 8 * 16 * (n_in + n_out)
+    limits.check_memory(
+        estimate, "the full check", "leave out --full (directional checks need little memory)"
+    )
+
+
+def _key(quantity: str, subject: Subject, name: str, output: int | None = None) -> str:
+    key = quantity if output is None else f"{quantity}.out{output}"
+    return key if len(subject.names) == 1 else f"{key}.{name}"
+
+
+def _quantities(
+    spec: CheckSpec, subject: Subject, backend: str, trial: Trial, full: bool, rng: Any
+) -> dict[str, Array]:
+    """This backend's quantities for one trial: the derivative in full, or vᵀJu."""
+    cotangents = tuple(rng.standard_normal(y.shape) for y in trial.outputs)
+    if spec.mode == "grad":
+        _check_elementwise(subject, trial)
+    if not full:
+        return _directional(spec, subject, backend, trial, rng)
+    if spec.mode == "jacobian":
+        blocks = _jacobian(spec, subject, backend, trial)
+        several = len(trial.outputs) > 1
+        return {
+            _key("jacobian", subject, n, o if several else None): b for (o, n), b in blocks.items()
+        }
+    if spec.mode == "grad":
+        return {"grad": _grad(spec, subject, backend, trial)}
+    vjp = _vjp(spec, subject, backend, trial, cotangents)
+    return {_key("vjp", subject, n): g for n, g in vjp.items()}
+
+
+def _check_elementwise(subject: Subject, trial: Trial) -> None:
+    shapes = [v.shape for v in trial.values.values()]
+    outputs = [y.shape for y in trial.outputs]
+    if len(shapes) != 1 or outputs != shapes:
+        raise InputError(
+            "--grad is for elementwise functions (one input, one output of its shape), but "
+            f"the forward maps {_shapes(shapes)} to {_shapes(outputs)}: use --vjp or --jacobian"
+        )
+
+
+def _shapes(shapes: list[tuple[int, ...]]) -> str:
+    return ", ".join(str(s) for s in shapes)
+
+
+def _jacobian(
+    spec: CheckSpec, subject: Subject, backend: str, trial: Trial
+) -> dict[tuple[int, str], Array]:
+    if backend == "yours":
+        return sides.yours_jacobian(subject, spec, trial)
+    if backend == "torch":
+        return sides.torch_jacobian(subject, trial)
+    return sides.fd_jacobian(subject, trial)
+
+
+def _grad(spec: CheckSpec, subject: Subject, backend: str, trial: Trial) -> Array:
+    if backend == "yours":
+        return sides.yours_grad(subject, spec, trial)
+    if backend == "torch":
+        (y,) = trial.outputs
+        (g,) = sides.torch_vjp(subject, trial, (np.ones_like(y),)).values()
+        return g
+    return sides.fd_grad(subject, trial)
+
+
+def _vjp(
+    spec: CheckSpec, subject: Subject, backend: str, trial: Trial, cotangents: tuple[Array, ...]
+) -> dict[str, Array]:
+    if backend == "yours":
+        return sides.yours_vjp(subject, spec, trial, cotangents)
+    if backend == "torch":
+        return sides.torch_vjp(subject, trial, cotangents)
+    return sides.fd_vjp(subject, trial, cotangents)
+
+
+def _directional(
+    spec: CheckSpec, subject: Subject, backend: str, trial: Trial, rng: Any
+) -> dict[str, Array]:
+    """vᵀJu for each input along DIRECTIONS random (u, v): yours and torch from their
+    Jᵀv (or your Jacobian), fd from the derivative of ⟨v, f⟩ along u."""
+    u = {n: rng.standard_normal((DIRECTIONS, *trial.values[n].shape)) for n in subject.names}
+    v = [tuple(rng.standard_normal(y.shape) for y in trial.outputs) for _ in range(DIRECTIONS)]
+    values: dict[str, list[float]] = {n: [] for n in subject.names}
+    if backend == "fd":
+        for n in subject.names:
+            values[n] = [
+                sides.fd_directional(subject, trial, n, u[n][k], v[k]) for k in range(DIRECTIONS)
+            ]
+    elif spec.mode == "jacobian" and backend == "yours":
+        blocks = sides.yours_jacobian(subject, spec, trial)
+        for n in subject.names:
+            for k in range(DIRECTIONS):
+                values[n].append(
+                    sum(
+                        float(v[k][o].reshape(-1) @ blocks[o, n] @ u[n][k].reshape(-1))
+                        for o in range(len(trial.outputs))
+                    )
+                )
+    elif spec.mode == "grad" and backend == "yours":
+        (n,) = subject.names
+        d = sides.yours_grad(subject, spec, trial)
+        values[n] = [float(np.sum(v[k][0] * d * u[n][k])) for k in range(DIRECTIONS)]
+    else:
+        for k in range(DIRECTIONS):
+            if backend == "yours" and spec.mode not in ("jacobian", "grad"):
+                grads = sides.yours_vjp(subject, spec, trial, v[k])
+            else:
+                grads = sides.torch_vjp(subject, trial, v[k])
+            for n in subject.names:
+                values[n].append(float(np.sum(grads[n] * u[n][k])))
+    return {_key("vᵀJu", subject, n): np.array(values[n]) for n in subject.names}
+
+
+def _reference_scale(results: dict[str, BackendResult], quantity: str) -> float:
+    """The largest finite magnitude the references (never the side under test) give."""
+    scale = 0.0
+    for backend, result in results.items():
+        if backend == "yours" or quantity not in result.arrays:
+            continue
+        values = np.abs(result.arrays[quantity])
+        finite = values[np.isfinite(values)]
+        if finite.size:
+            scale = max(scale, float(finite.max()))
+    return max(scale, 1e-300)
+
+
+def _notes(
+    spec: CheckSpec, subject: Subject, references: list[str], use_torch: bool, directional: bool
+) -> list[str]:
+    notes = []
     if "torch" in references and not use_torch:
         notes.append(
             "the forward does not take torch tensors: the check is your derivative "
@@ -64,247 +289,44 @@ def run(spec: CheckSpec) -> Report:
             f"large input: each trial compared along {DIRECTIONS} random directions "
             "(vᵀJu), not element by element; --full forces the full check"
         )
-    methods = {
-        "yours": f"your {spec.mode}",
-        "torch": "autograd of your forward",
-        "fd": "central differences of your forward",
-    }
-    precisions = {"yours": options.dtype, "torch": options.dtype, "fd": "fd"}
-    results = {b: BackendResult(b, methods[b], precisions[b], arrays[b]) for b in backends}
-    scales = {
-        q: max(max(float(np.abs(r.arrays[q]).max()) for r in results.values()), 1e-300)
-        for q in arrays["yours"]
-    }
-    n_terms = max(x.size for x in spec.inputs)
-    comparisons = compare.compare_results(results, scales, n_terms, options.rtol, options.atol)
-    non_finite = compare.find_non_finite(results)
-    verdict = compare.verdict(backends, comparisons, (), non_finite)
-    patterns = _patterns(results, comparisons)
-    if patterns and not verdict.ok:
-        verdict = type(verdict)(verdict.ok, verdict.summary, (*verdict.details, *patterns))
-    return Report(
-        command="check",
-        title=f"check {spec.names['derivative']} ({spec.mode}) of {spec.names['target']}: "
-        f"{_trials(spec)}, x of shape {spec.inputs[0].shape}, {options.dtype}",
-        inputs={
-            "target": spec.names["target"],
-            "derivative": spec.names["derivative"],
-            "mode": spec.mode,
-            "x": list(spec.inputs),
-            "seed": spec.seed,
-            "dtype": options.dtype,
-        },
-        results=results,
-        comparisons=comparisons,
-        laws=(),
-        non_finite=non_finite,
-        verdict=verdict,
-        notes=tuple(notes),
-        sections=tuple(_worst_entries(results, comparisons)),
-        extra={"cotangents": cotangents} if cotangents else {},
+    if subject.kind == "module" and not subject.functions:
+        notes.append("the module has no custom autograd.Function: torch is its own autograd")
+    return notes
+
+
+def _title(spec: CheckSpec, subject: Subject, trials: list[Trial]) -> str:
+    values = trials[0].values
+    if len(values) == 1:
+        what = f"x of shape {next(iter(values.values())).shape}"
+    else:
+        what = "inputs " + ", ".join(f"{n} {values[n].shape}" for n in subject.names)
+    return (
+        f"check {spec.names['derivative']} ({spec.mode}) of {spec.names['target']}: "
+        f"{_trials(spec, trials)}, {what}, {spec.options.dtype}"
     )
 
 
-def _trials(spec: CheckSpec) -> str:
-    if spec.first_trial:
+def _trials(spec: CheckSpec, trials: list[Trial]) -> str:
+    if spec.first_trial:  # --trial K
         return f"trial {spec.first_trial}"
-    return "1 trial" if len(spec.inputs) == 1 else f"{len(spec.inputs)} trials"
+    return "1 trial" if len(trials) == 1 else f"{len(trials)} trials"
 
 
-def _torch_capable(spec: CheckSpec) -> bool:
-    if spec.mode == "function":
-        return True
-    from gradcli.backends import autograd
-
-    return autograd.accepts_tensors(spec.forward, spec.inputs[0].astype(spec.options.dtype))
-
-
-def _forward(spec: CheckSpec, x: Array) -> Array:
-    if spec.mode == "function":
-        from gradcli.backends import autograd
-
-        return target.as_array(
-            target.call(
-                autograd.function_forward,
-                (spec.derivative, x),
-                "the Function's forward",
-                debug=spec.debug,
-            ),
-            "the Function's forward",
-        )
-    return target.as_array(
-        target.call(spec.forward, (x,), "the forward", debug=spec.debug), "the forward"
-    )
+def _inputs(spec: CheckSpec, subject: Subject, trials: list[Trial]) -> dict[str, Any]:
+    one = len(subject.names) == 1
+    return {
+        "target": spec.names["target"],
+        "derivative": spec.names["derivative"],
+        "mode": spec.mode,
+        "x": [next(iter(t.values.values())) if one else dict(t.values) for t in trials],
+        "input_names": list(subject.names),
+        "args": {k: _jsonable(v) for k, v in subject.args.items()},
+        "seed": spec.seed,
+        "dtype": spec.options.dtype,
+    }
 
 
-def _quantities(
-    spec: CheckSpec, backend: str, x: Array, y: Array, full: bool, rng: Any
-) -> dict[str, Array]:
-    """This backend's quantity for one trial: the derivative in full, or vᵀJu."""
-    g = rng.standard_normal(y.shape)  # the cotangent of vjp and function modes
-    if not full:
-        u, v = (
-            rng.standard_normal((DIRECTIONS, *x.shape)),
-            rng.standard_normal((DIRECTIONS, *y.shape)),
-        )
-        return {
-            "vᵀJu": np.array(
-                [_directional(spec, backend, x, y, uk, vk) for uk, vk in zip(u, v, strict=True)]
-            )
-        }
-    mode = spec.mode
-    if mode == "jacobian":
-        return {"jacobian": _jacobian(spec, backend, x, y)}
-    if mode == "grad":
-        return {"grad": _elementwise(spec, backend, x, y)}
-    return {"vjp": _vjp(spec, backend, x, y, g)}
-
-
-def _jacobian(spec: CheckSpec, backend: str, x: Array, y: Array) -> Array:
-    shape = (y.size, x.size)
-    if backend == "yours":
-        value = target.call(spec.derivative, (x,), "your jacobian", debug=spec.debug)
-        return target.as_array(value, "your jacobian", shape)
-    if backend == "torch":
-        from gradcli.backends import autograd
-
-        return autograd.user_jacobian(spec.forward, x)
-    return _fd_jacobian(spec, x, y)
-
-
-def _vjp(spec: CheckSpec, backend: str, x: Array, y: Array, g: Array) -> Array:
-    from gradcli.backends import autograd
-
-    if spec.mode == "function":
-        if backend == "fd":
-            return _fd_vjp(spec, x, g)
-        return autograd.function_vjp(spec.derivative, x, g, own_backward=backend == "yours")
-    if backend == "yours":
-        value = target.call(spec.derivative, (x, g.astype(x.dtype)), "your vjp", debug=spec.debug)
-        return target.as_array(value, "your vjp", x.shape)
-    if backend == "torch":
-        return autograd.user_vjp(spec.forward, x, g)
-    return _fd_vjp(spec, x, g)
-
-
-def _elementwise(spec: CheckSpec, backend: str, x: Array, y: Array) -> Array:
-    if y.shape != x.shape:
-        raise InputError(
-            f"--grad is for elementwise functions, but the forward maps {x.shape} to {y.shape}"
-        )
-    if backend == "yours":
-        return target.as_array(
-            target.call(spec.derivative, (x,), "your grad", debug=spec.debug), "your grad", x.shape
-        )
-    if backend == "torch":
-        from gradcli.backends import autograd
-
-        return autograd.user_vjp(spec.forward, x, np.ones_like(x))
-    x64 = x.astype(np.float64)
-    step = finite_diff.cube_root_step(x64)
-    upper, lower = x64 + step, x64 - step
-    with np.errstate(all="ignore"):
-        return (_f64(spec, upper) - _f64(spec, lower)) / (upper - lower)
-
-
-def _directional(spec: CheckSpec, backend: str, x: Array, y: Array, u: Array, v: Array) -> float:
-    """vᵀJu: yours and torch from their Jᵀv, fd from the derivative of f along u."""
-    if backend == "fd":
-        x64 = x.astype(np.float64)
-        h = (
-            float(np.cbrt(np.finfo(np.float64).eps))
-            * max(1.0, float(np.abs(x64).max()))
-            / float(np.abs(u).max())
-        )
-        with np.errstate(all="ignore"):
-            return float(np.sum(v * (_f64(spec, x64 + h * u) - _f64(spec, x64 - h * u))) / (2 * h))
-    if spec.mode == "jacobian":
-        return float(v.reshape(-1) @ _jacobian(spec, backend, x, y) @ u.reshape(-1))
-    if spec.mode == "grad":
-        return float(np.sum(v * _elementwise(spec, backend, x, y) * u))
-    return float(np.sum(_vjp(spec, backend, x, y, v) * u))
-
-
-def _f64(spec: CheckSpec, x: Array) -> Array:
-    if spec.mode == "function":
-        from gradcli.backends import autograd
-
-        return autograd.function_forward(spec.derivative, x)
-    return target.as_array(
-        target.call(spec.forward, (x,), "the forward", debug=spec.debug), "the forward"
-    )
-
-
-def _fd_jacobian(spec: CheckSpec, x: Array, y: Array) -> Array:
-    def rows(batch: Array) -> Array:
-        return np.stack([_f64(spec, row.reshape(x.shape)).reshape(-1) for row in batch])
-
-    x64 = x.astype(np.float64).reshape(-1)
-    return finite_diff.central_jacobian(rows, x64, finite_diff.cube_root_step(x64))
-
-
-def _fd_vjp(spec: CheckSpec, x: Array, g: Array) -> Array:
-    def rows(batch: Array) -> Array:
-        return np.array([[np.sum(g * _f64(spec, row.reshape(x.shape)))] for row in batch])
-
-    x64 = x.astype(np.float64).reshape(-1)
-    gradient: Array = finite_diff.central_jacobian(rows, x64, finite_diff.cube_root_step(x64))[0]
-    return gradient.reshape(x.shape)
-
-
-def _failed_pairs(comparisons: tuple[Comparison, ...]) -> list[Comparison]:
-    return [c for c in comparisons if c.backends[0] == "yours" and not c.ok]
-
-
-def _patterns(results: dict[str, BackendResult], comparisons: tuple[Comparison, ...]) -> list[str]:
-    """Name the shape of a wrong derivative, when it has one."""
-    found: list[str] = []
-    for c in _failed_pairs(comparisons):
-        yours = results["yours"].arrays[c.quantity].astype(np.float64)
-        ref = results[c.backends[1]].arrays[c.quantity].astype(np.float64)
-        tol = c.tolerance
-
-        def close(a: Array, b: Array, tol: Tolerance = tol) -> bool:
-            return bool(np.all(np.abs(a - b) <= tol.atol + tol.rtol * np.abs(b)))
-
-        big = np.abs(ref) > 10 * tol.atol
-        if close(yours, -ref):
-            found.append(f"{c.quantity}: yours has the wrong sign")
-        elif yours.ndim == 2 and yours.shape[0] == yours.shape[1] and close(yours, ref.T):
-            found.append(f"{c.quantity}: yours is the transpose of the Jacobian")
-        elif (
-            yours.ndim == 2
-            and yours.shape[0] == yours.shape[1]
-            and close(np.diag(yours), np.diag(ref))
-        ):
-            found.append(f"{c.quantity}: diagonal right, off-diagonal entries wrong")
-        elif big.any():
-            ratio = yours[big] / ref[big]
-            if np.ptp(ratio) <= 1e-6 * abs(float(ratio.mean())):
-                found.append(f"{c.quantity}: wrong by a constant factor {float(ratio.mean()):.6g}")
-    return list(dict.fromkeys(found))
-
-
-def _worst_entries(
-    results: dict[str, BackendResult], comparisons: tuple[Comparison, ...]
-) -> list[tuple[str, tuple[str, ...]]]:
-    sections = []
-    chosen: dict[str, Comparison] = {}
-    for c in _failed_pairs(comparisons):  # one table per quantity, against fd if it ran
-        if c.quantity not in chosen or c.backends[1] == "fd":
-            chosen[c.quantity] = c
-    for c in chosen.values():
-        yours = results["yours"].arrays[c.quantity].astype(np.float64)
-        ref = results[c.backends[1]].arrays[c.quantity].astype(np.float64)
-        with np.errstate(all="ignore"):
-            gap = np.nan_to_num(np.abs(yours - ref), nan=np.inf)
-        order = np.argsort(gap, axis=None)[::-1][:WORST_SHOWN]
-        lines = []
-        for flat in order:
-            index = tuple(int(i) for i in np.unravel_index(flat, gap.shape))
-            lines.append(
-                f"{list(index)}: yours {yours[index]:.8g}, {c.backends[1]} {ref[index]:.8g}, "
-                f"difference {yours[index] - ref[index]:.3g}"
-            )
-        sections.append((f"Worst entries of {c.quantity}, yours vs {c.backends[1]}", tuple(lines)))
-    return sections
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)

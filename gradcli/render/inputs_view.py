@@ -171,6 +171,11 @@ def _check(report: Report, width: int, fmt: Any, failure: Failure) -> list[Text]
     xs = report.inputs.get("x", [])
     if not isinstance(xs, list) or position >= len(xs):
         return []
+    if isinstance(xs[position], dict):  # several named inputs
+        out: list[Text] = []
+        for name, value in xs[position].items():
+            out += _input_block(f"{name} (trial {trial})", value, width, fmt)
+        return out
     x = np.asarray(xs[position], dtype=np.float64)
     cotangents = report.extra.get("cotangents")
     g = None

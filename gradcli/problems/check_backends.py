@@ -1,0 +1,288 @@
+"""The three sides of `gradcli check`, for one trial: yours (the derivative under test),
+torch (autograd of the forward's plain operations, float64) and fd (central differences
+of the forward, float64). Each returns the gradient of every input by name: a VJP for a
+cotangent per output, Jacobian blocks, or an elementwise derivative.
+
+The user's code runs here on the main thread, one call at a time (never on a pool).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gradcli.errors import InputError
+from gradcli.problems import check_guard as guard
+from gradcli.problems.check_signature import accepted, bind
+from gradcli.problems.check_subject import Subject, tensors
+
+Array = np.ndarray[Any, Any]
+CUBE_ROOT_EPS = float(np.cbrt(np.finfo(np.float64).eps))
+
+
+@dataclass(frozen=True)
+class Trial:
+    values: dict[str, Array]  # the inputs, float64, already rounded to the user's dtype
+    outputs: tuple[Array, ...]  # the forward's outputs at them, float64
+    dtype: str  # the user's dtype
+
+
+# --- yours ---------------------------------------------------------------------------
+
+
+def user_values(subject: Subject, trial: Trial, grad: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The inputs as the user's code takes them: numpy arrays or tensors, in their dtype."""
+    if subject.takes_numpy and not grad:
+        return {k: v.astype(trial.dtype) for k, v in trial.values.items()}
+    return tensors(trial.values, trial.dtype, grad)
+
+
+def _user_kind(subject: Subject, array: Array, dtype: str) -> Any:
+    if subject.takes_numpy:
+        return array.astype(dtype)
+    return tensors({"g": array}, dtype)["g"]
+
+
+def yours_vjp(
+    subject: Subject, spec: Any, trial: Trial, cotangents: tuple[Array, ...]
+) -> dict[str, Array]:
+    """Your gradient of ⟨g, f⟩ for every input: your VJP, your Function's backward, or
+    your module's backward (autograd through your custom layers)."""
+    if spec.mode == "vjp":
+        values = user_values(subject, trial)
+        gs = tuple(_user_kind(subject, g, trial.dtype) for g in cotangents)
+        value = guard.call(
+            spec.derivative,
+            (*(values[n] for n in subject.names), *gs),
+            "your vjp",
+            kwargs=accepted(subject.args, spec.derivative),
+            debug=spec.debug,
+        )
+        return _named(value, "your vjp", subject, trial)
+    if spec.mode == "function":
+        return _function_backward(subject, spec, trial, cotangents)
+    return _autograd(subject, trial, cotangents, trial.dtype, user=True)
+
+
+def _named(value: Any, what: str, subject: Subject, trial: Trial) -> dict[str, Array]:
+    parts = guard.as_arrays(value, what, len(subject.names))
+    return {
+        name: guard.as_array(part, _gradient_of(what, name, subject), trial.values[name].shape)
+        for name, part in zip(subject.names, parts, strict=True)
+    }
+
+
+def _gradient_of(what: str, name: str, subject: Subject) -> str:
+    return what if len(subject.names) == 1 else f"{what} (the gradient of {name})"
+
+
+def _function_backward(
+    subject: Subject, spec: Any, trial: Trial, cotangents: tuple[Array, ...]
+) -> dict[str, Array]:
+    """The Function's own backward, called as autograd would (ctx from a real apply),
+    its results read as they are: None or a wrong shape is named, not passed to torch."""
+    import torch
+
+    values = tensors(trial.values, trial.dtype, subject.names)
+    with torch.enable_grad():
+        outputs = subject.user(values)
+    node = next((y.grad_fn for y in outputs if getattr(y, "grad_fn", None) is not None), None)
+    if node is None:
+        raise InputError("the Function's forward returned no tensor that depends on its inputs")
+    gs = tuple(
+        torch.from_numpy(np.array(g)).to(y.dtype) for g, y in zip(cotangents, outputs, strict=True)
+    )
+    raw = guard.call(node.apply, gs, "your backward", debug=spec.debug)
+    raw = raw if isinstance(raw, tuple) else (raw,)
+    positional, _ = bind({**values, **subject.args}, subject.params)
+    slots = {name: _slot(values[name], positional) for name in subject.names}
+    result = {}
+    for name in subject.names:
+        slot = slots[name]
+        part = raw[slot] if slot is not None and slot < len(raw) else None
+        what = f"your backward (the gradient of {name}, argument {0 if slot is None else slot})"
+        result[name] = guard.as_array(part, what, trial.values[name].shape)
+    return result
+
+
+def _slot(tensor: Any, positional: tuple[Any, ...]) -> int | None:
+    return next((i for i, p in enumerate(positional) if p is tensor), None)
+
+
+def yours_jacobian(subject: Subject, spec: Any, trial: Trial) -> dict[tuple[int, str], Array]:
+    """Your Jacobian blocks, (output, input) -> (outputs, inputs)."""
+    values = user_values(subject, trial)
+    value = guard.call(
+        spec.derivative,
+        tuple(values[n] for n in subject.names),
+        "your jacobian",
+        kwargs=accepted(subject.args, spec.derivative),
+        debug=spec.debug,
+    )
+    n_out = len(trial.outputs)
+    rows = guard.as_arrays(value, "your jacobian", n_out) if n_out > 1 else (value,)
+    blocks = {}
+    for o, row in enumerate(rows):
+        what = "your jacobian" if n_out == 1 else f"your jacobian (output {o})"
+        for name, block in zip(
+            subject.names, guard.as_arrays(row, what, len(subject.names)), strict=True
+        ):
+            blocks[o, name] = guard.as_jacobian(
+                block,
+                _gradient_of(what, name, subject),
+                trial.outputs[o].shape,
+                trial.values[name].shape,
+            )
+    return blocks
+
+
+def yours_grad(subject: Subject, spec: Any, trial: Trial) -> Array:
+    """Your elementwise derivative f'(x) (one input, one output of its shape)."""
+    (name,) = subject.names
+    values = user_values(subject, trial)
+    value = guard.call(
+        spec.derivative,
+        (values[name],),
+        "your grad",
+        kwargs=accepted(subject.args, spec.derivative),
+        debug=spec.debug,
+    )
+    return guard.as_array(value, "your grad", trial.values[name].shape)
+
+
+# --- torch: autograd of the plain operations, float64 ----------------------------------
+
+
+def _autograd(
+    subject: Subject, trial: Trial, cotangents: tuple[Array, ...], dtype: str, *, user: bool
+) -> dict[str, Array]:
+    import torch
+
+    values = tensors(trial.values, dtype, subject.names)
+    with torch.enable_grad():
+        outputs = subject.user(values) if user else subject.reference(values)
+        _check_outputs(outputs, trial)
+        loss = sum(
+            (y * torch.from_numpy(np.array(g)).to(y.dtype)).sum()
+            for y, g in zip(outputs, cotangents, strict=True)
+        )
+        what = "your backward" if user else "autograd of the forward"
+        grads = guard.call(
+            torch.autograd.grad,
+            (loss, [values[n] for n in subject.names]),
+            what,
+            kwargs={"allow_unused": True},
+        )
+    return {
+        name: np.zeros(trial.values[name].shape)
+        if grad is None
+        else guard.as_array(grad, _gradient_of(what, name, subject), trial.values[name].shape)
+        for name, grad in zip(subject.names, grads, strict=True)
+    }
+
+
+def _check_outputs(outputs: tuple[Any, ...], trial: Trial) -> None:
+    if len(outputs) != len(trial.outputs) or not all(hasattr(y, "grad_fn") for y in outputs):
+        raise InputError("the forward returned something other than tensors for tensor inputs")
+
+
+def torch_vjp(subject: Subject, trial: Trial, cotangents: tuple[Array, ...]) -> dict[str, Array]:
+    return _autograd(subject, trial, cotangents, "float64", user=False)
+
+
+def torch_jacobian(subject: Subject, trial: Trial) -> dict[tuple[int, str], Array]:
+    """Rows of every block by autograd: one backward per output element."""
+    import torch
+
+    values = tensors(trial.values, "float64", subject.names)
+    blocks = {}
+    with torch.enable_grad():
+        outputs = subject.reference(values)
+        _check_outputs(outputs, trial)
+        inputs = [values[n] for n in subject.names]
+        for o, y in enumerate(outputs):
+            flat = y.reshape(-1)
+            rows: dict[str, list[Array]] = {n: [] for n in subject.names}
+            for k in range(flat.numel()):
+                grads = torch.autograd.grad(flat[k], inputs, retain_graph=True, allow_unused=True)
+                for name, grad, x in zip(subject.names, grads, inputs, strict=True):
+                    rows[name].append(
+                        np.zeros(x.numel()) if grad is None else grad.reshape(-1).numpy().copy()
+                    )
+            for name in subject.names:
+                blocks[o, name] = np.array(rows[name]).reshape(flat.numel(), -1)
+    return blocks
+
+
+# --- fd: central differences of the forward, float64 ---------------------------------
+
+
+def fd_columns(subject: Subject, trial: Trial, name: str) -> list[tuple[Array, ...]]:
+    """∂f/∂x_j for every element j of input `name`: one tuple (per output) a column."""
+    x = trial.values[name]
+    flat = x.reshape(-1)
+    columns = []
+    for j in range(flat.size):
+        step = CUBE_ROOT_EPS * max(1.0, abs(float(flat[j])))
+        plus, minus = flat.copy(), flat.copy()
+        plus[j] += step
+        minus[j] -= step
+        width = plus[j] - minus[j]  # what float64 really took, not the 2h asked for
+        up = subject.evaluate({**trial.values, name: plus.reshape(x.shape)})
+        down = subject.evaluate({**trial.values, name: minus.reshape(x.shape)})
+        with np.errstate(all="ignore"):
+            columns.append(tuple((a - b) / width for a, b in zip(up, down, strict=True)))
+    return columns
+
+
+def fd_vjp(subject: Subject, trial: Trial, cotangents: tuple[Array, ...]) -> dict[str, Array]:
+    result = {}
+    for name in subject.names:
+        columns = fd_columns(subject, trial, name)
+        with np.errstate(all="ignore"):
+            result[name] = np.array(
+                [
+                    sum(float(np.sum(g * c)) for g, c in zip(cotangents, col, strict=True))
+                    for col in columns
+                ]
+            ).reshape(trial.values[name].shape)
+    return result
+
+
+def fd_jacobian(subject: Subject, trial: Trial) -> dict[tuple[int, str], Array]:
+    blocks = {}
+    for name in subject.names:
+        columns = fd_columns(subject, trial, name)
+        for o, y in enumerate(trial.outputs):
+            blocks[o, name] = np.array([col[o].reshape(-1) for col in columns]).T.reshape(
+                y.size, -1
+            )
+    return blocks
+
+
+def fd_grad(subject: Subject, trial: Trial) -> Array:
+    """Elementwise: f(x + h) − f(x − h) over the width, every element at once."""
+    (name,) = subject.names
+    x = trial.values[name]
+    step = CUBE_ROOT_EPS * np.maximum(1.0, np.abs(x))
+    upper, lower = x + step, x - step
+    (up,) = subject.evaluate({name: upper})[:1]
+    (down,) = subject.evaluate({name: lower})[:1]
+    with np.errstate(all="ignore"):
+        return np.asarray((up - down) / (upper - lower), dtype=np.float64)
+
+
+def fd_directional(
+    subject: Subject, trial: Trial, name: str, u: Array, v: tuple[Array, ...]
+) -> float:
+    """vᵀJu for input `name`: the derivative of ⟨v, f⟩ along u."""
+    x = trial.values[name]
+    h = CUBE_ROOT_EPS * max(1.0, float(np.abs(x).max())) / max(float(np.abs(u).max()), 1e-300)
+    up = subject.evaluate({**trial.values, name: x + h * u})
+    down = subject.evaluate({**trial.values, name: x - h * u})
+    with np.errstate(all="ignore"):
+        return sum(float(np.sum(vk * (a - b))) for vk, a, b in zip(v, up, down, strict=True)) / (
+            2 * h
+        )

@@ -1,0 +1,188 @@
+"""A CheckSpec from what the user named: the target loaded (a forward, a
+torch.autograd.Function, or an nn.Module class, built here), the derivative under test,
+and each trial's inputs by name (drawn or given). The API and the CLI both come here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from gradcli.errors import InputError
+from gradcli.problems import check_guard as guard
+from gradcli.problems import check_target
+from gradcli.problems.check_signature import UNNAMED, parameters
+from gradcli.spec import CheckSpec, RunOptions
+
+MAX_CHECK_ELEMENTS = 10_000_000  # all inputs of one trial together
+
+
+def build(
+    target: Any,
+    derivatives: Mapping[str, Any],
+    *,
+    inputs: Iterable[Any],
+    seed: int = 0,
+    full: bool = False,
+    debug: bool = False,
+    options: RunOptions | None = None,
+    args: Mapping[str, Any] | None = None,
+) -> CheckSpec:
+    """`inputs`: one per trial, an array (the one input) or a mapping name -> array."""
+    forward = (
+        check_target.load(target, "TARGET", debug=debug) if isinstance(target, str) else target
+    )
+    if len(derivatives) > 1:
+        raise InputError("give one of jacobian, vjp and grad")
+    args = dict(args or {})
+    if derivatives:
+        mode, derivative = next(iter(derivatives.items()))
+        if isinstance(derivative, str):
+            if ":" not in derivative and isinstance(target, str):  # a name in TARGET's module
+                derivative = f"{target.rpartition(':')[0]}:{derivative}"
+            derivative = check_target.load(derivative, f"--{mode}", debug=debug)
+        if not callable(derivative):
+            raise InputError(f"the {mode} to check is not callable")
+    elif _is_function(forward):
+        mode, derivative, forward = "function", forward, None
+    elif _is_module_class(forward) or _is_module(forward):
+        mode, derivative = "module", None
+        if _is_module_class(forward):
+            forward, args = _build_module(forward, args, seed, debug)
+    else:
+        raise InputError(
+            "give --jacobian, --vjp or --grad, or a torch.autograd.Function or an nn.Module "
+            "as TARGET"
+        )
+    if forward is not None and not callable(forward):
+        raise InputError("TARGET is not callable")
+    trials = tuple(_named(trial) for trial in inputs)
+    if not trials:
+        raise InputError("give at least one input")
+    names = {
+        "target": target if isinstance(target, str) else _name(target),
+        "derivative": {"function": "backward", "module": "backward"}.get(mode, "")
+        or next(iter(derivatives.values())),
+    }
+    names = {k: v if isinstance(v, str) else _name(v) for k, v in names.items()}
+    return CheckSpec(
+        forward, derivative, mode, trials, names, seed, full, debug, options or RunOptions(), args
+    )
+
+
+def _named(trial: Any) -> dict[str, Any]:
+    items = trial.items() if isinstance(trial, Mapping) else [(UNNAMED, trial)]
+    arrays = {str(name): _array(value, name or "x") for name, value in items}
+    if not arrays:
+        raise InputError("give at least one input")
+    if sum(a.size for a in arrays.values()) > MAX_CHECK_ELEMENTS:
+        raise InputError(f"the inputs hold more than {MAX_CHECK_ELEMENTS} elements together")
+    return arrays
+
+
+def _array(value: Any, name: str) -> Any:
+    if hasattr(value, "detach") and hasattr(value, "dtype"):
+        value = guard.as_array(value, f"input {name}")
+    try:
+        array = np.asarray(value)
+        if array.dtype.kind not in "fiub":
+            raise TypeError(f"dtype {array.dtype}")
+        array = array.astype(np.float64)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InputError(f"{name}: not an array of real numbers ({exc})") from None
+    if array.size == 0:
+        raise InputError(f"{name}: must be a non-empty array")
+    if not np.isfinite(array).all():
+        raise InputError(f"{name}: holds values that are not finite")
+    return array
+
+
+def _is_function(obj: Any) -> bool:
+    return isinstance(obj, type) and hasattr(obj, "apply") and hasattr(obj, "backward")
+
+
+def _is_module_class(obj: Any) -> bool:
+    return isinstance(obj, type) and _torch_module_type(obj) and issubclass(obj, _module_base())
+
+
+def _is_module(obj: Any) -> bool:
+    return (
+        not isinstance(obj, type)
+        and _torch_module_type(type(obj))
+        and isinstance(obj, _module_base())
+    )
+
+
+def _torch_module_type(cls: type) -> bool:
+    return any(base.__module__.startswith("torch.nn") for base in cls.__mro__)
+
+
+def _module_base() -> type:
+    import torch
+
+    base: type = torch.nn.Module
+    return base
+
+
+def _build_module(
+    cls: type, args: dict[str, Any], seed: int, debug: bool
+) -> tuple[Any, dict[str, Any]]:
+    """cls(**the --arg values its __init__ takes), its parameters drawn after
+    torch.manual_seed(seed) (the same module every run); the rest of --arg is for
+    forward."""
+    import torch
+
+    params = parameters(cls)  # the signature of cls(...): __init__'s without self
+    takes = set(params.all) if params is not None else set()
+    init_args = {k: v for k, v in args.items() if k in takes}
+    torch.manual_seed(seed)
+    module = guard.call(
+        cls, (), f"building the module {cls.__name__}", kwargs=init_args, debug=debug
+    )
+    if not isinstance(module, torch.nn.Module):
+        raise InputError(f"building the module {cls.__name__} did not give an nn.Module")
+    module = module.double()
+    return module, {k: v for k, v in args.items() if k not in init_args}
+
+
+def _name(obj: Any) -> str:
+    return str(getattr(obj, "__qualname__", getattr(obj, "__name__", type(obj).__name__)))
+
+
+def draw(
+    shapes: Mapping[str, tuple[int, ...]],
+    *,
+    trials: int,
+    seed: int,
+    scales: Mapping[str, float] | None = None,
+    dists: Mapping[str, str] | None = None,
+    fixed: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Random inputs, trial by trial and input by input from one generator (so a single
+    input draws exactly what it always did): scale·N(0, 1) or uniform in ±scale. A name's
+    own scale/dist wins over the one for all (key "")."""
+    scales, dists, fixed = dict(scales or {}), dict(dists or {}), dict(fixed or {})
+    for name, shape in shapes.items():
+        if any(not isinstance(n, (int, np.integer)) or n <= 0 for n in shape):
+            raise InputError(
+                f"shape of {name or 'x'}: sizes must be positive integers, got {shape}"
+            )
+    total = sum(int(np.prod(s, dtype=np.float64)) for s in shapes.values())
+    if total > MAX_CHECK_ELEMENTS:
+        raise InputError(f"the inputs would hold more than {MAX_CHECK_ELEMENTS} elements")
+    unknown = (set(scales) | set(dists)) - set(shapes) - {UNNAMED}
+    if unknown:
+        raise InputError(f"--scale/--dist name {sorted(unknown)}, which no --shape draws")
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(trials):
+        trial: dict[str, Any] = {}
+        for name, shape in shapes.items():
+            scale = float(scales.get(name, scales.get(UNNAMED, 1.0)))
+            if dists.get(name, dists.get(UNNAMED, "normal")) == "uniform":
+                trial[name] = rng.uniform(-scale, scale, size=shape)
+            else:
+                trial[name] = scale * rng.standard_normal(shape)
+        out.append({**trial, **fixed})
+    return out
