@@ -99,7 +99,7 @@ def test_a_variable_that_does_not_reach_the_loss_has_zero_gradient_and_says_so()
 
 def test_a_0d_last_value_is_the_loss_itself():
     report = run("y = (a * a).sum()", a=[1.0, 2.0])
-    assert report.title.startswith("graph of 1 statements, loss = y,")
+    assert report.title.startswith("graph of 1 statement, loss = y,")
     np.testing.assert_allclose(report.results["torch"].arrays["grads.a"], [2.0, 4.0])
 
 

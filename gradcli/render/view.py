@@ -36,7 +36,7 @@ from gradcli.report import Report
 MAX_MATRIX_ROWS = 6  # rows of a matrix in the default view: the first 4, "…", the last
 MAX_VECTOR_ROWS = 12  # a vector shown as a column: longer ones as a row of columns
 FORMULAS = {
-    ("softmax", "jacobian"): "J_ij = ∂s_i/∂z_j = s_i(δ_ij − s_j)",
+    ("softmax", "jacobian"): "J_ij = s_i(δ_ij − s_j)",
     ("softmax", "softmax"): "s_i = exp(z_i/T) / Σ_k exp(z_k/T)",
 }
 SHORT = {("softmax", "jacobian"): "J", ("softmax", "softmax"): "s", ("check", "jacobian"): "J"}
