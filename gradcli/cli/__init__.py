@@ -90,6 +90,11 @@ def main(argv: list[str] | None = None) -> NoReturn:
     try:
         status = cli.main(args=argv, prog_name="gradcli", standalone_mode=False)
         sys.stdout.flush()
+    except (
+        click.exceptions.NoArgsIsHelpError
+    ) as exc:  # bare `gradcli`: the help, as click prints it
+        click.echo(exc.ctx.get_help(), err=True)
+        status = exc.exit_code
     except click.ClickException as exc:
         click.echo(error_line(exc), err=True)
         status = exc.exit_code

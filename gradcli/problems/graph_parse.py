@@ -62,6 +62,9 @@ def parse_program(text: str, inputs: tuple[str, ...]) -> Program:
     return Program(tuple(builder.nodes), builder.variables, inputs, tuple(builder.statements))
 
 
+NUMPY_HABITS = {"axis": "dim", "keepdims": "keepdim"}  # "did you mean" for numpy spellings
+
+
 class _Builder:
     def __init__(self, inputs: tuple[str, ...]) -> None:
         self.nodes: list[Node] = []
@@ -213,7 +216,10 @@ class _Builder:
         if positional:
             self.fail(f"{name}() has too many arguments")
         if keywords:
-            self.fail(f"{name}() has no argument {next(iter(keywords))!r}")
+            word = next(iter(keywords))
+            habit = NUMPY_HABITS.get(word)
+            hint = f" (numpy's {word}= is {habit}= here, as in torch)" if habit else ""
+            self.fail(f"{name}() has no argument {word!r}{hint}")
 
     def dims(self, value: Any) -> tuple[int, ...] | None:
         if value is None or (isinstance(value, ast.Constant) and value.value is None):
