@@ -204,6 +204,30 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
+def ratios(a: Array, ref: Array, c: Comparison) -> tuple[Array, Array]:
+    """Per element: |a − ref| over the comparison's allowed error, and which elements are
+    outside it, as the core counted them.
+
+    The core's allowed error varies per element (per-row scales, the reference's own error
+    estimate) and the Report keeps it at the worst element only, so the ratio here is
+    on the worst element's atol; the elements marked outside are the core's
+    `n_out_of_tolerance` largest ratios (non-finite ones first), so that the picture
+    never disagrees with the verdict's count."""
+    import numpy as np
+
+    a64, ref64 = np.asarray(a, dtype=np.float64), np.asarray(ref, dtype=np.float64)
+    tol = c.tolerance
+    with np.errstate(all="ignore"):
+        ratio_ = np.abs(a64 - ref64) / (tol.atol + tol.rtol * np.abs(ref64))
+    ranked = np.where(np.isfinite(ratio_), ratio_, np.inf).reshape(-1)
+    flat = np.zeros(ranked.size, dtype=bool)
+    if c.n_out_of_tolerance:
+        flat[np.argsort(-ranked, kind="stable")[: c.n_out_of_tolerance]] = True
+    outside = flat.reshape(ratio_.shape)
+    shown = np.where(outside, np.maximum(ratio_, 1.0 + 1e-9), np.minimum(ratio_, 1.0))
+    return shown, outside
+
+
 def closest_pair(report: Report) -> Comparison | None:
     """The comparison nearest its tolerance (the "largest difference" of a pass)."""
     return max(report.comparisons, key=ratio, default=None)

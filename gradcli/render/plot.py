@@ -155,8 +155,8 @@ def _difference_panel(figure: Any, ax: Any, report: Report, c: Comparison) -> No
 
     a, ref = (_matrix(report.results[n].arrays[c.quantity]) for n in c.backends)
     tol = c.tolerance
+    ratio, outside = findings.ratios(a, ref, c)
     with np.errstate(all="ignore"):
-        ratio = np.abs(a - ref) / (tol.atol + tol.rtol * np.abs(ref))
         logs = np.where(np.isfinite(ratio), np.log10(np.maximum(ratio, 10.0**FLOOR)), 3.0)
     top = max(2.0, float(logs.max()))
     norm = TwoSlopeNorm(vmin=FLOOR, vcenter=0.0, vmax=top)
@@ -168,7 +168,7 @@ def _difference_panel(figure: Any, ax: Any, report: Report, c: Comparison) -> No
     bar.set_ticklabels(["1 = tolerance" if t == 0 else f"1e{t}" for t in ticks])
     bar.ax.axhline(0.0, color="black", linewidth=2)
     bar.ax.tick_params(labelsize=7)
-    for i, j in zip(*np.nonzero(~(ratio <= 1)), strict=True):
+    for i, j in zip(*np.nonzero(outside), strict=True):
         ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="black", lw=1.2))
     beyond = f"{c.n_out_of_tolerance} of {c.size} beyond tolerance"
     ax.set_title(
