@@ -19,7 +19,11 @@ from gradcli.errors import InputError
 from gradcli.exit_status import ExitStatus
 
 
-@click.command(context_settings=CONTEXT_SETTINGS, short_help=COMMANDS["check"][1])
+@click.command(
+    # your derivative always runs; what it is checked against is torch and fd
+    context_settings={**CONTEXT_SETTINGS, "default_map": {"backends": "torch,fd"}},
+    short_help=COMMANDS["check"][1],
+)
 @click.argument("target", metavar="TARGET")
 @click.option("--jacobian", metavar="FN", help="Your Jacobian: FN(x) -> (outputs, inputs).")
 @click.option("--vjp", metavar="FN", help="Your vector-Jacobian product: FN(x, g) -> like x.")

@@ -244,7 +244,7 @@ def quiet_line(report: Report) -> str:
     for f in found:
         who = f"{f.odd} differs" if f.odd else f"{f.worst.backends[0]} and {f.expected} disagree"
         trials = ""
-        if f.n_trials:
+        if f.n_trials > 1:
             trials = f", {len(f.trials_failed)} of {plural(f.n_trials, 'trial')}"
         text = f"{f.base}: {who} in {f.n_out} of {f.size} entries{trials}"
         if f.pattern:

@@ -244,7 +244,7 @@ def _failure_head(report: Report, found: list[Failure], width: int) -> list[Text
     for n, f in enumerate(found):
         who = f"{f.odd} differs" if f.odd else f"{f.worst.backends[0]} and {f.expected} disagree"
         counts = f"in {f.n_out} of {f.size} entries"
-        if f.n_trials:
+        if f.n_trials > 1:
             counts += f", {len(f.trials_failed)} of {plural(f.n_trials, 'trial')}"
         prefix = "DISAGREE: " if n == 0 else "          "
         out += wrap(f"{prefix}{f.base}: {who} {counts}", width, indent=" " * 12, style="bold red")
