@@ -355,3 +355,41 @@ i\\j        0       1       2        3        4
 rerun this trial: gradcli check examples/ops.py:softmax --jacobian softmax_jacobian_no_cross_terms --shape 5 --trial 1
 more: --detail (every backend, pair and tolerance) · --plot FILE.png
 """)
+
+
+def test_did_you_mean_a_command():
+    result = CliRunner().invoke(cli, ["sofmax", "1", "2"])
+    assert result.exit_code == 2
+    assert "No such command 'sofmax'. Did you mean 'softmax'?" in result.stderr
+
+
+def test_did_you_mean_a_name_in_the_target_file():
+    code = CliRunner().invoke(
+        cli, ["check", "examples/ops.py:sofmax", "--jacobian", "softmax_jacobian", "--shape", "3"]
+    )
+    assert code.exit_code == 2
+    assert "has no 'sofmax'; did you mean 'softmax'? (it has: softmax, softmax_jacobian," in (
+        code.stderr
+    )
+
+
+@pytest.mark.parametrize(("habit", "torch"), [("axis", "dim"), ("keepdims", "keepdim")])
+def test_numpy_habits_in_a_graph_program_are_named(habit, torch):
+    result = CliRunner().invoke(cli, ["graph", f"y = a.sum({habit}=0)", "--var", "a=[1, 2]"])
+    assert result.exit_code == 2
+    assert f"numpy's {habit}= is {torch}= here, as in torch" in result.stderr
+
+
+def test_check_help_and_readme_agree_on_the_backend_default():
+    text = CliRunner().invoke(cli, ["check", "--help"], env={"COLUMNS": "200"}).stdout
+    assert "[default: torch,fd]" in text
+    assert "`--backend torch,fd` (the default)" in (ROOT / "README.md").read_text()
+
+
+def test_graph_says_where_its_inputs_came_from_and_in_which_dtype():
+    out = " ".join(view(*GRAPH_RUN)[1].split())  # as one line of words
+    assert "inputs w, a: torch.rand after torch.manual_seed(42), drawn in float32; computed" in out
+    assert "(--dtype float32 prints what your PyTorch script prints)" in out
+    out32 = " ".join(view(*GRAPH_RUN, "--dtype", "float32")[1].split())
+    assert "computed in float32" in out32
+    assert "--dtype float32 prints" not in out32
