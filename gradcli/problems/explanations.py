@@ -49,6 +49,12 @@ def explain_check(report: Report, text: str) -> Explanation:
             raise InputError(f"--explain {text!r}: {base} has shape {np.shape(first)}")
         values = ", ".join(f"{n} {float(a[index]):.9g}" for n, a in arrays.items())
         lines.append(f"  {quantity.partition('.')[0]}: {values}")
+        for kink in report.kinks:  # a kink here: the derivative is an interval
+            if kink.quantity == quantity and tuple(kink.index) == tuple(index):
+                lines.append(
+                    f"    a kink: one-sided slopes {kink.left:.9g} and {kink.right:.9g}; "
+                    "a value between them is a valid subgradient"
+                )
         if yours is not None:
             value = float(yours.arrays[quantity][index])
             terms.append(Term(None, len(terms), quantity, (value,), value))

@@ -63,9 +63,10 @@ def view_lines(
     out += inputs_view.sections(report, width, fmt)
     if report.explanation is not None:
         target = report.explanation.target
-        heading = (
-            f"{target}, step by step" if report.command == "softmax" else f"Chain rule for {target}"
-        )
+        heading = {
+            "softmax": f"{target}, step by step",
+            "check": f"{target}, trial by trial",
+        }.get(report.command, f"Chain rule for {target}")
         out.append(Text(heading, style="bold"))
         for line in report.explanation.lines:
             out += wrap(line, width, indent="      ")
@@ -329,7 +330,7 @@ def _failure_tail(
     if not found:
         return wrap(report.verdict.summary, width, style="bold red")
     trial = found[0].trial
-    if rerun and trial is not None:
+    if rerun and trial is not None and found[0].n_trials > 1:
         out += wrap(f"rerun this trial: {rerun} --trial {trial}", width, "    ")
     out += wrap(
         "more: --detail (every backend, pair and tolerance) · --plot FILE.png", width, "    "
