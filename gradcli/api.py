@@ -6,7 +6,10 @@ renders, with the per-backend arrays, the comparisons, `.ok` and `.to_json()`.
     >>> report.ok
     True
 
-Bad input raises gradcli.InputError (a ValueError) with the CLI's message.
+Every argument is checked here, at the boundary, by the rules of gradcli.params (the
+ones the CLI's options use): bad input raises gradcli.InputError (a ValueError) with
+the CLI's message, never a TypeError, MemoryError or SystemExit. The CLI builds its
+specs with the `*_spec` functions below, so the same options give the same Report.
 """
 
 from __future__ import annotations
@@ -16,36 +19,48 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from gradcli.report import Report
+    from gradcli.spec import GraphSpec, LayerSpec, RunOptions, SoftmaxSpec
 
 ALL_BACKENDS = ("numpy", "torch", "fd")
 
 
-def _options(backends: Iterable[str], dtype: str, rtol: float | None, atol: float | None) -> Any:
-    from gradcli.errors import InputError
-    from gradcli.names import BACKENDS, DTYPES
+def run_options(
+    backends: Any, dtype: Any, rtol: Any, atol: Any, *, cli: bool = False
+) -> RunOptions:
+    """The options every problem shares, each by its rule (`cli` names them as options)."""
+    from gradcli import params
     from gradcli.spec import RunOptions
 
-    chosen = tuple(b for b in BACKENDS if b in set(backends))
-    unknown = set(backends) - set(BACKENDS)
-    if unknown or not chosen:
-        raise InputError(f"backends must be some of {', '.join(BACKENDS)}, got {list(backends)}")
-    if dtype not in DTYPES:
-        raise InputError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    return RunOptions(chosen, dtype, rtol, atol)
+    names = (
+        ("--backend", "--dtype", "--rtol", "--atol")
+        if cli
+        else ("backends", "dtype", "rtol", "atol")
+    )
+    return RunOptions(
+        params.backends(backends, names[0]),
+        params.dtype(dtype, names[1]),
+        params.tolerance(rtol, names[2]),
+        params.tolerance(atol, names[3]),
+    )
 
 
-def _array(value: Any, name: str) -> Any:
-    import numpy as np
+def _fits(arrays: Mapping[str, Any], dtype: str) -> None:
+    """Values that would overflow `dtype` (1e39 in float32) are refused, not made inf."""
+    from gradcli.inputs import check_fits_dtype
 
-    from gradcli.errors import InputError
+    for name, array in arrays.items():
+        check_fits_dtype(array, dtype, name)
 
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{name}: not an array of numbers ({exc})") from None
-    if not np.isfinite(array).all():
-        raise InputError(f"{name}: holds values that are not finite")
-    return array
+
+def softmax_spec(
+    z: Any, temperature: Any, options: RunOptions, *, cli: bool = False
+) -> SoftmaxSpec:
+    from gradcli import params
+    from gradcli.arrays import real_array
+    from gradcli.spec import SoftmaxSpec
+
+    t = params.temperature(temperature, "--temperature" if cli else "temperature")
+    return SoftmaxSpec(real_array(z, "z"), t, options)
 
 
 def softmax(
@@ -59,16 +74,76 @@ def softmax(
 ) -> Report:
     """s = softmax(z / T) and its Jacobian through the backends (as `gradcli softmax`)."""
     from gradcli.problems import softmax as problem
-    from gradcli.spec import SoftmaxSpec
 
-    spec = SoftmaxSpec(_array(z, "z"), float(temperature), _options(backends, dtype, rtol, atol))
-    return problem.run(spec)
+    return problem.run(softmax_spec(z, temperature, run_options(backends, dtype, rtol, atol)))
 
 
-def layer(
+def layer_spec(
     w: Any,
     b: Any,
     x: Any,
+    loss: Any,
+    *,
+    target: Any,
+    targets: Any,
+    index: Any,
+    explain: Any,
+    fd_mode: Any,
+    options: RunOptions,
+    seed: Any = None,
+    sizes: tuple[Any, Any, Any] = (3, 3, None),
+    drawn_y: Any = None,
+) -> LayerSpec:
+    """A LayerSpec: W, b and x as given, or (all three None) drawn from `seed` with
+    `sizes` = (in_features, out_features, batch), as `gradcli layer --seed` draws them."""
+    from gradcli import params
+    from gradcli.arrays import real_array
+    from gradcli.names import LOSSES
+    from gradcli.problems import layer_inputs
+    from gradcli.spec import LayerSpec, LossSpec
+
+    prebuilt = loss if isinstance(loss, LossSpec) else None  # --spec's loss, with overrides
+    kind = (
+        prebuilt.kind if prebuilt else params.choice("ce" if loss is None else loss, "loss", LOSSES)
+    )
+    params.exclusive({"target": target, "targets": targets})
+    classes = None if targets is None else params.classes(targets, "targets")
+    if index is not None:
+        index = params.integer(index, "index", 0, 2**31)
+    if explain is not None:
+        explain = params.explain(explain, "explain")
+    mode = params.fd_mode(fd_mode)
+    if target is not None and kind == "mse":
+        target = real_array(target, "target").tolist()
+    elif target is not None and kind == "ce":
+        target = params.integer(target, "target", 0, 2**31)
+    drawn: dict[str, Any] = {}
+    if w is None and b is None and x is None:
+        seed = params.seed(0 if seed is None else seed)
+        in_f, out_f, batch = (
+            params.integer(sizes[0], "in_features", 1, layer_inputs.MAX_FEATURES),
+            params.integer(sizes[1], "out_features", 1, layer_inputs.MAX_FEATURES),
+            None
+            if sizes[2] is None
+            else params.integer(sizes[2], "batch", 1, layer_inputs.MAX_BATCH),
+        )
+        layer_inputs.check_sizes(in_f, out_f, batch)
+        drawn = layer_inputs.draw_layer(seed, in_f, out_f, batch)
+        w, b, x, drawn_y = drawn["W"], drawn["b"], drawn["x"], drawn["y"]
+    else:
+        seed = None
+        w, b, x = real_array(w, "W"), real_array(b, "b"), real_array(x, "x")
+    _fits({"W": w, "b": b, "x": x}, options.dtype)
+    loss_spec = prebuilt or layer_inputs.build_loss(
+        kind, target=target, targets=classes, index=index, drawn_y=drawn_y
+    )
+    return LayerSpec(w, b, x, loss_spec, seed, explain, options, mode)
+
+
+def layer(
+    w: Any = None,
+    b: Any = None,
+    x: Any = None,
     loss: str = "ce",
     *,
     target: Any = None,
@@ -76,6 +151,10 @@ def layer(
     index: int | None = None,
     explain: str | None = None,
     fd_mode: str = "auto",
+    seed: int | None = None,
+    in_features: int = 3,
+    out_features: int = 3,
+    batch: int | None = None,
     dtype: str = "float64",
     backends: Iterable[str] = ALL_BACKENDS,
     rtol: float | None = None,
@@ -84,44 +163,115 @@ def layer(
     """A softmax layer z = W·x + b and the gradients of its loss (as `gradcli layer`).
 
     `target` is the class for ce and y (array-like) for mse; `targets` one class per row.
+    Without W, b and x, they are drawn from `seed` with the given sizes, as the CLI does.
     """
     from gradcli.problems import layer as problem
-    from gradcli.problems.layer_inputs import build_loss
-    from gradcli.spec import LayerSpec
 
-    y = None if target is None or loss != "mse" else _array(target, "target").tolist()
-    loss_spec = build_loss(
-        loss,
-        target=y if loss == "mse" else target,
-        targets=None if targets is None else list(targets),
-        index=index,
+    spec = layer_spec(
+        w, b, x, loss,
+        target=target, targets=targets, index=index, explain=explain, fd_mode=fd_mode,
+        options=run_options(backends, dtype, rtol, atol), seed=seed,
+        sizes=(in_features, out_features, batch),
+    )  # fmt: skip
+    return problem.run(spec)
+
+
+MAX_RAND_ELEMENTS = 10_000_000
+MAX_NAME_LENGTH = 1000  # of a graph variable: a --save member "<backend>.grads.<name>.npy"
+
+
+def graph_spec(
+    program: Any,
+    inputs: Any,
+    options: RunOptions,
+    *,
+    rand: Any = None,
+    seed: Any = 0,
+    cli: bool = False,
+) -> GraphSpec:
+    """A GraphSpec: `rand` maps names to "SHAPE[:normal|:uniform]" (drawn by torch after
+    manual_seed(seed), first, in order), `inputs` names to arrays."""
+    from gradcli import params
+    from gradcli.arrays import real_array
+    from gradcli.errors import InputError
+    from gradcli.problems.graph_parse import parse_program
+    from gradcli.spec import GraphSpec
+
+    if not isinstance(program, str):
+        raise InputError(f"program: expected the program's text, got {params.shown(program)}")
+    for what, mapping in (("inputs", inputs), ("rand", rand)):
+        if mapping is not None and not isinstance(mapping, Mapping):
+            raise InputError(f"{what}: expected a mapping of names, got {params.shown(mapping)}")
+        if mapping is not None and not all(isinstance(k, str) for k in mapping):
+            raise InputError(f"{what}: every name must be a string")
+    draws = [_draw(name, text, cli) for name, text in (rand or {}).items()]
+    values = {}
+    for name, value in (inputs or {}).items():
+        if name in (rand or {}):
+            raise InputError(f"{'--var ' if cli else ''}{name}: {name!r} is given twice")
+        values[name] = real_array(value, f"--var {name}" if cli else name, max_dims=32)
+    names = tuple([d[0] for d in draws] + list(values))
+    parsed = parse_program(program, names)
+    too_long = [n for n in parsed.variables if len(n) > MAX_NAME_LENGTH]
+    if too_long:
+        raise InputError(
+            f"the name {too_long[0][:40]}… has {len(too_long[0])} characters; "
+            f"the limit is {MAX_NAME_LENGTH}"
+        )
+    seed = params.seed(seed, "--seed" if cli else "seed")
+    if draws:
+        from gradcli.backends import autograd
+
+        values = {**autograd.rand_inputs(draws, seed), **values}
+    _fits(values, options.dtype)
+    labels = tuple(
+        f"{n}={'x'.join(map(str, s)) or '()'}{':normal' if d == 'normal' else ''}"
+        for n, s, d in draws
     )
-    options = _options(backends, dtype, rtol, atol)
-    arrays = (_array(w, "W"), _array(b, "b"), _array(x, "x"))
-    return problem.run(LayerSpec(*arrays, loss_spec, None, explain, options, fd_mode))
+    return GraphSpec(
+        parsed, {n: values[n] for n in names}, seed if draws else None, labels, options
+    )
+
+
+def _draw(name: str, text: Any, cli: bool) -> tuple[str, tuple[int, ...], str]:
+    from gradcli import params
+    from gradcli.errors import InputError
+
+    where = f"--rand {name}=" if cli else f"rand[{name!r}]"
+    if not name:
+        raise InputError(f"{where}{text}: write NAME=SHAPE such as a=10x10 (or a=10x10:normal)")
+    dist = "uniform"
+    if isinstance(text, str):
+        text, _, dist = text.partition(":")
+        if dist not in ("", "normal", "uniform"):
+            raise InputError(
+                f"{params.where(where, text)}: the distribution is :normal or :uniform, "
+                f"not {dist!r}"
+            )
+    shape = params.shape(text, where, MAX_RAND_ELEMENTS, minimum=0)
+    return name, shape, "normal" if dist == "normal" else "uniform"
 
 
 def graph(
     program: str,
-    inputs: Mapping[str, Any],
+    inputs: Mapping[str, Any] | None = None,
     *,
+    rand: Mapping[str, Any] | None = None,
+    seed: int = 0,
     dtype: str = "float64",
     backends: Iterable[str] = ALL_BACKENDS,
     rtol: float | None = None,
     atol: float | None = None,
 ) -> Report:
-    """Every named variable's value and gradient in `program` (as `gradcli graph`)."""
-    from gradcli.problems import graph as problem
-    from gradcli.problems.graph_parse import parse_program
-    from gradcli.spec import GraphSpec
+    """Every named variable's value and gradient in `program` (as `gradcli graph`).
 
-    arrays = {name: _array(value, name) for name, value in inputs.items()}
-    spec = GraphSpec(
-        parse_program(program, tuple(arrays)),
-        arrays,
-        options=_options(backends, dtype, rtol, atol),
-    )
-    return problem.run(spec)
+    `inputs` maps names to arrays; `rand` maps names to shapes ("4x10", "4x10:normal"),
+    drawn as `--rand` draws them after torch.manual_seed(seed).
+    """
+    from gradcli.problems import graph as problem
+
+    options = run_options(backends, dtype, rtol, atol)
+    return problem.run(graph_spec(program, inputs, options, rand=rand, seed=seed))
 
 
 def check_spec(
@@ -186,6 +336,9 @@ def check(
     from gradcli.problems import check as problem
     from gradcli.problems.check_build import draw
 
+    options = _check_arguments(shape, seed, trials, full, backends, dtype, rtol, atol)
+    if shape is not None:
+        shape = params_shape(shape)
     fixed = dict(inputs or {})
     drawn = dict(shapes or {})
     if x is not None:
@@ -203,9 +356,34 @@ def check(
     derivatives = {
         k: v for k, v in (("jacobian", jacobian), ("vjp", vjp), ("grad", grad)) if v is not None
     }
-    chosen = [b if b != "numpy" else "yours" for b in backends]
-    options = _options([b for b in chosen if b != "yours"] or ["fd"], dtype, rtol, atol)
     spec = check_spec(
         forward, derivatives, inputs=arrays, seed=seed, full=full, options=options, args=args
     )
     return problem.run(dataclasses.replace(spec, taylor=bool(taylor)))
+
+
+MAX_CHECK_ELEMENTS = 10_000_000
+
+
+def params_shape(shape: Any) -> tuple[int, ...]:
+    from gradcli import params
+
+    return params.shape(shape, "shape", MAX_CHECK_ELEMENTS)
+
+
+def _check_arguments(
+    shape: Any, seed: Any, trials: Any, full: Any, backends: Any, dtype: Any, rtol: Any, atol: Any
+) -> RunOptions:
+    """check's own parameters, by the rules its options use. `backends` is what the
+    derivative is checked against (torch, fd), as `--backend` is: the same options as
+    the CLI, refused (numpy alone) by the same problem code."""
+    from gradcli import params
+    from gradcli.errors import InputError
+
+    if shape is not None:
+        params_shape(shape)
+    params.seed(seed)
+    params.integer(trials, "trials", 1, 100)
+    if not isinstance(full, bool):
+        raise InputError(f"full {params.shown(full)}: expected True or False")
+    return run_options(backends, dtype, rtol, atol)

@@ -49,10 +49,22 @@ def _reject_constant(name: str) -> float:
     raise InputError(f"{name} is not a finite number")
 
 
+# A JSON integer longer than this is refused before int() sees it: beyond 309 digits it
+# overflows float64 anyway, and Python's int() raises ValueError past 4300 digits.
+MAX_INT_DIGITS = 400
+
+
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise InputError(f"an integer of {len(text.lstrip('-'))} digits overflows float64")
+    return int(text)
+
+
 def parse_json(text: str, source: str) -> Any:
-    """Parse strict JSON: `NaN`, `Infinity` and `-Infinity` are errors, as in RFC 8259."""
+    """Parse strict JSON: `NaN`, `Infinity` and `-Infinity` are errors, as in RFC 8259;
+    so are integers too long to be numbers. Nesting is limited by to_array (64 levels)."""
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(text, parse_constant=_reject_constant, parse_int=_parse_int)
     except InputError as exc:
         raise InputError(f"{source}: {exc}") from None
     except json.JSONDecodeError as exc:
@@ -61,9 +73,13 @@ def parse_json(text: str, source: str) -> Any:
         raise InputError(f"{source}: JSON nested too deeply") from None
 
 
-def to_array(obj: Any, source: str) -> FloatArray:
-    """A rectangular float64 array from nested JSON lists of finite numbers."""
-    shape = _shape_of(obj, source, "")
+MAX_DIMS = 64  # numpy's limit; graph inputs are held to torch's 32
+
+
+def to_array(obj: Any, source: str, max_dims: int = MAX_DIMS) -> FloatArray:
+    """A rectangular float64 array from nested JSON lists of finite numbers, at most
+    `max_dims` deep (counted while descending: a 900-deep list never recurses 900 times)."""
+    shape = _shape_of(obj, source, "", max_dims)
     flat: list[float] = []
     _flatten(obj, flat, source, "")
     return np.array(flat, dtype=np.float64).reshape(shape)
@@ -81,13 +97,15 @@ def flat_vector(obj: Any, source: str) -> FloatArray:
     return array
 
 
-def _shape_of(obj: Any, source: str, path: str) -> tuple[int, ...]:
+def _shape_of(obj: Any, source: str, path: str, levels: int) -> tuple[int, ...]:
     if not isinstance(obj, list):
         _check_number(obj, source, path)
         return ()
+    if levels == 0:
+        raise InputError(f"{source}: nested more deeply than {path.count('[')} levels (the limit)")
     if not obj:
         return (0,)
-    inner = [_shape_of(item, source, f"{path}[{i}]") for i, item in enumerate(obj)]
+    inner = [_shape_of(item, source, f"{path}[{i}]", levels - 1) for i, item in enumerate(obj)]
     for i, shape in enumerate(inner):
         if shape != inner[0]:
             raise InputError(
@@ -168,10 +186,13 @@ def _vector_from_npy(path: str) -> FloatArray:
 
 
 MAX_NPY_ELEMENTS = 100_000_000  # 800 MB in float64
+NUMERIC_KINDS = "iuf"  # signed, unsigned, floating: the only .npy inputs
 
 
 def _check_npy_header(path: str) -> None:
-    """Read the shape from the header first: a huge array is refused before it is loaded."""
+    """Read the header first: a huge or non-numeric array is refused before it is
+    loaded. Counted in Python ints (a shape of (2**70,) does not wrap), in elements and
+    in bytes (a <U100 or |V1000000000 dtype makes few elements enormous)."""
     try:
         with open(path, "rb") as handle:
             version = np.lib.format.read_magic(handle)
@@ -181,13 +202,22 @@ def _check_npy_header(path: str) -> None:
                 shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except (ValueError, EOFError, SyntaxError) as exc:
-        raise InputError(f"{path}: not a valid .npy file ({exc})") from None
-    if not isinstance(shape, tuple):
+    except (ValueError, EOFError, SyntaxError, TypeError, OverflowError) as exc:
+        raise InputError(f"{path}: not a valid .npy file ({str(exc)[:200]})") from None
+    if not isinstance(shape, tuple) or not all(isinstance(n, int) and n >= 0 for n in shape):
         raise InputError(f"{path}: not a valid .npy file (bad shape in the header)")
-    size = int(np.prod(shape, dtype=np.int64))
-    if size > MAX_NPY_ELEMENTS:
-        raise InputError(f"{path}: {size} elements of {dtype}; the limit is {MAX_NPY_ELEMENTS}")
+    if dtype.hasobject:
+        raise InputError(
+            f"{path}: holds Python objects; gradcli never unpickles (save a numeric array)"
+        )
+    if dtype.kind not in NUMERIC_KINDS or dtype.subdtype is not None:
+        raise InputError(f"{path}: dtype {dtype} is not a real number type")
+    size = math.prod(shape)
+    if len(shape) > MAX_DIMS or size > MAX_NPY_ELEMENTS:
+        raise InputError(
+            f"{path}: shape {shape if len(str(shape)) < 80 else '(…)'} of {dtype}; the limit "
+            f"is {MAX_NPY_ELEMENTS} elements in at most {MAX_DIMS} dimensions"
+        )
 
 
 def load_npy(path: str) -> FloatArray:

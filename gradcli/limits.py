@@ -44,6 +44,53 @@ def available_memory() -> int | None:
     return None
 
 
+# The peak-memory model, fitted to the maximum RSS of whole `gradcli` processes
+# (tests/test_memory.py measures it again and holds the model to it: never below the
+# measured peak, at most 1.6 times it). Measured on this machine, in MiB:
+#   softmax n=2048 / 4096, numpy,fd: 144 / 437; all three backends: 389 / 812
+#   layer --in-features 300 --batch 10000 / 20000 / 40000: 796 / 1265 / 2253
+#   layer 1500×1500 / 3000×1500 (batch 1): 616 / 960
+#   softmax --plot n=1024 / 2048, numpy,fd: 187 / 454
+# The interpreter with numpy is about 30 MiB; torch adds about 230 MiB.
+BASE_BYTES = 64 * 2**20
+TORCH_BYTES = 256 * 2**20
+# A dense softmax: each backend keeps its n×n Jacobian and makes about half of one
+# more while computing it (fd's float64 blocks, torch's graph); the comparisons one more.
+SOFTMAX_JACOBIANS_PER_BACKEND = 1.5
+# A layer: per element of W, b, x and of the batch's z and s (float64), every backend's
+# copies, gradients, casts, directional projections and the comparisons' temporaries:
+# 172 bytes were measured per x element and 160 per W element.
+LAYER_BYTES_PER_ELEMENT = 192
+# --plot: matplotlib itself, then for each plotted quantity an image of every backend's
+# array plus the difference panel's temporaries (a − ref, |·|, masks, LogNorm's copy).
+PLOT_BASE_BYTES = 128 * 2**20
+PLOT_COPIES_BEYOND_BACKENDS = 4
+
+
+def base_bytes(backends: tuple[str, ...]) -> int:
+    return BASE_BYTES + (TORCH_BYTES if "torch" in backends else 0)
+
+
+def softmax_peak(n: int, backends: tuple[str, ...], plot: bool = False) -> int:
+    """Estimated peak RSS of `gradcli softmax` on n logits, --plot included."""
+    jacobian = 8 * n * n
+    computed = (SOFTMAX_JACOBIANS_PER_BACKEND * len(backends) + 1) * jacobian
+    return int(base_bytes(backends) + computed + (plot_bytes([jacobian], backends) if plot else 0))
+
+
+def layer_peak(elements: int, plotted: list[int], backends: tuple[str, ...], plot: bool) -> int:
+    """Estimated peak RSS of `gradcli layer`: `elements` in W, b, x, z and s together;
+    `plotted` the bytes of each gradient a --plot would draw."""
+    computed = LAYER_BYTES_PER_ELEMENT * elements
+    return int(base_bytes(backends) + computed + (plot_bytes(plotted, backends) if plot else 0))
+
+
+def plot_bytes(plotted: list[int], backends: tuple[str, ...]) -> int:
+    """What --plot adds: matplotlib, and copies of each plotted float64 array."""
+    copies = len(backends) + PLOT_COPIES_BEYOND_BACKENDS
+    return int(PLOT_BASE_BYTES + 1.25 * copies * sum(plotted))
+
+
 def gib(n_bytes: float) -> str:
     return f"{n_bytes / 2**30:.3g} GiB"
 

@@ -3,3 +3,4 @@
 DTYPES = ("float64", "float32")
 LOSSES = ("ce", "mse", "sum", "output")
 BACKENDS = ("numpy", "torch", "fd")
+FD_MODES = ("auto", "full", "directional")

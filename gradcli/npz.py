@@ -28,7 +28,6 @@ import mmap
 import os
 import stat
 import struct
-import time
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -40,7 +39,7 @@ import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 from gradcli import parallel
-from gradcli.errors import InputError
+from gradcli.errors import InputError, OutputError
 from gradcli.save import publish, temporary_beside
 
 ALIGN = max(4096, mmap.ALLOCATIONGRANULARITY)  # of mapped data: mmap's offsets
@@ -48,6 +47,7 @@ SMALL_ALIGN = 64  # of data written in place, as .npy files align theirs
 ZIP64_VERSION = 45  # "version needed to extract" for Zip64
 NO_32_BIT = 0xFFFFFFFF  # "see the Zip64 extra field"
 PADDING_ID = 0xD935
+MAX_NAME_BYTES = 0xFFFF  # a zip header holds a name's length in 16 bits
 
 
 @dataclass
@@ -101,6 +101,11 @@ class NpzWriter:
         if dtype.hasobject:
             raise ValueError(f"{key!r}: an object array cannot be saved without pickling")
         name = f"{key}.npy".encode()
+        if len(name) > MAX_NAME_BYTES:
+            raise InputError(
+                f"--save {self.path}: the name {key[:40]!r}… is longer than a zip entry "
+                f"can hold ({MAX_NAME_BYTES} bytes)"
+            )
         header = io.BytesIO()
         np.lib.format.write_array_header_1_0(
             header,
@@ -186,7 +191,7 @@ class NpzWriter:
         except OSError as exc:
             if hasattr(self, "_fd"):
                 self.discard()
-            raise InputError(f"--save {self.path}: {exc.strerror or exc}") from None
+            raise OutputError(f"--save {self.path}: {exc.strerror or exc}") from None
 
 
 def _write_at(fd: int, data: bytes | memoryview, offset: int) -> None:
@@ -260,9 +265,6 @@ def _end_records(count: int, size: int, offset: int) -> bytes:
 
 
 def _dos_time() -> tuple[int, int]:
-    """(time, date) as zip stores them: local time, 2-second resolution, from 1980."""
-    t = time.localtime()
-    year = max(t.tm_year, 1980)
-    return (t.tm_hour << 11) | (t.tm_min << 5) | (t.tm_sec // 2), (
-        ((year - 1980) << 9) | (t.tm_mon << 5) | t.tm_mday
-    )
+    """(time, date) as zip stores them: fixed at 1980-01-01 00:00, the first moment zip
+    can say, as reproducible builds do, so that the same command gives the same bytes."""
+    return 0, (1 << 5) | 1  # time 00:00:00; date: year 1980 + 0, month 1, day 1

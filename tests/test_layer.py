@@ -258,7 +258,7 @@ def test_explain_other_entries(args, target, value):
         (["--in-features", "0"], None, "--in-features 0: must be from 1 to 100000"),
         (["--out-features", "-3"], None, "--out-features -3: must be from 1 to 100000"),
         (["--batch", "0"], None, "--batch 0: must be from 1 to 100000"),
-        (["--seed", "x"], None, "'x' is not a valid integer"),
+        (["--seed", "x"], None, "--seed x: expected an integer"),
         (["--target", "5"], None, "target class 5 is out of range 0..2"),
         (["--target", "1.5"], None, "a class for cross-entropy is an integer"),
         (["--loss", "output", "--index", "3"], None, "--index 3 is out of range 0..2"),

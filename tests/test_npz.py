@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from gradcli import api
-from gradcli.errors import InputError
+from gradcli.errors import OutputError
 from gradcli.npz import ALIGN, NpzWriter, save_npz
 
 ARRAYS = {
@@ -157,7 +157,7 @@ def test_a_full_disk_is_one_error_and_no_file(tmp_path, monkeypatch, failing):
 
     monkeypatch.setattr(os, failing, full)
     path = tmp_path / "out.npz"
-    with pytest.raises(InputError, match=f"--save {path}: No space left on device"):
+    with pytest.raises(OutputError, match=f"--save {path}: No space left on device"):
         save_npz(str(path), ARRAYS)
     assert os.listdir(tmp_path) == []
 

@@ -17,8 +17,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from gradcli.spec import Program
-
 if TYPE_CHECKING:
     import torch
 
@@ -124,99 +122,6 @@ def _loss_of_s(kind: str, s: torch.Tensor, target: Array) -> torch.Tensor:
     if kind == "sum":
         return s.sum(dim=-1).mean()
     return s[:, int(target)].mean()
-
-
-def graph(program: Program, inputs: dict[str, Array], dtype: str) -> dict[str, Array]:
-    """Every named variable's value and gradient: the program built with torch tensors,
-    `retain_grad()` on every intermediate, `backward()` of sum(last value)."""
-    import torch
-
-    torch_dtype = getattr(torch, dtype)
-    with torch.inference_mode(False):
-        values: list[torch.Tensor] = []
-        for node in program.nodes:
-            if node.op == "input":
-                values.append(_tensor(inputs[node.text].astype(dtype)).requires_grad_(True))
-            elif node.op == "const":
-                values.append(torch.tensor(node.params[0], dtype=torch_dtype))
-            else:
-                values.append(_TORCH_OPS[node.op]([values[a] for a in node.args], node.params))
-        named = {name: values[node] for name, node in program.variables.items()}
-        for tensor in named.values():
-            if tensor.requires_grad and not tensor.is_leaf:
-                tensor.retain_grad()
-        out = values[program.output]
-        loss = out if out.ndim == 0 else out.sum()
-        if loss.requires_grad:
-            loss.backward()
-        result = {}
-        for name, tensor in named.items():
-            result[f"values.{name}"] = tensor.detach().numpy().copy()
-            grad = tensor.grad
-            result[f"grads.{name}"] = (
-                np.zeros(tuple(tensor.shape), dtype=dtype) if grad is None else grad.numpy().copy()
-            )
-        return result
-
-
-def _reduce(fn: Any) -> Any:
-    def apply(x: list[Any], p: tuple[Any, ...]) -> Any:
-        dims = p[0] if p[0] is not None else tuple(range(x[0].ndim))
-        return fn(x[0], dim=dims, keepdim=p[1]) if x[0].ndim else fn(x[0])
-
-    return apply
-
-
-def _t(x: list[Any], p: tuple[Any, ...]) -> Any:
-    return x[0] if x[0].ndim < 2 else x[0].transpose(0, 1)
-
-
-def _index(x: list[Any], p: tuple[Any, ...]) -> Any:
-    return x[0][tuple(slice(*k[1:]) if k[0] == "slice" else k[1] for k in p[0])]
-
-
-def _torch_ops() -> dict[str, Any]:
-    import torch
-
-    return {
-        "add": lambda x, p: x[0] + x[1],
-        "sub": lambda x, p: x[0] - x[1],
-        "mul": lambda x, p: x[0] * x[1],
-        "div": lambda x, p: x[0] / x[1],
-        "pow": lambda x, p: x[0] ** x[1],
-        "matmul": lambda x, p: torch.matmul(x[0], x[1]),
-        "neg": lambda x, p: -x[0],
-        "identity": lambda x, p: x[0],
-        "exp": lambda x, p: torch.exp(x[0]),
-        "log": lambda x, p: torch.log(x[0]),
-        "sqrt": lambda x, p: torch.sqrt(x[0]),
-        "abs": lambda x, p: torch.abs(x[0]),
-        "tanh": lambda x, p: torch.tanh(x[0]),
-        "sigmoid": lambda x, p: torch.sigmoid(x[0]),
-        "relu": lambda x, p: torch.relu(x[0]),
-        "T": _t,
-        "transpose": lambda x, p: torch.transpose(x[0], p[0], p[1]),
-        "reshape": lambda x, p: x[0].reshape(p[0]),
-        "index": _index,
-        "sum": _reduce(torch.sum),
-        "mean": _reduce(torch.mean),
-        "max": _reduce(torch.amax),
-        "softmax": lambda x, p: torch.softmax(x[0], dim=p[0]),
-        "log_softmax": lambda x, p: torch.log_softmax(x[0], dim=p[0]),
-    }
-
-
-class _LazyOps(dict[str, Any]):
-    """The table of torch operations, built on first use (torch is imported then)."""
-
-    def __missing__(self, key: str) -> Any:
-        if not self:
-            self.update(_torch_ops())
-            return self[key]
-        raise KeyError(key)
-
-
-_TORCH_OPS = _LazyOps()
 
 
 def rand_inputs(draws: list[tuple[str, tuple[int, ...], str]], seed: int) -> dict[str, Array]:

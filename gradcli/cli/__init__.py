@@ -16,7 +16,9 @@ from typing import Any, NoReturn
 import click
 
 from gradcli import __version__
+from gradcli.cli import streams
 from gradcli.cli.group import COMMANDS, CONTEXT_SETTINGS, LazyGroup
+from gradcli.errors import OutputError
 from gradcli.exit_status import ExitStatus
 
 __all__ = [
@@ -52,7 +54,7 @@ def cli() -> None:
 
     Exit status: 0 the backends agree, 1 they disagree (or a result is not finite),
     2 bad usage or input, 70 a bug in gradcli, 74 the output could not be written,
-    130 interrupted, 141 stdout closed early.
+    130 interrupted (128 + n for signal n), 141 stdout closed early.
 
     \b
     Examples:
@@ -77,7 +79,7 @@ def __getattr__(name: str) -> Any:
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
-    """The console script: map every way of ending to its exit status.
+    """The console script: map every way of ending to its exit status (ExitStatus).
 
     stderr carries gradcli's own messages only: numpy's RuntimeWarnings and torch's
     UserWarnings are silenced here (the library computes under np.errstate, and the
@@ -87,38 +89,53 @@ def main(argv: list[str] | None = None) -> NoReturn:
     # A short-lived process whose arrays are freed by reference counting: with torch
     # loaded, each full cyclic collection walks millions of objects (≈100 ms measured).
     gc.disable()
+    streams.prepare()
+    status = _status(argv)
+    if status in (ExitStatus.BROKEN_PIPE, ExitStatus.IO_ERROR):
+        _silence_stdout()
+    sys.exit(int(status))
+
+
+def _status(argv: list[str] | None) -> int:
+    if sys.stdout is None:  # started with stdout closed (`>&-`): nowhere for the answer
+        streams.note("Error: cannot write the output: stdout is closed")
+        return ExitStatus.IO_ERROR
     try:
         status = cli.main(args=argv, prog_name="gradcli", standalone_mode=False)
         sys.stdout.flush()
-    except (
-        click.exceptions.NoArgsIsHelpError
-    ) as exc:  # bare `gradcli`: the help, as click prints it
-        click.echo(exc.ctx.get_help(), err=True)
-        status = exc.exit_code
+    except click.exceptions.NoArgsIsHelpError as exc:  # bare `gradcli`: the help itself
+        streams.note(exc.ctx.get_help() if exc.ctx else exc.format_message())
+        return ExitStatus.USAGE
     except click.ClickException as exc:
-        click.echo(error_line(exc), err=True)
-        status = exc.exit_code
-    except (click.exceptions.Abort, KeyboardInterrupt):
-        click.echo("gradcli: interrupted", err=True)
-        status = ExitStatus.INTERRUPTED
+        streams.note(error_line(exc))
+        return exc.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt) as exc:
+        # click wraps a KeyboardInterrupt (gradcli's Interrupted too) in Abort
+        signum = getattr(exc.__cause__ or exc, "signum", 2)
+        words = "interrupted" if signum == 2 else f"terminated by signal {signum}"
+        streams.note(f"gradcli: {words}")
+        return 128 + signum
+    except OutputError as exc:
+        streams.note(f"Error: {exc}")
+        return ExitStatus.IO_ERROR
     except BrokenPipeError:
-        status = ExitStatus.BROKEN_PIPE
+        return ExitStatus.BROKEN_PIPE
     except OSError as exc:  # stdout could not be written: disk full, a closed terminal
-        click.echo(f"Error: cannot write the output: {exc.strerror or exc}", err=True)
-        status = ExitStatus.IO_ERROR
-        _silence_stdout()
+        streams.note(f"Error: cannot write the output: {exc.strerror or exc}")
+        return ExitStatus.IO_ERROR
+    except SystemExit as exc:
+        if streams.pipe_closed():  # click's own EPIPE handling exits with 1: it is 141
+            return ExitStatus.BROKEN_PIPE
+        raise exc from None
     except Exception:
         import traceback
 
-        traceback.print_exc()
-        click.echo(
-            "gradcli: this is a bug in gradcli; please report it with the command line above",
-            err=True,
+        streams.note(traceback.format_exc().rstrip())
+        streams.note(
+            "gradcli: this is a bug in gradcli; please report it with the command line above"
         )
-        status = ExitStatus.BUG
-    if status == ExitStatus.BROKEN_PIPE:
-        _silence_stdout()
-    sys.exit(int(status) if isinstance(status, int) else 0)
+        return ExitStatus.BUG
+    return status if isinstance(status, int) else ExitStatus.OK
 
 
 def _silence_stdout() -> None:
@@ -128,7 +145,7 @@ def _silence_stdout() -> None:
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):  # AttributeError: no stdout at all
         pass
 
 

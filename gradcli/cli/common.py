@@ -11,18 +11,18 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from gradcli import params
 from gradcli.cli.group import Command
-from gradcli.errors import InputError
+from gradcli.cli.streams import note
+from gradcli.errors import InputError, OutputError
 from gradcli.exit_status import ExitStatus
 from gradcli.names import BACKENDS, DTYPES
-from gradcli.tokens import NEGATIVE_NUMBER_LIKE, parse_number
+from gradcli.tokens import NEGATIVE_NUMBER_LIKE
 
 if TYPE_CHECKING:
     from gradcli.npz import NpzWriter
     from gradcli.report import Report
     from gradcli.spec import RunOptions
-
-SEED = click.IntRange(0, 2**63 - 1)  # what numpy's default_rng and torch.manual_seed both take
 
 
 class InputProblem(click.ClickException):
@@ -69,50 +69,61 @@ def values_behind_double_dash(
     return [*options, "--", *values]
 
 
-class FiniteFloat(click.ParamType):  # type: ignore[type-arg]  # generic only since click 8.2
-    """A finite decimal number, read by the same strict rules as the values."""
+class Rule(click.ParamType):  # type: ignore[type-arg]  # generic only since click 8.2
+    """An option checked by its rule in gradcli.params, the rule the API uses too; the
+    message names the option and shows the value as typed."""
 
-    name = "NUMBER"
-
-    def __init__(self, minimum: float | None = None) -> None:
-        self.minimum = minimum
-
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> float:
-        if isinstance(value, float):
-            return value
-        try:
-            number = parse_number(str(value), "value")
-        except InputError:
-            self.fail(f"{value!r} is not a finite decimal number", param, ctx)
-        if self.minimum is not None and number < self.minimum:
-            self.fail(f"{value} is less than {self.minimum:g}", param, ctx)
-        return number
-
-
-class BackendList(click.ParamType):  # type: ignore[type-arg]  # generic only since click 8.2
-    """Comma-separated backend names, returned in the canonical order numpy, torch, fd."""
-
-    name = "LIST"
+    def __init__(self, metavar: str, rule: Callable[[Any, str], Any]) -> None:
+        self.name = metavar
+        self.rule = rule
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, tuple):
-            return value
-        names = [name.strip() for name in str(value).split(",")]
-        for name in names:
-            if name not in BACKENDS:
-                self.fail(f"unknown backend {name!r} (choose from {', '.join(BACKENDS)})")
-        return tuple(b for b in BACKENDS if b in names)
+        option = max(param.opts, key=len) if param is not None and param.opts else "value"
+        try:
+            return self.rule(value, option)
+        except InputError as exc:
+            raise click.UsageError(str(exc), ctx) from None
+
+
+def integer_range(low: int, high: int) -> Rule:
+    return Rule("INTEGER", lambda value, name: params.integer(value, name, low, high))
+
+
+SEED = Rule("INTEGER", params.seed)  # 0 to 2**63 - 1: what numpy and torch both take
+
+
+def FiniteFloat(minimum: float | None = None) -> Rule:
+    """A finite decimal number (at least `minimum`), read by the same rule as the values."""
+
+    def rule(value: Any, name: str) -> float:
+        number = params.number(value, name)
+        if minimum is not None and number < minimum:
+            raise InputError(f"{name} {params.shown(value)}: must be {minimum:g} or more")
+        return number
+
+    return Rule("NUMBER", rule)
+
+
+BackendList = Rule("LIST", params.backends)
+FILE = Rule("FILE", lambda value, name: params.not_empty(value, name, "a file name"))
+
+
+class OutputProblem(click.ClickException):
+    """A result that could not be written (--save, --plot): one `Error:` line, exit 74."""
+
+    exit_code = ExitStatus.IO_ERROR
 
 
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn the library's InputError into click's one-line error with exit status 2."""
+    """Turn the library's InputError into click's one-line error with exit status 2,
+    and its OutputError into one with 74."""
     try:
         yield
     except InputError as exc:
         raise InputProblem(str(exc)) from None
+    except OutputError as exc:
+        raise OutputProblem(str(exc)) from None
 
 
 def check_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -121,7 +132,7 @@ def check_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--backend",
             "backends",
-            type=BackendList(),
+            type=BackendList,
             default=",".join(BACKENDS),
             show_default=True,
             help="Backends to run, comma-separated: numpy (formulas), torch (autograd), "
@@ -136,17 +147,17 @@ def check_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--rtol",
-            type=FiniteFloat(minimum=0.0),
+            type=Rule("NUMBER", params.tolerance),
             help="Relative tolerance for every comparison [default: by precision].",
         ),
         click.option(
             "--atol",
-            type=FiniteFloat(minimum=0.0),
+            type=Rule("NUMBER", params.tolerance),
             help="Absolute tolerance for every comparison [default: by precision and scale].",
         ),
         click.option(
             "--precision",
-            type=click.IntRange(1, 17),
+            type=integer_range(1, 17),
             default=6,
             show_default=True,
             help="Significant digits in tables.",
@@ -165,13 +176,13 @@ def check_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--plot",
-            metavar="FILE.png|.svg",
+            type=Rule("FILE.png|.svg", FILE.rule),
             help="Draw each result, its difference against the tolerance, and the verdict "
             "(graph: the graph too; needs gradcli[plot]).",
         ),
         click.option(
             "--save",
-            metavar="FILE.npz",
+            type=Rule("FILE.npz", FILE.rule),
             help='Write every result array to FILE.npz (keys "<backend>.<quantity>").',
         ),
     ]
@@ -187,12 +198,24 @@ def given(ctx: click.Context, name: str) -> bool:
 def read_stdin() -> str:
     from gradcli.inputs import read_text
 
-    return read_text(sys.stdin.buffer, "stdin")
+    if sys.stdin is None:  # started with stdin closed (`<&-`)
+        raise InputError("stdin is closed: give the input as arguments or a file")
+    try:
+        return read_text(sys.stdin.buffer, "stdin")
+    except OSError as exc:  # stdin open on something unreadable (a write-only fd)
+        raise InputError(f"cannot read stdin: {exc.strerror or exc}") from None
+
+
+def check_plot_memory(peak: int, what: str) -> None:
+    """Refuse a --plot whose estimated peak (limits' model) would not fit."""
+    from gradcli import limits
+
+    limits.check_memory(peak, what, "leave out --plot, or plot a smaller problem")
 
 
 def run_options(options: dict[str, Any]) -> RunOptions:
     """The options every command shares, checked before anything is computed."""
-    from gradcli.spec import RunOptions
+    from gradcli.api import run_options as shared
 
     if options["quiet"] and options["as_json"]:
         raise InputError("--quiet and --json exclude each other")
@@ -204,12 +227,7 @@ def run_options(options: dict[str, Any]) -> RunOptions:
         from gradcli.save import check_save_path
 
         check_save_path(options["save"])
-    return RunOptions(
-        backends=options["backends"],
-        dtype=options["dtype"],
-        rtol=options["rtol"],
-        atol=options["atol"],
-    )
+    return shared(options["backends"], options["dtype"], options["rtol"], options["atol"], cli=True)
 
 
 @contextmanager
@@ -235,12 +253,12 @@ def emit(report: Report, options: dict[str, Any], npz: NpzWriter | None) -> None
         failing = failing_inputs(report)  # the failing trial's x (and g), to reproduce it
         arrays.update({f"failing_trial.{k}": v for k, v in failing.items() if k != "trial"})
         npz.finish(arrays)
-        click.echo(f"gradcli: saved {len(arrays)} arrays to {npz.path}", err=True)
+        note(f"gradcli: saved {len(arrays)} arrays to {npz.path}")
     if options["plot"]:
         from gradcli.render.plot import save_plot
 
         save_plot(report, options["plot"], command_line())
-        click.echo(f"gradcli: plotted to {options['plot']}", err=True)
+        note(f"gradcli: plotted to {options['plot']}")
     if options["quiet"]:
         from gradcli.render.findings import quiet_line
 

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from gradcli.cli.common import (
+    FILE,
     SEED,
     check_options,
     emit,
@@ -22,7 +23,7 @@ from gradcli.exit_status import ExitStatus
 
 @click.command(context_settings=CONTEXT_SETTINGS, short_help=COMMANDS["graph"][1])
 @click.argument("program", required=False)
-@click.option("-f", "--file", "program_file", metavar="FILE", help="Read the program from FILE.")
+@click.option("-f", "--file", "program_file", type=FILE, help="Read the program from FILE.")
 @click.option(
     "--rand",
     multiple=True,
@@ -81,9 +82,9 @@ def graph(ctx: click.Context, /, **options: Any) -> None:
 
 
 def _graph_spec(options: dict[str, Any]) -> Any:
+    """A GraphSpec from the options, built by the API (gradcli.graph takes the same)."""
     from gradcli import inputs
-    from gradcli.problems.graph_parse import parse_program
-    from gradcli.spec import GraphSpec
+    from gradcli.api import graph_spec
 
     if (options["program"] is None) == (options["program_file"] is None):
         raise InputError("give the program as an argument or with -f FILE (one of them)")
@@ -94,59 +95,22 @@ def _graph_spec(options: dict[str, Any]) -> Any:
             if options["program_file"] == "-"
             else inputs.read_text_file(options["program_file"])
         )
-    draws: list[tuple[str, tuple[int, ...], str]] = []
+    rand: dict[str, str] = {}
     values: dict[str, Any] = {}
-    for item in options["rand"]:
-        name, shape, dist = _parse_rand(item)
-        if name in values or any(d[0] == name for d in draws):
-            raise InputError(f"--rand {item}: {name!r} is given twice")
-        draws.append((name, shape, dist))
-    for item in options["var"]:
-        name, _, value = item.partition("=")
-        if not _:
-            raise InputError(f"--var {item!r}: write NAME=JSON or NAME=@file.npy")
-        if name in values or any(d[0] == name for d in draws):
-            raise InputError(f"--var {item}: {name!r} is given twice")
-        values[name] = _var_value(name, value)
-    names = tuple([d[0] for d in draws] + list(values))
-    program = parse_program(text, names)
-    if draws:
-        from gradcli.backends import autograd
-
-        values = {**autograd.rand_inputs(draws, options["seed"]), **values}
-    labels = tuple(
-        f"{n}={'x'.join(map(str, s)) or '()'}{':normal' if d == 'normal' else ''}"
-        for n, s, d in draws
-    )
-    return GraphSpec(
-        program,
-        {n: values[n] for n in names},
-        options["seed"] if draws else None,
-        labels,
-        run_options(options),
-    )
-
-
-MAX_RAND_ELEMENTS = 10_000_000
-
-
-def _parse_rand(item: str) -> tuple[str, tuple[int, ...], str]:
-    name, sep, rest = item.partition("=")
-    shape_text, _, dist = rest.partition(":")
-    if not sep or not name:
-        raise InputError(f"--rand {item!r}: write NAME=SHAPE such as a=10x10 (or a=10x10:normal)")
-    if dist not in ("", "normal", "uniform"):
-        raise InputError(f"--rand {item!r}: the distribution is :normal or :uniform, not {dist!r}")
-    parts = shape_text.split("x") if shape_text else []
-    if not all(p.isdigit() for p in parts):
-        raise InputError(f"--rand {item!r}: the shape is sizes joined by x, such as 4x10")
-    shape = tuple(int(p) for p in parts)
-    size = 1
-    for n in shape:
-        size *= n
-    if size > MAX_RAND_ELEMENTS:
-        raise InputError(f"--rand {item}: {size} elements; the limit is {MAX_RAND_ELEMENTS}")
-    return name, shape, "normal" if dist == "normal" else "uniform"
+    for option, item in [("--rand", r) for r in options["rand"]] + [
+        ("--var", v) for v in options["var"]
+    ]:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            form = "SHAPE such as a=10x10 (or a=10x10:normal)" if option == "--rand" else ""
+            raise InputError(f"{option} {item!r}: write NAME={form or 'JSON or NAME=@file.npy'}")
+        if name in rand or name in values:
+            raise InputError(f"{option} {item}: {name!r} is given twice")
+        if option == "--rand":
+            rand[name] = value
+        else:
+            values[name] = _var_value(name, value)
+    return graph_spec(text, values, run_options(options), rand=rand, seed=options["seed"], cli=True)
 
 
 def _var_value(name: str, text: str) -> Any:
@@ -157,7 +121,10 @@ def _var_value(name: str, text: str) -> Any:
             inputs.load_npy(text[1:])
             if text.endswith(".npy")
             else inputs.to_array(
-                inputs.parse_json(inputs.read_text_file(text[1:]), text[1:]), text[1:]
+                inputs.parse_json(inputs.read_text_file(text[1:]), text[1:]), text[1:], GRAPH_DIMS
             )
         )
-    return inputs.to_array(inputs.parse_json(text, f"--var {name}"), f"--var {name}")
+    return inputs.to_array(inputs.parse_json(text, f"--var {name}"), f"--var {name}", GRAPH_DIMS)
+
+
+GRAPH_DIMS = 32  # torch's limit on a tensor's dimensions

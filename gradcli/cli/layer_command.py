@@ -6,11 +6,16 @@ from typing import Any
 
 import click
 
+from gradcli import params
 from gradcli.cli.common import (
+    FILE,
     SEED,
+    Rule,
     check_options,
+    check_plot_memory,
     emit,
     given,
+    integer_range,
     npz_output,
     read_stdin,
     run_options,
@@ -21,11 +26,13 @@ from gradcli.errors import InputError
 from gradcli.exit_status import ExitStatus
 from gradcli.names import LOSSES
 
+SIZE = integer_range(1, 100_000)  # layer_inputs.MAX_FEATURES and MAX_BATCH, without numpy
+
 
 @click.command(context_settings=CONTEXT_SETTINGS, short_help=COMMANDS["layer"][1])
-@click.option("--in-features", type=int, default=3, show_default=True, help="Inputs of the layer.")
-@click.option("--out-features", type=int, default=3, show_default=True, help="Outputs (classes).")
-@click.option("--batch", type=int, help="Rows of x: x is (batch, in) [default: one vector x].")
+@click.option("--in-features", type=SIZE, default=3, show_default=True, help="Inputs of the layer.")
+@click.option("--out-features", type=SIZE, default=3, show_default=True, help="Outputs (classes).")
+@click.option("--batch", type=SIZE, help="Rows of x: x is (batch, in) [default: one vector x].")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of W, b, x and y.")
 @click.option(
     "--loss",
@@ -35,11 +42,17 @@ from gradcli.names import LOSSES
 @click.option(
     "--target", metavar="K|JSON", help="ce: the class K [0]; mse: y as JSON [drawn from the seed]."
 )
-@click.option("--targets", metavar="K,K,…", help="ce with a batch: one class per row.")
-@click.option("--index", type=int, help="output: k in L = s_k [0].")
-@click.option("--spec", "spec_path", metavar="FILE|-", help="W, b, x (and loss) from JSON.")
 @click.option(
-    "--explain", metavar="ENTRY", help="Show the chain rule for W[i,j], b[i], x[j] or x[r,j]."
+    "--targets", type=Rule("K,K,…", params.classes), help="ce with a batch: one class per row."
+)
+@click.option("--index", type=integer_range(0, 2**31), help="output: k in L = s_k [0].")
+@click.option(
+    "--spec", "spec_path", type=Rule("FILE|-", FILE.rule), help="W, b, x (and loss) from JSON."
+)
+@click.option(
+    "--explain",
+    type=Rule("ENTRY", params.explain),
+    help="Show the chain rule for W[i,j], b[i], x[j] or x[r,j].",
 )
 @click.option(
     "--fd-mode",
@@ -69,6 +82,8 @@ def layer(ctx: click.Context, /, **options: Any) -> None:
         from gradcli.problems import layer as problem
 
         spec = _layer_spec(ctx, options)
+        if options["plot"]:
+            check_plot_memory(_layer_plot_peak(spec), "--plot of the layer's gradients")
         with npz_output(options) as npz:
             report = problem.run(spec)
             emit(report, options, npz)
@@ -76,31 +91,24 @@ def layer(ctx: click.Context, /, **options: Any) -> None:
 
 
 def _layer_spec(ctx: click.Context, options: dict[str, Any]) -> Any:
-    """A LayerSpec from the options: drawn from --seed, or read from --spec."""
+    """A LayerSpec from the options, built by the API: drawn from --seed, or read from --spec."""
+    from gradcli.api import layer_spec
     from gradcli.problems import layer_inputs
-    from gradcli.spec import LayerSpec
 
+    if options["target"] is not None and options["targets"] is not None:
+        raise InputError("--target and --targets exclude each other: give one of them")
     loss_options = {
         "target": _target_value(options["target"], options["loss"]),
-        "targets": _targets_value(options["targets"]),
+        "targets": options["targets"],
         "index": options["index"],
     }
+    shared = {"explain": options["explain"], "fd_mode": options["fd_mode"]}
     if options["spec_path"] is None:
-        layer_inputs.check_sizes(options["in_features"], options["out_features"], options["batch"])
-        drawn = layer_inputs.draw_layer(
-            options["seed"], options["in_features"], options["out_features"], options["batch"]
-        )
-        loss = layer_inputs.build_loss(options["loss"] or "ce", drawn_y=drawn["y"], **loss_options)
-        return LayerSpec(
-            drawn["W"],
-            drawn["b"],
-            drawn["x"],
-            loss,
-            options["seed"],
-            options["explain"],
-            run_options(options),
-            options["fd_mode"],
-        )
+        return layer_spec(
+            None, None, None, options["loss"] or "ce", **loss_options, **shared,
+            options=run_options(options), seed=options["seed"],
+            sizes=(options["in_features"], options["out_features"], options["batch"]),
+        )  # fmt: skip
     clashing = [
         f"--{n.replace('_', '-')}"
         for n in ("in_features", "out_features", "batch", "seed")
@@ -111,19 +119,23 @@ def _layer_spec(ctx: click.Context, options: dict[str, Any]) -> Any:
     doc = layer_inputs.read_spec(
         _read_json_source(options["spec_path"]), _source_name(options["spec_path"])
     )
-    loss = _spec_loss(doc["loss"], options["loss"], loss_options)
     if doc["dtype"] and not given(ctx, "dtype"):
         options = {**options, "dtype": doc["dtype"]}
-    return LayerSpec(
-        doc["W"],
-        doc["b"],
-        doc["x"],
-        loss,
-        None,
-        options["explain"],
-        run_options(options),
-        options["fd_mode"],
-    )
+    loss = _spec_loss(doc["loss"], options["loss"], loss_options)
+    return layer_spec(
+        doc["W"], doc["b"], doc["x"], loss, target=None, targets=None, index=None, **shared,
+        options=run_options(options),
+    )  # fmt: skip
+
+
+def _layer_plot_peak(spec: Any) -> int:
+    from gradcli import limits
+
+    rows = 1 if spec.x.ndim == 1 else spec.x.shape[0]
+    per_row = rows * spec.w.shape[0]
+    plotted = [8 * spec.w.size, 8 * spec.b.size, 8 * spec.x.size, 8 * per_row, 8 * per_row]
+    elements = spec.w.size + spec.b.size + spec.x.size + 2 * per_row
+    return limits.layer_peak(elements, plotted, spec.options.backends, plot=True)
 
 
 def _spec_loss(from_spec: Any, kind: str | None, loss_options: dict[str, Any]) -> Any:
@@ -151,15 +163,6 @@ def _target_value(text: str | None, kind: str | None) -> Any:
     if kind in (None, "ce") and not isinstance(value, list) and not is_class:
         raise InputError(f"--target {text!r}: a class for cross-entropy is an integer")
     return value
-
-
-def _targets_value(text: str | None) -> list[int] | None:
-    if text is None:
-        return None
-    parts = [p.strip() for p in text.split(",")]
-    if not all(p.isdigit() for p in parts):
-        raise InputError(f"--targets {text!r}: expected classes separated by commas, e.g. 0,2,1")
-    return [int(p) for p in parts]
 
 
 def _read_json_source(path: str) -> Any:

@@ -6,10 +6,13 @@ from typing import Any
 
 import click
 
+from gradcli import params
 from gradcli.cli.common import (
-    FiniteFloat,
+    FILE,
     NumbersAsValues,
+    Rule,
     check_options,
+    check_plot_memory,
     emit,
     npz_output,
     read_stdin,
@@ -30,12 +33,12 @@ from gradcli.exit_status import ExitStatus
 @click.option(
     "--input",
     "input_path",
-    metavar="FILE",
+    type=FILE,
     help="Read z from FILE: .npy (never pickles), .json (a list), .txt or .csv.",
 )
 @click.option(
     "--temperature",
-    type=FiniteFloat(),
+    type=Rule("NUMBER", params.temperature),
     default=1.0,
     show_default=True,
     help="T in softmax(z / T); from 1e-8 to 1e8.",
@@ -72,20 +75,22 @@ def softmax(
     """
     with user_errors():
         from gradcli import limits
+        from gradcli.api import softmax_spec
         from gradcli.problems import softmax as problem
         from gradcli.problems.explanations import with_explanation
-        from gradcli.spec import SoftmaxSpec
 
         z = read_vector(values, input_path)
-        shared = run_options(options)
+        spec = softmax_spec(z, temperature, run_options(options), cli=True)
         if explain:
             from gradcli.problems.explain_softmax import parse_target
 
             parse_target(explain, z.size)  # a bad entry fails before any work
+        if options["plot"]:  # the problem checks its own peak; --plot's comes on top
+            peak = limits.softmax_peak(z.size, spec.options.backends, plot=True)
+            check_plot_memory(peak, f"--plot of {z.size}×{z.size} Jacobians")
         with npz_output(options) as npz:  # the Jacobians are computed into the file
             allocate = npz.empty if npz else limits.in_memory
-            report = problem.run(SoftmaxSpec(z, temperature, shared), allocate)
-            report = with_explanation(report, explain)
+            report = with_explanation(problem.run(spec, allocate), explain)
             emit(report, options, npz)
     ctx.exit(ExitStatus.OK if report.ok else ExitStatus.DISAGREE)
 

@@ -16,7 +16,7 @@ import numpy as np
 from gradcli import core
 from gradcli.backends import engine
 from gradcli.errors import InputError
-from gradcli.problems import graph_fd, graph_text
+from gradcli.problems import graph_fd, graph_shapes, graph_text
 from gradcli.problems import layer_directional as directional_fd
 from gradcli.problems.graph_shapes import node_shapes
 from gradcli.report import Array, BackendResult, Report
@@ -27,7 +27,6 @@ MAX_TOTAL_ELEMENTS = 50_000_000  # in all of them together
 # Full central differences: two forward passes per input element. Above this many,
 # fd checks directional derivatives instead (2 × 8 passes per input, whatever its size).
 FD_FULL_FORWARDS = 2_000
-FD_MAX_WORK = 2e9  # forward passes × elements per pass, in either mode
 
 
 def validate(spec: GraphSpec) -> list[tuple[int, ...]]:
@@ -40,25 +39,19 @@ def validate(spec: GraphSpec) -> list[tuple[int, ...]]:
     except engine.ProgramError as exc:
         raise InputError(_where(program, exc.node, [], str(exc))) from None
     for number, shape in enumerate(shapes):
-        if int(np.prod(shape, dtype=np.int64)) > MAX_ELEMENTS:
+        if graph_shapes.elements(shape) > MAX_ELEMENTS:
             raise InputError(
                 _where(
                     program, number, [], f"the result {shape} has more than {MAX_ELEMENTS} elements"
                 )
             )
-    if sum(int(np.prod(s, dtype=np.int64)) for s in shapes) > MAX_TOTAL_ELEMENTS:
+    if sum(graph_shapes.elements(s) for s in shapes) > MAX_TOTAL_ELEMENTS:
         raise InputError(
             f"the program's tensors hold more than {MAX_TOTAL_ELEMENTS} elements in all"
         )
-    if "fd" in spec.options.backends:
-        forwards = _fd_forwards(spec)
-        work = forwards * sum(int(np.prod(s, dtype=np.int64)) for s in shapes)
-        if work > FD_MAX_WORK:
-            raise InputError(
-                f"finite differences would need {forwards} forward passes of the program, "
-                f"{work:.2g} element-operations (the limit is {FD_MAX_WORK:.0g}); "
-                "check with --backend numpy,torch or smaller inputs"
-            )
+    # forward passes' worth of work per backend (a backward costs about two forwards)
+    passes = {"numpy": 3, "torch": 3, "fd": _fd_forwards(spec) + 1}
+    graph_shapes.check_work(program, shapes, {b: passes[b] for b in spec.options.backends})
     return shapes
 
 
@@ -73,9 +66,7 @@ def _fd_forwards(spec: GraphSpec) -> int:
 
 
 def _where(program: Program, number: int, shapes: list[tuple[int, ...]], reason: str) -> str:
-    node = program.nodes[number]
-    statement = program.statements[node.statement][1] if node.statement >= 0 else node.text
-    return f"statement {node.statement + 1} ({statement!r}): {node.text}: {reason}"
+    return graph_shapes.where(program, number, reason)
 
 
 def run(spec: GraphSpec) -> Report:
@@ -176,9 +167,9 @@ def _numpy(spec: GraphSpec) -> tuple[dict[str, Array], dict[str, Any]]:
 
 
 def _torch(spec: GraphSpec) -> tuple[dict[str, Array], dict[str, Any]]:
-    from gradcli.backends import autograd
+    from gradcli.backends import autograd_graph
 
-    return autograd.graph(spec.program, spec.inputs, spec.options.dtype), {}
+    return autograd_graph.graph(spec.program, spec.inputs, spec.options.dtype), {}
 
 
 def _scales(

@@ -1,36 +1,47 @@
 """The graph program: an expression language parsed with `ast`, never evaluated.
 
-The text is parsed by ``ast.parse`` and walked against an allow-list of node types,
-names and methods; everything else is refused, naming the statement and the piece,
-before anything runs. The result is a small IR: a list of nodes (an operation, the ids
-of its arguments and its literal parameters), which both backends execute.
+The text is parsed by ``ast.parse`` and walked against an allow-list: the operations and
+their arguments come from the op registry (`gradcli.ops`), nothing else is accepted, and
+a refusal names the statement and the piece before anything runs. The depth of every
+expression is measured without recursion first, so that no later step (``ast.unparse``
+included) can hit Python's recursion limit. The result is a small IR: a list of nodes
+(an operation, the ids of its arguments and its literal parameters), which every
+backend executes.
 """
 
 from __future__ import annotations
 
 import ast
+import difflib
 from typing import Any, NoReturn
 
 from gradcli.errors import InputError
+from gradcli.ops import FUNCTIONS, OPERATORS, REGISTRY, REQUIRED, Op, Param
+from gradcli.problems.graph_shapes import shorten
 from gradcli.spec import Node, Program
-
-ELEMENTWISE = ("exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu")
-REDUCTIONS = ("sum", "mean", "max")
-FUNCTIONS = (*REDUCTIONS, *ELEMENTWISE, "softmax", "log_softmax", "matmul", "transpose", "reshape")
-BINARY = {
-    ast.Add: "add",
-    ast.Sub: "sub",
-    ast.Mult: "mul",
-    ast.Div: "div",
-    ast.Pow: "pow",
-    ast.MatMult: "matmul",
-}
-SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "matmul": "@"}
 
 MAX_PROGRAM_CHARS = 100_000
 MAX_STATEMENTS = 1_000
 MAX_NODES = 10_000
 MAX_DEPTH = 64
+MAX_INT = 2**63 - 1  # an integer literal (a dim, a size, an index) fits int64
+RESERVED = ("T", "dim", "keepdim")
+# numpy habits and near-misses, and what the language calls them
+HINTS = {
+    "axis": "dim",
+    "axes": "dim",
+    "dims": "dim",
+    "keepdims": "keepdim",
+    "amax": "max",
+    "dot": "matmul (or @)",
+    "mm": "matmul (or @)",
+    "power": "**",
+    "maximum": "max",
+    "view": "reshape",
+    "swapaxes": "transpose",
+    "permute": "transpose",
+}
+MODULES = ("np", "numpy", "torch", "F", "math")
 
 
 def parse_program(text: str, inputs: tuple[str, ...]) -> Program:
@@ -53,6 +64,14 @@ def parse_program(text: str, inputs: tuple[str, ...]) -> Program:
         raise InputError(
             f"the program has {len(tree.body)} statements; the limit is {MAX_STATEMENTS}"
         )
+    if not inputs:
+        raise InputError(
+            "the program has no inputs, so there is nothing to differentiate: "
+            "give each input with --var NAME=JSON or --rand NAME=SHAPE"
+        )
+    for number, statement in enumerate(tree.body):
+        if _too_deep(statement):
+            raise InputError(f"statement {number + 1}: expressions nest deeper than {MAX_DEPTH}")
     builder = _Builder(inputs)
     for number, statement in enumerate(tree.body):
         builder.statement(number, statement)
@@ -62,7 +81,16 @@ def parse_program(text: str, inputs: tuple[str, ...]) -> Program:
     return Program(tuple(builder.nodes), builder.variables, inputs, tuple(builder.statements))
 
 
-NUMPY_HABITS = {"axis": "dim", "keepdims": "keepdim"}  # "did you mean" for numpy spellings
+def _too_deep(statement: ast.stmt) -> bool:
+    """Whether any expression nests deeper than MAX_DEPTH, found without recursion."""
+    stack: list[tuple[ast.AST, int]] = [(statement, 0)]
+    while stack:
+        node, depth = stack.pop()
+        depth += isinstance(node, ast.expr)
+        if depth > MAX_DEPTH:
+            return True
+        stack.extend((child, depth) for child in ast.iter_child_nodes(node))
+    return False
 
 
 class _Builder:
@@ -88,21 +116,21 @@ class _Builder:
         self._check_name(name, "variable")
         if name in self.variables:
             self.fail(f"{name!r} is assigned twice (each name is assigned once)")
-        node = self.expr(stmt.value, 0)
+        node = self.expr(stmt.value)
         if isinstance(stmt.value, ast.Name):  # y = a: a variable of its own, a's value
             node = self.node("identity", (node,), (), stmt.value)
         self.variables[name] = node
         self.statements.append((name, self.source))
 
     def fail(self, message: str) -> NoReturn:
-        raise InputError(f"statement {self.number + 1} ({self.source!r}): {message}")
+        raise InputError(f"statement {self.number + 1} ({shorten(self.source)!r}): {message}")
 
     def _check_name(self, name: str, what: str) -> None:
         if not name.isidentifier() or name.startswith("_"):
             raise InputError(
-                f"{what} name {name!r} is not allowed (letters, digits, _, not leading _)"
+                f"{what} name {shorten(name)!r} is not allowed (letters, digits, _, not leading _)"
             )
-        if name in FUNCTIONS or name in ("T", "dim", "keepdim"):
+        if name in FUNCTIONS or name in RESERVED:
             raise InputError(f"{what} name {name!r} would shadow a function of the language")
 
     def _add(self, node: Node) -> int:
@@ -114,9 +142,7 @@ class _Builder:
     def node(self, op: str, args: tuple[int, ...], params: tuple[Any, ...], expr: ast.expr) -> int:
         return self._add(Node(op, args, params, ast.unparse(expr), self.number))
 
-    def expr(self, expr: ast.expr, depth: int) -> int:
-        if depth > MAX_DEPTH:
-            self.fail(f"expressions nest deeper than {MAX_DEPTH}")
+    def expr(self, expr: ast.expr) -> int:
         if isinstance(expr, ast.Name):
             if expr.id not in self.variables:
                 hint = " (a function needs its argument)" if expr.id in FUNCTIONS else ""
@@ -125,132 +151,132 @@ class _Builder:
             return self.variables[expr.id]
         if isinstance(expr, ast.Constant):
             return self.node("const", (), (self.number_literal(expr),), expr)
-        if isinstance(expr, ast.BinOp) and type(expr.op) in BINARY:
-            left, right = self.expr(expr.left, depth + 1), self.expr(expr.right, depth + 1)
-            return self.node(BINARY[type(expr.op)], (left, right), (), expr)
+        if isinstance(expr, ast.BinOp) and type(expr.op).__name__ in OPERATORS:
+            left, right = self.expr(expr.left), self.expr(expr.right)
+            return self.node(OPERATORS[type(expr.op).__name__], (left, right), (), expr)
         if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, (ast.USub, ast.UAdd)):
-            operand = self.expr(expr.operand, depth + 1)
+            operand = self.expr(expr.operand)
             return (
                 operand if isinstance(expr.op, ast.UAdd) else self.node("neg", (operand,), (), expr)
             )
         if isinstance(expr, ast.Attribute) and expr.attr == "T":
-            return self.node("T", (self.expr(expr.value, depth + 1),), (), expr)
+            return self.node("T", (self.expr(expr.value),), (), expr)
         if isinstance(expr, ast.Subscript):
-            base = self.expr(expr.value, depth + 1)
+            base = self.expr(expr.value)
             return self.node("index", (base,), (self.index_key(expr.slice),), expr)
         if isinstance(expr, ast.Call):
-            return self.call(expr, depth)
+            return self.call(expr)
         if isinstance(expr, ast.Attribute):
             self.fail(f"attribute {expr.attr!r} is not allowed (only .T and the method calls)")
+        if isinstance(expr, ast.BinOp):
+            self.fail(f"the operator {_kind(expr.op)} is not allowed (+ - * / ** @)")
         return self.fail(f"{_kind(expr)} is not allowed in this language")
 
-    def call(self, call: ast.Call, depth: int) -> int:
+    def call(self, call: ast.Call) -> int:
         func = call.func
         if isinstance(func, ast.Name):
             name, positional = func.id, list(call.args)
-            if name not in FUNCTIONS:
-                self.fail(f"{name}() is not an allowed function ({', '.join(FUNCTIONS)})")
+            self.known_function(name, "")
             if not positional:
                 self.fail(f"{name}() needs a tensor argument")
             tensor = positional.pop(0)
         elif isinstance(func, ast.Attribute):
             name, tensor, positional = func.attr, func.value, list(call.args)
-            if name not in FUNCTIONS:
-                self.fail(f"method .{name}() is not allowed ({', '.join(FUNCTIONS)})")
+            self.known_function(name, ".")
+            prefix = tensor.id if isinstance(tensor, ast.Name) else ""
+            if prefix in MODULES and prefix not in self.variables:
+                self.fail(f"write {name}(…) without the '{prefix}.' prefix")
         else:
             return self.fail("only calls of the language's functions are allowed")
         if any(isinstance(a, ast.Starred) for a in positional) or any(
             k.arg is None for k in call.keywords
         ):
             self.fail("* and ** arguments are not allowed")
-        keywords = {k.arg: k.value for k in call.keywords if k.arg is not None}
-        arg = self.expr(tensor, depth + 1)
-        if name in ELEMENTWISE:
-            self.no_more(name, positional, keywords)
-            return self.node(name, (arg,), (), call)
-        if name in REDUCTIONS:
-            dim = self.take(name, positional, keywords, "dim", None)
-            keepdim = self.take(name, positional, keywords, "keepdim", False)
-            self.no_more(name, positional, keywords)
-            return self.node(name, (arg,), (self.dims(dim), self.flag(keepdim)), call)
-        if name in ("softmax", "log_softmax"):
-            dim = self.take(name, positional, keywords, "dim", None)
-            self.no_more(name, positional, keywords)
-            if dim is None:
-                self.fail(f"{name}() needs dim, as in {name}(x, dim=-1)")
-            return self.node(name, (arg,), (self.int_literal(dim),), call)
-        if name == "matmul":
-            if len(positional) != 1 or keywords:
-                self.fail("matmul() takes two tensors: matmul(a, b)")
-            return self.node("matmul", (arg, self.expr(positional[0], depth + 1)), (), call)
-        if name == "transpose":
-            if len(positional) != 2 or keywords:
-                self.fail("transpose() takes two dims: transpose(x, 0, 1)")
-            return self.node(
-                "transpose", (arg,), tuple(self.int_literal(p) for p in positional), call
-            )
-        if keywords:
-            self.fail("reshape() takes the shape only: reshape(x, 2, 5) or reshape(x, (2, 5))")
-        shape = (
-            positional[0].elts
-            if len(positional) == 1 and isinstance(positional[0], (ast.Tuple, ast.List))
-            else positional
-        )
-        if not shape:
-            self.fail("reshape() needs a shape")
-        return self.node("reshape", (arg,), (tuple(self.int_literal(p) for p in shape),), call)
+        op = REGISTRY[name]
+        tensors = [tensor, *positional[: op.tensors - 1]]
+        if len(tensors) < op.tensors:
+            self.fail(f"{name}() takes {op.tensors} tensors, as in {op.example}")
+        args = tuple(self.expr(t) for t in tensors)
+        params = self.bind(op, positional[op.tensors - 1 :], call.keywords)
+        return self.node(name, args, params, call)
 
-    def take(
-        self,
-        name: str,
-        positional: list[ast.expr],
-        keywords: dict[str, ast.expr],
-        key: str,
-        default: Any,
-    ) -> Any:
-        if key in keywords:
-            return keywords.pop(key)
-        return positional.pop(0) if positional else default
+    def known_function(self, name: str, dot: str) -> None:
+        if name in FUNCTIONS:
+            return
+        what = f"method .{name}()" if dot else f"{name}()"
+        close = HINTS.get(name) or next(iter(difflib.get_close_matches(name, FUNCTIONS, 1)), None)
+        hint = f"; did you mean {close}?" if close else f" ({', '.join(FUNCTIONS)})"
+        self.fail(f"{what} is not {'allowed' if dot else 'an allowed function'}{hint}")
 
-    def no_more(self, name: str, positional: list[ast.expr], keywords: dict[str, ast.expr]) -> None:
+    def bind(
+        self, op: Op, positional: list[ast.expr], keywords: list[ast.keyword]
+    ) -> tuple[Any, ...]:
+        """The literal parameters, by position then by keyword, as Python binds them."""
+        given: dict[str, Any] = {}
+        for param in op.params:
+            if param.kind == "shape" and positional:
+                given[param.name], positional = positional, []
+            elif positional:
+                given[param.name] = positional.pop(0)
         if positional:
-            self.fail(f"{name}() has too many arguments")
-        if keywords:
-            word = next(iter(keywords))
-            habit = NUMPY_HABITS.get(word)
-            hint = f" (numpy's {word}= is {habit}= here, as in torch)" if habit else ""
-            self.fail(f"{name}() has no argument {word!r}{hint}")
+            self.fail(f"{op.name}() has too many arguments, as in {op.example or op.name}")
+        names = [p.name for p in op.params]
+        for keyword in keywords:
+            key = str(keyword.arg)
+            if key not in names:
+                close = HINTS.get(key) or next(iter(difflib.get_close_matches(key, names, 1)), None)
+                hint = f"; did you mean {close}=?" if close in names else ""
+                self.fail(f"{op.name}() has no argument {key!r}{hint}")
+            if key in given:
+                self.fail(f"{op.name}() got {key!r} twice")
+            given[key] = keyword.value
+        return tuple(self.literal(op, p, given.get(p.name, p.default)) for p in op.params)
 
-    def dims(self, value: Any) -> tuple[int, ...] | None:
-        if value is None or (isinstance(value, ast.Constant) and value.value is None):
+    def literal(self, op: Op, param: Param, value: Any) -> Any:
+        if value is REQUIRED:
+            self.fail(f"{op.name}() needs {param.name}, as in {op.example}")
+        if isinstance(value, ast.Constant) and value.value is None and param.kind == "dims":
             return None
-        if isinstance(value, (ast.Tuple, ast.List)):
-            return tuple(self.int_literal(v) for v in value.elts)
-        return (self.int_literal(value),)
-
-    def flag(self, value: Any) -> bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, ast.Constant) and isinstance(value.value, bool):
-            return value.value
-        self.fail("keepdim must be True or False")
+        if param.kind == "bool":
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, ast.Constant) and isinstance(value.value, bool):
+                return value.value
+            self.fail(f"{param.name} must be True or False")
+        if param.kind == "int":
+            return self.int_literal(value)
+        if value is None:  # the default of dims: every dim
+            return None
+        items = value
+        if param.kind == "shape" and isinstance(value, list) and len(value) == 1:
+            items = value[0]
+        if isinstance(items, (ast.Tuple, ast.List)):
+            items = items.elts
+        elif not isinstance(items, list):
+            items = [items]
+        if not items:
+            what = "leave dim out to reduce every dim" if param.kind == "dims" else "give sizes"
+            self.fail(f"{param.name} is empty; {what}")
+        return tuple(self.int_literal(v) for v in items)
 
     def int_literal(self, expr: ast.expr) -> int:
         sign = 1
         if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.USub):
             sign, expr = -1, expr.operand
         if isinstance(expr, ast.Constant) and type(expr.value) is int:
+            if expr.value > MAX_INT:
+                self.fail(f"the integer {shorten(str(expr.value), 30)} is too large (> 2**63 - 1)")
             return sign * expr.value
-        self.fail(f"{ast.unparse(expr)!r} must be an integer literal")
+        self.fail(f"{shorten(ast.unparse(expr))!r} must be an integer literal")
 
     def number_literal(self, expr: ast.Constant) -> float:
         raw = expr.value
         if not isinstance(raw, (int, float)) or isinstance(raw, bool):
-            self.fail(f"constant {raw!r} is not a number")
+            self.fail(f"constant {shorten(repr(raw))} is not a number")
         try:
             value = float(raw)
         except OverflowError:
-            self.fail(f"constant {raw!r} overflows float64")
+            self.fail(f"constant {shorten(str(raw), 30)} overflows float64")
         if value != value or value in (float("inf"), float("-inf")):
             self.fail(f"constant {ast.unparse(expr)} is not finite")
         return value
@@ -291,5 +317,12 @@ def _kind(node: ast.AST) -> str:
         "JoinedStr": "an f-string",
         "FunctionDef": "def",
         "NamedExpr": ":=",
+        "Mod": "%",
+        "FloorDiv": "//",
+        "LShift": "<<",
+        "RShift": ">>",
+        "BitOr": "|",
+        "BitAnd": "&",
+        "BitXor": "^",
     }
     return names.get(type(node).__name__, type(node).__name__)

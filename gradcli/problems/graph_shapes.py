@@ -1,15 +1,20 @@
-"""The shape of every node of a graph program, before anything is computed.
+"""The shape of every node of a graph program, and the work of running it, before
+anything is computed.
 
-The same broadcasting, reduction and matmul rules as numpy and PyTorch (and as the
-engine's forwards in `gradcli.backends.engine`), applied to shapes alone: a program
-that cannot run is refused, naming its operation, before any memory is spent.
+Each operation's shape rule is in the op registry (`gradcli.ops`): the same
+broadcasting, reduction and matmul rules as numpy and PyTorch, applied to shapes alone,
+so that a program that cannot run is refused, naming its operation, before any memory
+is spent. Sizes are Python integers: an element count cannot wrap around int64.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import math
 
-from gradcli.backends.engine import Params, ProgramError, axes, index_key
+from gradcli.backends.engine import ProgramError
+from gradcli.errors import InputError
+from gradcli.ops import LEAVES, REGISTRY
+from gradcli.ops.record import MAX_DIMS
 from gradcli.spec import Program
 
 Shape = tuple[int, ...]
@@ -20,73 +25,74 @@ def node_shapes(program: Program, input_shapes: dict[str, Shape]) -> list[Shape]
     touching data: an error here names the operation before any memory is spent."""
     out: list[Shape] = []
     for number, node in enumerate(program.nodes):
+        if node.op == "input":
+            out.append(tuple(input_shapes.get(node.text, ())))
+            continue
+        if node.op == "const":
+            out.append(())
+            continue
         args = [out[a] for a in node.args]
         try:
-            out.append(_shape(node.op, args, node.params, input_shapes.get(node.text, ())))
-        except (ValueError, IndexError, TypeError) as exc:
+            shape = REGISTRY[node.op].shape(args, node.params)
+        except (ValueError, IndexError, TypeError, OverflowError) as exc:
             raise ProgramError(number, str(exc)) from None
+        if len(shape) > MAX_DIMS:
+            raise ProgramError(number, f"the result has {len(shape)} dims; at most {MAX_DIMS}")
+        out.append(shape)
     return out
 
 
-def _shape(op: str, args: list[Shape], params: Params, input_shape: Shape) -> Shape:
-    if op == "input":
-        return input_shape
-    if op == "const":
-        return ()
-    if op in ("add", "sub", "mul", "div", "pow"):
-        return tuple(np.broadcast_shapes(args[0], args[1]))
-    if op == "matmul":
-        return _matmul_shape(args[0], args[1])
-    a = args[0]
-    if op in ("identity", "neg", "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu"):
-        return a
-    if op in ("softmax", "log_softmax"):
-        axes((params[0],), len(a))
-        if not a:
-            raise ValueError(f"{op} needs at least 1 dim")
-        return a
-    if op == "T":
-        if len(a) > 2:
-            raise ValueError(f".T needs a tensor of at most 2 dims, got {len(a)}; use transpose()")
-        return a[::-1]
-    if op == "transpose":
-        d0, d1 = (axes((d,), len(a))[0] for d in params)
-        swapped = list(a)
-        swapped[d0], swapped[d1] = a[d1], a[d0]
-        return tuple(swapped)
-    if op == "reshape":
-        return _reshape(a, params[0])
-    if op == "index":
-        dummy = np.lib.stride_tricks.as_strided(np.zeros(1), shape=a, strides=(0,) * len(a))
-        return tuple(dummy[index_key(params[0])].shape)
-    reduced = axes(params[0], len(a))  # sum, mean, max
-    if op == "max" and 0 in [a[i] for i in reduced]:
-        raise ValueError("max of an empty dimension")
-    if params[1]:
-        return tuple(1 if i in reduced else n for i, n in enumerate(a))
-    return tuple(n for i, n in enumerate(a) if i not in reduced)
+def forward_flops(program: Program, shapes: list[Shape]) -> int:
+    """Floating-point operations of one forward pass: one per element for elementwise
+    operations and reductions, 2·m·k·n for a matmul (the op registry's `cost`)."""
+    total = 0
+    for number, node in enumerate(program.nodes):
+        if node.op not in LEAVES:
+            args = [shapes[a] for a in node.args]
+            total += REGISTRY[node.op].cost(args, shapes[number], node.params)
+    return total
 
 
-def _matmul_shape(a: Shape, b: Shape) -> Shape:
-    if not a or not b:
-        raise ValueError("matmul needs tensors of at least 1 dim")
-    a2 = (1, *a) if len(a) == 1 else a
-    b2 = (*b, 1) if len(b) == 1 else b
-    if a2[-1] != b2[-2]:
-        raise ValueError(f"matmul: inner sizes differ ({a2[-1]} and {b2[-2]})")
-    batch = tuple(np.broadcast_shapes(a2[:-2], b2[:-2]))
-    return batch + (a2[-2],) * (len(a) > 1) + (b2[-1],) * (len(b) > 1)
+def elements(shape: Shape) -> int:
+    return math.prod(shape)
 
 
-def _reshape(a: Shape, shape: Shape) -> Shape:
-    size = int(np.prod(a, dtype=np.int64))
-    if list(shape).count(-1) > 1 or any(n < -1 for n in shape):
-        raise ValueError(f"reshape to {shape}: only one -1, no other negative size")
-    known = int(np.prod([n for n in shape if n != -1], dtype=np.int64))
-    if -1 in shape:
-        if known == 0 or size % known:
-            raise ValueError(f"cannot reshape {a} ({size} elements) to {shape}")
-        return tuple(size // known if n == -1 else n for n in shape)
-    if known != size:
-        raise ValueError(f"cannot reshape {a} ({size} elements) to {shape}")
-    return tuple(shape)
+def shorten(text: str, limit: int = 60) -> str:
+    """`text` if short, else its start and end around an ellipsis: a message about a
+    100 000-character expression stays one readable line."""
+    if len(text) <= limit:
+        return text
+    head = (limit - 5) * 2 // 3
+    return f"{text[:head]} … {text[-(limit - 5 - head) :]}"
+
+
+def where(program: Program, number: int, reason: str) -> str:
+    """'statement 3 ('y = a / b'): a / b: reason', with long sources shortened."""
+    node = program.nodes[number]
+    statement = program.statements[node.statement][1] if node.statement >= 0 else node.text
+    return (
+        f"statement {node.statement + 1} ({shorten(statement)!r}): {shorten(node.text)}: {reason}"
+    )
+
+
+# The most work a run may take, in element operations (see gradcli/ops/record.py): about
+# 10 s on the 2-core CI machine. Estimated before anything runs, fd's passes included.
+WORK_BUDGET = 4e9
+
+
+def check_work(program: Program, shapes: list[Shape], passes: dict[str, int]) -> None:
+    """Refuse a run whose estimated work is beyond WORK_BUDGET. `passes`: how many
+    forward passes' worth of work each backend does (a backward pass costs about two)."""
+    one = forward_flops(program, shapes)
+    total = one * sum(passes.values())
+    if total <= WORK_BUDGET:
+        return
+    count = sum(passes.values())
+    parts = ", ".join(f"{name} {n}" for name, n in passes.items())
+    advice = "use smaller inputs"
+    if "fd" in passes and one * (sum(passes.values()) - passes["fd"]) <= WORK_BUDGET:
+        advice = "check without finite differences (--backend numpy,torch) or use smaller inputs"
+    raise InputError(
+        f"the program would take about {total:.2g} element operations, {one:.2g} per "
+        f"forward pass × {count} passes ({parts}); the limit is {WORK_BUDGET:.0g}: {advice}"
+    )

@@ -73,10 +73,12 @@ def path_sections(
     sections = []
     for name, path in paths.items():
         lines = []
+        if not path["total"].size:  # an empty tensor: no element to show
+            continue
         first = tuple(0 for _ in path["total"].shape)
         at = f"[{', '.join(map(str, first))}]" if first else ""
         for use in path["uses"]:
-            value = float(use["grad"][first]) if use["grad"].size else 0.0
+            value = float(use["grad"][first])
             role = f"{name} is argument {use['argument'] + 1} of {use['expression']}"
             total_share = float(use["grad"].sum())
             lines.append(

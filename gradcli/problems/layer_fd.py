@@ -102,7 +102,7 @@ def fd_mode(spec: LayerSpec) -> str:
     batch = 1 if spec.x.ndim == 1 else spec.x.shape[0]
     elements = spec.w.size + spec.b.size + spec.x.size + 2 * batch * out_features
     limits.check_memory(
-        12 * 8 * elements,
+        limits.layer_peak(elements, [], spec.options.backends, plot=False),  # test_memory.py
         f"a {out_features}×{in_features} layer with a batch of {batch}",
         "use a smaller layer",
     )

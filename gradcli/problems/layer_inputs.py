@@ -8,8 +8,9 @@ import numpy as np
 
 from gradcli.errors import InputError
 from gradcli.inputs import to_array
-from gradcli.limits import check_memory
+from gradcli.limits import check_memory, layer_peak
 from gradcli.names import LOSSES
+from gradcli.params import INTEGER
 from gradcli.spec import LayerSpec, LossSpec
 
 MAX_FEATURES = 100_000
@@ -41,7 +42,7 @@ def check_sizes(in_features: int, out_features: int, batch: int | None) -> None:
     rows = batch or 1
     elements = out_features * in_features + out_features + rows * (in_features + out_features)
     check_memory(
-        12 * 8 * elements,  # W, x, z, s and their gradients, in every backend
+        layer_peak(elements, [], ("numpy", "torch", "fd"), plot=False),  # test_memory.py
         f"a {out_features}×{in_features} layer with a batch of {rows}",
         "use a smaller layer",
     )
@@ -128,7 +129,7 @@ def loss_from_json(loss: dict[str, Any], where: str) -> LossSpec:
 
 def _class(value: Any, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        if isinstance(value, str) and INTEGER.match(value.strip()):  # ASCII digits: not '²'
             return int(value)
         raise InputError(f"{where}class {value!r} is not an integer")
     return value

@@ -38,6 +38,14 @@ def validate(spec: SoftmaxSpec) -> None:
         spread = cast.max() - cast.min()
     if not np.isfinite(spread):
         raise InputError(f"z: max(z) − min(z) overflows {dtype}; the logits span too wide a range")
+    # The scaled spread, with room for fd's step (∛ε·|z|): beyond it (z ± h) / T overflows
+    # float64 and fd's NaN would be a false disagreement with an exact Jacobian of 0.
+    reach = float(z.max() - z.min()) + 1e-5 * max(1.0, float(np.abs(z).max()))
+    if reach / spec.temperature > np.finfo(np.float64).max / 4:
+        raise InputError(
+            f"z / T overflows float64: the logits span {float(z.max() - z.min()):g} and "
+            f"T = {spec.temperature:g}; use a larger --temperature"
+        )
     n = z.size
     if n > limits.MAX_DENSE_N:
         each = n * n * 8
@@ -48,7 +56,7 @@ def validate(spec: SoftmaxSpec) -> None:
     # Each backend keeps one n×n Jacobian; fd's float64 and the work blocks come on top.
     n_backends = len(spec.options.backends)
     limits.check_memory(
-        (n_backends + 1) * n * n * 8,
+        limits.softmax_peak(n, spec.options.backends),  # the model tests/test_memory.py checks
         f"{n_backends} dense {n}×{n} Jacobians",
         "select fewer backends with --backend",
     )

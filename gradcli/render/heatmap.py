@@ -28,7 +28,7 @@ def renderables(report: Report) -> list[Any]:
     """A grid per backend, then one of |difference|, for each array quantity."""
     out: list[Any] = []
     quantities = dict.fromkeys(
-        q for r in report.results.values() for q, a in r.arrays.items() if a.ndim
+        q for r in report.results.values() for q, a in r.arrays.items() if a.ndim and a.size
     )
     for quantity in quantities:
         worst = worst_comparison(report.comparisons, quantity)

@@ -49,6 +49,8 @@ def save_plot(report: Report, path: str, command: str | None = None) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if not _rows(report) and report.command != "graph":
+        raise InputError("--plot: nothing to draw (every quantity is a scalar or empty)")
     figure = build_figure(report, command)
     suffix = Path(path).suffix.lower().lstrip(".")
     atomic_write(path, lambda handle: figure.savefig(handle, format=suffix), "--plot")
@@ -98,8 +100,8 @@ def _rows(report: Report) -> list[tuple[str, Comparison | None]]:
     failing = findings.failures(report)
     chosen: list[tuple[str, Comparison | None]] = [(f.worst.quantity, f.worst) for f in failing]
     seen = {split_trial(q)[1] for q, _ in chosen}
-    arrays = dict.fromkeys(
-        q for r in report.results.values() for q, a in r.arrays.items() if a.ndim
+    arrays = dict.fromkeys(  # an empty tensor has nothing to draw
+        q for r in report.results.values() for q, a in r.arrays.items() if a.ndim and a.size
     )
     derivatives = [q for q in arrays if q == "jacobian" or q.startswith(("d", "grads.", "trial"))]
     for quantity in derivatives or list(arrays):

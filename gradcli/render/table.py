@@ -260,7 +260,10 @@ def _matrix_table(
 ) -> Titled:
     """One matrix quantity: a block of rows per backend, the top-left corner if large."""
     full_shape = _having(report, quantity)[0][1].shape
-    having = [(n, a.reshape(-1, a.shape[-1])) for n, a in _having(report, quantity)]
+    having = [
+        (n, a.reshape(a.size // max(a.shape[-1], 1), a.shape[-1]))
+        for n, a in _having(report, quantity)
+    ]
     rows, cols = having[0][1].shape
     row_ids, col_ids = _columns_shown(rows), _columns_shown(cols)
     index, failed = worst.get(quantity, ((), False))

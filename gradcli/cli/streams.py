@@ -1,0 +1,73 @@
+"""stdout and stderr as gradcli finds them: perhaps closed, perhaps not UTF-8, perhaps
+with a COLUMNS that makes no sense. Prepared once, before anything is printed."""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import os
+import sys
+
+# What the math symbols become where the stream's encoding lacks them (LC_ALL=C,
+# PYTHONIOENCODING=ascii): readable ASCII rather than a UnicodeEncodeError half-way.
+ASCII_FALLBACK = {
+    "∂": "d", "·": "*", "−": "-", "ᵀ": "^T", "×": "x", "≤": "<=", "≥": ">=", "≈": "~",
+    "Σ": "sum", "δ": "delta", "√": "sqrt", "…": "...", "→": "->", "←": "<-", "±": "+-",
+    "✓": "ok", "✗": "X", "│": "|", "─": "-", "—": "--", "–": "-", "‖": "||", "⟨": "<",
+    "⟩": ">", "∞": "inf", "₀": "0", "₁": "1", "₂": "2", "ᵢ": "_i", "ⱼ": "_j", "′": "'",
+}  # fmt: skip
+FALLBACK_HANDLER = "gradcli-ascii"
+MIN_COLUMNS, MAX_COLUMNS = 40, 1000
+
+
+def _fallback(error: UnicodeError) -> tuple[str, int]:
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    bad = error.object[error.start : error.end]
+    return "".join(ASCII_FALLBACK.get(c, "?") for c in bad), error.end
+
+
+def prepare() -> None:
+    """Math symbols degrade to ASCII on a stream that cannot encode them; COLUMNS that
+    is not a width (0, -5, 'wide') is dropped, one that is tiny or huge is clamped."""
+    codecs.register_error(FALLBACK_HANDLER, _fallback)
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        encoding = getattr(stream, "encoding", None) or "ascii"
+        if reconfigure is None or _encodes(encoding, "∂ᵀ·−×≤"):
+            continue
+        with contextlib.suppress(ValueError, OSError):  # a stream that cannot be reconfigured
+            reconfigure(errors=FALLBACK_HANDLER)
+    columns = os.environ.get("COLUMNS")
+    if columns is not None:
+        if not (columns.isascii() and columns.isdigit()) or int(columns[:6]) < 1:
+            del os.environ["COLUMNS"]
+        else:
+            width = min(max(int(columns[:6]), MIN_COLUMNS), MAX_COLUMNS)
+            os.environ["COLUMNS"] = str(width)
+
+
+def _encodes(encoding: str, text: str) -> bool:
+    try:
+        text.encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+def note(message: str) -> None:
+    """A message on stderr, if stderr can take it: a closed or full stderr never turns
+    a result into a failure (the exit status still says what happened)."""
+    stream = sys.stderr
+    if stream is None:
+        return
+    try:
+        stream.write(message + "\n")
+        stream.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def pipe_closed() -> bool:
+    """Whether click met a closed stdout (EPIPE): it then wraps stdout this way."""
+    return type(sys.stdout).__name__.lstrip("_") == "PacifyFlushWrapper"

@@ -1,0 +1,216 @@
+"""One rule per parameter, shared by the command line and the Python API.
+
+Each rule takes the value as the user gave it (a command-line string, or any Python
+object through the API), returns the checked value, or raises InputError whose message
+names the parameter and shows the value *as given*: `--temperature 100000001: must lie
+in [1e-08, 1e+08]`, never a rounded or converted form that would contradict the bound.
+The CLI's parameter types (cli/common.py) and the API's functions (api.py) call these,
+so `gradcli softmax --rtol x` and `gradcli.softmax(z, rtol="x")` are refused by the same
+rule. No numpy here: the CLI builds its options from these without paying for numpy;
+the rules for arrays are in gradcli.arrays.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from gradcli.errors import InputError
+from gradcli.names import BACKENDS, DTYPES, FD_MODES
+from gradcli.tokens import parse_number
+
+MIN_TEMPERATURE, MAX_TEMPERATURE = 1e-8, 1e8
+MAX_SEED = 2**63 - 1  # what numpy's default_rng and torch.manual_seed both take
+
+# An integer on the command line: ASCII digits only. str.isdigit() is also true for
+# '²' and other Unicode digits that int() refuses, and int() itself accepts '1_000',
+# ' 7 ' and Arabic-Indic digits; none of them is a number here. Twenty digits is more
+# than any limit gradcli has, and keeps int() far from Python's 4300-digit guard.
+INTEGER = re.compile(r"[+-]?[0-9]{1,20}\Z")
+DIGIT_RUN = re.compile(r"[0-9]{19,}")
+
+
+def shown(value: Any, limit: int = 40) -> str:
+    """`value` as the user gave it, cut to `limit` characters: a string as typed, other
+    objects by repr (a 5000-digit int by its size: repr would raise)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return f"(an integer of about {int(value.bit_length() * 0.30103) + 1} digits)"
+    try:
+        text = value if isinstance(value, str) else repr(value)
+    except Exception:  # a user's object whose __repr__ raises
+        text = f"a {type(value).__name__}"
+    text = " ".join(text.split()) if "\n" in text else text
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def where(name: str, value: Any) -> str:
+    """`--seed x`, `temperature 0`; `--rand a=4y4` (a name ending in = takes no space)."""
+    return f"{name}{shown(value)}" if name.endswith("=") else f"{name} {shown(value)}"
+
+
+def number(value: Any, name: str) -> float:
+    """A finite float: a real number (not a bool), or a string that is a decimal number."""
+    if isinstance(value, str):
+        return parse_number(value, name) if len(value) <= 400 else _too_long(value, name)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InputError(f"{where(name, value)}: expected a number")
+    try:
+        result = float(value)
+    except (OverflowError, ValueError, TypeError):
+        raise InputError(f"{where(name, value)}: overflows float64") from None
+    if not math.isfinite(result):
+        raise InputError(f"{where(name, value)}: is not a finite number")
+    return result
+
+
+def _too_long(value: str, name: str) -> float:
+    raise InputError(f"{where(name, value)}: {len(value)} characters, not a number")
+
+
+def integer(value: Any, name: str, low: int, high: int) -> int:
+    """An int in [low, high]: an Integral (not a bool), or a string of ASCII digits."""
+    if isinstance(value, str):
+        if not INTEGER.match(value):
+            raise InputError(f"{where(name, value)}: expected an integer (digits 0-9)")
+        result = int(value)
+    elif isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise InputError(f"{where(name, value)}: expected an integer")
+    else:
+        result = int(value)
+    if not low <= result <= high:
+        raise InputError(f"{where(name, value)}: must be from {low} to {high}")
+    return result
+
+
+def seed(value: Any, name: str = "seed") -> int:
+    return integer(value, name, 0, MAX_SEED)
+
+
+def temperature(value: Any, name: str = "temperature") -> float:
+    result = number(value, name)
+    if not MIN_TEMPERATURE <= result <= MAX_TEMPERATURE:
+        raise InputError(
+            f"{where(name, value)}: must lie in [{MIN_TEMPERATURE:g}, {MAX_TEMPERATURE:g}]"
+        )
+    return result
+
+
+def tolerance(value: Any, name: str) -> float | None:
+    """rtol or atol: None (the default) or a finite number ≥ 0."""
+    if value is None:
+        return None
+    result = number(value, name)
+    if result < 0:
+        raise InputError(f"{where(name, value)}: must be 0 or more")
+    return result
+
+
+def choice(value: Any, name: str, choices: Iterable[str]) -> str:
+    options = tuple(choices)
+    if not isinstance(value, str) or value not in options:
+        raise InputError(f"{where(name, value)}: must be one of {', '.join(options)}")
+    return value
+
+
+def dtype(value: Any, name: str = "dtype") -> str:
+    return choice(value, name, DTYPES)
+
+
+def fd_mode(value: Any, name: str = "fd_mode") -> str:
+    return choice(value, name, FD_MODES)
+
+
+def backends(
+    value: Any, name: str = "backends", allowed: Iterable[str] = BACKENDS
+) -> tuple[str, ...]:
+    """Backend names, from a comma-separated string or an iterable of strings, returned
+    in the canonical order of `allowed`."""
+    known = tuple(allowed)
+    if isinstance(value, str):
+        names = [part.strip() for part in value.split(",")]
+    else:
+        try:
+            names = list(value)
+        except TypeError:
+            raise InputError(f"{where(name, value)}: expected backend names") from None
+    for item in names:
+        if not isinstance(item, str) or item not in known:
+            raise InputError(
+                f"{where(name, value)}: unknown backend {shown(item)} "
+                f"(choose from {', '.join(known)})"
+            )
+    if not names:
+        raise InputError(f"{where(name, value)}: choose at least one of {', '.join(known)}")
+    return tuple(b for b in known if b in names)
+
+
+def shape(value: Any, name: str, max_elements: int, minimum: int = 1) -> tuple[int, ...]:
+    """Sizes joined by x ("4x10", "5"; "" for a scalar) or a sequence of ints; every
+    size at least `minimum`, and at most `max_elements` elements in all (counted in
+    Python ints: a product never wraps)."""
+    if isinstance(value, str):
+        parts = value.split("x") if value else []
+        if not all(INTEGER.match(p) and p[0] not in "+-" for p in parts):
+            raise InputError(f"{where(name, value)}: the shape is sizes joined by x, such as 4x6")
+        sizes = [int(p) for p in parts]
+    elif isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        sizes = [int(value)]
+    else:
+        try:
+            items = list(value)
+        except TypeError:
+            raise InputError(f"{where(name, value)}: expected a shape such as (4, 6)") from None
+        if not all(isinstance(i, numbers.Integral) and not isinstance(i, bool) for i in items):
+            raise InputError(f"{where(name, value)}: expected a shape such as (4, 6)")
+        sizes = [int(i) for i in items]
+    if len(sizes) > 32:
+        raise InputError(f"{where(name, value)}: {len(sizes)} dimensions; the limit is 32")
+    if any(size < minimum for size in sizes):
+        raise InputError(f"{where(name, value)}: every size must be {minimum} or more")
+    if math.prod(sizes) > max_elements:
+        raise InputError(
+            f"{where(name, value)}: {math.prod(sizes)} elements; the limit is {max_elements}"
+        )
+    return tuple(sizes)
+
+
+def classes(value: Any, name: str) -> list[int]:
+    """Class indices: "0,2,1" or a sequence of ints (ranges are checked against the layer)."""
+    if isinstance(value, str):
+        parts = [p.strip() for p in value.split(",")]
+        if not all(INTEGER.match(p) and p[0] not in "+-" for p in parts):
+            raise InputError(
+                f"{where(name, value)}: expected classes separated by commas, e.g. 0,2,1"
+            )
+        return [int(p) for p in parts]
+    try:
+        items = list(value)
+    except TypeError:
+        raise InputError(f"{where(name, value)}: expected a list of classes") from None
+    return [integer(item, f"{name} item", 0, 2**31) for item in items]
+
+
+def not_empty(value: Any, name: str, example: str) -> str:
+    """A file name or an entry given as a string that says something: `--save ''` is
+    refused, not read as "no --save"."""
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(f"{name} {shown(value)!r}: give {example}")
+    return value
+
+
+def explain(value: Any, name: str = "explain") -> str:
+    """An --explain entry: not empty, and no index longer than any array could be."""
+    entry = not_empty(value, name, "an entry such as 'W[0,0]'")
+    if DIGIT_RUN.search(entry):
+        raise InputError(f"{where(name, entry)}: the index is out of range")
+    return entry
+
+
+def exclusive(given: dict[str, Any]) -> None:
+    """At most one of the named parameters is given (not None)."""
+    present = [name for name, value in given.items() if value is not None]
+    if len(present) > 1:
+        raise InputError(f"{' and '.join(present)} exclude each other: give one of them")
