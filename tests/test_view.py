@@ -116,15 +116,11 @@ def test_an_agreeing_result_is_shown_once():
 def test_softmax_at_80_columns():
     assert view(*SOFTMAX)[1] == snapshot("""\
 s = softmax(z / T) of 3 logits, T = 1, float64
-i  z_i         s_i
-0    3    0.878878
-1    1    0.118943
-2   -3  0.00217852
-Jacobian ∂s_i/∂z_j: J_ij = s_i(δ_ij − s_j)   (3×3)
-i\\j            0            1            2
-  0     0.106451    -0.104537  -0.00191466
-  1    -0.104537     0.104796  -0.00025912
-  2  -0.00191466  -0.00025912   0.00217378
+                       Jacobian ∂s_i/∂z_j: J_ij = s_i(δ_ij − s_j)   (3×3)
+i  z_i         s_i  │  i\\j            0            1            2
+0    3    0.878878  │    0     0.106451    -0.104537  -0.00191466
+1    1    0.118943  │    1    -0.104537     0.104796  -0.00025912
+2   -3  0.00217852  │    2  -0.00191466  -0.00025912   0.00217378
 OK: numpy, torch and fd agree on softmax and jacobian within tolerance; every
   law holds
   largest difference 6.44e-12 at J[1,0] (numpy vs fd), allowed 1.74e-10
@@ -137,15 +133,11 @@ OK: numpy, torch and fd agree on softmax and jacobian within tolerance; every
 def test_softmax_at_120_columns():
     assert view(*SOFTMAX, width=120)[1] == snapshot("""\
 s = softmax(z / T) of 3 logits, T = 1, float64
-i  z_i         s_i
-0    3    0.878878
-1    1    0.118943
-2   -3  0.00217852
-Jacobian ∂s_i/∂z_j: J_ij = s_i(δ_ij − s_j)   (3×3)
-i\\j            0            1            2
-  0     0.106451    -0.104537  -0.00191466
-  1    -0.104537     0.104796  -0.00025912
-  2  -0.00191466  -0.00025912   0.00217378
+                       Jacobian ∂s_i/∂z_j: J_ij = s_i(δ_ij − s_j)   (3×3)
+i  z_i         s_i  │  i\\j            0            1            2
+0    3    0.878878  │    0     0.106451    -0.104537  -0.00191466
+1    1    0.118943  │    1    -0.104537     0.104796  -0.00025912
+2   -3  0.00217852  │    2  -0.00191466  -0.00025912   0.00217378
 OK: numpy, torch and fd agree on softmax and jacobian within tolerance; every law holds
   largest difference 6.44e-12 at J[1,0] (numpy vs fd), allowed 1.74e-10
   references: fd for J: central differences (cheap 3), error ≤ 2.6e-10

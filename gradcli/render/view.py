@@ -112,13 +112,40 @@ def _results_once(report: Report, width: int, fmt: Any, skip: set[str]) -> list[
     for q, s in shapes.items():
         if len(s) == 1:
             groups.setdefault(s[0], []).append(q)
-    for length, group in groups.items():
-        out += _vector_block(report, group, length, width, fmt)
-    for q, s in shapes.items():
-        if len(s) >= 2:
-            out.append(Text(f"{_label(report, q)}   ({_shape(_value(report, q))})", style="bold"))
-            out += _matrix(as_matrix(_value(report, q)), width, fmt)
+    vectors = [_vector_block(report, g, n, width, fmt) for n, g in groups.items()]
+    matrices = [
+        (Text(f"{_label(report, q)}   ({_shape(_value(report, q))})", style="bold"), q)
+        for q, s in shapes.items()
+        if len(s) >= 2
+    ]
+    if len(vectors) == 1 and len(matrices) == 1:  # softmax: s beside J, row i by row i
+        title, q = matrices[0]
+        beside = _beside(vectors[0], _matrix(as_matrix(_value(report, q)), width, fmt), width)
+        if beside:
+            pad = max(len(t.plain) for t in vectors[0]) + len(SEPARATOR)
+            return [*out, Text(" " * pad) + title, *beside]
+    for block in vectors:
+        out += block
+    for title, q in matrices:
+        out.append(title)
+        out += _matrix(as_matrix(_value(report, q)), width, fmt)
     return out
+
+
+SEPARATOR = "  │  "
+
+
+def _beside(left: list[Text], right: list[Text], width: int) -> list[Text] | None:
+    """Two tables of the same rows side by side, if they fit in `width`."""
+    if len(left) != len(right):
+        return None
+    pad = max(len(t.plain) for t in left)
+    if pad + len(SEPARATOR) + max(len(t.plain) for t in right) > width:
+        return None
+    return [
+        Text.assemble(a, " " * (pad - len(a.plain)), (SEPARATOR, "dim"), b)
+        for a, b in zip(left, right, strict=True)
+    ]
 
 
 def _value(report: Report, quantity: str) -> Any:
@@ -148,13 +175,14 @@ def _vector_block(
         columns.append(Column(header, [fmt(float(values[i])) for i in rows]))
         if columns[-1].width + sum(c.width + 2 for c in columns[:-1]) <= width:
             return lines(columns)
-    labels = [_label(report, q) for q in group]
+    labels = [*same_length, *(SHORT.get((report.command, q)) or _label(report, q) for q in group)]
     label_column = Column("", labels, left=True)
-    data = np.stack([np.asarray(_value(report, q), dtype=np.float64) for q in group])
-    indices = [None] * len(group)  # unused: rows are quantities
-    del indices
+    data = np.stack(
+        [np.asarray(v, dtype=np.float64) for v in same_length.values()]
+        + [np.asarray(_value(report, q), dtype=np.float64) for q in group]
+    )
     columns = [
-        Column(str(j), [fmt(float(data[r, j])) for r in range(len(group))]) for j in range(length)
+        Column(str(j), [fmt(float(data[r, j])) for r in range(len(labels))]) for j in range(length)
     ]
     return lines(fit_columns([label_column], columns, width))
 
