@@ -287,9 +287,7 @@ DISAGREE: jacobian: yours differs in 60 of 75 entries, 3 of 3 trials
   worst: J[1,2] in trial 1: yours 0, torch -0.132248, allowed ±1.3e-10
 check softmax_jacobian_no_cross_terms (jacobian) of examples/ops.py:softmax: 3
   trials, x of shape (5,), float64
-                    0      1         2          3         4
-x (trial 1)  0.361595  1.304  0.947081  -0.703735  -1.26542
-jacobian (trial 1): yours, then expected (torch)
+x (trial 1) = [0.361595, 1.304, 0.947081, -0.703735, -1.26542]
 yours i\\j         0         1         2          3          4
         0  0.140705         0         0          0          0
         1         0  0.245737         0          0          0
@@ -321,9 +319,7 @@ DISAGREE: jacobian: yours differs in 60 of 75 entries, 3 of 3 trials
   pattern: diagonal right, off-diagonal entries wrong; torch and fd agree
   worst: J[1,2] in trial 1: yours 0, torch -0.132248, allowed ±1.3e-10
 check softmax_jacobian_no_cross_terms (jacobian) of examples/ops.py:softmax: 3 trials, x of shape (5,), float64
-                    0      1         2          3         4
-x (trial 1)  0.361595  1.304  0.947081  -0.703735  -1.26542
-jacobian (trial 1): yours, then expected (torch)
+x (trial 1) = [0.361595, 1.304, 0.947081, -0.703735, -1.26542]
 yours i\\j         0         1         2          3          4
         0  0.140705         0         0          0          0
         1         0  0.245737         0          0          0

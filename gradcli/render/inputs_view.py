@@ -26,6 +26,7 @@ from gradcli.render.grid import (
 from gradcli.report import Report
 
 MAX_ROWS = 6
+MAX_INLINE = 24  # values of a failing trial's x written on its line(s)
 
 
 def lines(report: Report, width: int, fmt: Any, found: list[Failure]) -> list[Text]:
@@ -185,6 +186,10 @@ def _check(report: Report, width: int, fmt: Any, failure: Failure) -> list[Text]
         names = Column("", [f"x (trial {trial})", "g (cotangent)"], left=True)
         columns = [Column(str(j), [fmt(float(x[j])), fmt(float(g[j]))]) for j in range(x.size)]
         return table_lines(fit_columns([names], columns, width))
+    if x.ndim == 1 and g is None:  # one line, wrapped: the numbers to type into a test
+        shown = ", ".join(fmt(float(v)) for v in x[:MAX_INLINE])
+        more = f", … ({x.size} values)" if x.size > MAX_INLINE else ""
+        return wrap(f"x (trial {trial}) = [{shown}{more}]", width, indent="    ")
     out = _input_block(f"x (trial {trial})", x, width, fmt)
     if g is not None:
         out += _input_block(f"g (cotangent, trial {trial})", g, width, fmt)

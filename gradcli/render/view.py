@@ -330,16 +330,10 @@ def _failure_body(report: Report, f: Failure, width: int, fmt: Any) -> list[Text
             *lines(fit_columns([labels], columns, width)),
             Text(f"  ({tolerance})", style="dim"),
         ]
-    out = [Text(f"{label}{trial}: {f.differing}, then expected ({f.expected})", style="bold")]
+    # the tables' own headers name both sides ("yours i\\j", "torch i\\j")
     left = _matrix(mine, width, fmt, bad, header=f"{f.differing} i\\j")
     right = _matrix(expected, width, fmt, header=f"{f.expected} i\\j")
-    pad = max(len(t.plain) for t in left) + 4
-    if pad + max(len(t.plain) for t in right) <= width:
-        out[0] = Text(f"{label}{trial}: {f.differing} beside expected ({f.expected})", style="bold")
-        for a, b in zip(left, right, strict=True):
-            out.append(Text.assemble(a, " " * (pad - len(a.plain)), b))
-    else:
-        out += [*left, *right]
+    out: list[Text] = _beside(left, right, width) or [*left, *right]
     out.append(Text(f"{f.differing} − expected  ({tolerance})"))
     rows = rows_shown(gap.shape[0], MAX_MATRIX_ROWS)
     columns = []
