@@ -142,3 +142,29 @@ def test_quiet_keeps_the_explanation():
     lines = out.splitlines()
     assert lines[-2] == "  sum = 0.0135892;  dW[0,0] from numpy = 0.0135892"
     assert lines[-1].startswith("OK: ")
+
+
+@pytest.mark.parametrize(
+    ("command", "args"),
+    [
+        ("softmax", ("3", "1", "-3", "--explain", "J[0,1]")),
+        ("graph", ("b = a*a; y = exp(b) + a", "--var", "a=[1, 2]", "--explain", "a[1]")),
+        (
+            "check",
+            (
+                *("examples/ops.py:softmax", "--jacobian", "softmax_jacobian"),
+                *("--shape", "3", "--explain", "J[0,1]"),
+            ),
+        ),
+    ],
+)
+def test_explanations_are_in_the_json_schema(command, args, monkeypatch):
+    import jsonschema
+
+    monkeypatch.chdir(ROOT)
+    code, out, _ = invoke(command, *args, "--json")
+    assert code == 0
+    doc = json.loads(out)
+    schema = json.loads((ROOT / "gradcli" / "schemas" / f"{command}.schema.json").read_text())
+    jsonschema.validate(doc, schema)
+    assert doc["explanation"]["total"] == pytest.approx(doc["explanation"]["value"], rel=1e-12)
