@@ -65,7 +65,7 @@ def build_figure(report: Report, command: str | None = None) -> Any:
     columns = 3 if failed else 2
     graph = report.command == "graph" and report.extra.get("graph")
     top = 1 if graph else 0
-    heights = [2.9] * len(rows)
+    heights = [1.7 if _is_vector(report, q) else 2.9 for q, _ in rows]
     if graph:
         from gradcli.render import graph_picture
 
@@ -104,6 +104,8 @@ def _rows(report: Report) -> list[tuple[str, Comparison | None]]:
         q for r in report.results.values() for q, a in r.arrays.items() if a.ndim and a.size
     )
     derivatives = [q for q in arrays if q == "jacobian" or q.startswith(("d", "grads.", "trial"))]
+    first = ("jacobian", "dW", "db", "dx")  # the parameters' gradients before dL/ds, dL/dz
+    derivatives.sort(key=lambda q: first.index(q) if q in first else len(first))
     for quantity in derivatives or list(arrays):
         base = split_trial(quantity)[1]
         if base in seen:
@@ -112,6 +114,11 @@ def _rows(report: Report) -> list[tuple[str, Comparison | None]]:
         pairs = [c for c in report.comparisons if c.quantity == quantity]
         chosen.append((quantity, max(pairs, key=findings.ratio) if pairs else None))
     return chosen[:MAX_ROWS]
+
+
+def _is_vector(report: Report, quantity: str) -> bool:
+    backend = findings.shown_backend(report, quantity)
+    return int(np.ndim(report.results[backend].arrays[quantity])) <= 1
 
 
 def _matrix(array: Any) -> Any:
@@ -165,7 +172,8 @@ def _difference_panel(figure: Any, ax: Any, report: Report, c: Comparison) -> No
     image = ax.imshow(logs, cmap="RdYlGn_r", norm=norm, aspect="auto")
     bar = figure.colorbar(image, ax=ax, shrink=0.85)
     bar.set_label("|a − ref| / allowed", fontsize=7)
-    ticks = sorted([t for t in range(int(FLOOR), int(top) + 1, 2) if t != 0] + [0])
+    step = 4 if logs.shape[0] == 1 else 2  # a vector's colour bar is short
+    ticks = sorted([t for t in range(int(FLOOR), int(top) + 1, step) if t != 0] + [0])
     bar.set_ticks(ticks)
     bar.set_ticklabels(["1 = tolerance" if t == 0 else f"1e{t}" for t in ticks])
     bar.ax.axhline(0.0, color="black", linewidth=2)
