@@ -380,3 +380,25 @@ def test_graph_says_where_its_inputs_came_from_and_in_which_dtype():
     out32 = " ".join(view(*GRAPH_RUN, "--dtype", "float32")[1].split())
     assert "computed in float32" in out32
     assert "--dtype float32 prints" not in out32
+
+
+def test_a_wide_failing_matrix_keeps_its_worst_entry_in_view():
+    from gradcli.render.grid import Column, fit_columns, rows_shown
+
+    assert rows_shown(10, 6, focus=5) == [0, 1, None, 5, None, 9]
+    assert rows_shown(10, 6, focus=8) == [0, 1, 2, None, 8, 9]
+    assert rows_shown(10, 6, focus=2) == [0, 1, 2, 3, None, 9]
+    columns = [Column(str(j), ["-0.000889145"]) for j in range(10)]
+    shown = [c.header for c in fit_columns([Column("i", ["0"])], columns, 60, focus=6)]
+    assert "6" in shown
+    assert shown[0] == "i"
+    assert shown[-1] == "9"
+    assert sum(len(c) for c in shown) + 2 * (len(shown) - 1) <= 60
+
+
+def test_equal_looking_worst_values_get_the_digits_that_tell_them_apart():
+    code, out = view(*GRAPH_RUN, "--rtol", "1e-15", "--atol", "0", width=120)
+    assert code == 1
+    worst = out.splitlines()[1]
+    numbers = [w.rstrip(",") for w in worst.split() if w[:1] in "-0123456789"]
+    assert numbers[0] != numbers[1]  # not "-0.000889145, torch -0.000889145"

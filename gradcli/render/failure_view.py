@@ -40,7 +40,15 @@ def failure_head(report: Report, found: list[Failure], width: int) -> list[Text]
             out += wrap(f"  {second}", width, indent="    ")
         c = f.worst
         worst = f"  worst: {entry_name(report, c.quantity, c.worst_index)}: {c.backends[0]} "
-        worst += f"{c.worst_values[0]:.6g}, {f.expected} {c.worst_values[1]:.6g}, "
+        digits = next(
+            (
+                d
+                for d in (6, 9, 12, 17)
+                if f"{c.worst_values[0]:.{d}g}" != f"{c.worst_values[1]:.{d}g}"
+            ),
+            17,
+        )
+        worst += f"{c.worst_values[0]:.{digits}g}, {f.expected} {c.worst_values[1]:.{digits}g}, "
         worst += f"allowed ±{c.allowed:.2g}"
         out += wrap(worst, width, indent=" " * 9)
     listed = {f.base for f in found}
@@ -88,18 +96,27 @@ def failure_body(report: Report, f: Failure, width: int, fmt: Any) -> list[Text]
             Text(f"  ({tolerance})", style="dim"),
         ]
     # the tables' own headers name both sides ("yours i\\j", "torch i\\j")
-    left = matrix_lines(mine, width, fmt, bad, header=f"{f.differing} i\\j")
-    right = matrix_lines(expected, width, fmt, header=f"{f.expected} i\\j")
+    focus = _as_matrix_index(f.worst.worst_index, np.shape(f.values(report)[0]))
+    left = matrix_lines(mine, width, fmt, bad, header=f"{f.differing} i\\j", focus=focus)
+    right = matrix_lines(expected, width, fmt, header=f"{f.expected} i\\j", focus=focus)
     out: list[Text] = beside(left, right, width) or [*left, *right]
     out.append(Text(f"{f.differing} − expected  ({tolerance})"))
-    rows = rows_shown(gap.shape[0], MAX_MATRIX_ROWS)
+    rows = rows_shown(gap.shape[0], MAX_MATRIX_ROWS, focus[0] if focus else None)
     columns = []
     for j in range(gap.shape[1]):
         cells = ["…" if i is None else (f"{gap[i, j]:.3g}" if outside[i, j] else "·") for i in rows]
         styles = ["" if i is None else bad(i, j) for i in rows]
         columns.append(Column(str(j), cells, styles=styles))
-    out += lines(fit_columns([index_column(rows)], columns, width))
+    out += lines(fit_columns([index_column(rows)], columns, width, focus[1] if focus else None))
     return out
+
+
+def _as_matrix_index(index: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, int] | None:
+    """Where an entry lands in the 2-D view (leading dimensions flattened into rows)."""
+    if len(index) != len(shape) or len(shape) < 2:
+        return None
+    row = int(np.ravel_multi_index(index[:-1], shape[:-1]))
+    return row, int(index[-1])
 
 
 def failure_tail(report: Report, found: list[Failure], width: int, rerun: str | None) -> list[Text]:

@@ -32,16 +32,25 @@ class Column:
         return max([len(self.header), *(len(c) for c in self.cells)])
 
 
-def rows_shown(n: int, limit: int) -> list[int | None]:
-    """Indices of n rows to show at most `limit` lines; None is the "…" row."""
+def rows_shown(n: int, limit: int, focus: int | None = None) -> list[int | None]:
+    """Indices of n rows to show at most `limit` lines; None is the "…" row. The `focus`
+    row (a failure's worst entry) is always among them."""
     if n <= limit:
         return list(range(n))
-    return [*range(max(1, limit - 2)), None, n - 1]
+    default: list[int | None] = [*range(max(1, limit - 2)), None, n - 1]
+    if focus is None or focus in default:
+        return default
+    if focus == n - 2:
+        return [*range(max(1, limit - 3)), None, focus, n - 1]
+    return [*range(max(1, limit - 4)), None, focus, None, n - 1]
 
 
-def fit_columns(fixed: Sequence[Column], columns: Sequence[Column], width: int) -> list[Column]:
+def fit_columns(
+    fixed: Sequence[Column], columns: Sequence[Column], width: int, focus: int | None = None
+) -> list[Column]:
     """`fixed` and as many of `columns` as fit in `width`: the first ones, a "…" column
-    and the last one, so that no cell is ever clipped."""
+    and the last one, so that no cell is ever clipped; the `focus` column (a failure's
+    worst entry) is always among them."""
     used = sum(c.width + GAP for c in fixed)
     if used + sum(c.width + GAP for c in columns) - GAP <= width:
         return [*fixed, *columns]
@@ -55,7 +64,14 @@ def fit_columns(fixed: Sequence[Column], columns: Sequence[Column], width: int) 
             break
         head.append(column)
         budget -= column.width + GAP
-    return [*fixed, *head, dots, tail]
+    if focus is None or focus >= len(columns) - 1 or focus < len(head):
+        return [*fixed, *head, dots, tail]
+    wanted = columns[focus]
+    between = [] if focus == len(columns) - 2 else [dots]
+    need = wanted.width + GAP + sum(c.width + GAP for c in between)
+    while head and budget < need:
+        budget += head.pop().width + GAP
+    return [*fixed, *head, dots, wanted, *between, tail]
 
 
 def lines(columns: Sequence[Column], indent: int = 0) -> list[Text]:

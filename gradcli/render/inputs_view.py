@@ -34,7 +34,7 @@ def lines(report: Report, width: int, fmt: Any, found: list[Failure]) -> list[Te
     if command == "layer":
         return _layer(report, width, fmt)
     if command == "graph":
-        return _graph(report, width, fmt)
+        return _graph(report, width, fmt, {f.base for f in found})
     if command == "check" and found:
         return _check(report, width, fmt, found[0])
     if command == "softmax" and found:
@@ -74,7 +74,7 @@ def _layer(report: Report, width: int, fmt: Any) -> list[Text]:
     return out
 
 
-def _graph(report: Report, width: int, fmt: Any) -> list[Text]:
+def _graph(report: Report, width: int, fmt: Any, failing: set[str]) -> list[Text]:
     """Where each input came from, each input's gradient, and every variable."""
     inputs = report.inputs
     values = inputs.get("values", {})
@@ -97,7 +97,7 @@ def _graph(report: Report, width: int, fmt: Any) -> list[Text]:
     for name in leaves:
         quantity = f"grads.{name}"
         having = [r for r in report.results.values() if quantity in r.arrays]
-        if not having:
+        if not having or quantity in failing:  # a failing gradient is shown beside expected
             continue
         array = report.results[shown_backend(report, quantity)].arrays[quantity]
         title = report.labels.get(quantity, quantity)

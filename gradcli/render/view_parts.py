@@ -61,10 +61,14 @@ def matrix_lines(
     style: Any = None,
     limit: int = MAX_MATRIX_ROWS,
     header: str = "i\\j",
+    focus: tuple[int, int] | None = None,
 ) -> list[Text]:
-    rows = rows_shown(matrix.shape[0], limit)
+    """A 2-D array's lines; `focus` (row, column) is always shown."""
+    rows = rows_shown(matrix.shape[0], limit, focus[0] if focus else None)
     columns = matrix_columns(matrix, fmt, rows, style)
-    return lines(fit_columns([index_column(rows, header)], columns, width))
+    return lines(
+        fit_columns([index_column(rows, header)], columns, width, focus[1] if focus else None)
+    )
 
 
 def first_input(report: Report) -> str:
