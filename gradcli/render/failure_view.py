@@ -32,8 +32,10 @@ def failure_head(report: Report, found: list[Failure], width: int) -> list[Text]
         counts = f"in {f.n_out} of {f.size} entries"
         if f.n_trials > 1:
             counts += f", {len(f.trials_failed)} of {plural(f.n_trials, 'trial')}"
-        prefix = "DISAGREE: " if n == 0 else "          "
-        out += wrap(f"{prefix}{f.base}: {who} {counts}", width, indent=" " * 12, style="bold red")
+        if n:  # the first failure in full; the others on a line each
+            out += wrap(f"  also {f.base}: {who} {counts}", width, indent="    ", style="red")
+            continue
+        out += wrap(f"DISAGREE: {f.base}: {who} {counts}", width, indent=" " * 12, style="bold red")
         agree = f"{' and '.join(f.agreeing)} agree" if f.odd and len(f.agreeing) > 1 else ""
         second = "; ".join(p for p in (f"pattern: {f.pattern}" if f.pattern else "", agree) if p)
         if second:

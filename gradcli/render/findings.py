@@ -218,7 +218,8 @@ def ratios(a: Array, ref: Array, c: Comparison) -> tuple[Array, Array]:
     a64, ref64 = np.asarray(a, dtype=np.float64), np.asarray(ref, dtype=np.float64)
     tol = c.tolerance
     with np.errstate(all="ignore"):
-        ratio_ = np.abs(a64 - ref64) / (tol.atol + tol.rtol * np.abs(ref64))
+        gap = np.abs(a64 - ref64)
+        ratio_ = np.where(gap == 0, 0.0, gap / (tol.atol + tol.rtol * np.abs(ref64)))
     ranked = np.where(np.isfinite(ratio_), ratio_, np.inf).reshape(-1)
     flat = np.zeros(ranked.size, dtype=bool)
     if c.n_out_of_tolerance:

@@ -43,6 +43,7 @@ from gradcli.render.view_parts import (
 )
 from gradcli.report import Report
 
+BODIES = 2  # failures shown beside their expected values; the rest are named
 MAX_VECTOR_ROWS = 12  # a vector shown as a column: longer ones as a row of columns
 
 
@@ -60,8 +61,11 @@ def view_lines(
     out += inputs_view.lines(report, width, fmt, found)
     failing = {split_trial(f.worst.quantity)[1] for f in found}
     if found:
-        for failure in found:
+        for failure in found[:BODIES]:
             out += failure_body(report, failure, width, fmt)
+        if len(found) > BODIES:
+            rest = ", ".join(f.base for f in found[BODIES:])
+            out += wrap(f"also differing: {rest} (every table with --detail)", width, "    ")
     else:
         out += _results_once(report, width, fmt, skip=failing)
     out += inputs_view.sections(report, width, fmt)
