@@ -72,6 +72,37 @@ np.savez(sys.argv[2], numpy=jac_numpy, torch=jac_torch, fd=jac_fd)
 """
 
 
+# The same work two ways: three 4096×4096 float64 Jacobians of a softmax, computed and
+# saved as one .npz. "writer" computes them straight into gradcli's NpzWriter (the
+# file's pages); "savez" computes them in memory and calls np.savez (zipfile). What
+# the hand-written writer buys is the difference (README: Performance).
+NPZ_WORK = """
+import sys
+import numpy as np
+mode, path, n = sys.argv[1], sys.argv[2], 4096
+z = np.random.default_rng(0).normal(size=n)
+s = np.exp(z - z.max())
+s /= s.sum()
+def jacobian(out):
+    np.multiply.outer(-s, s, out=out)
+    out[np.diag_indices(n)] += s
+if mode == "writer":
+    from gradcli.npz import NpzWriter
+    with NpzWriter(path) as writer:
+        arrays = {}
+        for key in ("numpy.jacobian", "torch.jacobian", "fd.jacobian"):
+            arrays[key] = writer.empty(key, (n, n), np.float64)
+            jacobian(arrays[key])
+        writer.finish(arrays)
+else:
+    arrays = {}
+    for key in ("numpy.jacobian", "torch.jacobian", "fd.jacobian"):
+        arrays[key] = np.empty((n, n))
+        jacobian(arrays[key])
+    np.savez(path, **arrays)
+"""
+
+
 @dataclass
 class Result:
     name: str
@@ -136,6 +167,23 @@ def _median(
     )
 
 
+def npz_rows(script: Path, work: Path, repeat: int) -> list[Result]:
+    """Time and peak memory of NPZ_WORK's two modes, interleaved (no targets: a record of
+    what the hand-written writer buys)."""
+    writer = [PYTHON, str(script), "writer", str(work / "writer.npz")]
+    savez = [PYTHON, str(script), "savez", str(work / "savez.npz")]
+    ours, theirs = [], []
+    for i in range(repeat):
+        pair = [(writer, ours), (savez, theirs)]
+        for cmd, sink in pair if i % 2 == 0 else pair[::-1]:
+            sink.append(run_once(cmd))
+    name = "npz: three 4096² Jacobians into NpzWriter vs computed, then np.savez"
+    return [
+        _median(name, "time", ours, theirs, 0, None, "s"),
+        _median(name, "memory", ours, theirs, 1, None, "MiB"),
+    ]
+
+
 def jacobian_memory(n: int) -> Result:
     """Peak memory of analytic.softmax_jacobian against the floor: n² float64 once."""
     import numpy as np
@@ -188,7 +236,7 @@ def main() -> None:
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=["1", "2", "3", "4", "in-process"],
+        choices=["1", "2", "3", "4", "npz", "in-process"],
         help="run only these targets (default: all)",
     )
     args = parser.parse_args()
@@ -207,6 +255,8 @@ def main() -> None:
         np.save(z, np.random.default_rng(0).normal(size=4096))
         script = work / "hand_written.py"
         script.write_text(HAND_WRITTEN_SOFTMAX)
+        npz_work = work / "npz_work.py"
+        npz_work.write_text(NPZ_WORK)
         r = args.repeat
         cases = {
             "1": lambda: compare_processes(
@@ -266,6 +316,7 @@ def main() -> None:
                 max(3, r // 2),
                 2.0,
             ),
+            "npz": lambda: npz_rows(npz_work, work, max(3, r // 2)),
             "in-process": lambda: [in_process_softmax(4096, 3)],
         }
         results = [result for key in args.only or cases for result in cases[key]()]

@@ -336,9 +336,9 @@ def check(
     from gradcli.problems import check as problem
     from gradcli.problems.check_build import draw
 
-    options = _check_arguments(shape, seed, trials, full, backends, dtype, rtol, atol)
-    if shape is not None:
-        shape = params_shape(shape)
+    options, shape, seed, trials = _check_arguments(
+        shape, seed, trials, full, backends, dtype, rtol, atol
+    )
     fixed = dict(inputs or {})
     drawn = dict(shapes or {})
     if x is not None:
@@ -373,17 +373,20 @@ def params_shape(shape: Any) -> tuple[int, ...]:
 
 def _check_arguments(
     shape: Any, seed: Any, trials: Any, full: Any, backends: Any, dtype: Any, rtol: Any, atol: Any
-) -> RunOptions:
-    """check's own parameters, by the rules its options use. `backends` is what the
-    derivative is checked against (torch, fd), as `--backend` is: the same options as
-    the CLI, refused (numpy alone) by the same problem code."""
+) -> tuple[RunOptions, tuple[int, ...] | None, int, int]:
+    """check's own parameters, by the rules its options use (numbers may be given as the
+    strings the command line passes). `backends` is what the derivative is checked
+    against, as `--backend` is: the same options as the CLI, refused (numpy alone) by
+    the same problem code."""
     from gradcli import params
     from gradcli.errors import InputError
 
-    if shape is not None:
-        params_shape(shape)
-    params.seed(seed)
-    params.integer(trials, "trials", 1, 100)
+    checked_shape = None if shape is None else params_shape(shape)
     if not isinstance(full, bool):
         raise InputError(f"full {params.shown(full)}: expected True or False")
-    return run_options(backends, dtype, rtol, atol)
+    return (
+        run_options(backends, dtype, rtol, atol),
+        checked_shape,
+        params.seed(seed),
+        params.integer(trials, "trials", 1, 100),
+    )

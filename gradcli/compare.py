@@ -131,8 +131,8 @@ def compare_arrays(
 class Allowed:
     """The allowed error of each element: ``atol + rtol·|ref| + c·error``.
 
-    `atol` is a number or an array broadcastable to the (m, n) view of the quantity (a
-    per-row magnitude as an (m, 1) column); `error` is the reference's own estimate;
+    `atol` is a number or an array broadcastable to the quantity's shape (a per-row
+    magnitude of a Jacobian as an (m, 1) column); `error` is the reference's own estimate;
     at a `kinks` element the reference is the interval [low, high] (a backend value
     inside it is a valid subgradient), and at an infinite one any infinite value agrees.
     """
@@ -161,11 +161,9 @@ def compare_view(
     m, n = view or ((a.shape[0], a.size // a.shape[0]) if a.ndim >= 2 and a.size else (1, a.size))
     a2, ref2 = a.reshape(m, n), ref.reshape(m, n)
     atol = np.asarray(allowed.atol, dtype=np.float64)
-    atol2 = (
-        atol
-        if atol.ndim == 0
-        else np.broadcast_to(atol.reshape(-1, 1) if atol.ndim == 1 else atol, (m, n))
-    )
+    # atol: a number, or per element broadcastable to the quantity's shape (a per-row
+    # (m, 1) column of a Jacobian stays a broadcast view: no n² copy)
+    atol2 = atol if atol.ndim == 0 else np.broadcast_to(atol, a.shape).reshape(m, n)
     per_block = max(1, CHUNK // max(n, 1))
     stats = parallel.map_chunks(
         lambda span: _block_stats(a2, ref2, atol2, allowed, span),
@@ -266,8 +264,8 @@ def _block_stats(
             ratio_all = np.divide(diff, allowed, out=np.zeros_like(diff), where=diff > 0)
             worst = int(np.argmax(ratio_all)) if ratio_all.size else 0
             ratio = float(ratio_all.reshape(-1)[worst]) if ratio_all.size else -1.0
+            # where diff = 0 the ratio buffer already holds 0
             rel = np.divide(diff, ref_abs, out=ratio_all, where=diff > 0)
-            rel[diff <= 0] = 0.0
             n_bad = 0
             max_rel = float(rel.max()) if rel.size else 0.0
     wi, wj = divmod(worst, n) if n else (0, 0)

@@ -57,9 +57,10 @@ REFINE_BUDGET = 4e7
 
 @dataclass(frozen=True)
 class Quantity:
-    """A quantity the backends computed. `scale` is its magnitude (a number, or a per-row
-    (m, 1) column of the (m, n) `view`), from the inputs or the reference side, never
-    from the side under test. `n_terms`: the length of the sums behind it."""
+    """A quantity the backends computed. `scale` is its magnitude (a number, or per
+    element: an array broadcastable to the quantity's shape, e.g. a per-row (m, 1)
+    column of a Jacobian), from the inputs or the reference side, never from the side
+    under test. `n_terms`: the length of the sums behind it."""
 
     name: str
     scale: float | Array = 1.0
@@ -123,7 +124,7 @@ def judge(
         if nf.quantity in names and nf.quantity not in skip
     ]
     verdict = compare.verdict(list(results), comparisons, law_checks, judged)
-    verdict = _with_kinks(verdict, kinks)
+    verdict = _with_kinks(_culprit_first(verdict), kinks)
     notes = declaration.notes + tuple(
         f"kink: {k.sentence()}" + ("" if k.ok else " (outside the interval)") for k in kinks
     )
@@ -297,6 +298,16 @@ def _excuse_infinite_kinks(
             and any(k.infinite for k in refs[(nf.backend, nf.quantity)].derivative.kinks)
         )
     )
+
+
+def _culprit_first(verdict: Verdict) -> Verdict:
+    """Lead with a failure that names the odd one out ("torch and fd agree, numpy
+    differs"): in directional mode the full gradient has only numpy and torch, and fd
+    arbitrates on its projection."""
+    if verdict.ok or not verdict.details:
+        return verdict
+    details = sorted(verdict.details, key=lambda d: " agree, " not in d)
+    return Verdict(False, "DISAGREE: " + details[0], tuple(details))
 
 
 def _with_kinks(verdict: Verdict, kinks: list[KinkInfo]) -> Verdict:

@@ -58,9 +58,10 @@ TORCH_BYTES = 256 * 2**20
 # more while computing it (fd's float64 blocks, torch's graph); the comparisons one more.
 SOFTMAX_JACOBIANS_PER_BACKEND = 1.5
 # A layer: per element of W, b, x and of the batch's z and s (float64), every backend's
-# copies, gradients, casts, directional projections and the comparisons' temporaries:
-# 172 bytes were measured per x element and 160 per W element.
-LAYER_BYTES_PER_ELEMENT = 192
+# copies, gradients, casts, directional projections, the references' error estimates and
+# the comparisons' temporaries: about 229 bytes were measured per x element (batch 6000
+# and 12000 of 300 features, numpy and fd, with fd's Richardson references).
+LAYER_BYTES_PER_ELEMENT = 256
 # --plot: matplotlib itself, then for each plotted quantity an image of every backend's
 # array plus the difference panel's temporaries (a − ref, |·|, masks, LogNorm's copy).
 PLOT_BASE_BYTES = 128 * 2**20
@@ -83,6 +84,16 @@ def layer_peak(elements: int, plotted: list[int], backends: tuple[str, ...], plo
     `plotted` the bytes of each gradient a --plot would draw."""
     computed = LAYER_BYTES_PER_ELEMENT * elements
     return int(base_bytes(backends) + computed + (plot_bytes(plotted, backends) if plot else 0))
+
+
+def graph_plot_peak(elements: list[int], backends: tuple[str, ...], drawn: bool) -> int:
+    """Estimated peak RSS of `gradcli graph --plot` with a tensor of each size in
+    `elements` (every node): each backend's value and gradient of each, and the plot of
+    every gradient; torch is loaded if it runs or draws the --rand inputs (`drawn`).
+    Measured: (a * b).sum() of two --rand 1000×1000, numpy and fd, 502 MiB."""
+    loaded = (*backends, "torch") if drawn else backends
+    computed = 2 * 8 * sum(elements) * (len(backends) + 1)
+    return int(base_bytes(loaded) + computed + plot_bytes([8 * e for e in elements], backends))
 
 
 def plot_bytes(plotted: list[int], backends: tuple[str, ...]) -> int:

@@ -40,7 +40,7 @@ from numpy.typing import DTypeLike, NDArray
 
 from gradcli import parallel
 from gradcli.errors import InputError, OutputError
-from gradcli.save import publish, temporary_beside
+from gradcli.save import PENDING, publish, temporary_beside
 
 ALIGN = max(4096, mmap.ALLOCATIONGRANULARITY)  # of mapped data: mmap's offsets
 SMALL_ALIGN = 64  # of data written in place, as .npy files align theirs
@@ -155,6 +155,7 @@ class NpzWriter:
         self._done = True
         self._close()
         Path(self._temporary).unlink(missing_ok=True)
+        PENDING.discard(self._temporary)
 
     def _close(self) -> None:
         if self._fd >= 0:

@@ -5,8 +5,8 @@ The .npz itself is written by `gradcli.npz.NpzWriter`, in place.
 
 from __future__ import annotations
 
+import contextlib
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -44,14 +44,38 @@ def atomic_write(path: str, write: Callable[[BinaryIO], None], option: str) -> N
         publish(temporary, target)
     except BaseException as exc:
         Path(temporary).unlink(missing_ok=True)
+        PENDING.discard(temporary)
         if isinstance(exc, OSError):
             raise OutputError(f"{option} {path}: {exc.strerror or exc}") from None
         raise
 
 
+# Every temporary that exists or is about to: a name is added *before* its file is
+# created, so that a signal at any moment between the two cannot leave an orphan
+# (remove_pending, called as the CLI ends, removes what is left).
+PENDING: set[str] = set()
+
+
 def temporary_beside(target: Path) -> tuple[int, str]:
     """A new hidden file in `target`'s folder (so that renaming it is atomic): fd, path."""
-    return tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    while True:
+        path = str(target.parent / f".{target.name}.{os.getpid()}.{os.urandom(6).hex()}.tmp")
+        PENDING.add(path)
+        try:
+            return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600), path
+        except FileExistsError:
+            PENDING.discard(path)
+        except BaseException:
+            PENDING.discard(path)
+            raise
+
+
+def remove_pending() -> None:
+    """Remove every temporary not yet published or discarded."""
+    for path in list(PENDING):
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        PENDING.discard(path)
 
 
 def publish(temporary: str | Path, target: Path) -> None:
@@ -63,5 +87,6 @@ def publish(temporary: str | Path, target: Path) -> None:
     can leave it empty, and np.load then fails; it never reads wrong numbers, since
     every member has a CRC.
     """
-    os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600
+    os.chmod(temporary, 0o666 & ~_umask())  # temporaries are made 0600
     os.replace(temporary, target)
+    PENDING.discard(str(temporary))

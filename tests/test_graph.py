@@ -110,7 +110,6 @@ def test_a_gradient_that_is_not_finite_is_never_ok():
     assert any(nf.quantity == "values.y" for nf in report.non_finite)
 
 
-@pytest.mark.xfail(reason="merge of core and ops: sqrt's infinite slope at 0 no longer excused")
 def test_an_infinite_derivative_is_named_and_infinity_agrees_with_it():
     report = run("y = sqrt(a)", a=[0.0, 4.0])
     assert report.ok

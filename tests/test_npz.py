@@ -220,3 +220,31 @@ def test_any_arrays_round_trip(tmp_path_factory, members):
             assert loaded.dtype == array.dtype
             assert loaded.shape == array.shape
             np.testing.assert_array_equal(loaded, array)  # NaN equals NaN here
+
+
+def test_an_existing_file_is_replaced_in_one_atomic_step(tmp_path, monkeypatch):
+    # os.replace, never unlink-then-rename: at every moment the target is the old file
+    # or the new one.
+    path = tmp_path / "out.npz"
+    path.write_bytes(b"old")
+    calls = []
+    real_replace = os.replace
+    monkeypatch.setattr(
+        os, "replace", lambda a, b: calls.append(("replace", b)) or real_replace(a, b)
+    )
+    monkeypatch.setattr(os, "unlink", lambda p: calls.append(("unlink", p)))
+    monkeypatch.setattr(os, "rename", lambda a, b: calls.append(("rename", b)))
+    save_npz(str(path), ARRAYS)
+    assert calls == [("replace", path)]
+    with np.load(path) as saved:
+        assert sorted(saved.files) == sorted(ARRAYS)
+
+
+def test_the_same_arrays_give_the_same_bytes(tmp_path, monkeypatch):
+    import time
+
+    save_npz(str(tmp_path / "a.npz"), ARRAYS)
+    monkeypatch.setattr(time, "time", lambda: 2e9)  # a clock far from now changes nothing
+    monkeypatch.setattr(time, "localtime", lambda *a: time.gmtime(2e9))
+    save_npz(str(tmp_path / "b.npz"), ARRAYS)
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()

@@ -79,12 +79,13 @@ CASES = (
 # Values with zeros, negatives, ties and the kinks of relu, abs and max; pow sees 0⁰,
 # 0⁻¹, (−2)^0.5 and (−1)² among them.
 HOSTILE = np.array([-2.0, -1.0, -0.5, 0.0, 0.0, 0.5, 1.0, 2.0])
+SPECIAL = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 3.0])  # where IEEE decides
 TOLERANCE = {"float64": (1e-12, 1e-12), "float32": (2e-5, 2e-5)}
 
 
 def draw(rng: np.random.Generator, shape: tuple[int, ...], style: str) -> np.ndarray:
-    if style == "hostile":
-        return rng.choice(HOSTILE, size=shape)
+    if style in ("hostile", "special"):
+        return rng.choice(HOSTILE if style == "hostile" else SPECIAL, size=shape)
     return rng.normal(scale=2.0, size=shape)
 
 
@@ -111,7 +112,7 @@ def assert_same(ours, theirs, dtype, what):
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("style", ["hostile", "normal"])
+@pytest.mark.parametrize("style", ["hostile", "special", "normal"])
 @pytest.mark.parametrize(
     ("name", "shapes", "params"), CASES, ids=[f"{c[0]}-{c[1]}-{c[2]}" for c in CASES]
 )
@@ -156,6 +157,8 @@ def test_elementwise_rules_at_zero_and_negatives_as_torch():
     np.testing.assert_array_equal(vjp("sqrt", a)[0], [np.inf, 0.25, np.nan])
     np.testing.assert_array_equal(vjp("log", a)[0], [np.inf, 0.25, -1.0])
     np.testing.assert_array_equal(vjp("abs", a)[0], [0.0, 1.0, -1.0])
+    np.testing.assert_array_equal(vjp("abs", [np.nan, -np.inf])[0], [0.0, -1.0])  # torch.sgn
+    np.testing.assert_array_equal(vjp("relu", [np.nan, -0.0])[0], [1.0, 0.0])
     np.testing.assert_array_equal(vjp("relu", a)[0], [0.0, 1.0, 0.0])
     np.testing.assert_array_equal(vjp("max", [1.0, 3.0, 3.0], params=ALL)[0], [0.0, 0.5, 0.5])
     da, db = vjp("div", [0.0, 1.0, 1e-170], [0.0, 0.0, 1e-170])
@@ -259,3 +262,77 @@ def test_a_kink_is_reported_exactly_where_an_argument_is_zero(values):
     found = kink_points(program, forward)
     zeros = tuple((i,) for i, v in enumerate(values) if v == 0)
     assert [k.indices for k in found] == ([zeros] if zeros else [])
+
+
+@pytest.mark.parametrize(
+    "program",
+    [
+        "b = a.sum(dim=0, keepdim=True); c = a / b; y = (c @ a.T).sum()",
+        "s = softmax(a * 3, dim=-1); y = (log_softmax(a, 0) * s).mean() + sigmoid(a).max()",
+        "y = (sqrt(a) ** a - log(a) * tanh(a)).reshape(-1)[1:] + relu(a - 1).sum()",
+    ],
+)
+def test_the_complex_step_of_a_whole_program_is_the_engines_gradient(program):
+    parsed = parse_program(program, ("a",))
+    a = np.random.default_rng(3).uniform(0.5, 2.0, size=(3, 3))
+    grads, _ = engine.backward(parsed, engine.forward(parsed, {"a": a}, "float64"))
+    h, stepped = 1e-30, np.empty_like(a)
+    for j in np.ndindex(a.shape):
+        x = a.astype(complex)
+        x[j] += 1j * h
+        out = engine.forward(parsed, {"a": x}, "complex128")[parsed.output]
+        stepped[j] = out.sum().imag / h
+    np.testing.assert_allclose(stepped, grads[parsed.variables["a"]], rtol=1e-13, atol=1e-15)
+
+
+# --- the shape rule, the numpy forward and the torch twin accept the same things ------------
+
+ARG_SHAPES = st.sampled_from([(), (0,), (1,), (3,), (2, 3), (3, 1), (1, 0, 3), (2, 3, 4)])
+INTS = st.integers(-4, 3)
+PARAM = {
+    "int": INTS,
+    "bool": st.booleans(),
+    "dims": st.one_of(st.none(), st.lists(INTS, min_size=1, max_size=3).map(tuple)),
+    "shape": st.lists(st.integers(-1, 4), min_size=1, max_size=4).map(tuple),
+}
+INDEX_KEYS = st.lists(
+    st.one_of(
+        INTS.map(lambda i: ("int", i)),
+        st.tuples(st.none() | INTS, st.none() | INTS, st.none() | st.integers(1, 3)).map(
+            lambda t: ("slice", *t)
+        ),
+    ),
+    min_size=1,
+    max_size=3,
+).map(tuple)
+# where gradcli refuses what torch would run
+# softmax of a 0-d tensor (torch: 1), and .T of 3-D (deprecated in torch: it reverses dims)
+STRICTER = {("softmax", 0), ("log_softmax", 0), ("T", 3)}
+
+
+@given(st.sampled_from(sorted(REGISTRY)), st.data())
+def test_the_shape_rule_accepts_exactly_what_numpy_and_torch_run(name, data):
+    op = REGISTRY[name]
+    shapes = [data.draw(ARG_SHAPES) for _ in range(op.tensors)]
+    params = tuple(data.draw(PARAM[p.kind]) for p in op.params)
+    if name == "index":
+        params = (data.draw(INDEX_KEYS),)
+    args = [np.ones(s) for s in shapes]
+    try:
+        expected = op.shape(shapes, params)
+    except (ValueError, IndexError, TypeError):  # as graph_shapes.node_shapes catches
+        expected = None
+    tensors = [torch.ones(s, dtype=torch.float64) for s in shapes]
+    try:
+        t_shape = tuple(op.torch(torch, tensors, params).shape)
+    except (RuntimeError, IndexError, ValueError, TypeError):
+        t_shape = None
+    if expected is None:
+        assert t_shape is None or (name, len(shapes[0])) in STRICTER, (shapes, params, t_shape)
+        return
+    assert t_shape == expected, (shapes, params)
+    with np.errstate(all="ignore"):
+        out = op.forward(args, params)
+        grads = op.vjp(np.ones(out.shape), args, out, params)
+    assert out.shape == expected
+    assert [g.shape for g in grads] == [tuple(s) for s in shapes]

@@ -55,7 +55,8 @@ def forward(program: Program, inputs: dict[str, Array], dtype: str) -> list[Arra
 
 def loss_of(out: Array) -> Array:
     """The loss: the sum of the last statement's value, or the value itself if 0-d."""
-    return out if out.ndim == 0 else np.asarray(out.sum())
+    with np.errstate(all="ignore"):  # inf − inf in the sum is a NaN loss, reported as such
+        return out if out.ndim == 0 else np.asarray(out.sum())
 
 
 def backward(

@@ -90,7 +90,12 @@ def main(argv: list[str] | None = None) -> NoReturn:
     # loaded, each full cyclic collection walks millions of objects (≈100 ms measured).
     gc.disable()
     streams.prepare()
-    status = _status(argv)
+    try:
+        status = _status(argv)
+    finally:  # a temporary whose `with` block a signal never let start or finish
+        from gradcli.save import remove_pending
+
+        remove_pending()
     if status in (ExitStatus.BROKEN_PIPE, ExitStatus.IO_ERROR):
         _silence_stdout()
     sys.exit(int(status))

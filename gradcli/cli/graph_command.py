@@ -10,6 +10,7 @@ from gradcli.cli.common import (
     FILE,
     SEED,
     check_options,
+    check_plot_memory,
     emit,
     npz_output,
     read_stdin,
@@ -71,6 +72,13 @@ def graph(ctx: click.Context, /, **options: Any) -> None:
             from gradcli.problems.explain_graph import parse_target
 
             parse_target(options["explain"], list(spec.program.variables))  # before any work
+        if options["plot"]:  # the model of limits.graph_plot_peak, checked in test_memory.py
+            from gradcli import limits
+            from gradcli.problems.graph_shapes import elements
+
+            sizes = [elements(shape) for shape in problem.validate(spec)]
+            peak = limits.graph_plot_peak(sizes, spec.options.backends, bool(spec.draws))
+            check_plot_memory(peak, "--plot of the program's gradients")
         with npz_output(options) as npz:
             report = with_explanation(problem.run(spec), options["explain"])
             if options["dot"]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import io
 import os
 import sys
 
@@ -27,9 +28,55 @@ def _fallback(error: UnicodeError) -> tuple[str, int]:
     return "".join(ASCII_FALLBACK.get(c, "?") for c in bad), error.end
 
 
+class WholeWrites(io.RawIOBase):
+    """stdout's file descriptor, written whole or not at all: CPython's unbuffered
+    stdout (PYTHONUNBUFFERED) drops the rest of a short write without a word, so a full
+    disk would truncate the JSON and still exit 0. Here the short write is continued,
+    and the write that cannot be raises (ENOSPC, EFBIG): exit status 74."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self.fd = fd
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def isatty(self) -> bool:
+        return os.isatty(self.fd)
+
+    def write(self, data: object) -> int:
+        view = memoryview(data).cast("B")  # type: ignore[arg-type]
+        total = view.nbytes
+        while view.nbytes:
+            view = view[os.write(self.fd, view) :]
+        return total
+
+
+def _whole_stdout() -> None:
+    stream = sys.stdout
+    if stream is None or stream is not sys.__stdout__ or not isinstance(stream, io.TextIOWrapper):
+        return  # under a test's capture, or already replaced by someone who knows
+    try:
+        fd = stream.fileno()
+        stream.flush()
+    except (OSError, ValueError):
+        return
+    sys.stdout = io.TextIOWrapper(
+        io.BufferedWriter(WholeWrites(fd)),
+        encoding=stream.encoding,
+        errors=stream.errors,
+        line_buffering=stream.line_buffering,
+    )  # sys.__stdout__ keeps the original (and fd 1) alive
+
+
 def prepare() -> None:
-    """Math symbols degrade to ASCII on a stream that cannot encode them; COLUMNS that
-    is not a width (0, -5, 'wide') is dropped, one that is tiny or huge is clamped."""
+    """stdout written whole; math symbols degrade to ASCII on a stream that cannot
+    encode them; COLUMNS that is not a width (0, -5, 'wide') is dropped, one that is
+    tiny or huge is clamped."""
+    _whole_stdout()
     codecs.register_error(FALLBACK_HANDLER, _fallback)
     for stream in (sys.stdout, sys.stderr):
         reconfigure = getattr(stream, "reconfigure", None)

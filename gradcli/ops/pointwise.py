@@ -158,8 +158,10 @@ def abs_forward(x: Sequence[Array], p: Params) -> Array:
 
 
 def abs_vjp(g: Array, x: Sequence[Array], o: Array, p: Params) -> list[Array]:
-    # d|a| = sign(a)·da   (sign(0) = 0: torch's choice in the subgradient [−1, 1])
-    return [g * np.sign(x[0])]
+    # d|a| = sign(a)·da   (sign(0) = 0: torch's choice in the subgradient [−1, 1]; and
+    # torch's sign(NaN) = [a > 0] − [a < 0] = 0, where numpy's np.sign gives NaN)
+    a = x[0]
+    return [g * ((a > 0).astype(a.dtype) - (a < 0))]
 
 
 def tanh_vjp(g: Array, x: Sequence[Array], o: Array, p: Params) -> list[Array]:

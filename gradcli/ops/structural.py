@@ -46,10 +46,11 @@ def t_vjp(g: Array, x: Sequence[Array], o: Array, p: Params) -> list[Array]:
 
 def transpose_shape(shapes: Sequence[Shape], p: Params) -> Shape:
     a = shapes[0]
-    d0, d1 = (axes((d,), len(a))[0] if a else 0 for d in p)
+    d0, d1 = (axes((d,), len(a)) for d in p)  # checked even for a 0-d tensor (0 or -1)
+    if not a:
+        return a
     swapped = list(a)
-    if a:
-        swapped[d0], swapped[d1] = a[d1], a[d0]
+    swapped[d0[0]], swapped[d1[0]] = a[d1[0]], a[d0[0]]
     return tuple(swapped)
 
 
@@ -233,7 +234,7 @@ def matmul_vjp(g: Array, x: Sequence[Array], o: Array, p: Params) -> list[Array]
 def reduce_twin(reduce: Any, x: Sequence[Any], p: Params) -> Any:
     """torch's reduction `reduce` with dim (None: all) and keepdim."""
     dims = p[0] if p[0] is not None else tuple(range(x[0].ndim))
-    return reduce(x[0], dim=dims, keepdim=p[1]) if x[0].ndim else reduce(x[0])
+    return reduce(x[0], dim=dims, keepdim=p[1])
 
 
 DIMS = (Param("dim", "dims", None), Param("keepdim", "bool", False))

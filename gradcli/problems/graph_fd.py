@@ -6,19 +6,18 @@ Full mode differentiates L(x) element by element; directional mode differentiate
 φ(t) = L(x + Σ_k t_k v_k) at t = 0, whose gradient is (⟨v_k, ∂L/∂x⟩)_k. Both start
 with the cheap central difference and are refined by the core where a backend
 disagrees: by the complex step when every operation of the program is analytic (the op
-registry says so, and the engine then runs in complex128), else by Richardson with kink
-detection.
+registry says so, the engine then runs in complex128, and no operation sits at a point
+without a derivative), else by Richardson with kink detection.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from gradcli import core, references
+from gradcli import core, ops, references
 from gradcli.backends import engine
 from gradcli.problems import layer_directional as directional_fd
 from gradcli.report import Array
@@ -29,13 +28,14 @@ KINK_SEARCH_ELEMENTS = 256  # inputs up to this size get Richardson and kinks ev
 
 def analytic(program: Program) -> bool:
     """Whether the complex step is exact for this program: every op analytic, per the
-    op registry (gradcli.ops); without the registry, no complex step."""
-    try:
-        ops: Any = importlib.import_module("gradcli.ops")
-    except ImportError:
-        return False
-    check = getattr(ops, "program_is_analytic", None)
-    return bool(check(program)) if check is not None else False
+    op registry."""
+    return ops.program_is_analytic(program)
+
+
+def kink_points(program: Program, shadow: dict[str, Array]) -> list[ops.KinkPoint]:
+    """The op registry's points without a derivative at these inputs (relu at 0, sqrt
+    at 0, max at a tie, ...)."""
+    return ops.kink_points(program, engine.forward(program, shadow, "float64"))
 
 
 def loss_rows(spec: GraphSpec, shadow: dict[str, Array], name: str) -> references.Rows:
@@ -60,7 +60,9 @@ def full(
 ) -> tuple[dict[str, Array], list[core.NumericalReference]]:
     """∂L/∂x for every input x by central differences, step ∛ε·max(1, |x_j|)."""
     arrays, refs = {}, []
-    is_analytic = analytic(spec.program)
+    # the complex step is exact for analytic operations, except at the points where one
+    # has no derivative (sqrt at 0): there Richardson finds the kink or the infinity
+    is_analytic = analytic(spec.program) and not kink_points(spec.program, shadow)
     for name, x in shadow.items():
         flat = x.reshape(-1)
         d = references.Differentiator(loss_rows(spec, shadow, name), flat)
@@ -84,7 +86,7 @@ def along(
     """⟨v_k, ∂L/∂x⟩ for each input x and direction v_k: the gradient of
     φ(t) = L(x + Σ t_k v_k) at t = 0, the step moving x by about ∛ε·max(1, |x|)."""
     arrays, refs = {}, []
-    is_analytic = analytic(spec.program)
+    is_analytic = analytic(spec.program) and not kink_points(spec.program, shadow)
     for name, x in shadow.items():
         v = dirs[f"grads.{name}"]
         inner = loss_rows(spec, shadow, name)
@@ -107,16 +109,10 @@ def along(
 def kink_describer(
     program: Program, values: list[Array], shadow: dict[str, Array]
 ) -> Callable[[str], Callable[[tuple[int, ...]], str]]:
-    """Names a kink of ∂L/∂x at x[i]: "relu(a) at a[0] = 0" when the op registry finds
-    one operation without a derivative at these values, else "∂L/∂a at a[0] = 0"."""
-    where = ""
-    try:
-        ops: Any = importlib.import_module("gradcli.ops")
-        points = ops.kink_points(program, values)
-        names = sorted({f"{p.op}({p.argument_text})" for p in points})
-        where = " or ".join(names)
-    except (ImportError, AttributeError):
-        pass
+    """Names a kink of ∂L/∂x at x[i]: "relu(a) at a[0] = 0" from the op registry's
+    points without a derivative at these values, else "∂L/∂a at a[0] = 0"."""
+    names = sorted({f"{p.op}({p.argument_text})" for p in ops.kink_points(program, values)})
+    where = " or ".join(names)
 
     def for_input(name: str) -> Callable[[tuple[int, ...]], str]:
         def describe(index: tuple[int, ...]) -> str:

@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 from gradcli.errors import InputError
 from gradcli.ops import FUNCTIONS, OPERATORS, REGISTRY, REQUIRED, Op, Param
 from gradcli.problems.graph_shapes import shorten
+from gradcli.problems.graph_words import HINTS, MODULES, kind_of
 from gradcli.spec import Node, Program
 
 MAX_PROGRAM_CHARS = 100_000
@@ -26,22 +27,6 @@ MAX_NODES = 10_000
 MAX_DEPTH = 64
 MAX_INT = 2**63 - 1  # an integer literal (a dim, a size, an index) fits int64
 RESERVED = ("T", "dim", "keepdim")
-# numpy habits and near-misses, and what the language calls them
-HINTS = {
-    "axis": "dim",
-    "axes": "dim",
-    "dims": "dim",
-    "keepdims": "keepdim",
-    "amax": "max",
-    "dot": "matmul (or @)",
-    "mm": "matmul (or @)",
-    "power": "**",
-    "maximum": "max",
-    "view": "reshape",
-    "swapaxes": "transpose",
-    "permute": "transpose",
-}
-MODULES = ("np", "numpy", "torch", "F", "math")
 
 
 def parse_program(text: str, inputs: tuple[str, ...]) -> Program:
@@ -108,7 +93,7 @@ class _Builder:
     def statement(self, number: int, stmt: ast.stmt) -> None:
         self.number, self.source = number, ast.unparse(stmt)
         if not isinstance(stmt, ast.Assign) or len(stmt.targets) != 1:
-            self.fail(f"{_kind(stmt)} is not allowed; write 'name = expression'")
+            self.fail(f"{kind_of(stmt)} is not allowed; write 'name = expression'")
         target = stmt.targets[0]
         if not isinstance(target, ast.Name):
             self.fail("assign to a plain name, as in 'y = a @ b'")
@@ -169,8 +154,8 @@ class _Builder:
         if isinstance(expr, ast.Attribute):
             self.fail(f"attribute {expr.attr!r} is not allowed (only .T and the method calls)")
         if isinstance(expr, ast.BinOp):
-            self.fail(f"the operator {_kind(expr.op)} is not allowed (+ - * / ** @)")
-        return self.fail(f"{_kind(expr)} is not allowed in this language")
+            self.fail(f"the operator {kind_of(expr.op)} is not allowed (+ - * / ** @)")
+        return self.fail(f"{kind_of(expr)} is not allowed in this language")
 
     def call(self, call: ast.Call) -> int:
         func = call.func
@@ -296,33 +281,3 @@ class _Builder:
             else:
                 key.append(("int", self.int_literal(item)))
         return tuple(key)
-
-
-def _kind(node: ast.AST) -> str:
-    names = {
-        "Lambda": "lambda",
-        "ListComp": "a comprehension",
-        "GeneratorExp": "a generator",
-        "Import": "import",
-        "ImportFrom": "import",
-        "Expr": "a bare expression",
-        "AugAssign": "augmented assignment",
-        "Compare": "a comparison",
-        "BoolOp": "and/or",
-        "IfExp": "if/else",
-        "Dict": "a dict",
-        "Set": "a set",
-        "List": "a list",
-        "Tuple": "a tuple",
-        "JoinedStr": "an f-string",
-        "FunctionDef": "def",
-        "NamedExpr": ":=",
-        "Mod": "%",
-        "FloorDiv": "//",
-        "LShift": "<<",
-        "RShift": ">>",
-        "BitOr": "|",
-        "BitAnd": "&",
-        "BitXor": "^",
-    }
-    return names.get(type(node).__name__, type(node).__name__)

@@ -60,8 +60,8 @@ def paths(
                     "grad": share,
                 }
             )
-        summed = np.sum([np.asarray(share["grad"]) for share in shares], axis=0)
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"):  # shares may be infinite: inf − inf is NaN here
+            summed = np.sum([np.asarray(share["grad"]) for share in shares], axis=0)
             difference = float(np.abs(summed - total).max()) if total.size else 0.0
         paths[name] = {"uses": shares, "total": total, "max_abs_difference": difference}
     return paths
@@ -80,7 +80,8 @@ def path_sections(
         for use in path["uses"]:
             value = float(use["grad"][first])
             role = f"{name} is argument {use['argument'] + 1} of {use['expression']}"
-            total_share = float(use["grad"].sum())
+            with np.errstate(all="ignore"):  # inf − inf: a NaN sum, shown as such
+                total_share = float(use["grad"].sum())
             lines.append(
                 f"via {use['statement']}  ({role}): {name}.grad{at} share {value:.6g}, "
                 f"all elements sum to {total_share:.6g}"

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcli import compare
+from gradcli import compare, core
 from gradcli.backends import analytic
 from gradcli.laws import equal_law, sum_law
 from gradcli.problems import explain as explainer
@@ -41,44 +41,46 @@ def run(spec: LayerSpec) -> Report:
     directional = layer_fd.fd_mode(spec) == "directional"
     options = spec.options
     w, b, x2, target = _rows(spec)
-    runners = {"numpy": _numpy, "torch": _torch, "fd": layer_fd.fd}
     dirs = directional_fd.directions(layer_fd.gradient_shapes(w, x2), spec.seed or 0)
     results: dict[str, BackendResult] = {}
+    refs: list[core.NumericalReference] = []
     for name in options.backends:
         if name == "fd" and directional:
-            results[name] = layer_fd.fd_directional(
+            results[name], refs = layer_fd.fd_directional(
                 w, b, x2, spec.loss.kind, target, options.dtype, dirs
             )
             continue
-        arrays = runners[name](w, b, x2, spec.loss.kind, target, options.dtype)
+        if name == "fd":
+            arrays, refs = layer_fd.fd(w, b, x2, spec.loss.kind, target, options.dtype)
+        else:
+            arrays = (_numpy if name == "numpy" else _torch)(
+                w, b, x2, spec.loss.kind, target, options.dtype
+            )
         results[name] = _shaped(name, arrays, spec, options.dtype)
         if directional:
             results[name] = layer_fd.with_projections(results[name], dirs)
     shadow = layer_fd.fd_forward(w, b, x2, spec.loss.kind, target)
     notes: list[str] = []
-    scales = _scales(spec, shadow, results, notes)
+    scales = _scales(spec, shadow, target, notes)
     if directional:
         scales.update(layer_fd.projected_scales(scales, dirs))
         notes.append(layer_fd.directional_note(spec))
     n_terms = max(*spec.w.shape, x2.shape[0])
-    comparisons = compare.compare_results(results, scales, n_terms, options.rtol, options.atol)
-    laws = _laws(spec, results, scales, n_terms)
-    non_finite = compare.find_non_finite(results)
-    compared = [nf for nf in non_finite if nf.quantity in scales]
     explained = results.get("numpy") or next(iter(results.values()))
-    explanation = explainer.explain(spec, explained) if spec.explain else None
-    return Report(
-        command="layer",
-        title=_title(spec),
-        inputs=_inputs(spec),
-        results=results,
-        comparisons=comparisons,
-        laws=laws,
-        non_finite=non_finite,
-        verdict=compare.verdict(options.backends, comparisons, laws, compared),
-        notes=tuple(notes),
-        labels=LABELS,
-        explanation=explanation,
+    return core.judge(
+        core.Declaration(
+            command="layer",
+            title=_title(spec),
+            inputs=_inputs(spec),
+            notes=tuple(notes),
+            labels=LABELS,
+            explanation=explainer.explain(spec, explained) if spec.explain else None,
+        ),
+        results,
+        [core.Quantity(q, scale, n_terms) for q, scale in scales.items()],
+        options=options,
+        references_=refs,
+        laws=lambda done: _laws(spec, dict(done), scales, n_terms),
     )
 
 
@@ -143,42 +145,47 @@ def _shaped(name: str, arrays: dict[str, Array], spec: LayerSpec, dtype: str) ->
 
 
 def _scales(
-    spec: LayerSpec, shadow: dict[str, Array], results: dict[str, BackendResult], notes: list[str]
-) -> dict[str, float]:
-    """Each quantity's natural scale, from the chain rule: atol is relative to it.
+    spec: LayerSpec, shadow: dict[str, Array], target: Array, notes: list[str]
+) -> dict[str, float | Array]:
+    """Each quantity's magnitude, element by element, from the inputs and the float64
+    forward (never from a backend's gradients): atol is relative to it.
 
-    g bounds |∂L/∂z| (ce: |s − onehot|/B ≤ 1/B; mse: 2|s − y|/(B·out); sum, output: 1/B),
-    times max(1, |L|), since fd's rounding error grows with |L|. Then db ≤ B·g,
-    dW_ij ≤ g Σ_r |x_rj| and dx_rj ≤ g Σ_i |W_ij|.
+    A float32 gradient element is a sum of products; its rounding is relative to the sum
+    of their magnitudes, not to the largest element of the whole gradient. With
+    u ≥ |∂L/∂s| (ce: [k = t]/(B·s_t); mse: 2|s − y|/(B·out); sum: 1/B; output: [k = i]/B)
+    and m_z = s ⊙ (u + Σ_k u_k s_k) ≥ |∂L/∂z| (Jᵀu without cancellation):
+    dW ≤ m_zᵀ·|x|, db ≤ Σ_rows m_z, dx ≤ m_z·|W|. A loss whose gradients are exactly
+    zero (sum) is judged on these magnitudes and against the reference's own error.
     """
     w, x = spec.w, spec.x.reshape(-1, spec.w.shape[1])
-    batch, out = x.shape[0], w.shape[0]
+    batch = x.shape[0]
     loss = float(np.abs(shadow["loss"]))
-    loss = loss if np.isfinite(loss) else 0.0  # a non-finite loss fails the verdict anyway
-    g = (2.0 / (batch * out) if spec.loss.kind == "mse" else 1.0 / batch) * max(1.0, loss)
-    z_scale = float((np.abs(x) @ np.abs(w).T + np.abs(spec.b)).max())
-    dl_ds = np.concatenate(
-        [r.arrays["dL_ds"].reshape(-1) for r in results.values() if "dL_ds" in r.arrays]
-        or [np.zeros(0)]
-    )
-    finite_ds = dl_ds[np.isfinite(dl_ds)]
-    scales = {
-        "z": max(z_scale, 1e-300),
+    s = shadow["s"]
+    kind = spec.loss.kind
+    with np.errstate(all="ignore"):
+        s_checked = s.astype(spec.options.dtype).astype(np.float64)  # float32 underflows first
+        u = np.abs(analytic.loss_grad_s(kind, s_checked, target))
+        m_z = s * (u + (u * s).sum(axis=-1, keepdims=True))
+        if kind == "ce":  # the fused s − onehot(t): |·| ≤ (s + onehot)/B
+            m_z = np.abs(analytic.ce_grad_z(s, target)) + 2 * s / batch
+    single = spec.x.ndim == 1
+    scales: dict[str, float | Array] = {
+        "z": max(float((np.abs(x) @ np.abs(w).T + np.abs(spec.b)).max()), 1e-300),
         "s": 1.0,
-        "loss": max(1.0, loss),
-        "dL_ds": max(g, float(np.abs(finite_ds).max()) if finite_ds.size else g),
-        "dL_dz": g,
-        "dW": g * max(float(np.abs(x).sum(axis=0).max()), 1e-300),
-        "db": g * batch,
-        "dx": g * max(float(np.abs(w).sum(axis=0).max()), 1e-300),
+        "loss": max(1.0, loss if np.isfinite(loss) else 0.0),
+        "dL_ds": u.reshape(-1) if single else u,
+        "dL_dz": m_z.reshape(-1) if single else m_z,
+        "dW": m_z.T @ np.abs(x),
+        "db": m_z.sum(axis=0),
+        "dx": (m_z @ np.abs(w)).reshape(spec.x.shape),
     }
-    if spec.loss.kind == "ce" and not np.isfinite(dl_ds).all():
+    if not np.isfinite(u).all():
         del scales["dL_ds"]
         notes.append(
             "∂L/∂s = −1/(B·s_t) is not finite: s_t underflowed to 0. It is shown, not compared; "
             "numpy's fused ∂L/∂z = (s − onehot(t))/B stays finite."
         )
-    if spec.loss.kind == "sum":
+    if kind == "sum":
         notes.append(
             "L = Σ s = 1 for every input, so every gradient is exactly zero (a classic trap): "
             "the numbers are rounding, and agreeing on zero is agreement."
@@ -187,10 +194,13 @@ def _scales(
 
 
 def _laws(
-    spec: LayerSpec, results: dict[str, BackendResult], scales: dict[str, float], n_terms: int
+    spec: LayerSpec,
+    results: dict[str, BackendResult],
+    scales: dict[str, float | Array],
+    n_terms: int,
 ) -> tuple[LawCheck, ...]:
     """Per backend: s sums to 1 and ∂L/∂z sums to 0 in each row (Σ_i (Jᵀv)_i = 0);
-    for torch and fd also the chain rule's last step (db, dW, dx from their ∂L/∂z);
+    for torch also the chain rule's last step (db, dW, dx from its ∂L/∂z);
     for numpy with ce, that the fused ∂L/∂z equals Jᵀ·∂L/∂s where that is finite."""
     laws = []
     # The W and x that the backends really used: cast to the checked dtype (fd's float64
@@ -201,18 +211,21 @@ def _laws(
     for name, r in results.items():
 
         def tol(quantity: str, precision: str = r.precision) -> Tolerance:
-            scale = 1.0 if quantity == "s" else scales[quantity]
+            # a law holds row by row or as an identity: the largest magnitude is its scale
+            scale = 1.0 if quantity == "s" else float(np.max(scales[quantity]))
             return compare.tolerance_for(
                 (precision,), scale, n_terms, spec.options.rtol, spec.options.atol
             )
 
         a = r.arrays
         laws.append(sum_law(name, "s sums to 1", a["s"], 1.0, tol("s")))
-        if "dL_dz" not in a:
+        if "dL_dz" not in a or name == "fd":  # fd's gradients carry their own error estimate
             continue
         dl_dz = a["dL_dz"].reshape(-1, spec.w.shape[0]).astype(np.float64)
         laws.append(sum_law(name, "∂L/∂z sums to 0", a["dL_dz"], 0.0, tol("dL_dz")))
-        if name != "numpy" and "dW" in a:  # fd in directional mode has no full gradients
+        # torch's chain rule's last step (fd's consistency is its own error estimate: a
+        # law between two of its quantities would judge it on scales that are not its own)
+        if name == "torch":
             chain = {
                 "db": ("db = Σ_rows ∂L/∂z", a["db"], dl_dz.sum(axis=0)),
                 "dW": ("dW = (∂L/∂z)ᵀ·x", a["dW"], dl_dz.T @ x),

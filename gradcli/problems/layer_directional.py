@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from gradcli import core, references
 from gradcli.backends import analytic
 from gradcli.report import Array
 
@@ -47,34 +48,45 @@ def project(arrays: dict[str, Array], dirs: dict[str, Array]) -> dict[str, Array
 
 def fd_directional(
     w: Array, b: Array, x: Array, kind: str, target: Array, dirs: dict[str, Array]
-) -> dict[str, Array]:
-    """The directional derivatives of the float64 loss along every direction."""
+) -> tuple[dict[str, Array], list[core.NumericalReference]]:
+    """The directional derivatives of the float64 loss along every direction, as
+    references: for each gradient g = ∂L/∂θ, the gradient of φ(t) = L(θ + Σ t_k v_k) at
+    t = 0 is (⟨v_k, g⟩)_k, so the reference ladder (error estimates, complex step where
+    a backend disagrees) applies as it does to full gradients."""
     z = analytic.linear(w, b, x)
     s = analytic.softmax(z)
 
-    def of_params(w_: Array, b_: Array, x_: Array) -> float:
+    def of_params(w_: Array, b_: Array, x_: Array) -> Array:
         z_ = analytic.linear(w_, b_, x_)
-        return float(analytic.loss(kind, z_, analytic.softmax(z_), target))
+        return analytic.loss(kind, z_, analytic.softmax(z_), target)
 
-    losses: dict[str, Callable[[Array], float]] = {
-        "dL_ds": lambda s_: float(analytic.loss_from_s(kind, s_, target)),
-        "dL_dz": lambda z_: float(analytic.loss(kind, z_, analytic.softmax(z_), target)),
+    losses: dict[str, Callable[[Array], Array]] = {
+        "dL_ds": lambda s_: analytic.loss_from_s(kind, s_, target),
+        "dL_dz": lambda z_: analytic.loss(kind, z_, analytic.softmax(z_), target),
         "dW": lambda w_: of_params(w_, b, x),
         "db": lambda b_: of_params(w, b_, x),
         "dx": lambda x_: of_params(w, b, x_),
     }
     values = {"s": s, "z": z, "W": w, "b": b, "x": x}
-    out = {}
     with np.errstate(all="ignore"):
-        for q, v in dirs.items():
-            theta = values[WITH_RESPECT_TO[q]]
-            derivative = np.empty(len(v))
-            for k, direction in enumerate(v):
-                h = _step(q, direction, w, x, s, kind, target)
-                upper, lower = losses[q](theta + h * direction), losses[q](theta - h * direction)
-                derivative[k] = (upper - lower) / (2 * h)
-            out[projected_name(q)] = derivative
-    return out
+        f_scale = float(np.abs(of_params(w, b, x))) + float(np.abs(z).max())
+    out, refs = {}, []
+    for q, v in dirs.items():
+        theta = values[WITH_RESPECT_TO[q]]
+        flat_v = v.reshape(len(v), -1)
+
+        def f_rows(t: Array, theta: Array = theta, flat_v: Array = flat_v, q: str = q) -> Array:
+            moved = theta.reshape(-1) + t @ flat_v  # (k, N), one moved θ per row
+            with np.errstate(all="ignore"):
+                return np.asarray(losses[q](moved.reshape(-1, *theta.shape)))[:, np.newaxis]
+
+        step = np.array([_step(q, d, w, x, s, kind, target) for d in v])
+        d = references.Differentiator(f_rows, np.zeros(len(v)), step, f_scale)
+        derivative = d.cheap()
+        name = projected_name(q)
+        out[name] = derivative.value.reshape(len(v))
+        refs.append(core.NumericalReference("fd", name, derivative, d, analytic=True))
+    return out, refs
 
 
 def _step(q: str, v: Array, w: Array, x: Array, s: Array, kind: str, target: Any) -> float:

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from gradcli import limits
-from gradcli.backends import analytic, finite_diff
+from gradcli import core, limits, references
+from gradcli.backends import analytic
 from gradcli.errors import InputError
 from gradcli.problems import layer_directional as directional_fd
 from gradcli.report import Array, BackendResult
@@ -18,6 +18,7 @@ from gradcli.spec import LayerSpec
 # Full central differences cost 2 forwards (B·out·in multiply-adds each) per parameter;
 # above this many multiply-adds they are refused rather than left to run for minutes.
 FD_FULL_BUDGET = 4e9
+PROJECTION_SIGMAS = 6.0  # a 6σ normal deviate: exceeded with probability 2e-9
 FD_FORCED_LIMIT = 1e12  # --fd-mode full: about two minutes here; beyond, refused
 
 
@@ -28,42 +29,57 @@ def fd_forward(w: Array, b: Array, x: Array, kind: str, target: Array) -> dict[s
         return {"z": z, "s": s, "loss": analytic.loss(kind, z, s, target)}
 
 
-def fd(w: Array, b: Array, x: Array, kind: str, target: Array, dtype: str) -> dict[str, Array]:
-    """Central differences of the float64 loss, on the float64 shadow of the inputs.
+def fd(
+    w: Array, b: Array, x: Array, kind: str, target: Array, dtype: str
+) -> tuple[dict[str, Array], list[core.NumericalReference]]:
+    """Central differences of the float64 loss, on the float64 shadow of the inputs: the
+    arrays, and each gradient as a reference that knows its error (refined by the
+    core, with the complex step: the layer is analytic, where a backend disagrees).
 
     The step of each parameter θ is ∛ε / |∂z/∂θ|, so that z moves by about ∛ε whatever
     the scale of x or W (z's own scale, since softmax ignores shifts): W_ij moves z by
-    x_j, b_i by 1, x_j by W_ij. A parameter that z ignores gets ∛ε·max(1, |θ|).
+    x_j, b_i by 1, x_j by W_ij. A parameter that z ignores gets ∛ε·max(1, |θ|). The
+    loss's rounding is relative to |L| + max|z| (log-sum-exp of z rounds on z's scale).
     """
     w, b, x = (a.astype(dtype).astype(np.float64) for a in (w, b, x))
     t = target.astype(dtype).astype(np.float64) if kind == "mse" else target
     forward = fd_forward(w, b, x, kind, t)
     z, s = forward["z"], forward["s"]
+    with np.errstate(all="ignore"):
+        f_scale = float(np.abs(forward["loss"])) + float(np.abs(z).max())
+    f_scale = f_scale if np.isfinite(f_scale) else 1.0
 
     def loss_of(w_: Array, b_: Array, x_: Array) -> Array:
         z_ = analytic.linear(w_, b_, x_)
         return analytic.loss(kind, z_, analytic.softmax(z_), t)[..., np.newaxis]
 
-    def grad(f: Any, theta: Array, reach: Array) -> Array:
-        step = central_step(theta, reach)
-        flat = finite_diff.central_jacobian(f, theta.reshape(-1), step.reshape(-1))
-        return flat.reshape(theta.shape)
+    refs: list[core.NumericalReference] = []
+
+    def grad(quantity: str, f: Any, theta: Array, reach: Array) -> Array:
+        step = central_step(theta, reach).reshape(-1)
+        d = references.Differentiator(f, theta.reshape(-1), step, f_scale)
+        derivative = d.cheap()
+        refs.append(core.NumericalReference("fd", quantity, derivative, d, analytic=True))
+        return derivative.value.reshape(theta.shape)  # a view: refinement shows in it
 
     k = (-1,)
     with np.errstate(all="ignore"):
         reach_w = np.broadcast_to(np.abs(x).max(axis=0), w.shape)
         reach_x = np.broadcast_to(np.abs(w).max(axis=0), x.shape)
         reach_s = 1 / np.maximum(np.abs(s), 1e-300) if kind == "ce" else np.ones_like(s)
-        return {
+        arrays = {
             **forward,
             # ce's −log s_t curves on the scale of s_t itself: step ∛ε·s_t. The other
-            # losses are at most quadratic in s: a step of ∛ε has no truncation error.
-            "dL_ds": grad(loss_s(kind, s.shape, t), s, reach_s),
-            "dL_dz": grad(lambda r: loss_z(kind, r.reshape(k + z.shape), t), z, np.ones_like(z)),
-            "dW": grad(lambda r: loss_of(r.reshape(k + w.shape), b, x), w, reach_w),
-            "db": grad(lambda r: loss_of(w, r.reshape(k + b.shape), x), b, np.ones_like(b)),
-            "dx": grad(lambda r: loss_of(w, b, r.reshape(k + x.shape)), x, reach_x),
+            # losses are at most quadratic in s.
+            "dL_ds": grad("dL_ds", loss_s(kind, s.shape, t), s, reach_s),
+            "dL_dz": grad(
+                "dL_dz", lambda r: loss_z(kind, r.reshape(k + z.shape), t), z, np.ones_like(z)
+            ),
+            "dW": grad("dW", lambda r: loss_of(r.reshape(k + w.shape), b, x), w, reach_w),
+            "db": grad("db", lambda r: loss_of(w, r.reshape(k + b.shape), x), b, np.ones_like(b)),
+            "dx": grad("dx", lambda r: loss_of(w, b, r.reshape(k + x.shape)), x, reach_x),
         }
+    return arrays, refs
 
 
 def loss_s(kind: str, shape: tuple[int, ...], target: Array) -> Any:
@@ -137,26 +153,33 @@ def with_projections(result: BackendResult, dirs: dict[str, Array]) -> BackendRe
 
 def fd_directional(
     w: Array, b: Array, x: Array, kind: str, target: Array, dtype: str, dirs: dict[str, Array]
-) -> BackendResult:
+) -> tuple[BackendResult, list[core.NumericalReference]]:
     w64, b64, x64 = (a.astype(dtype).astype(np.float64) for a in (w, b, x))
     t = target.astype(dtype).astype(np.float64) if kind == "mse" else target
     forward = fd_forward(w64, b64, x64, kind, t)
     single = x.shape[0] == 1
+    along, refs = directional_fd.fd_directional(w64, b64, x64, kind, t, dirs)
     arrays: dict[str, Array] = {
         "z": forward["z"].reshape(-1) if single else forward["z"],
         "s": forward["s"].reshape(-1) if single else forward["s"],
         "loss": np.asarray(forward["loss"]),
-        **directional_fd.fd_directional(w64, b64, x64, kind, t, dirs),
+        **along,
     }
     method = f"central differences along {directional_fd.DIRECTIONS} random directions"
-    return BackendResult("fd", method, "fd", arrays)
+    return BackendResult("fd", method, "fd", arrays), refs
 
 
-def projected_scales(scales: dict[str, float], dirs: dict[str, Array]) -> dict[str, float]:
-    """⟨v, g⟩ sums |v_i|·|g_i|: its scale is g's scale times the largest Σ|v_i|."""
-    out = {}
+def projected_scales(
+    scales: dict[str, float | Array], dirs: dict[str, Array]
+) -> dict[str, float | Array]:
+    """The scale of ⟨v, g⟩ for the rounding of g: each element g_i is off by about
+    ε·scale_i at random, and v is drawn independently of those errors, so ⟨v, δg⟩ is
+    normal with deviation ‖δg‖₂ ≤ ε·‖scale‖₂: PROJECTION_SIGMAS of it (the worst case
+    Σ|v_i|·scale_i is about √N times looser, and lets real bugs through)."""
+    out: dict[str, float | Array] = {}
     for q, v in dirs.items():
         if q in scales:
-            largest = float(np.abs(v).reshape(len(v), -1).sum(axis=1).max())
-            out[directional_fd.projected_name(q)] = scales[q] * largest
+            per_element = np.broadcast_to(np.asarray(scales[q], dtype=np.float64), v.shape[1:])
+            norm = float(np.sqrt(np.sum(per_element**2)))
+            out[directional_fd.projected_name(q)] = PROJECTION_SIGMAS * norm
     return out

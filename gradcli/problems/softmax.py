@@ -129,14 +129,15 @@ def _fd(z: np.ndarray, t: float, out: np.ndarray) -> tuple[BackendResult, core.N
     The step is ∛ε·max(1, |u_j|) in units of u = (z − max z)/T: softmax ignores shifts,
     so `1000 1001 1002` has the scale of `0 1 2` (a step scaled by |z| there is a false
     alarm waiting to happen), and T is the scale on which softmax(z/T) changes. The
-    outputs lie in [0, 1]: f's rounding is relative to max(s_i, ε)... i.e. to |s_i|.
+    rounding of s_i is relative to s_i, which also bounds |u_j·∂s_i/∂u_j| = |u_j|·s_i·s_j
+    (≤ s_i/e): f_scale = s, bounded.
     """
     shadow = z.astype(np.float64)
     centred = shadow - shadow.max()
     step = t * finite_diff.cube_root_step(centred / t)
     s = analytic.softmax(shadow, t)
     differentiator = references.Differentiator(
-        lambda rows: analytic.softmax(rows, t), centred, step, f_scale=s
+        lambda rows: analytic.softmax(rows, t), centred, step, f_scale=s, bounded=True
     )
     derivative = differentiator.cheap(out)
     reference = core.NumericalReference("fd", "jacobian", derivative, differentiator, analytic=True)

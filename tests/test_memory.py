@@ -1,0 +1,105 @@
+"""The peak-memory model of gradcli.limits against the measured peak (maximum resident
+set size) of whole gradcli processes: never below it (a refusal must come before an
+out-of-memory kill), never far above it (or gradcli would refuse what fits). Sizes are
+small enough to keep this file at a few seconds; numpy and fd only, so torch's import
+does not dominate the peak."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from gradcli import limits
+from gradcli.cli import cli
+
+BACKENDS = ("numpy", "fd")
+MOST_ABOVE = 1.75  # the model may overstate the peak by this much, no more
+
+
+# Linux carries a process's peak RSS across exec, so a child forked from this test
+# process (hundreds of MiB once torch is imported) would report at least that: a small
+# launcher process starts gradcli and reports its peak (wait4) instead.
+LAUNCHER = """
+import os, subprocess, sys
+proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+_, status, usage = os.wait4(proc.pid, 0)
+proc.returncode = os.waitstatus_to_exitcode(status)
+print(proc.returncode, usage.ru_maxrss * 1024)
+"""
+
+
+def peak_rss(args, cwd):
+    """The maximum resident set size of `python -m gradcli ARGS`, in bytes."""
+    command = [sys.executable, "-m", "gradcli", *args, "--backend", ",".join(BACKENDS), "--json"]
+    launched = subprocess.run(
+        [sys.executable, "-c", LAUNCHER, *command], cwd=cwd, capture_output=True, text=True
+    )
+    status, peak = launched.stdout.split()
+    assert status == "0", launched.stderr
+    return int(peak)
+
+
+@pytest.mark.parametrize("n", [1536, 3072])
+def test_the_softmax_model_bounds_the_measured_peak(n, tmp_path):
+    np.save(tmp_path / "z.npy", np.random.default_rng(0).normal(size=n))
+    measured = peak_rss(["softmax", "--input", "z.npy"], tmp_path)
+    estimate = limits.softmax_peak(n, BACKENDS)
+    assert measured <= estimate <= MOST_ABOVE * measured, (measured / 2**20, estimate / 2**20)
+
+
+@pytest.mark.parametrize(("batch", "in_features"), [(6000, 300), (12000, 300)])
+def test_the_layer_model_bounds_the_measured_peak(batch, in_features, tmp_path):
+    args = ["layer", "--batch", str(batch), "--in-features", str(in_features)]
+    measured = peak_rss(args, tmp_path)
+    out_features = 3
+    elements = out_features * in_features + out_features + batch * (in_features + 2 * out_features)
+    estimate = limits.layer_peak(elements, [], BACKENDS, plot=False)
+    assert measured <= estimate <= MOST_ABOVE * measured, (measured / 2**20, estimate / 2**20)
+
+
+def test_the_plot_model_bounds_the_measured_peak(tmp_path):
+    pytest.importorskip("matplotlib")
+    n = 1024
+    np.save(tmp_path / "z.npy", np.random.default_rng(0).normal(size=n))
+    measured = peak_rss(["softmax", "--input", "z.npy", "--plot", "p.png"], tmp_path)
+    estimate = limits.softmax_peak(n, BACKENDS, plot=True)
+    assert measured <= estimate <= MOST_ABOVE * measured, (measured / 2**20, estimate / 2**20)
+
+
+def test_the_graph_plot_model_bounds_the_measured_peak(tmp_path):
+    pytest.importorskip("matplotlib")
+    size = 900
+    rand = ["--rand", f"a={size}x{size}", "--rand", f"b={size}x{size}"]
+    measured = peak_rss(["graph", "y = (a * b).sum()", *rand, "--plot", "g.png"], tmp_path)
+    nodes = [size * size] * 3 + [1]  # a, b, a * b, the sum
+    estimate = limits.graph_plot_peak(nodes, BACKENDS, drawn=True)
+    assert measured <= estimate <= MOST_ABOVE * measured, (measured / 2**20, estimate / 2**20)
+
+
+@pytest.mark.parametrize(
+    ("args", "what"),
+    [
+        (["softmax", "--input", "z.npy", "--plot", "p.png"], "--plot of 4096×4096 Jacobians"),
+        (["softmax", "--input", "z.npy"], "3 dense 4096×4096 Jacobians"),
+        (["layer", "--batch", "100000", "--in-features", "300"], "a 3×300 layer"),
+        (["layer", "--in-features", "2000", "--out-features", "2000"], "a 2000×2000 layer"),
+        (["layer", "--in-features", "1200", "--out-features", "1500", "--plot", "p.png"], "--plot"),
+        (["graph", "y = a * 2", "--rand", "a=3000x3000", "--plot", "p.png"], "--plot of the"),
+    ],
+)
+def test_what_would_not_fit_is_refused_before_anything_is_allocated(
+    args, what, tmp_path, monkeypatch
+):
+    pytest.importorskip("matplotlib")
+    # 1.2 GiB available, of which 70% may be used: n = 4096 with three backends (about
+    # 1 GiB) does not fit, nor do its plot and a 2000×2000 layer; a 1200×1500 layer
+    # (0.6 GiB) does, but not with its plot.
+    monkeypatch.setattr(limits, "available_memory", lambda: int(1.2 * 2**30))
+    monkeypatch.chdir(tmp_path)
+    np.save("z.npy", np.zeros(4096))
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    assert what in result.stderr
+    assert "of memory but 1.2 GiB is available" in result.stderr
