@@ -92,4 +92,39 @@ def split_vjp(x, g_sin, g_cos):
     return g_sin * np.cos(x) - 2 * g_cos * np.sin(x)
 
 
-__all__ = ["np"]
+def my_gelu(x):
+    """GELU by hand (numpy or torch), for --against torch.nn.functional.gelu."""
+    erf = torch.erf if isinstance(x, torch.Tensor) else np.vectorize(__import__("math").erf)
+    return 0.5 * x * (1 + erf(x / 2**0.5))
+
+
+def my_gelu_grad(x):
+    """Right: Φ(x) + x·φ(x)."""
+    from math import erf, pi
+
+    cdf = 0.5 * (1 + np.vectorize(erf)(x / 2**0.5))
+    return cdf + x * np.exp(-0.5 * x * x) / np.sqrt(2 * pi)
+
+
+def my_gelu_tanh(x):
+    """Wrong forward for the exact GELU: the tanh approximation (off by up to 5e-4)."""
+    inner = np.sqrt(2 / np.pi) * (x + 0.044715 * x**3)
+    return 0.5 * x * (1 + np.tanh(inner))
+
+
+class MaskedScale(torch.autograd.Function):
+    """y = mask ⊙ x · w: `mask` is an input that is not differentiated (--no-grad mask);
+    the backward computes only what needs_input_grad asks for."""
+
+    @staticmethod
+    def forward(ctx, x, mask, w):
+        ctx.save_for_backward(x, mask, w)
+        return mask * x * w
+
+    @staticmethod
+    def backward(ctx, g):
+        x, mask, w = ctx.saved_tensors
+        assert not ctx.needs_input_grad[1], "mask must not need a gradient"
+        dx = g * mask * w if ctx.needs_input_grad[0] else None
+        dw = g * mask * x if ctx.needs_input_grad[2] else None
+        return dx, None, dw

@@ -284,6 +284,9 @@ def check_spec(
     debug: bool = False,
     options: Any = None,
     args: Mapping[str, Any] | None = None,
+    order: int = 1,
+    against: Any = None,
+    no_grad: Iterable[str] = (),
 ) -> Any:
     """A CheckSpec from objects or `path.py:name` strings (the CLI passes strings);
     `inputs` holds one array, or one mapping name -> array, per trial."""
@@ -298,6 +301,9 @@ def check_spec(
         debug=debug,
         options=options,
         args=args,
+        order=order,
+        against=against,
+        no_grad=no_grad,
     )
 
 
@@ -307,6 +313,7 @@ def check(
     jacobian: Any = None,
     vjp: Any = None,
     grad: Any = None,
+    hvp: Any = None,
     x: Any = None,
     shape: tuple[int, ...] | None = None,
     inputs: Mapping[str, Any] | None = None,
@@ -321,6 +328,9 @@ def check(
     rtol: float | None = None,
     atol: float | None = None,
     taylor: bool = False,
+    order: int = 1,
+    against: Any = None,
+    no_grad: Iterable[str] = (),
 ) -> Report:
     """Your derivative against autograd and finite differences (as `gradcli check`).
 
@@ -328,7 +338,13 @@ def check(
     whose backward is checked, or an nn.Module, whose parameters and inputs are); give
     one of `jacobian`, `vjp`, `grad`. One input: `x`, or `trials` arrays of `shape`
     drawn from `seed` (scale·N(0, 1)). Several: `inputs` (name -> array, fixed) and
-    `shapes` (name -> shape, drawn); `args` are non-array arguments by keyword.
+    `shapes` (name -> shape, drawn); `args` are non-array arguments by keyword;
+    `no_grad`: inputs passed to your code but not differentiated (a mask, an index).
+    `taylor`: also the Taylor test (the remainder's rate as h halves: 2 right, 1 wrong).
+    Second order: `order=2` checks a Function's backward's own derivative (as
+    gradgradcheck); `hvp=FN` checks FN(x, v) = H·v of a scalar forward. `against`: a
+    library function (or its dotted path) whose forward and autograd are one more
+    reference.
     """
     import dataclasses
 
@@ -336,11 +352,19 @@ def check(
     from gradcli.problems import check as problem
     from gradcli.problems.check_build import draw
 
+    low = dtype in ("float16", "bfloat16")  # check alone runs your code in these
     options, shape, seed, trials = _check_arguments(
-        shape, seed, trials, full, backends, dtype, rtol, atol
+        shape, seed, trials, full, backends, "float64" if low else dtype, rtol, atol
     )
+    options = dataclasses.replace(options, dtype=dtype)
+    for value, name in ((inputs, "inputs"), (shapes, "shapes"), (args, "args")):
+        if value is not None and not isinstance(value, Mapping):
+            raise InputError(f"{name} must be a mapping of names, such as {{'x': ...}}")
+    if not isinstance(taylor, bool):
+        raise InputError(f"taylor must be True or False, got {taylor!r}"[:120])
     fixed = dict(inputs or {})
-    drawn = dict(shapes or {})
+    drawn = {str(name): params_shape(s, f"shapes[{name!r}]") for name, s in (shapes or {}).items()}
+    scale = _scale(scale)
     if x is not None:
         fixed[""] = x
     if shape is not None:
@@ -354,21 +378,42 @@ def check(
     else:
         arrays = [fixed]
     derivatives = {
-        k: v for k, v in (("jacobian", jacobian), ("vjp", vjp), ("grad", grad)) if v is not None
+        k: v
+        for k, v in (("jacobian", jacobian), ("vjp", vjp), ("grad", grad), ("hvp", hvp))
+        if v is not None
     }
     spec = check_spec(
-        forward, derivatives, inputs=arrays, seed=seed, full=full, options=options, args=args
+        forward,
+        derivatives,
+        inputs=arrays,
+        seed=seed,
+        full=full,
+        options=options,
+        args=args,
+        order=order,
+        against=against,
+        no_grad=[no_grad] if isinstance(no_grad, str) else list(no_grad),
     )
-    return problem.run(dataclasses.replace(spec, taylor=bool(taylor)))
+    return problem.run(dataclasses.replace(spec, taylor=taylor))
 
 
 MAX_CHECK_ELEMENTS = 10_000_000
 
 
-def params_shape(shape: Any) -> tuple[int, ...]:
+def params_shape(shape: Any, name: str = "shape") -> tuple[int, ...]:
     from gradcli import params
 
-    return params.shape(shape, "shape", MAX_CHECK_ELEMENTS)
+    return params.shape(shape, name, MAX_CHECK_ELEMENTS)
+
+
+def _scale(value: Any) -> float:
+    from gradcli import params
+    from gradcli.errors import InputError
+
+    scale = params.number(value, "scale")
+    if scale < 0:
+        raise InputError(f"{params.where('scale', value)}: must be 0 or more")
+    return scale
 
 
 def _check_arguments(

@@ -15,6 +15,11 @@ JSON format versions (``"schema_version"``):
      comparison ``reference_error`` (the reference's estimate at the worst element;
      ``allowed`` is now ``atol + rtol·|ref| + c·reference_error``, ``atol`` the one at
      the worst element where the scale is per row). Nothing was removed or renamed.
+     check: ``inputs.input_names`` (every input by name, a module's parameters after its
+     inputs) and ``inputs.args`` (--arg); with several inputs each trial of
+     ``inputs.x`` is an object name -> array; ``inputs.mode`` may be ``module``;
+     quantities are named per input (``trial0.vjp.W``) and ``trial0.forward``
+     appears with ``against``, whose results are one more backend.
 """
 
 from __future__ import annotations

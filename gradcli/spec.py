@@ -77,6 +77,9 @@ class CheckSpec:
     options: RunOptions = RunOptions()
     args: dict[str, Any] = field(default_factory=dict)  # non-array arguments, by keyword
     taylor: bool = False  # also the Taylor test: the remainder's rate, 2 or 1
+    second: str = ""  # "order2": a Function's backward differentiated; "hvp": FN(x, v) = Hv
+    against: Any = None  # a library function: its forward and autograd, one more reference
+    no_grad: tuple[str, ...] = ()  # inputs passed to the code but not differentiated
     first_trial: int = 0  # the number of inputs[0]: --trial K reruns trial K alone
 
 

@@ -1,14 +1,17 @@
-"""A pytest helper: fail with the report, not with a bare False.
+"""pytest helpers: fail with the reason, not with a bare False.
 
-from gradcli.testing import assert_backends_agree
+from gradcli.testing import assert_backends_agree, assert_gradients_correct
 
 def test_my_layer():
     assert_backends_agree(gradcli.layer(W, b, x, loss="mse", target=y))
+
+def test_my_linear():
+    assert_gradients_correct(linear, vjp=linear_vjp, shapes={"x": (8, 16), "W": (16, 4)})
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from gradcli.report import Report
@@ -31,3 +34,56 @@ def assert_backends_agree(report: Report) -> None:
                 f"{c.allowed:.3g}); {c.n_out_of_tolerance} of {c.size} out of tolerance"
             )
     raise AssertionError("\n".join(lines))
+
+
+def assert_gradients_correct(forward: Any, **check_arguments: Any) -> Report:
+    """Check your derivative as `gradcli.check(forward, **check_arguments)` does, and fail
+    the test if it is wrong, with a first line that carries the reason, as
+    numpy.testing.assert_allclose does (pytest's summary shows that line):
+
+        gradients of W wrong: 64 of 64 out of tolerance (rtol 1e-06, atol 4.9e-08), wrong
+        by a constant factor 0.125; worst at [12, 1]: yours -0.96783 vs fd -7.74264
+
+    e.g. assert_gradients_correct(f, vjp=f_vjp, shapes={"x": (8, 16), "W": (16, 4)}).
+    Returns the Report when the gradients are right.
+    """
+    __tracebackhide__ = True
+    import gradcli
+
+    report = gradcli.check(forward, **check_arguments)
+    if report.ok:
+        return report
+    raise AssertionError(first_line(report) + "\n" + _rest(report))
+
+
+def first_line(report: Report) -> str:
+    """The reason a check failed, in one line: the first failed comparison of yours
+    (its tolerance, mismatch count, pattern and worst entry), else the verdict."""
+    failed = [c for c in report.comparisons if not c.ok and c.backends[0] == "yours"]
+    if not failed:
+        return report.verdict.summary
+    c = next((c for c in failed if c.backends[1] == "fd"), failed[0])
+    quantity = c.quantity.split(".", 1)[-1]
+    pattern = next(
+        (
+            d.split(": ", 1)[1]
+            for d in report.verdict.details
+            if d.startswith(f"{c.quantity}: ")
+            and not d.startswith(f"{c.quantity}: torch")
+            and "differ" not in d
+        ),
+        "",
+    )
+    return (
+        f"{quantity} wrong in {c.quantity.split('.', 1)[0]}: {c.n_out_of_tolerance} of {c.size} "
+        f"out of tolerance (rtol {c.tolerance.rtol:.3g}, atol {c.tolerance.atol:.3g}"
+        + (f", ± {c.reference_error:.3g} {c.backends[1]}'s own error" if c.reference_error else "")
+        + ")"
+        + (f", {pattern}" if pattern else "")
+        + f"; worst at {list(c.worst_index)}: yours {c.worst_values[0]:.8g} vs "
+        f"{c.backends[1]} {c.worst_values[1]:.8g}"
+    )
+
+
+def _rest(report: Report) -> str:
+    return "\n".join([report.verdict.summary, *("  " + d for d in report.verdict.details[1:])])

@@ -249,3 +249,218 @@ def test_the_full_check_estimates_its_memory_first(monkeypatch):
             full=True,
             backends=["fd"],
         )
+
+
+LOWP = str(EXAMPLES / "lowp.py")
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_a_bf16_sum_is_caught_and_a_float32_sum_passes(dtype):
+    import sys
+
+    sys.path.insert(0, str(EXAMPLES))
+    from lowp import Linear, LinearBf16Sum
+
+    shapes = {"x": (4096, 8), "W": (8, 4)}
+    right = gradcli.check(Linear, shapes=shapes, dtype=dtype, trials=2)
+    assert right.ok, right.verdict.summary
+    worst = max(c.max_abs_error / c.allowed for c in right.comparisons)
+    assert worst < 0.5  # measured ≤ 0.23: a margin of 2× at least
+    wrong = gradcli.check(LinearBf16Sum, shapes=shapes, dtype=dtype, trials=2)
+    assert not wrong.ok
+    assert failed_quantities(wrong) == ["vᵀJu.W"]  # dx sums 4 terms: right in any dtype
+    note = next(n for n in wrong.notes if n.startswith(dtype))
+    eps = {"bfloat16": 2.0**-7, "float16": 2.0**-10}[dtype]
+    assert f"rtol = 2ε = {2 * eps:.3g}" in note
+    assert "the references in float64 on the same rounded values" in note
+    assert wrong.results["torch"].precision == "float64"
+
+
+def test_low_precision_on_the_command_line():
+    result = invoke(
+        f"{LOWP}:LinearBf16Sum",
+        "--shape",
+        "x=4096x8",
+        "--shape",
+        "W=8x4",
+        "--dtype",
+        "bfloat16",
+        "--trials",
+        "1",
+    )
+    assert result.exit_code == 1, result.output
+    assert "bfloat16: your code ran in bfloat16" in result.stdout
+
+
+def test_a_numpy_forward_runs_in_float16_and_is_refused_bfloat16_with_both_tries():
+    assert gradcli.check(
+        np.tanh, grad=lambda x: 1 - np.tanh(x) ** 2, shape=(5,), dtype="float16"
+    ).ok
+    with pytest.raises(InputError, match="on torch tensors"):
+        gradcli.check(
+            lambda x: np.tanh(np.asarray(x)), grad=lambda x: x, shape=(5,), dtype="bfloat16"
+        )
+
+
+SECOND = str(EXAMPLES / "second.py")
+
+
+def test_order_2_differentiates_the_functions_backward():
+    import sys
+
+    sys.path.insert(0, str(EXAMPLES))
+    from second import Cube, CubeDetachedBackward
+
+    right = gradcli.check(Cube, shape=(5,), order=2)
+    assert right.ok, right.verdict.summary
+    assert right.inputs["input_names"] == ["x", "grad_out"]
+    # the second derivative of x³ along g: ∂(3x²g)/∂x = 6x·g, against the drawn values
+    x, g = right.inputs["x"][0]["x"], right.inputs["x"][0]["grad_out"]
+    first = 3 * x**2 * g  # G(x, g); its VJP with cotangent c is (6x·g·c, 3x²·c)
+    c = np.random.default_rng([0, 0x636865636B, 0]).standard_normal(5)
+    np.testing.assert_allclose(right.results["yours"].arrays["trial0.vjp.x"], 6 * x * g * c)
+    np.testing.assert_allclose(right.results["torch"].arrays["trial0.vjp.grad_out"], 3 * x**2 * c)
+    assert first.shape == (5,)
+    assert gradcli.check(CubeDetachedBackward, shape=(5,)).ok  # right to first order
+    wrong = gradcli.check(CubeDetachedBackward, shape=(5,), order=2)
+    assert not wrong.ok
+    assert failed_quantities(wrong) == ["vjp.x"]
+    assert any("yours is zero" in d for d in wrong.verdict.details)
+
+
+def test_hvp_is_checked_against_autograd_and_fd_of_the_gradient():
+    import sys
+
+    sys.path.insert(0, str(EXAMPLES))
+    from second import quartic, quartic_hvp, quartic_hvp_wrong
+
+    right = gradcli.check(quartic, hvp=quartic_hvp, shape=(3, 4))
+    assert right.ok
+    assert list(right.results) == ["yours", "torch", "fd"]
+    wrong = gradcli.check(quartic, hvp=quartic_hvp_wrong, shape=(3, 4))
+    assert not wrong.ok
+    assert any("constant factor 0.333333" in d for d in wrong.verdict.details)
+    result = invoke(f"{SECOND}:quartic", "--hvp", "quartic_hvp", "--shape", "5")
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["{s}:quartic", "--vjp", "quartic_hvp", "--order", "2"], "--order 2 is for a torch"),
+        (["{s}:quartic", "--hvp", "quartic_hvp", "--order", "2"], "already second order"),
+        (["{s}:quartic", "--hvp", "quartic_hvp", "--grad", "quartic_hvp"], "give one of"),
+        (["{l}:split", "--hvp", "split_vjp"], "--hvp needs a forward that takes torch"),
+    ],
+)
+def test_second_order_refusals(args, message):
+    result = invoke(*[a.format(s=SECOND, l=LINEAR) for a in args], "--shape", "5")
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+
+
+def test_against_a_library_function():
+    import sys
+
+    sys.path.insert(0, str(EXAMPLES))
+    from linear import my_gelu, my_gelu_grad, my_gelu_tanh
+
+    right = gradcli.check(
+        my_gelu, grad=my_gelu_grad, shape=(6,), against="torch.nn.functional.gelu"
+    )
+    assert right.ok, right.verdict.summary
+    assert list(right.results) == ["yours", "torch", "against", "fd"]
+    assert "trial0.forward" in right.results["against"].arrays
+    assert "torch.nn.functional.gelu" in right.results["against"].method
+    wrong = gradcli.check(
+        my_gelu_tanh, grad=my_gelu_grad, shape=(6,), against=torch.nn.functional.gelu
+    )
+    assert not wrong.ok
+    bad = {c.quantity for c in wrong.comparisons if not c.ok and c.backends == ("yours", "against")}
+    assert bad == {"trial0.forward", "trial1.forward", "trial2.forward"}
+    result = invoke(
+        f"{LINEAR}:my_gelu", "--grad", "my_gelu_grad", "--shape", "6", "--against", "torch.nn.nope"
+    )
+    assert result.exit_code == 2
+    assert "torch.nn has no 'nope'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [
+            f"{LINEAR}:linear",
+            "--vjp",
+            "linear_vjp",
+            "--shape",
+            "x=2x3",
+            "--shape",
+            "W=3x4",
+            "--shape",
+            "b=4",
+        ],
+        [f"{MODEL}:Net", "--shape", "x=2x16"],
+        [f"{LINEAR}:ScaledTanh", "--shape", "5", "--arg", "a=2.0"],
+        [
+            f"{LINEAR}:my_gelu",
+            "--grad",
+            "my_gelu_grad",
+            "--shape",
+            "6",
+            "--against",
+            "torch.nn.functional.gelu",
+        ],
+        [f"{LOWP}:Linear", "--shape", "x=64x8", "--shape", "W=8x4", "--dtype", "bfloat16"],
+        [f"{SECOND}:quartic", "--hvp", "quartic_hvp", "--shape", "5", "--taylor"],
+    ],
+    ids=["several inputs", "module", "args", "against", "bfloat16", "hvp taylor"],
+)
+def test_check_documents_follow_the_schema(args):
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(
+        (Path(gradcli.__file__).parent / "schemas" / "check.schema.json").read_text()
+    )
+    result = invoke(*args, "--json")
+    assert result.exit_code == 0, result.output
+    jsonschema.validate(json.loads(result.stdout), schema)
+
+
+def test_an_input_that_is_not_differentiated():
+    result = invoke(
+        f"{LINEAR}:MaskedScale",
+        "--shape",
+        "x=5",
+        "--shape",
+        "mask=5",
+        "--shape",
+        "w=5",
+        "--no-grad",
+        "mask",
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["inputs"]["input_names"] == ["x", "w"]
+    assert document["inputs"]["no_grad"] == ["mask"]
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(
+        (Path(gradcli.__file__).parent / "schemas" / "check.schema.json").read_text()
+    )
+    jsonschema.validate(document, schema)
+    # without --no-grad the backend asks for the mask's gradient, and the Function says no
+    asked = invoke(f"{LINEAR}:MaskedScale", "--shape", "x=5", "--shape", "mask=5", "--shape", "w=5")
+    assert asked.exit_code == 2
+    assert "mask must not need a gradient" in asked.stderr
+
+    def forward(x, mask):
+        return x * mask
+
+    def vjp(x, mask, g):  # the derivative takes every input, returns the differentiated ones
+        return g * mask
+
+    mask = np.array([1.0, 0.0, 1.0])
+    report = gradcli.check(
+        forward, vjp=vjp, inputs={"mask": mask}, shapes={"x": (3,)}, no_grad="mask"
+    )
+    assert report.ok
+    np.testing.assert_array_equal(report.results["yours"].arrays["trial0.vjp"][1], 0.0)

@@ -29,6 +29,24 @@ from gradcli.exit_status import ExitStatus
 @click.option("--vjp", metavar="FN", help="Your vector-Jacobian product: FN(x, g) -> like x.")
 @click.option("--grad", metavar="FN", help="Your elementwise derivative: FN(x) -> like x.")
 @click.option(
+    "--hvp",
+    metavar="FN",
+    help="Your Hessian-vector product of a scalar forward: FN(x, v) -> like x.",
+)
+@click.option(
+    "--against",
+    metavar="DOTTED",
+    help="A library function (torch.nn.functional.gelu): its forward and autograd are one "
+    "more reference.",
+)
+@click.option(
+    "--order",
+    type=click.IntRange(1, 2),
+    default=1,
+    show_default=True,
+    help="2: your Function's backward is differentiated and checked (as gradgradcheck).",
+)
+@click.option(
     "--shape",
     "shapes",
     metavar="[NAME=]AxB",
@@ -85,6 +103,13 @@ from gradcli.exit_status import ExitStatus
     is_flag=True,
     help="Also the Taylor test: the remainder's rate as h halves (2 right, 1 wrong).",
 )
+@click.option(
+    "--no-grad",
+    "no_grad",
+    metavar="NAME",
+    multiple=True,
+    help="An input passed to your code but not differentiated (a mask); repeatable.",
+)
 @click.option("--full", is_flag=True, help="Check element by element however large the input.")
 @click.option("--debug", is_flag=True, help="Show the traceback of an error in your code.")
 @check_options
@@ -116,9 +141,9 @@ def check(ctx: click.Context, /, **options: Any) -> None:
         from gradcli.problems import check as problem
         from gradcli.problems.explanations import with_explanation
 
-        derivatives = {k: options[k] for k in ("jacobian", "vjp", "grad") if options[k]}
+        derivatives = {k: options[k] for k in ("jacobian", "vjp", "grad", "hvp") if options[k]}
         if len(derivatives) > 1:
-            raise InputError("give one of --jacobian, --vjp and --grad")
+            raise InputError("give one of --jacobian, --vjp, --grad and --hvp")
         spec = check_spec(
             options["target"],
             derivatives,
@@ -126,8 +151,11 @@ def check(ctx: click.Context, /, **options: Any) -> None:
             seed=options["seed"],
             full=options["full"],
             debug=options["debug"],
-            options=run_options(options),
+            options=_run_options(options),
             args=check_parse.arguments(options["arg_values"]),
+            order=options["order"],
+            against=options["against"],
+            no_grad=options["no_grad"],
         )
         if options["taylor"]:
             import dataclasses
@@ -151,3 +179,23 @@ def _only_trial(spec: Any, trial: int | None) -> Any:
             f"--trial {trial}: there are {len(spec.inputs)} trials, 0 to {len(spec.inputs) - 1}"
         )
     return dataclasses.replace(spec, inputs=(spec.inputs[trial],), first_trial=trial)
+
+
+def _run_options(options: dict[str, Any]) -> Any:
+    """The shared options; check alone also runs your code in float16 and bfloat16."""
+    import dataclasses
+
+    low = options["dtype"] in ("float16", "bfloat16")
+    shared = run_options({**options, "dtype": "float64"} if low else options)
+    return dataclasses.replace(shared, dtype=options["dtype"])
+
+
+# check alone runs code in float16 and bfloat16 (the references stay in float64)
+CHECK_DTYPES = ("float64", "float32", "float16", "bfloat16")
+for _param in check.params:
+    if _param.name == "dtype":
+        _param.type = click.Choice(CHECK_DTYPES)
+        _param.help = (
+            "Precision of your code (float16/bfloat16: tolerances from the dtype's "
+            "resolution); the references run in float64."
+        )

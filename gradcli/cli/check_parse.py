@@ -33,10 +33,13 @@ def _by_name(values: tuple[str, ...], option: str) -> dict[str, str]:
 
 
 def shape(text: str, option: str = "--shape") -> tuple[int, ...]:
-    parts = text.split("x")
-    if not all(p.isascii() and p.isdigit() and 0 < int(p) <= 10**9 for p in parts):
-        raise InputError(f"{option} {text!r}: sizes joined by x, such as 5 or 4x6")
-    return tuple(int(p) for p in parts)
+    """The rule gradcli.check(shape=...) uses (gradcli.params): ASCII sizes joined by x."""
+    from gradcli import params
+    from gradcli.problems.check_build import MAX_CHECK_ELEMENTS
+
+    if not text:
+        raise InputError(f"{option} '': sizes joined by x, such as 5 or 4x6")
+    return params.shape(text, option, MAX_CHECK_ELEMENTS)
 
 
 def trial_inputs(options: dict[str, Any]) -> list[dict[str, Any]]:

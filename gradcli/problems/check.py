@@ -1,36 +1,46 @@
 """gradcli check: the user's derivative (a Jacobian, a VJP, an elementwise derivative, a
 torch.autograd.Function's backward, or a module's backward) against autograd of the
-user's forward and central differences of it, at several random inputs, for every
-input by name.
+user's forward and a numerical reference that knows its own error, at several random
+inputs, for every input by name.
 
 Backends: "yours" (the derivative under test, in the user's dtype), "torch" (autograd
 of the forward's plain operations in float64; only if the forward works on tensors),
-"fd" (central differences in float64). Above a size, each trial is checked along random
-directions (vᵀJu) instead of in full, as gradcheck's fast_mode.
+"fd" (central differences in float64 with error estimates, refined by the core where a
+comparison is inconclusive). Above a size, each trial is checked along random
+directions (vᵀJu) instead of in full, as gradcheck's fast_mode. One judge
+(gradcli.core.judge) compares and decides.
 
 The user's code is untrusted (check_guard): its prints go to stderr for the whole run.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
 
-from gradcli import compare, limits
+from gradcli import core, limits
 from gradcli.errors import InputError
-from gradcli.problems import check_backends as sides
-from gradcli.problems import check_explain, check_guard
+from gradcli.problems import (
+    check_backends,
+    check_explain,
+    check_guard,
+    check_quantities,
+    check_report,
+)
 from gradcli.problems.check_backends import Trial
 from gradcli.problems.check_plan import plan
+from gradcli.problems.check_signature import accepted
 from gradcli.problems.check_subject import Subject
-from gradcli.report import Array, BackendResult, LawCheck, Report
+from gradcli.report import Array, BackendResult, Report, Verdict
 from gradcli.spec import CheckSpec
 
 MAX_FULL_FD_CALLS = 4_000  # full fd calls the forward twice per input element
 MAX_FULL_JACOBIAN = 250_000  # elements of a full Jacobian; beyond, directional checks
-DIRECTIONS = 8
+DIRECTIONS = check_quantities.DIRECTIONS
 REFERENCES = ("torch", "fd")
+LOW_PRECISION = check_report.LOW_PRECISION
 
 
 def run(spec: CheckSpec) -> Report:
@@ -48,83 +58,158 @@ def _run(spec: CheckSpec) -> Report:
     backends = ["yours", *(["torch"] if use_torch else []), *(["fd"] if "fd" in references else [])]
     if backends == ["yours"]:
         raise InputError("the forward does not take torch tensors: add fd to --backend")
+    library = _against(spec, subject)
+    if library is not None:
+        backends.insert(backends.index("fd") if "fd" in backends else len(backends), "against")
     trials = [_trial(subject, values, options.dtype) for values in named_trials]
     arrays: dict[str, dict[str, Array]] = {b: {} for b in backends}
+    views: dict[str, tuple[int, int]] = {}
+    numerical: list[core.NumericalReference] = []
+    magnitudes: dict[str, float] = {}
     directional = False
     cotangents: list[Array] = []  # g of each trial in vjp modes, to reproduce a failure
-    for t, trial in enumerate(trials, start=spec.first_trial):
+    for t, trial in enumerate(trials, start=spec.first_trial):  # --trial K keeps K's draws
+        if spec.mode == "grad":
+            _check_elementwise(trial)
         full = spec.full or _small(trial)
         if full:
             _check_memory(spec, trial, len(backends))
         directional = directional or not full
+        drawn = check_quantities.draws(spec.seed, subject, trial, t)
+        if spec.mode not in ("jacobian", "grad") and full and len(drawn.cotangents) == 1:
+            cotangents.append(drawn.cotangents[0])
         for backend in backends:
-            rng = np.random.default_rng([spec.seed, 0x636865636B, t])  # same draws per backend
-            for key, value in _quantities(spec, subject, backend, trial, full, rng).items():
-                arrays[backend][f"trial{t}.{key}"] = value
-        if spec.mode not in ("jacobian", "grad") and full and len(trial.outputs) == 1:
-            rng = np.random.default_rng([spec.seed, 0x636865636B, t])  # as _quantities draws
-            cotangents.append(np.asarray(rng.standard_normal(trial.outputs[0].shape)))
-    notes = _notes(spec, subject, references, use_torch, directional)
+            who, side = (library, "torch") if backend == "against" else (subject, backend)
+            assert who is not None
+            done = check_quantities.compute(spec, who, side, trial, t, full, drawn)
+            arrays[backend].update(done.arrays)
+            views.update(done.views)
+            numerical.extend(done.references)
+            magnitudes.update(done.magnitudes)
+        if library is not None:
+            for side, who in (("yours", subject), ("against", library)):
+                values = check_backends.user_values(who, trial) if side == "yours" else trial.values
+                for o, y in enumerate(_outputs(who, values, side)):
+                    name = f"trial{t}.forward" + (f".out{o}" if len(trial.outputs) > 1 else "")
+                    arrays[side][name] = y
+                    views[name] = (1, y.size)
+    notes = check_report.notes(spec, subject, references, use_torch, directional)
     methods = {
         "yours": f"your {spec.mode if spec.mode != 'module' else 'module backward'}",
         "torch": "autograd of your forward's operations (float64)",
-        "fd": "central differences of your forward",
+        "fd": "central differences of your forward, with error estimates",
+        "against": f"the forward and autograd of {spec.names.get('against')} (float64)",
     }
-    precisions = {"yours": options.dtype, "torch": "float64", "fd": "fd"}
+    precisions = {"yours": options.dtype, "torch": "float64", "fd": "fd", "against": "float64"}
     results = {b: BackendResult(b, methods[b], precisions[b], arrays[b]) for b in backends}
-    scales = {q: _reference_scale(results, q) for q in arrays["yours"]}
-    n_terms = max(sum(v.size for v in trial.values.values()) for trial in trials)
-    comparisons = compare.compare_results(results, scales, n_terms, options.rtol, options.atol)
-    non_finite = compare.find_non_finite(results)
-    laws, sections = _taylor(spec, subject, trials)
-    verdict = compare.verdict(backends, comparisons, laws, non_finite)
-    patterns = check_explain.patterns(results, comparisons)
+    low = options.dtype in LOW_PRECISION
+    if low:
+        notes.append(check_report.low_precision_note(options))
+    n_terms = 1 if low else max(sum(v.size for v in t.values.values()) for t in trials)
+    quantities = [
+        core.Quantity(q, max(_scale(results, q, trials), magnitudes.get(q, 0.0)), n_terms, views[q])
+        for q in arrays["yours"]
+    ]
+    laws, sections = check_report.taylor(spec, subject, trials)
+    report = core.judge(
+        core.Declaration(
+            command="check",
+            title=check_report.title(spec, subject, trials),
+            inputs=check_report.inputs(spec, subject, trials),
+            notes=tuple(notes),
+        ),
+        results,
+        quantities,
+        options=options,
+        references_=numerical,
+        laws=laws,
+    )
+    if cotangents:
+        report = dataclasses.replace(report, extra={**report.extra, "cotangents": cotangents})
+    return _explained(report, laws, sections)
+
+
+def _against(spec: CheckSpec, subject: Subject) -> Subject | None:
+    """The library function as a subject that takes the same inputs, by position."""
+    if spec.against is None:
+        return None
+    return Subject(
+        "forward",
+        spec.against,
+        None,
+        subject.names,
+        accepted(subject.args, spec.against),
+        autograd=True,
+        debug=spec.debug,
+    )
+
+
+def _outputs(who: Subject, values: dict[str, Any], side: str) -> tuple[Array, ...]:
+    """The forward's values: yours in your dtype, the library's in float64 (tensors)."""
+    if side == "against":
+        import torch
+
+        with torch.no_grad():
+            values = check_backends.tensors(values, "float64")
+    what = "the forward" if side == "yours" else "the --against function"
+    return tuple(check_guard.as_array(y, what) for y in who.user(values))
+
+
+def _explained(
+    report: Report, laws: tuple[Any, ...], sections: list[tuple[str, tuple[str, ...]]]
+) -> Report:
+    """The patterns of a wrong derivative and its worst entries; the Taylor test's say
+    where only fd differs."""
+    verdict, notes = report.verdict, list(report.notes)
+    patterns = check_explain.patterns(dict(report.results), report.comparisons)
     if patterns and not verdict.ok:
-        verdict = type(verdict)(verdict.ok, verdict.summary, (*verdict.details, *patterns))
-    if laws and all(law.ok for law in laws) and not non_finite:
-        failing = [c for c in comparisons if not c.ok]
+        verdict = Verdict(verdict.ok, verdict.summary, (*verdict.details, *patterns))
+    if laws and all(law.ok for law in laws) and not report.non_finite and not verdict.ok:
+        failing = [c for c in report.comparisons if not c.ok]
         if failing and all("fd" in c.backends for c in failing):
             notes.append(
                 "fd differs, but only fd, and the Taylor remainder falls as h² in every "
                 f"trial: the Taylor test decides ({verdict.details[0]})"
             )
-            verdict = type(verdict)(True, "OK: the Taylor test passes in every trial", ())
-    return Report(
-        command="check",
-        title=_title(spec, subject, trials),
-        inputs=_inputs(spec, subject, trials),
-        results=results,
-        comparisons=comparisons,
-        laws=laws,
-        non_finite=non_finite,
+            verdict = Verdict(True, "OK: the Taylor test passes in every trial", ())
+    worst = check_explain.worst_entries(dict(report.results), report.comparisons)
+    return dataclasses.replace(
+        report,
         verdict=verdict,
         notes=tuple(notes),
-        sections=(*check_explain.worst_entries(results, comparisons), *sections),
-        extra={"cotangents": cotangents} if cotangents else {},
+        sections=(*report.sections, *worst, *sections),
     )
-
-
-def _taylor(
-    spec: CheckSpec, subject: Subject, trials: list[Trial]
-) -> tuple[tuple[LawCheck, ...], list[tuple[str, tuple[str, ...]]]]:
-    if not spec.taylor:
-        return (), []
-    from gradcli.problems.check_taylor import taylor_test
-
-    laws: list[LawCheck] = []
-    lines: list[str] = []
-    for t, trial in enumerate(trials, start=spec.first_trial):
-        law, shown = taylor_test(spec, subject, trial, t)
-        laws.append(law)
-        lines.extend(shown if not law.ok or t == 0 else shown[:1])
-    return tuple(laws), [("Taylor test: the remainder's rate as h halves", tuple(lines))]
 
 
 def _trial(subject: Subject, values: dict[str, Array], dtype: str) -> Trial:
     """The inputs rounded to the user's dtype (so that every side sees the same values),
     and the forward's float64 outputs there."""
     rounded = {k: _round(v, dtype) for k, v in values.items()}
-    return Trial(rounded, subject.evaluate(rounded), dtype)
+    outputs = subject.evaluate(rounded)
+    return Trial(rounded, outputs, dtype, _magnitudes(subject, rounded, outputs))
+
+
+def _magnitudes(
+    subject: Subject, values: dict[str, Array], outputs: tuple[Array, ...]
+) -> tuple[Array, ...]:
+    """Per output element, max(|f|, |f in float32 − f| / ε₃₂): the size of the terms
+    whose rounding fd's error estimate must cover (the sum of layer-norm outputs is 0,
+    its terms are not). |f| alone where the forward does not run in float32."""
+    from gradcli.problems.check_backends import user_values
+
+    try:
+        low = subject.user(user_values(subject, Trial(values, outputs, "float32")))
+        low64 = tuple(check_guard.as_array(y, "the forward") for y in low)
+    except InputError:
+        return tuple(np.abs(y) for y in outputs)
+    eps = float(np.finfo(np.float32).eps)
+    with np.errstate(all="ignore"):
+        return tuple(
+            np.maximum(np.abs(y), np.nan_to_num(np.abs(a - y) / eps, nan=0.0, posinf=0.0))
+            if a.shape == y.shape
+            else np.abs(y)
+            for a, y in zip(low64, outputs, strict=True)
+        )
 
 
 def _round(x: Array, dtype: str) -> Array:
@@ -143,44 +228,20 @@ def _small(trial: Trial) -> bool:
 
 
 def _check_memory(spec: CheckSpec, trial: Trial, n_backends: int) -> None:
-    """A full Jacobian is (outputs × inputs) per backend, and the torch reference holds
-    its rows twice while building it; a VJP holds arrays the size of the inputs."""
+    """A full Jacobian is (outputs × inputs) per backend, the torch reference holds its
+    rows twice while building it, and fd's cheap pass a perturbed copy of the input per
+    column; a VJP holds arrays the size of the inputs (and fd's batch, n × n)."""
     n_in = sum(v.size for v in trial.values.values())
     n_out = sum(y.size for y in trial.outputs)
-    per_element = 8 * (n_backends + 2) if spec.mode == "jacobian" else 0
-    estimate = per_element * n_in * n_out + 8 * 16 * (n_in + n_out)
+    per_element = 8 * (n_backends + 4) if spec.mode == "jacobian" else 0
+    largest = max(v.size for v in trial.values.values())
+    estimate = per_element * n_in * n_out + 8 * 4 * largest * largest + 8 * 16 * (n_in + n_out)
     limits.check_memory(
         estimate, "the full check", "leave out --full (directional checks need little memory)"
     )
 
 
-def _key(quantity: str, subject: Subject, name: str, output: int | None = None) -> str:
-    key = quantity if output is None else f"{quantity}.out{output}"
-    return key if len(subject.names) == 1 else f"{key}.{name}"
-
-
-def _quantities(
-    spec: CheckSpec, subject: Subject, backend: str, trial: Trial, full: bool, rng: Any
-) -> dict[str, Array]:
-    """This backend's quantities for one trial: the derivative in full, or vᵀJu."""
-    cotangents = tuple(rng.standard_normal(y.shape) for y in trial.outputs)
-    if spec.mode == "grad":
-        _check_elementwise(subject, trial)
-    if not full:
-        return _directional(spec, subject, backend, trial, rng)
-    if spec.mode == "jacobian":
-        blocks = _jacobian(spec, subject, backend, trial)
-        several = len(trial.outputs) > 1
-        return {
-            _key("jacobian", subject, n, o if several else None): b for (o, n), b in blocks.items()
-        }
-    if spec.mode == "grad":
-        return {"grad": _grad(spec, subject, backend, trial)}
-    vjp = _vjp(spec, subject, backend, trial, cotangents)
-    return {_key("vjp", subject, n): g for n, g in vjp.items()}
-
-
-def _check_elementwise(subject: Subject, trial: Trial) -> None:
+def _check_elementwise(trial: Trial) -> None:
     shapes = [v.shape for v in trial.values.values()]
     outputs = [y.shape for y in trial.outputs]
     if len(shapes) != 1 or outputs != shapes:
@@ -194,76 +255,11 @@ def _shapes(shapes: list[tuple[int, ...]]) -> str:
     return ", ".join(str(s) for s in shapes)
 
 
-def _jacobian(
-    spec: CheckSpec, subject: Subject, backend: str, trial: Trial
-) -> dict[tuple[int, str], Array]:
-    if backend == "yours":
-        return sides.yours_jacobian(subject, spec, trial)
-    if backend == "torch":
-        return sides.torch_jacobian(subject, trial)
-    return sides.fd_jacobian(subject, trial)
-
-
-def _grad(spec: CheckSpec, subject: Subject, backend: str, trial: Trial) -> Array:
-    if backend == "yours":
-        return sides.yours_grad(subject, spec, trial)
-    if backend == "torch":
-        (y,) = trial.outputs
-        (g,) = sides.torch_vjp(subject, trial, (np.ones_like(y),)).values()
-        return g
-    return sides.fd_grad(subject, trial)
-
-
-def _vjp(
-    spec: CheckSpec, subject: Subject, backend: str, trial: Trial, cotangents: tuple[Array, ...]
-) -> dict[str, Array]:
-    if backend == "yours":
-        return sides.yours_vjp(subject, spec, trial, cotangents)
-    if backend == "torch":
-        return sides.torch_vjp(subject, trial, cotangents)
-    return sides.fd_vjp(subject, trial, cotangents)
-
-
-def _directional(
-    spec: CheckSpec, subject: Subject, backend: str, trial: Trial, rng: Any
-) -> dict[str, Array]:
-    """vᵀJu for each input along DIRECTIONS random (u, v): yours and torch from their
-    Jᵀv (or your Jacobian), fd from the derivative of ⟨v, f⟩ along u."""
-    u = {n: rng.standard_normal((DIRECTIONS, *trial.values[n].shape)) for n in subject.names}
-    v = [tuple(rng.standard_normal(y.shape) for y in trial.outputs) for _ in range(DIRECTIONS)]
-    values: dict[str, list[float]] = {n: [] for n in subject.names}
-    if backend == "fd":
-        for n in subject.names:
-            values[n] = [
-                sides.fd_directional(subject, trial, n, u[n][k], v[k]) for k in range(DIRECTIONS)
-            ]
-    elif spec.mode == "jacobian" and backend == "yours":
-        blocks = sides.yours_jacobian(subject, spec, trial)
-        for n in subject.names:
-            for k in range(DIRECTIONS):
-                values[n].append(
-                    sum(
-                        float(v[k][o].reshape(-1) @ blocks[o, n] @ u[n][k].reshape(-1))
-                        for o in range(len(trial.outputs))
-                    )
-                )
-    elif spec.mode == "grad" and backend == "yours":
-        (n,) = subject.names
-        d = sides.yours_grad(subject, spec, trial)
-        values[n] = [float(np.sum(v[k][0] * d * u[n][k])) for k in range(DIRECTIONS)]
-    else:
-        for k in range(DIRECTIONS):
-            if backend == "yours" and spec.mode not in ("jacobian", "grad"):
-                grads = sides.yours_vjp(subject, spec, trial, v[k])
-            else:
-                grads = sides.torch_vjp(subject, trial, v[k])
-            for n in subject.names:
-                values[n].append(float(np.sum(grads[n] * u[n][k])))
-    return {_key("vᵀJu", subject, n): np.array(values[n]) for n in subject.names}
-
-
-def _reference_scale(results: dict[str, BackendResult], quantity: str) -> float:
-    """The largest finite magnitude the references (never the side under test) give."""
+def _scale(results: dict[str, BackendResult], quantity: str, trials: list[Trial]) -> float:
+    """The largest finite magnitude the references (never the side under test) give, and
+    at least max|f| over the inputs' scale (the size of a derivative of f at this x; |f|
+    as large as the terms f sums, measured in float32).
+    The caller raises it to the magnitude torch's float32 rounding measures."""
     scale = 0.0
     for backend, result in results.items():
         if backend == "yours" or quantity not in result.arrays:
@@ -272,61 +268,11 @@ def _reference_scale(results: dict[str, BackendResult], quantity: str) -> float:
         finite = values[np.isfinite(values)]
         if finite.size:
             scale = max(scale, float(finite.max()))
-    return max(scale, 1e-300)
-
-
-def _notes(
-    spec: CheckSpec, subject: Subject, references: list[str], use_torch: bool, directional: bool
-) -> list[str]:
-    notes = []
-    if "torch" in references and not use_torch:
-        notes.append(
-            "the forward does not take torch tensors: the check is your derivative "
-            "against finite differences only"
-        )
-    if directional:
-        notes.append(
-            f"large input: each trial compared along {DIRECTIONS} random directions "
-            "(vᵀJu), not element by element; --full forces the full check"
-        )
-    if subject.kind == "module" and not subject.functions:
-        notes.append("the module has no custom autograd.Function: torch is its own autograd")
-    return notes
-
-
-def _title(spec: CheckSpec, subject: Subject, trials: list[Trial]) -> str:
-    values = trials[0].values
-    if len(values) == 1:
-        what = f"x of shape {next(iter(values.values())).shape}"
-    else:
-        what = "inputs " + ", ".join(f"{n} {values[n].shape}" for n in subject.names)
-    return (
-        f"check {spec.names['derivative']} ({spec.mode}) of {spec.names['target']}: "
-        f"{_trials(spec, trials)}, {what}, {spec.options.dtype}"
-    )
-
-
-def _trials(spec: CheckSpec, trials: list[Trial]) -> str:
-    if spec.first_trial:  # --trial K
-        return f"trial {spec.first_trial}"
-    return "1 trial" if len(trials) == 1 else f"{len(trials)} trials"
-
-
-def _inputs(spec: CheckSpec, subject: Subject, trials: list[Trial]) -> dict[str, Any]:
-    one = len(subject.names) == 1
-    return {
-        "target": spec.names["target"],
-        "derivative": spec.names["derivative"],
-        "mode": spec.mode,
-        "x": [next(iter(t.values.values())) if one else dict(t.values) for t in trials],
-        "input_names": list(subject.names),
-        "args": {k: _jsonable(v) for k, v in subject.args.items()},
-        "seed": spec.seed,
-        "dtype": spec.options.dtype,
-    }
-
-
-def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return repr(value)
+    number = int(quantity.split(".", 1)[0].removeprefix("trial"))
+    trial = trials[number if len(trials) > number else -1]  # --trial K: trials == [trial K]
+    with np.errstate(all="ignore"):
+        sizes = trial.magnitudes or tuple(np.abs(y) for y in trial.outputs)
+        size = max(float(np.max(m, initial=0.0)) for m in sizes)
+        reach = max(1.0, *(float(np.abs(x).max()) for x in trial.values.values()))
+    natural = size / reach if np.isfinite(size) else 0.0
+    return float(max(scale, natural, 1e-300))

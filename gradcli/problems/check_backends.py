@@ -1,7 +1,7 @@
-"""The three sides of `gradcli check`, for one trial: yours (the derivative under test),
-torch (autograd of the forward's plain operations, float64) and fd (central differences
-of the forward, float64). Each returns the gradient of every input by name: a VJP for a
-cotangent per output, Jacobian blocks, or an elementwise derivative.
+"""Two sides of `gradcli check`, for one trial: yours (the derivative under test) and
+torch (autograd of the forward's plain operations, float64; fd is check_references).
+Each returns the gradient of every input by name: a VJP for a cotangent per output,
+Jacobian blocks, or an elementwise derivative.
 
 The user's code runs here on the main thread, one call at a time (never on a pool).
 """
@@ -18,8 +18,9 @@ from gradcli.problems import check_guard as guard
 from gradcli.problems.check_signature import accepted, bind
 from gradcli.problems.check_subject import Subject, tensors
 
+__all__ = ["Trial", "tensors", "user_values"]
+
 Array = np.ndarray[Any, Any]
-CUBE_ROOT_EPS = float(np.cbrt(np.finfo(np.float64).eps))
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,9 @@ class Trial:
     values: dict[str, Array]  # the inputs, float64, already rounded to the user's dtype
     outputs: tuple[Array, ...]  # the forward's outputs at them, float64
     dtype: str  # the user's dtype
+    # per output, the magnitude f's rounding is relative to: |f|, or more where f is a
+    # sum of larger terms (measured: the float32 forward's deviation over float32's ε)
+    magnitudes: tuple[Array, ...] = ()
 
 
 # --- yours ---------------------------------------------------------------------------
@@ -55,13 +59,13 @@ def yours_vjp(
         gs = tuple(_user_kind(subject, g, trial.dtype) for g in cotangents)
         value = guard.call(
             spec.derivative,
-            (*(values[n] for n in subject.names), *gs),
+            (*(values[n] for n in subject.all_inputs), *gs),
             "your vjp",
             kwargs=accepted(subject.args, spec.derivative),
             debug=spec.debug,
         )
         return _named(value, "your vjp", subject, trial)
-    if spec.mode == "function":
+    if spec.mode == "function" and subject.gradient_map is None:
         return _function_backward(subject, spec, trial, cotangents)
     return _autograd(subject, trial, cotangents, trial.dtype, user=True)
 
@@ -116,7 +120,7 @@ def yours_jacobian(subject: Subject, spec: Any, trial: Trial) -> dict[tuple[int,
     values = user_values(subject, trial)
     value = guard.call(
         spec.derivative,
-        tuple(values[n] for n in subject.names),
+        tuple(values[n] for n in subject.all_inputs),
         "your jacobian",
         kwargs=accepted(subject.args, spec.derivative),
         debug=spec.debug,
@@ -188,15 +192,19 @@ def _check_outputs(outputs: tuple[Any, ...], trial: Trial) -> None:
         raise InputError("the forward returned something other than tensors for tensor inputs")
 
 
-def torch_vjp(subject: Subject, trial: Trial, cotangents: tuple[Array, ...]) -> dict[str, Array]:
-    return _autograd(subject, trial, cotangents, "float64", user=False)
+def torch_vjp(
+    subject: Subject, trial: Trial, cotangents: tuple[Array, ...], dtype: str = "float64"
+) -> dict[str, Array]:
+    return _autograd(subject, trial, cotangents, dtype, user=False)
 
 
-def torch_jacobian(subject: Subject, trial: Trial) -> dict[tuple[int, str], Array]:
+def torch_jacobian(
+    subject: Subject, trial: Trial, dtype: str = "float64"
+) -> dict[tuple[int, str], Array]:
     """Rows of every block by autograd: one backward per output element."""
     import torch
 
-    values = tensors(trial.values, "float64", subject.names)
+    values = tensors(trial.values, dtype, subject.names)
     blocks = {}
     with torch.enable_grad():
         outputs = subject.reference(values)
@@ -214,75 +222,3 @@ def torch_jacobian(subject: Subject, trial: Trial) -> dict[tuple[int, str], Arra
             for name in subject.names:
                 blocks[o, name] = np.array(rows[name]).reshape(flat.numel(), -1)
     return blocks
-
-
-# --- fd: central differences of the forward, float64 ---------------------------------
-
-
-def fd_columns(subject: Subject, trial: Trial, name: str) -> list[tuple[Array, ...]]:
-    """∂f/∂x_j for every element j of input `name`: one tuple (per output) a column."""
-    x = trial.values[name]
-    flat = x.reshape(-1)
-    columns = []
-    for j in range(flat.size):
-        step = CUBE_ROOT_EPS * max(1.0, abs(float(flat[j])))
-        plus, minus = flat.copy(), flat.copy()
-        plus[j] += step
-        minus[j] -= step
-        width = plus[j] - minus[j]  # what float64 really took, not the 2h asked for
-        up = subject.evaluate({**trial.values, name: plus.reshape(x.shape)})
-        down = subject.evaluate({**trial.values, name: minus.reshape(x.shape)})
-        with np.errstate(all="ignore"):
-            columns.append(tuple((a - b) / width for a, b in zip(up, down, strict=True)))
-    return columns
-
-
-def fd_vjp(subject: Subject, trial: Trial, cotangents: tuple[Array, ...]) -> dict[str, Array]:
-    result = {}
-    for name in subject.names:
-        columns = fd_columns(subject, trial, name)
-        with np.errstate(all="ignore"):
-            result[name] = np.array(
-                [
-                    sum(float(np.sum(g * c)) for g, c in zip(cotangents, col, strict=True))
-                    for col in columns
-                ]
-            ).reshape(trial.values[name].shape)
-    return result
-
-
-def fd_jacobian(subject: Subject, trial: Trial) -> dict[tuple[int, str], Array]:
-    blocks = {}
-    for name in subject.names:
-        columns = fd_columns(subject, trial, name)
-        for o, y in enumerate(trial.outputs):
-            blocks[o, name] = np.array([col[o].reshape(-1) for col in columns]).T.reshape(
-                y.size, -1
-            )
-    return blocks
-
-
-def fd_grad(subject: Subject, trial: Trial) -> Array:
-    """Elementwise: f(x + h) − f(x − h) over the width, every element at once."""
-    (name,) = subject.names
-    x = trial.values[name]
-    step = CUBE_ROOT_EPS * np.maximum(1.0, np.abs(x))
-    upper, lower = x + step, x - step
-    (up,) = subject.evaluate({name: upper})[:1]
-    (down,) = subject.evaluate({name: lower})[:1]
-    with np.errstate(all="ignore"):
-        return np.asarray((up - down) / (upper - lower), dtype=np.float64)
-
-
-def fd_directional(
-    subject: Subject, trial: Trial, name: str, u: Array, v: tuple[Array, ...]
-) -> float:
-    """vᵀJu for input `name`: the derivative of ⟨v, f⟩ along u."""
-    x = trial.values[name]
-    h = CUBE_ROOT_EPS * max(1.0, float(np.abs(x).max())) / max(float(np.abs(u).max()), 1e-300)
-    up = subject.evaluate({**trial.values, name: x + h * u})
-    down = subject.evaluate({**trial.values, name: x - h * u})
-    with np.errstate(all="ignore"):
-        return sum(float(np.sum(vk * (a - b))) for vk, a, b in zip(v, up, down, strict=True)) / (
-            2 * h
-        )

@@ -4,6 +4,7 @@ and each trial's inputs by name (drawn or given). The API and the CLI both come 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -28,8 +29,26 @@ def build(
     debug: bool = False,
     options: RunOptions | None = None,
     args: Mapping[str, Any] | None = None,
+    order: int = 1,
+    against: Any = None,
+    no_grad: Iterable[str] = (),
 ) -> CheckSpec:
-    """`inputs`: one per trial, an array (the one input) or a mapping name -> array."""
+    """`inputs`: one per trial, an array (the one input) or a mapping name -> array.
+    derivatives may name "hvp" (FN(x, v) = Hv, checked as the VJP of ∇f); order 2 checks
+    a Function's backward's own derivative."""
+    derivatives = dict(derivatives)
+    second = ""
+    if "hvp" in derivatives:
+        derivatives["vjp"] = derivatives.pop("hvp")
+        second = "hvp"
+        if len(derivatives) > 1:
+            raise InputError("give one of --jacobian, --vjp, --grad and --hvp")
+    if order not in (1, 2):
+        raise InputError(f"order must be 1 or 2, got {order!r}")
+    if order == 2:
+        if second:
+            raise InputError("--hvp is already second order: leave out --order 2")
+        second = "order2"
     forward = (
         check_target.load(target, "TARGET", debug=debug) if isinstance(target, str) else target
     )
@@ -66,9 +85,44 @@ def build(
         or next(iter(derivatives.values())),
     }
     names = {k: v if isinstance(v, str) else _name(v) for k, v in names.items()}
-    return CheckSpec(
+    if against is not None:
+        names["against"] = against if isinstance(against, str) else _name(against)
+    spec = CheckSpec(
         forward, derivative, mode, trials, names, seed, full, debug, options or RunOptions(), args
     )
+    if isinstance(against, str):
+        against = load_dotted(against, debug=debug)
+    if against is not None and not callable(against):
+        raise InputError("--against must name a function, such as torch.nn.functional.gelu")
+    no_grad = tuple(no_grad)
+    if no_grad and mode == "module":
+        raise InputError("--no-grad is for a forward or a Function; a module's inputs all count")
+    return dataclasses.replace(spec, second=second, against=against, no_grad=no_grad)
+
+
+def load_dotted(text: str, *, debug: bool = False) -> Any:
+    """`torch.nn.functional.gelu` (a dotted path to a library function), or path.py:name."""
+    import importlib
+
+    if ":" in text:
+        return check_target.load(text, "--against", debug=debug)
+    module_name, _, name = text.rpartition(".")
+    if not module_name or not name.isidentifier():
+        raise InputError(
+            f"--against {text!r}: write a dotted path such as torch.nn.functional.gelu"
+        )
+    try:
+        module = guard.call(
+            importlib.import_module,
+            (module_name,),
+            f"--against: importing {module_name}",
+            debug=debug,
+        )
+    except InputError as exc:
+        raise InputError(str(exc)) from None
+    if not hasattr(module, name):
+        raise InputError(f"--against {text!r}: {module_name} has no {name!r}")
+    return getattr(module, name)
 
 
 def _named(trial: Any) -> dict[str, Any]:
@@ -82,19 +136,12 @@ def _named(trial: Any) -> dict[str, Any]:
 
 
 def _array(value: Any, name: str) -> Any:
-    if hasattr(value, "detach") and hasattr(value, "dtype"):
-        value = guard.as_array(value, f"input {name}")
-    try:
-        array = np.asarray(value)
-        if array.dtype.kind not in "fiub":
-            raise TypeError(f"dtype {array.dtype}")
-        array = array.astype(np.float64)
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise InputError(f"{name}: not an array of real numbers ({exc})") from None
+    """The rule of the API's arrays (gradcli.arrays): real, finite, float64; not empty."""
+    from gradcli.arrays import real_array
+
+    array = real_array(value, name)
     if array.size == 0:
         raise InputError(f"{name}: must be a non-empty array")
-    if not np.isfinite(array).all():
-        raise InputError(f"{name}: holds values that are not finite")
     return array
 
 

@@ -27,7 +27,9 @@ def patterns(results: dict[str, BackendResult], comparisons: tuple[Comparison, .
             return bool(np.all(np.abs(a - b) <= tol.atol + tol.rtol * np.abs(b)))
 
         big = np.abs(ref) > 10 * tol.atol
-        if close(yours, -ref):
+        if not yours.any() and big.any():
+            found.append(f"{c.quantity}: yours is zero where the reference is not (a term dropped)")
+        elif close(yours, -ref):
             found.append(f"{c.quantity}: yours has the wrong sign")
         elif yours.ndim == 2 and yours.shape[0] == yours.shape[1] and close(yours, ref.T):
             found.append(f"{c.quantity}: yours is the transpose of the Jacobian")

@@ -17,16 +17,44 @@ Array = np.ndarray[Any, Any]
 
 
 def plan(spec: Any) -> tuple[Subject, list[dict[str, Array]]]:
-    """The subject, and each trial's inputs by name (a module's parameters included)."""
+    """The subject, and each trial's inputs by name (a module's parameters included);
+    for second order, the first derivative made the subject (check_second)."""
+    from gradcli.problems import check_second
+
     if spec.mode == "function":
-        return _function(spec)
+        subject, trials = _function(spec)
+        _no_grad(subject, spec.no_grad)
+        if spec.second == "order2":
+            trials = check_second.order_two(subject, trials, spec.seed)
+        return subject, trials
+    if spec.second == "order2":
+        raise InputError("--order 2 is for a torch.autograd.Function; for a loss, use --hvp FN")
     if spec.mode == "module":
         return _module(spec)
     params = parameters(spec.forward)
     names, trials = _named_trials(spec, params, "the forward")
     subject = Subject("forward", spec.forward, params, names, dict(spec.args), debug=spec.debug)
+    _no_grad(subject, spec.no_grad)
     _probe(subject, trials[0], spec.options.dtype)
+    if spec.second == "hvp":
+        check_second.hvp(subject)
     return subject, trials
+
+
+def _no_grad(subject: Subject, names: tuple[str, ...]) -> None:
+    """Inputs passed to the code but not differentiated (needs_input_grad False)."""
+    if not names:
+        return
+    unknown = [n for n in names if n not in subject.names]
+    if unknown:
+        raise InputError(
+            f"--no-grad names {', '.join(unknown)}, which is not an input "
+            f"(the inputs are {', '.join(subject.names)})"
+        )
+    if set(names) >= set(subject.names):
+        raise InputError("--no-grad leaves no input to differentiate")
+    subject.call_order = subject.names
+    subject.names = tuple(n for n in subject.names if n not in names)
 
 
 def _named_trials(

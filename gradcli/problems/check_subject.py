@@ -41,10 +41,20 @@ class Subject:
     debug: bool = False
     functions: tuple[Any, ...] = field(default=())  # a module's custom autograd.Functions
     _copies: dict[str, Any] = field(default_factory=dict)  # the module in each dtype
+    # second order (check_second): the first derivative as the forward, (values, ops_only)
+    gradient_map: Any = None
+    # every input in the forward's order, those not differentiated (--no-grad) included
+    call_order: tuple[str, ...] = ()
+
+    @property
+    def all_inputs(self) -> tuple[str, ...]:
+        return self.call_order or self.names
 
     # --- calling -----------------------------------------------------------------------
 
     def _call(self, values: dict[str, Any], what: str, *, ops_only: bool = False) -> Any:
+        if self.gradient_map is not None:
+            return guard.call(self.gradient_map, (values, ops_only), what, debug=self.debug)
         if self.kind == "module":
             return self._call_module(values, what, ops_only=ops_only)
         positional, keywords = bind({**values, **self.args}, self.params)

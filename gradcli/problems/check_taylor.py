@@ -88,7 +88,9 @@ def _phi(
     subject: Subject, trial: Trial, u: dict[str, Any], v: tuple[Any, ...], h: float
 ) -> tuple[float, float]:
     """⟨v, f(x + h·u)⟩ in float64, and Σ|v||f| (the magnitude its rounding scales with)."""
-    moved = {n: trial.values[n] + h * u[n] for n in trial.values} if h else trial.values
+    moved = (
+        {n: v + h * u[n] if n in u else v for n, v in trial.values.items()} if h else trial.values
+    )
     outputs = subject.evaluate(moved)
     with np.errstate(all="ignore"):
         value = sum(float(np.sum(vo * yo)) for vo, yo in zip(v, outputs, strict=True))

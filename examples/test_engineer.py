@@ -1,0 +1,34 @@
+"""gradcli checking an engineer's own derivatives in pytest: `pytest examples/test_engineer.py`.
+
+assert_gradients_correct fails with the tolerance, the mismatch count, the pattern and
+the worst entry on its first line, which is what pytest's summary shows.
+"""
+
+import pytest
+from linear import MyLinear, MyLinearWrongW, linear, linear_vjp, linear_vjp_wrong_w
+
+from gradcli.testing import assert_gradients_correct
+
+SHAPES = {"x": (8, 16), "W": (16, 4)}
+
+
+def test_my_linear_vjp():
+    assert_gradients_correct(linear, vjp=linear_vjp, shapes={**SHAPES, "b": (4,)})
+
+
+def test_my_linear_function():
+    assert_gradients_correct(MyLinear, shapes=SHAPES)
+
+
+def test_a_wrong_vjp_fails_with_the_reason_first():
+    with pytest.raises(AssertionError) as info:
+        assert_gradients_correct(linear, vjp=linear_vjp_wrong_w, shapes={**SHAPES, "b": (4,)})
+    first = str(info.value).splitlines()[0]
+    assert first.startswith("vjp.W wrong in trial0: 64 of 64 out of tolerance (rtol ")
+    assert "wrong by a constant factor 0.125" in first
+    assert "; worst at [" in first
+
+
+def test_a_wrong_function_backward_fails():
+    with pytest.raises(AssertionError, match=r"vjp\.W wrong"):
+        assert_gradients_correct(MyLinearWrongW, shapes=SHAPES)

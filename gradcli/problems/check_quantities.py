@@ -1,0 +1,186 @@
+"""Each side's quantities for one trial of `gradcli check`, under the same random draws:
+the derivative in full (a VJP per input, Jacobian blocks, or the elementwise
+derivative) or, for large inputs, vᵀJu along random directions; fd's as references
+that know their own error (check_references)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from gradcli import core
+from gradcli.problems import check_backends as sides
+from gradcli.problems import check_references as fd
+from gradcli.problems.check_backends import Trial
+from gradcli.problems.check_subject import Subject
+
+Array = np.ndarray[Any, Any]
+DIRECTIONS = 8
+
+
+@dataclass(frozen=True)
+class Draws:
+    """The random cotangents and directions of one trial, the same for every side."""
+
+    cotangents: tuple[Array, ...]
+    u: dict[str, Array]  # input -> (DIRECTIONS, *shape)
+    v: list[tuple[Array, ...]]  # per direction, a cotangent per output
+
+
+@dataclass
+class Computed:
+    arrays: dict[str, Array] = field(default_factory=dict)
+    views: dict[str, tuple[int, int]] = field(default_factory=dict)  # key -> (m, n)
+    references: list[core.NumericalReference] = field(default_factory=list)
+    # key -> the computation's magnitude, measured: torch's float32 result's deviation
+    # from its float64 one, in units of float32's ε (the rounding it does, whatever the
+    # size of the result: a zero gradient of a sum of large terms, a saturated softmax)
+    magnitudes: dict[str, float] = field(default_factory=dict)
+
+
+def draws(seed: int, subject: Subject, trial: Trial, index: int) -> Draws:
+    rng = np.random.default_rng([seed, 0x636865636B, index])
+    cotangents = tuple(np.asarray(rng.standard_normal(y.shape)) for y in trial.outputs)
+    u = {n: rng.standard_normal((DIRECTIONS, *trial.values[n].shape)) for n in subject.names}
+    v = [
+        tuple(np.asarray(rng.standard_normal(y.shape)) for y in trial.outputs)
+        for _ in range(DIRECTIONS)
+    ]
+    return Draws(cotangents, u, v)
+
+
+def key(quantity: str, subject: Subject, name: str, output: int | None = None) -> str:
+    """ "vjp" for one input, "vjp.W" for several; "jacobian.out1.W" for several outputs."""
+    text = quantity if output is None else f"{quantity}.out{output}"
+    return text if len(subject.names) == 1 else f"{text}.{name}"
+
+
+def compute(
+    spec: Any, subject: Subject, backend: str, trial: Trial, index: int, full: bool, drawn: Draws
+) -> Computed:
+    out = Computed()
+    prefix = f"trial{index}."
+    if not full:
+        _directional(spec, subject, backend, trial, drawn, prefix, out)
+    elif spec.mode == "jacobian":
+        several = len(trial.outputs) > 1
+        for o, y in enumerate(trial.outputs):
+            for n in subject.names:
+                name = prefix + key("jacobian", subject, n, o if several else None)
+                out.views[name] = (y.size, trial.values[n].size)
+        if backend == "fd":
+            for o, n in [(o, n) for o in range(len(trial.outputs)) for n in subject.names]:
+                name = prefix + key("jacobian", subject, n, o if several else None)
+                out.arrays[name], ref = fd.jacobian(subject, trial, o, n, name, f"trial{index}:{n}")
+                out.references.append(ref)
+        else:
+            blocks = (
+                sides.yours_jacobian(subject, spec, trial)
+                if backend == "yours"
+                else sides.torch_jacobian(subject, trial)
+            )
+            for (o, n), block in blocks.items():
+                out.arrays[prefix + key("jacobian", subject, n, o if several else None)] = block
+            if backend == "torch":
+                low = _in_float32(lambda: sides.torch_jacobian(subject, trial, "float32"))
+                for (o, n), block in (low or {}).items():
+                    name = prefix + key("jacobian", subject, n, o if several else None)
+                    out.magnitudes[name] = _magnitude(block, out.arrays[name])
+    else:
+        quantity = {"grad": "grad"}.get(spec.mode, "hvp" if spec.second == "hvp" else "vjp")
+        cotangents = (
+            tuple(np.ones_like(y) for y in trial.outputs)
+            if spec.mode == "grad"
+            else drawn.cotangents
+        )
+        for n in subject.names:
+            out.views[prefix + key(quantity, subject, n)] = (1, trial.values[n].size)
+        if backend == "fd":
+            for n in subject.names:
+                name = prefix + key(quantity, subject, n)
+                out.arrays[name], ref = fd.vjp(
+                    subject, trial, n, cotangents, name, f"trial{index}:{n}"
+                )
+                out.references.append(ref)
+        else:
+            if backend == "yours" and spec.mode == "grad":
+                grads = {subject.names[0]: sides.yours_grad(subject, spec, trial)}
+            elif backend == "yours":
+                grads = sides.yours_vjp(subject, spec, trial, cotangents)
+            else:
+                grads = sides.torch_vjp(subject, trial, cotangents)
+            for n, g in grads.items():
+                out.arrays[prefix + key(quantity, subject, n)] = g
+            if backend == "torch":
+                low = _in_float32(lambda: sides.torch_vjp(subject, trial, cotangents, "float32"))
+                for n, g in (low or {}).items():
+                    name = prefix + key(quantity, subject, n)
+                    out.magnitudes[name] = _magnitude(g, out.arrays[name])
+    return out
+
+
+def _directional(
+    spec: Any,
+    subject: Subject,
+    backend: str,
+    trial: Trial,
+    drawn: Draws,
+    prefix: str,
+    out: Computed,
+) -> None:
+    """vᵀJu per input along DIRECTIONS random (u, v): yours and torch from their Jᵀv (or
+    your Jacobian, or your elementwise derivative), fd as a reference."""
+    u, v = drawn.u, drawn.v
+    for n in subject.names:
+        out.views[prefix + key("vᵀJu", subject, n)] = (1, DIRECTIONS)
+    if backend == "fd":
+        for n in subject.names:
+            name = prefix + key("vᵀJu", subject, n)
+            out.arrays[name], ref = fd.directional(subject, trial, n, u[n], v, name, name)
+            out.references.append(ref)
+        return
+    values: dict[str, list[float]] = {n: [] for n in subject.names}
+    if spec.mode == "jacobian" and backend == "yours":
+        blocks = sides.yours_jacobian(subject, spec, trial)
+        for n in subject.names:
+            for k in range(DIRECTIONS):
+                values[n].append(
+                    sum(
+                        float(v[k][o].reshape(-1) @ blocks[o, n] @ u[n][k].reshape(-1))
+                        for o in range(len(trial.outputs))
+                    )
+                )
+    elif spec.mode == "grad" and backend == "yours":
+        (n,) = subject.names
+        d = sides.yours_grad(subject, spec, trial)
+        values[n] = [float(np.sum(v[k][0] * d * u[n][k])) for k in range(DIRECTIONS)]
+    else:
+        for k in range(DIRECTIONS):
+            if backend == "yours":
+                grads = sides.yours_vjp(subject, spec, trial, v[k])
+            else:
+                grads = sides.torch_vjp(subject, trial, v[k])
+            for n in subject.names:
+                values[n].append(float(np.sum(grads[n] * u[n][k])))
+    for n in subject.names:
+        out.arrays[prefix + key("vᵀJu", subject, n)] = np.array(values[n])
+
+
+def _in_float32(compute: Any) -> Any:
+    """The torch reference once more in float32, or None where the forward cannot run
+    in it (a float64 constant mixed in, say): then no magnitude is measured."""
+    from gradcli.errors import InputError
+
+    try:
+        return compute()
+    except (InputError, RuntimeError, TypeError, ValueError):
+        return None
+
+
+def _magnitude(low: Array, high: Array) -> float:
+    with np.errstate(all="ignore"):
+        deviation = np.abs(np.asarray(low, dtype=np.float64) - high)
+    finite = deviation[np.isfinite(deviation)]
+    return float(finite.max()) / float(np.finfo(np.float32).eps) if finite.size else 0.0

@@ -1,0 +1,167 @@
+"""check's numerical reference on the shared machinery (gradcli.references): for each
+quantity a Derivative that knows its own error, refinable by the core (Richardson with
+kinks and adaptive steps, or the complex step where the forward is analytic).
+
+- a VJP (and --grad, the VJP of the cotangent 1): the gradient of the scalar
+  ⟨g, f(x)⟩ with respect to each input, element by element: a (1, n) Jacobian;
+- a Jacobian block (output o, input x): f_o as a function of x: (m, n);
+- directional (large inputs): φ(t) = Σ_k ⟨v_k, f(x + t_k·u_k)⟩ at t = 0, whose gradient
+  is (v_kᵀ·J·u_k)_k: a (1, DIRECTIONS) Jacobian, each column one forward call per step.
+
+The forward is the user's code: every batch is evaluated row by row on this thread (the
+cheap pass is run as one block, never on the thread pool).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from gradcli import core, references
+from gradcli.problems.check_backends import Trial
+from gradcli.problems.check_subject import Subject
+
+Array = np.ndarray[Any, Any]
+Made = tuple[Array, core.NumericalReference]
+
+
+@contextlib.contextmanager
+def _one_block() -> Iterator[None]:
+    """The cheap pass in one block, on the calling thread: the user's forward is called
+    one row at a time anyway, and must not run on the pool's threads."""
+    saved = references.ELEMENTS_PER_BLOCK
+    references.ELEMENTS_PER_BLOCK = 1 << 62
+    try:
+        yield
+    finally:
+        references.ELEMENTS_PER_BLOCK = saved
+
+
+def _reference(
+    key: str,
+    f_rows: references.Rows,
+    x: Array,
+    describe: Callable[[tuple[int, ...]], str],
+    *,
+    step: Array | None = None,
+    f_scale: float | Array | None = None,
+    analytic: bool = False,
+) -> tuple[references.Derivative, core.NumericalReference]:
+    with _one_block():
+        d = references.Differentiator(f_rows, x.reshape(-1), step, f_scale)
+        derivative = d.cheap()
+    return derivative, core.NumericalReference("fd", key, derivative, d, analytic, describe)
+
+
+def vjp(
+    subject: Subject, trial: Trial, name: str, cotangents: tuple[Array, ...], key: str, label: str
+) -> Made:
+    """∂⟨g, f⟩/∂x for input `name`, shaped like it."""
+    x = trial.values[name]
+
+    def f_rows(rows: Array) -> Array:
+        out = np.empty((rows.shape[0], 1))
+        for k, row in enumerate(rows):
+            outputs = subject.evaluate({**trial.values, name: row.reshape(x.shape)})
+            out[k, 0] = sum(float(np.sum(g * y)) for g, y in zip(cotangents, outputs, strict=True))
+        return out
+
+    with np.errstate(all="ignore"):
+        terms = sum(
+            float(np.sum(np.abs(g) * m)) for g, m in zip(cotangents, _sizes(trial), strict=True)
+        )
+    derivative, reference = _reference(
+        key, f_rows, x, _describe(label, x.shape), f_scale=max(terms, 1e-300)
+    )
+    return derivative.value.reshape(x.shape), reference
+
+
+def jacobian(subject: Subject, trial: Trial, output: int, name: str, key: str, label: str) -> Made:
+    """The block ∂f_o/∂x of input `name`: (outputs, inputs)."""
+    x = trial.values[name]
+
+    def f_rows(rows: Array) -> Array:
+        return np.stack(
+            [
+                subject.evaluate({**trial.values, name: row.reshape(x.shape)})[output].reshape(-1)
+                for row in rows
+            ]
+        )
+
+    derivative, reference = _reference(
+        key,
+        f_rows,
+        x,
+        _describe(label, x.shape, jacobian=True),
+        f_scale=np.maximum(_sizes(trial)[output].reshape(-1), 1e-300),
+    )
+    return derivative.value, reference
+
+
+def directional(
+    subject: Subject,
+    trial: Trial,
+    name: str,
+    u: Array,
+    v: list[tuple[Array, ...]],
+    key: str,
+    label: str,
+) -> Made:
+    """(v_kᵀ·J·u_k)_k for input `name` along the directions u[k] (cotangents v[k])."""
+    x = trial.values[name]
+    base = [
+        sum(float(np.sum(vo * yo)) for vo, yo in zip(vk, trial.outputs, strict=True)) for vk in v
+    ]
+
+    def phi(t: Array) -> float:
+        total = 0.0
+        for k, tk in enumerate(t):
+            if tk == 0:
+                total += base[k]
+                continue
+            outputs = subject.evaluate({**trial.values, name: x + tk * u[k]})
+            total += sum(float(np.sum(vo * yo)) for vo, yo in zip(v[k], outputs, strict=True))
+        return total
+
+    def f_rows(rows: Array) -> Array:
+        return np.array([[phi(row)] for row in rows])
+
+    reach = np.array([max(float(np.abs(uk).max()), 1e-300) for uk in u])
+    step = references.CBRT_EPS * max(1.0, float(np.abs(x).max())) / reach
+    with np.errstate(all="ignore"):
+        terms = sum(
+            float(np.sum(np.abs(vo * yo)))
+            for vk in v
+            for vo, yo in zip(vk, trial.outputs, strict=True)
+        )
+    derivative, reference = _reference(
+        key,
+        f_rows,
+        np.zeros(len(v)),
+        lambda i: f"{label} along direction {i[-1]}",
+        step=step,
+        f_scale=max(terms, 1e-300),
+    )
+    return derivative.value.reshape(len(v)), reference
+
+
+def _sizes(trial: Trial) -> tuple[Array, ...]:
+    return trial.magnitudes or tuple(np.abs(y) for y in trial.outputs)
+
+
+def _describe(
+    label: str, shape: tuple[int, ...], *, jacobian: bool = False
+) -> Callable[[tuple[int, ...]], str]:
+    """Names an element for a kink: "x[2]" of a gradient, "∂y[0]/∂x[2]" of a Jacobian."""
+
+    def at(index: tuple[int, ...]) -> str:
+        if jacobian:
+            i, j = index[0], index[-1]
+            where = list(np.unravel_index(j, shape)) if shape else []
+            return f"∂y[{i}]/∂{label}{[int(w) for w in where]}"
+        return f"{label}{[int(k) for k in index]}"
+
+    return at

@@ -1,0 +1,105 @@
+"""What `gradcli check`'s Report says besides the numbers: its title, its inputs (by
+name), its notes, the low-precision tolerances and the Taylor test's lines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gradcli.problems.check_backends import Trial
+from gradcli.problems.check_quantities import DIRECTIONS
+from gradcli.problems.check_subject import Subject
+from gradcli.report import LawCheck
+from gradcli.spec import CheckSpec
+
+# The resolution ε (spacing just above 1) of the low-precision dtypes your code may run
+# in; their tolerances follow it (LOW_PRECISION_ULPS of it, relative and of the scale).
+LOW_PRECISION = {"float16": 2.0**-10, "bfloat16": 2.0**-7}
+LOW_PRECISION_ULPS = 2.0
+
+
+def low_precision_note(options: Any) -> str:
+    eps = LOW_PRECISION[options.dtype]
+    chosen = []
+    if options.rtol is None:
+        chosen.append(f"rtol = {LOW_PRECISION_ULPS:g}ε = {LOW_PRECISION_ULPS * eps:.3g}")
+    if options.atol is None:
+        chosen.append(f"atol = {LOW_PRECISION_ULPS:g}ε · the largest |reference| of each quantity")
+    how = "; ".join(chosen) if chosen else "as given by --rtol and --atol"
+    return (
+        f"{options.dtype}: your code ran in {options.dtype} (ε = {eps:.3g}), the references in "
+        f"float64 on the same rounded values; yours is judged with {how}"
+    )
+
+
+def taylor(
+    spec: CheckSpec, subject: Subject, trials: list[Trial]
+) -> tuple[tuple[LawCheck, ...], list[tuple[str, tuple[str, ...]]]]:
+    if not spec.taylor:
+        return (), []
+    from gradcli.problems.check_taylor import taylor_test
+
+    laws: list[LawCheck] = []
+    lines: list[str] = []
+    for t, trial in enumerate(trials, start=spec.first_trial):
+        law, shown = taylor_test(spec, subject, trial, t)
+        laws.append(law)
+        lines.extend(shown if not law.ok or t == 0 else shown[:1])
+    return tuple(laws), [("Taylor test: the remainder's rate as h halves", tuple(lines))]
+
+
+def notes(
+    spec: CheckSpec, subject: Subject, references: list[str], use_torch: bool, directional: bool
+) -> list[str]:
+    notes = []
+    if "torch" in references and not use_torch:
+        notes.append(
+            "the forward does not take torch tensors: the check is your derivative "
+            "against finite differences only"
+        )
+    if directional:
+        notes.append(
+            f"large input: each trial compared along {DIRECTIONS} random directions "
+            "(vᵀJu), not element by element; --full forces the full check"
+        )
+    if subject.kind == "module" and not subject.functions:
+        notes.append("the module has no custom autograd.Function: torch is its own autograd")
+    return notes
+
+
+def title(spec: CheckSpec, subject: Subject, trials: list[Trial]) -> str:
+    values = trials[0].values
+    if len(values) == 1:
+        what = f"x of shape {next(iter(values.values())).shape}"
+    else:
+        what = "inputs " + ", ".join(f"{n} {values[n].shape}" for n in subject.names)
+    return (
+        f"check {spec.names['derivative']} ({spec.mode}) of {spec.names['target']}: "
+        f"{_trials(spec, trials)}, {what}, {spec.options.dtype}"
+    )
+
+
+def inputs(spec: CheckSpec, subject: Subject, trials: list[Trial]) -> dict[str, Any]:
+    one = len(trials[0].values) == 1
+    return {
+        "target": spec.names["target"],
+        "derivative": spec.names["derivative"],
+        "mode": spec.mode,
+        "x": [next(iter(t.values.values())) if one else dict(t.values) for t in trials],
+        "input_names": list(subject.names),
+        "no_grad": [n for n in subject.all_inputs if n not in subject.names],
+        "args": {k: _jsonable(v) for k, v in subject.args.items()},
+        "seed": spec.seed,
+        "dtype": spec.options.dtype,
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)
+
+
+def _trials(spec: CheckSpec, trials: list[Any]) -> str:
+    if spec.first_trial:  # --trial K
+        return f"trial {spec.first_trial}"
+    return "1 trial" if len(trials) == 1 else f"{len(trials)} trials"
