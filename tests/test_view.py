@@ -5,6 +5,7 @@ the terminal, the culprit in the first lines) and golden output at 80 and 120 co
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -60,22 +61,28 @@ def test_a_failing_check_says_what_failed_in_its_first_five_lines():
     head = "\n".join(out.splitlines()[:5])
     assert head.startswith("DISAGREE: jacobian: yours differs in 60 of 75 entries, 3 of 3 trials")
     assert "pattern: diagonal right, off-diagonal entries wrong" in head
-    # the worst entry against the expected value: J[1,2] of trial 1, where the missing
-    # cross term is −s_1·s_2 = −0.132248
-    assert "worst: J[1,2] in trial 1: yours 0, torch -0.132248" in head
-    last = out.splitlines()[-2:]
-    assert any("--trial 1" in line for line in last)
+    # the worst entry against the expected value, where the missing cross term is −s_i·s_j
+    found = re.search(r"worst: J\[(\d),(\d)\] in trial (\d): yours 0, torch (-0\.\d+)", head)
+    assert found is not None, head
+    i, j, trial = (int(found.group(k)) for k in (1, 2, 3))
+    x = json.loads(view(*FAILING_CHECK, "--json")[1])["inputs"]["x"][trial]
+    s = [math.exp(v - max(x)) for v in x]
+    s = [v / sum(s) for v in s]
+    assert float(found.group(4)) == pytest.approx(-s[i] * s[j], rel=1e-5)  # 6 digits shown
+    last = out.splitlines()[-3:]
+    assert any(f"--trial {trial}" in line for line in last)
 
 
 def test_the_rerun_line_reruns_just_the_failing_trial():
-    code, out = view(*FAILING_CHECK, "--trial", "1", "--json")
+    full = json.loads(view(*FAILING_CHECK, "--json")[1])
+    k = full["failing_trial"]["trial"]
+    code, out = view(*FAILING_CHECK, "--trial", str(k), "--json")
     assert code == 1
     doc = json.loads(out)
-    assert doc["failing_trial"]["trial"] == 1
-    assert [c["quantity"] for c in doc["comparisons"]] == ["trial1.jacobian"] * 3
-    full = json.loads(view(*FAILING_CHECK, "--json")[1])
-    assert doc["failing_trial"]["x"] == full["failing_trial"]["x"] == full["inputs"]["x"][1]
-    assert doc["results"]["torch"]["trial1"] == full["results"]["torch"]["trial1"]
+    assert doc["failing_trial"]["trial"] == k
+    assert {c["quantity"] for c in doc["comparisons"]} == {f"trial{k}.jacobian"}
+    assert doc["failing_trial"]["x"] == full["failing_trial"]["x"] == full["inputs"]["x"][k]
+    assert doc["results"]["torch"][f"trial{k}"] == full["results"]["torch"][f"trial{k}"]
 
 
 def test_a_vjp_failure_records_its_cotangent():
@@ -123,8 +130,8 @@ i  z_i         s_i  │  i\\j            0            1            2
 2   -3  0.00217852  │    2  -0.00191466  -0.00025912   0.00217378
 OK: numpy, torch and fd agree on softmax and jacobian within tolerance; every
   law holds
-  largest difference 6.44e-12 at J[1,0] (numpy vs fd), allowed 1.74e-10
-  references: fd for J: central differences (cheap 3), error ≤ 2.6e-10
+  largest difference 7.01e-13 at J[1,2] (numpy vs fd), allowed 1.2e-11
+  references: fd (central differences: cheap 3) for J, error ≤ 2.6e-10
   laws hold on every backend: s sums to 1 · rows of J sum to 0 · J symmetric
   more: --detail · --heatmap · --plot FILE.png · --explain 'J[0,1]'
 """)
@@ -139,8 +146,8 @@ i  z_i         s_i  │  i\\j            0            1            2
 1    1    0.118943  │    1    -0.104537     0.104796  -0.00025912
 2   -3  0.00217852  │    2  -0.00191466  -0.00025912   0.00217378
 OK: numpy, torch and fd agree on softmax and jacobian within tolerance; every law holds
-  largest difference 6.44e-12 at J[1,0] (numpy vs fd), allowed 1.74e-10
-  references: fd for J: central differences (cheap 3), error ≤ 2.6e-10
+  largest difference 7.01e-13 at J[1,2] (numpy vs fd), allowed 1.2e-11
+  references: fd (central differences: cheap 3) for J, error ≤ 2.6e-10
   laws hold on every backend: s sums to 1 · rows of J sum to 0 · J symmetric
   more: --detail · --heatmap · --plot FILE.png · --explain 'J[0,1]'
 """)
@@ -150,12 +157,11 @@ def test_layer_at_80_columns():
     assert view(*LAYER)[1] == snapshot("""\
 layer z = W·x + b, s = softmax(z), L = cross-entropy to class 0
 3 → 3, seed 42, float64
-W i\\j         0           1          2         b_i
-    0  0.316337  -0.0705771   0.414073  -0.0572894
-    1  0.227901   -0.468604   0.549201    -0.14919
-    2  0.301538    0.330319  -0.429417    0.492786
-             0        1         2
-x_j  0.0660307  1.12724  0.467509
+W i\\j          0           1          2         b_i
+    0   0.316337  -0.0705771   0.414073  -0.0572894
+    1   0.227901   -0.468604   0.549201    -0.14919
+    2   0.301538    0.330319  -0.429417    0.492786
+  x_j  0.0660307     1.12724   0.467509
 loss L = 1.23869
                                0          1          2
 z = W·x + b            0.0776243  -0.405614   0.684289
@@ -171,7 +177,9 @@ i\\j           0          1          2
   2   0.0350963   0.599145   0.248488
 OK: numpy, torch and fd agree on z, s, loss, dL_ds, dL_dz, dW, db and dx within
   tolerance; every law holds
-  largest difference 2.12e-12 at dx[0] (numpy vs fd), allowed 4.09e-08
+  largest difference 4.99e-11 at dx[1] (torch vs fd), allowed 6.71e-10
+  references: fd (central differences: cheap 21) for dL_ds, dL_dz, dW, db, dx,
+    error ≤ 3.2e-09
   laws hold on every backend: s sums to 1 · ∂L/∂z sums to 0 · fused s −
     onehot(t) = Jᵀ·∂L/∂s · db = Σ_rows ∂L/∂z · dW = (∂L/∂z)ᵀ·x · dx = ∂L/∂z·W
   more: --detail · --heatmap · --plot FILE.png · --explain 'W[0,0]'
@@ -182,12 +190,11 @@ def test_layer_at_120_columns():
     assert view(*LAYER, width=120)[1] == snapshot("""\
 layer z = W·x + b, s = softmax(z), L = cross-entropy to class 0
 3 → 3, seed 42, float64
-W i\\j         0           1          2         b_i
-    0  0.316337  -0.0705771   0.414073  -0.0572894
-    1  0.227901   -0.468604   0.549201    -0.14919
-    2  0.301538    0.330319  -0.429417    0.492786
-             0        1         2
-x_j  0.0660307  1.12724  0.467509
+W i\\j          0           1          2         b_i
+    0   0.316337  -0.0705771   0.414073  -0.0572894
+    1   0.227901   -0.468604   0.549201    -0.14919
+    2   0.301538    0.330319  -0.429417    0.492786
+  x_j  0.0660307     1.12724   0.467509
 loss L = 1.23869
                                0          1          2
 z = W·x + b            0.0776243  -0.405614   0.684289
@@ -202,7 +209,8 @@ i\\j           0          1          2
   1   0.0118011   0.201462  0.0835539
   2   0.0350963   0.599145   0.248488
 OK: numpy, torch and fd agree on z, s, loss, dL_ds, dL_dz, dW, db and dx within tolerance; every law holds
-  largest difference 2.12e-12 at dx[0] (numpy vs fd), allowed 4.09e-08
+  largest difference 4.99e-11 at dx[1] (torch vs fd), allowed 6.71e-10
+  references: fd (central differences: cheap 21) for dL_ds, dL_dz, dW, db, dx, error ≤ 3.2e-09
   laws hold on every backend: s sums to 1 · ∂L/∂z sums to 0 · fused s − onehot(t) = Jᵀ·∂L/∂s · db = Σ_rows ∂L/∂z · dW =
     (∂L/∂z)ᵀ·x · dx = ∂L/∂z·W
   more: --detail · --heatmap · --plot FILE.png · --explain 'W[0,0]'
@@ -239,8 +247,8 @@ a.grad sums its 2 uses: a.grad[0,0] = -0.405865 (via b = a.sum(dim=0,
     keepdim=True)) + 0.54124 (via c = a / b) = 0.135375
 OK: numpy, torch and fd agree on all 10 quantities within tolerance
   largest difference 2.07e-09 at w.grad[1,6] (numpy vs fd), allowed 1.39e-08
-  references: fd for grads.w: central differences (cheap 40), error ≤ 6.6e-09;
-    fd for grads.a: central differences (cheap 100), error ≤ 6.6e-09
+  references: fd (central differences: cheap 140) for w.grad, a.grad, error ≤
+    6.6e-09
   more: --detail · --heatmap · --plot FILE.png · --explain w
 """)
 
@@ -274,8 +282,7 @@ a.grad sums its 2 uses: a.grad[0,0] = -0.405865 (via b = a.sum(dim=0, keepdim=Tr
     0.135375
 OK: numpy, torch and fd agree on all 10 quantities within tolerance
   largest difference 2.07e-09 at w.grad[1,6] (numpy vs fd), allowed 1.39e-08
-  references: fd for grads.w: central differences (cheap 40), error ≤ 6.6e-09; fd for grads.a: central differences
-    (cheap 100), error ≤ 6.6e-09
+  references: fd (central differences: cheap 140) for w.grad, a.grad, error ≤ 6.6e-09
   more: --detail · --heatmap · --plot FILE.png · --explain w
 """)
 
@@ -284,31 +291,31 @@ def test_failing_check_at_80_columns():
     assert view(*FAILING_CHECK)[1] == snapshot("""\
 DISAGREE: jacobian: yours differs in 60 of 75 entries, 3 of 3 trials
   pattern: diagonal right, off-diagonal entries wrong; torch and fd agree
-  worst: J[1,2] in trial 1: yours 0, torch -0.132248, allowed ±1.3e-10
+  worst: J[1,3] in trial 2: yours 0, torch -0.109347, allowed ±1.1e-10
 check softmax_jacobian_no_cross_terms (jacobian) of examples/ops.py:softmax: 3
   trials, x of shape (5,), float64
-x (trial 1) = [0.361595, 1.304, 0.947081, -0.703735, -1.26542]
-yours i\\j         0         1         2          3          4
-        0  0.140705         0         0          0          0
-        1         0  0.245737         0          0          0
-        2         0         0  0.211671          0          0
-        3         0         0         0  0.0549701          0
-        4         0         0         0          0  0.0321817
-torch i\\j            0           1           2            3            4
-        0     0.140705  -0.0736403  -0.0515356  -0.00988933  -0.00563936
-        1   -0.0736403    0.245737   -0.132248   -0.0253775   -0.0144714
-        2   -0.0515356   -0.132248    0.211671   -0.0177599   -0.0101275
-        3  -0.00988933  -0.0253775  -0.0177599    0.0549701   -0.0019434
-        4  -0.00563936  -0.0144714  -0.0101275   -0.0019434    0.0321817
-yours − expected  (· within ±2.5e-13 + 1e-09·|expected|)
-i\\j        0       1       2        3        4
-  0        ·  0.0736  0.0515  0.00989  0.00564
-  1   0.0736       ·   0.132   0.0254   0.0145
-  2   0.0515   0.132       ·   0.0178   0.0101
-  3  0.00989  0.0254  0.0178        ·  0.00194
-  4  0.00564  0.0145  0.0101  0.00194        ·
+x (trial 2) = [-0.623274, 0.041326, -2.32503, -0.218792, -1.24591]
+yours i\\j         0         1          2         3          4
+        0  0.156215         0          0         0          0
+        1         0  0.234774          0         0          0
+        2         0         0  0.0340854         0          0
+        3         0         0          0  0.206046          0
+        4         0         0          0         0  0.0931487
+torch i\\j            0           1            2           3            4
+        0     0.156215  -0.0729697  -0.00684615  -0.0562568    -0.020142
+        1   -0.0729697    0.234774    -0.013307   -0.109347   -0.0391503
+        2  -0.00684615   -0.013307    0.0340854  -0.0102591  -0.00367315
+        3   -0.0562568   -0.109347   -0.0102591    0.206046   -0.0301833
+        4    -0.020142  -0.0391503  -0.00367315  -0.0301833    0.0931487
+yours − expected  (· within ±2.3e-13 + 1e-09·|expected|)
+i\\j        0       1        2       3        4
+  0        ·   0.073  0.00685  0.0563   0.0201
+  1    0.073       ·   0.0133   0.109   0.0392
+  2  0.00685  0.0133        ·  0.0103  0.00367
+  3   0.0563   0.109   0.0103       ·   0.0302
+  4   0.0201  0.0392  0.00367  0.0302        ·
 rerun this trial: gradcli check examples/ops.py:softmax --jacobian
-    softmax_jacobian_no_cross_terms --shape 5 --trial 1
+    softmax_jacobian_no_cross_terms --shape 5 --trial 2
 more: --detail (every backend, pair and tolerance) · --plot FILE.png
 """)
 
@@ -317,29 +324,29 @@ def test_failing_check_at_120_columns():
     assert view(*FAILING_CHECK, width=120)[1] == snapshot("""\
 DISAGREE: jacobian: yours differs in 60 of 75 entries, 3 of 3 trials
   pattern: diagonal right, off-diagonal entries wrong; torch and fd agree
-  worst: J[1,2] in trial 1: yours 0, torch -0.132248, allowed ±1.3e-10
+  worst: J[1,3] in trial 2: yours 0, torch -0.109347, allowed ±1.1e-10
 check softmax_jacobian_no_cross_terms (jacobian) of examples/ops.py:softmax: 3 trials, x of shape (5,), float64
-x (trial 1) = [0.361595, 1.304, 0.947081, -0.703735, -1.26542]
-yours i\\j         0         1         2          3          4
-        0  0.140705         0         0          0          0
-        1         0  0.245737         0          0          0
-        2         0         0  0.211671          0          0
-        3         0         0         0  0.0549701          0
-        4         0         0         0          0  0.0321817
-torch i\\j            0           1           2            3            4
-        0     0.140705  -0.0736403  -0.0515356  -0.00988933  -0.00563936
-        1   -0.0736403    0.245737   -0.132248   -0.0253775   -0.0144714
-        2   -0.0515356   -0.132248    0.211671   -0.0177599   -0.0101275
-        3  -0.00988933  -0.0253775  -0.0177599    0.0549701   -0.0019434
-        4  -0.00563936  -0.0144714  -0.0101275   -0.0019434    0.0321817
-yours − expected  (· within ±2.5e-13 + 1e-09·|expected|)
-i\\j        0       1       2        3        4
-  0        ·  0.0736  0.0515  0.00989  0.00564
-  1   0.0736       ·   0.132   0.0254   0.0145
-  2   0.0515   0.132       ·   0.0178   0.0101
-  3  0.00989  0.0254  0.0178        ·  0.00194
-  4  0.00564  0.0145  0.0101  0.00194        ·
-rerun this trial: gradcli check examples/ops.py:softmax --jacobian softmax_jacobian_no_cross_terms --shape 5 --trial 1
+x (trial 2) = [-0.623274, 0.041326, -2.32503, -0.218792, -1.24591]
+yours i\\j         0         1          2         3          4
+        0  0.156215         0          0         0          0
+        1         0  0.234774          0         0          0
+        2         0         0  0.0340854         0          0
+        3         0         0          0  0.206046          0
+        4         0         0          0         0  0.0931487
+torch i\\j            0           1            2           3            4
+        0     0.156215  -0.0729697  -0.00684615  -0.0562568    -0.020142
+        1   -0.0729697    0.234774    -0.013307   -0.109347   -0.0391503
+        2  -0.00684615   -0.013307    0.0340854  -0.0102591  -0.00367315
+        3   -0.0562568   -0.109347   -0.0102591    0.206046   -0.0301833
+        4    -0.020142  -0.0391503  -0.00367315  -0.0301833    0.0931487
+yours − expected  (· within ±2.3e-13 + 1e-09·|expected|)
+i\\j        0       1        2       3        4
+  0        ·   0.073  0.00685  0.0563   0.0201
+  1    0.073       ·   0.0133   0.109   0.0392
+  2  0.00685  0.0133        ·  0.0103  0.00367
+  3   0.0563   0.109   0.0103       ·   0.0302
+  4   0.0201  0.0392  0.00367  0.0302        ·
+rerun this trial: gradcli check examples/ops.py:softmax --jacobian softmax_jacobian_no_cross_terms --shape 5 --trial 2
 more: --detail (every backend, pair and tolerance) · --plot FILE.png
 """)
 

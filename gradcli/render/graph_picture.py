@@ -35,6 +35,8 @@ def summary(report: Report, quantity: str) -> str:
         if result is not None and quantity in result.arrays:
             array = np.asarray(result.arrays[quantity], dtype=np.float64)
             finite = array[np.isfinite(array)]
+            if array.size == 0:
+                return "empty"
             if array.size == 1:
                 return f"{float(array.reshape(-1)[0]):.4g}"
             if not finite.size:

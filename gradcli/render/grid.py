@@ -121,6 +121,9 @@ def as_matrix(array: Array) -> Array:
     matrix = np.asarray(array)
     if matrix.ndim == 0:
         return matrix.reshape(1, 1)
+    if matrix.size == 0:  # an empty tensor: no rows (or no columns) to show
+        rows = int(np.prod(matrix.shape[:-1])) if matrix.ndim > 1 else 1
+        return np.zeros((rows, matrix.shape[-1]), dtype=matrix.dtype)
     return matrix.reshape(1, -1) if matrix.ndim == 1 else matrix.reshape(-1, matrix.shape[-1])
 
 

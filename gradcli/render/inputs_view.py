@@ -56,7 +56,9 @@ def _matrix(
     rows = rows_shown(matrix.shape[0], MAX_ROWS)
     columns = matrix_columns(matrix, fmt, rows)
     fitted = fit_columns(
-        [index_column(rows, f"{name} i\\j")], columns, width - sum(c.width + 2 for c in extra or [])
+        [index_column(rows, name if "\\" in name else f"{name} i\\j")],
+        columns,
+        width - sum(c.width + 2 for c in extra or []),
     )
     return table_lines([*fitted, *(extra or [])])
 
@@ -65,13 +67,21 @@ def _layer(report: Report, width: int, fmt: Any) -> list[Text]:
     """W with b beside it (both indexed by the output i), then x."""
     w, b, x = (np.asarray(report.inputs[k], dtype=np.float64) for k in ("W", "b", "x"))
     rows = rows_shown(w.shape[0], MAX_ROWS)
+    if x.ndim == 1:  # x_j under W's columns j, as one more row
+        cells = [
+            [ELLIPSIS if i is None else fmt(float(w[i, j])) for i in rows]
+            for j in range(w.shape[1])
+        ]
+        columns = [
+            Column(str(j), [*cells[j], fmt(float(x[j]))], styles=[*[""] * len(rows), "bold"])
+            for j in range(w.shape[1])
+        ]
+        index = Column("W i\\j", [*(ELLIPSIS if i is None else str(i) for i in rows), "x_j"])
+        b_column = Column("b_i", [*(ELLIPSIS if i is None else fmt(float(b[i])) for i in rows), ""])
+        fitted = fit_columns([index], columns, width - b_column.width - 2)
+        return table_lines([*fitted, b_column])
     b_column = Column("b_i", [ELLIPSIS if i is None else fmt(float(b[i])) for i in rows])
-    out = _matrix("W", w, width, fmt, [b_column])
-    if x.ndim == 1:
-        out += _row("x_j", x, width, fmt)
-    else:
-        out += _matrix("x r\\j", x, width, fmt)
-    return out
+    return _matrix("W", w, width, fmt, [b_column]) + _matrix("x r\\j", x, width, fmt)
 
 
 def _graph(report: Report, width: int, fmt: Any, failing: set[str]) -> list[Text]:
@@ -99,6 +109,8 @@ def _graph(report: Report, width: int, fmt: Any, failing: set[str]) -> list[Text
         having = [r for r in report.results.values() if quantity in r.arrays]
         if not having or quantity in failing:  # a failing gradient is shown beside expected
             continue
+        if not np.size(report.results[shown_backend(report, quantity)].arrays[quantity]):
+            continue  # an empty tensor: its row in the table of variables says so
         array = report.results[shown_backend(report, quantity)].arrays[quantity]
         title = report.labels.get(quantity, quantity)
         if np.ndim(array) <= 1:  # a vector or a number: one row beside its name
@@ -157,6 +169,8 @@ def _range(report: Report, quantity: str, fmt: Any) -> str:
         return ""
     array = np.asarray(report.results[shown_backend(report, quantity)].arrays[quantity])
     finite = array[np.isfinite(array)]
+    if array.size == 0:
+        return "empty"
     if array.size == 1:
         return str(fmt(float(array.reshape(-1)[0])))
     if not finite.size:

@@ -49,7 +49,7 @@ def save_plot(report: Report, path: str, command: str | None = None) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    if not _rows(report) and report.command != "graph":
+    if not _rows(report):
         raise InputError("--plot: nothing to draw (every quantity is a scalar or empty)")
     figure = build_figure(report, command)
     suffix = Path(path).suffix.lower().lstrip(".")

@@ -191,13 +191,24 @@ def _verdict_block(report: Report, width: int) -> list[Text]:
 
 
 def _references(report: Report, width: int) -> list[Text]:
-    """Which numerical references ran, how, and how precise they were."""
-    parts = []
+    """Which numerical references ran, how, and how precise they were: one entry per
+    backend and method, naming its quantities and its largest error estimate."""
+    grouped: dict[tuple[str, str], list[Any]] = {}
     for ref in getattr(report, "references", ()):
-        columns = ", ".join(f"{method} {n}" for method, n in ref.columns.items())
-        name = SHORT.get((report.command, ref.quantity), ref.quantity)
-        how = f"{ref.method} ({columns})" if columns else ref.method
-        parts.append(f"{ref.backend} for {name}: {how}, error ≤ {ref.max_error:.2g}")
+        grouped.setdefault((ref.backend, ref.method), []).append(ref)
+    parts = []
+    for (backend, method), refs in grouped.items():
+        names = ", ".join(
+            SHORT.get((report.command, r.quantity), entry_name(report, r.quantity, ()))
+            for r in refs
+        )
+        steps: dict[str, int] = {}
+        for r in refs:
+            for how, n in r.columns.items():
+                steps[how] = steps.get(how, 0) + n
+        how = ", ".join(f"{k} {n}" for k, n in steps.items())
+        error = max(r.max_error for r in refs)
+        parts.append(f"{backend} ({method}: {how}) for {names}, error ≤ {error:.2g}")
     if not parts:
         return []
     return wrap("  references: " + "; ".join(parts), width, "    ")
