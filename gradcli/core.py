@@ -217,6 +217,13 @@ def _compare_quantity(
             )
             if other.rtol > allowed.rtol:
                 allowed = compare.Allowed(other.rtol, other.atol, None, allowed.c, kinks)
+            if of_quantity is not None:
+                # a difference between two backends below the numerical reference's own
+                # resolution is not a verdict: fd arbitrates there, and where it is
+                # refined (complex step) its error is a few ulp
+                allowed = compare.Allowed(
+                    allowed.rtol, allowed.atol, of_quantity.derivative.error, allowed.c, kinks
+                )
         done.append(
             compare.compare_view(
                 q.name, (a_name, ref_name), a.arrays[q.name], ref.arrays[q.name], allowed, view

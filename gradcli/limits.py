@@ -48,8 +48,9 @@ def available_memory() -> int | None:
 # (tests/test_memory.py measures it again and holds the model to it: never below the
 # measured peak, at most 1.6 times it). Measured on this machine, in MiB:
 #   softmax n=2048 / 4096, numpy,fd: 144 / 437; all three backends: 389 / 812
-#   layer --in-features 300 --batch 10000 / 20000 / 40000: 796 / 1265 / 2253
-#   layer 1500×1500 / 3000×1500 (batch 1): 616 / 960
+#   layer --in-features 300 --batch 6000 / 12000 / 24000, numpy,fd: 440 / 841 / 1589;
+#   all three backends at 24000: 1959
+#   layer 1500×1500 (batch 1): 771; 3000×1500, numpy,fd: 965
 #   softmax --plot n=1024 / 2048, numpy,fd: 187 / 454
 # The interpreter with numpy is about 30 MiB; torch adds about 230 MiB.
 BASE_BYTES = 64 * 2**20
@@ -58,9 +59,9 @@ TORCH_BYTES = 256 * 2**20
 # more while computing it (fd's float64 blocks, torch's graph); the comparisons one more.
 SOFTMAX_JACOBIANS_PER_BACKEND = 1.5
 # A layer: per element of W, b, x and of the batch's z and s (float64), every backend's
-# copies, gradients, casts, directional projections, the references' error estimates and
-# the comparisons' temporaries: about 229 bytes were measured per x element (batch 6000
-# and 12000 of 300 features, numpy and fd, with fd's Richardson references).
+# copies, gradients, casts, directional projections, the references' steps and the
+# comparisons' temporaries: 214-239 bytes were measured per x element, 218-224 per W
+# element (with the references of issue 12; 152-172 before them).
 LAYER_BYTES_PER_ELEMENT = 256
 # --plot: matplotlib itself, then for each plotted quantity an image of every backend's
 # array plus the difference panel's temporaries (a − ref, |·|, masks, LogNorm's copy).

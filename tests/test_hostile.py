@@ -3,6 +3,7 @@ and Hypothesis), not by example: each case must end in one `Error:` line, exit s
 and nothing on stdout, never a traceback (70) or a silent "ok"."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +19,8 @@ NOT_NUMBERS = ["²", "١٢", "１２", "1_000", " 7", "7 ", "0x10", "nan", "inf"
 NOT_NUMBERS += ["", "-", "+", "e5", "1e", "--", "½", "Ⅻ"]
 NOT_INTEGERS = [*NOT_NUMBERS, "1.5", "1e3", "-1", "99999999999999999999999"]
 
+EXAMPLES = Path(__file__).parent.parent / "examples"
+CHECK = ["check", f"{EXAMPLES}/ops.py:softmax", "--jacobian", "softmax_jacobian"]
 RAND_OK = ("0x10", "")  # a (0, 10) shape and a scalar: shapes, not errors
 VAR_OK = ("-", "", "7")  # " 7" is JSON
 
@@ -39,6 +42,10 @@ NUMERIC_OPTIONS = [
     (["graph", "y = a * 2"], "--rand", [], ["a=2x²", "a=100000x100000", "a=" + "2x" * 40 + "1"]),
     (["graph", "y = a * 2"], "--seed", ["--rand", "a=2"], NOT_INTEGERS),
     (["graph", "y = a"], "--var", [], [f"a={v}" for v in NOT_NUMBERS if v.strip() not in VAR_OK]),
+    (CHECK, "--shape", [], [*NOT_INTEGERS, "0", "2x0", "100000x100000", "2x" * 40 + "1"]),
+    (CHECK, "--trials", ["--shape", "3"], [*NOT_INTEGERS, "0", "101"]),
+    (CHECK, "--scale", ["--shape", "3"], [*NOT_NUMBERS, "-1"]),
+    (CHECK, "--seed", ["--shape", "3"], NOT_INTEGERS),
     (["softmax", "3", "1"], "--save", [], ["", " "]),
     (["softmax", "3", "1"], "--plot", [], ["", " "]),
     (["softmax"], "--input", [], [""]),
@@ -204,3 +211,36 @@ def test_json_documents_are_still_read(capsys):
     assert info.value.code == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["results"]["numpy"]["grads"]["a"] == json.loads(nested(32, "2.0"))
+
+
+@pytest.mark.parametrize(
+    ("argv", "stdin", "message"),
+    [
+        (["softmax", "1e307", "0", "--temperature", "1e-8"], None, "z / T overflows float64"),
+        (["softmax", "1e308", "-1e308"], None, "overflows float64"),
+        (["softmax", "1e39", "0", "--dtype", "float32"], None, "overflows float32"),
+        (["graph", "y = a * 2", "--var", "a=[1e39]", "--dtype", "float32"], None, "overflows"),
+        (
+            ["layer", "--spec", "-", "--dtype", "float32"],
+            '{"W": [[1e200]], "b": [0], "x": [1]}',
+            "W: 1e+200 at [0, 0] overflows float32",
+        ),
+        (
+            ["layer", "--spec", "-"],
+            '{"W": [[1]], "b": [0], "x": [1], "dtype": "float32", "loss": {"kind": "sum"}}'.replace(
+                "[1]}", "[1e39]}"
+            ).replace('"x": [1]', '"x": [1e39]'),
+            "overflows float32",
+        ),
+    ],
+)
+def test_values_beyond_what_the_backends_can_hold_are_refused_not_a_false_alarm(
+    argv, stdin, message
+):
+    from click.testing import CliRunner
+
+    from gradcli.cli import cli
+
+    result = CliRunner().invoke(cli, argv, input=stdin)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr

@@ -127,7 +127,7 @@ def test_every_rule_matches_autograd(name, shapes, params, style, dtype):
     assert_same(np.asarray(out), t_out, dtype, f"{name} forward")
     assert len(grads) == len(t_grads)
     for k, (ours, theirs) in enumerate(zip(grads, t_grads, strict=True)):
-        assert_same(np.asarray(ours, dtype=dtype), theirs, dtype, f"{name} grad {k}")
+        assert_same(np.asarray(ours), theirs, dtype, f"{name} grad {k}")  # dtype included
 
 
 def test_every_op_has_a_case():
@@ -211,9 +211,10 @@ def test_complex_pow_of_a_negative_base():
 
 
 def test_complex_forwards_follow_the_real_branch_of_relu_abs_and_max():
-    a = np.asarray([-1.5, 2.0], dtype=complex) + 1e-20j
-    np.testing.assert_array_equal(REGISTRY["relu"].forward([a], ()).imag, [0.0, 1e-20])
-    np.testing.assert_array_equal(REGISTRY["abs"].forward([a], ()).imag, [-1e-20, 1e-20])
+    a = np.asarray([-1.5, 2.0, 0.0], dtype=complex) + 1e-20j
+    # at 0, torch's choice of slope: 0 for both (relu(ih) = 0, not max(ih, 0) = ih)
+    np.testing.assert_array_equal(REGISTRY["relu"].forward([a], ()).imag, [0.0, 1e-20, 0.0])
+    np.testing.assert_array_equal(REGISTRY["abs"].forward([a], ()).imag, [-1e-20, 1e-20, 0.0])
     assert REGISTRY["max"].forward([a], ALL).imag == 1e-20
 
 
@@ -234,6 +235,15 @@ def test_program_is_analytic(program, analytic):
     assert program_is_analytic(parse_program(program, ("a",))) is analytic
 
 
+def test_the_complex_step_is_not_taken_at_an_infinite_slope():
+    program = parse_program("y = sqrt(a) + a / a", ("a",))
+    at_zero = engine.forward(program, {"a": np.array([0.0, 4.0])}, "float64")
+    away = engine.forward(program, {"a": np.array([1.0, 4.0])}, "float64")
+    assert program_is_analytic(program)
+    assert not program_is_analytic(program, at_zero)
+    assert program_is_analytic(program, away)
+
+
 def test_kink_points_name_the_argument_and_the_place():
     program = parse_program(
         "b = relu(a - 1); c = sqrt(a); y = b.max() + c.sum() + abs(a).sum()", ("a",)
@@ -249,10 +259,35 @@ def test_kink_points_name_the_argument_and_the_place():
 
 
 def test_kink_points_of_pow_and_div():
-    program = parse_program("y = a ** 0.5 + a ** 2 + 1 / a + a ** -1 + a ** 0", ("a",))
+    program = parse_program(
+        "y = a ** 0.5 + a ** 2 + 1 / a + a ** -1 + a ** 0 + a ** 1 + a ** 1.5", ("a",)
+    )
     values = engine.forward(program, {"a": np.array([0.0, 1.0])}, "float64")
-    found = [(k.op, k.argument, k.indices) for k in kink_points(program, values)]
-    assert found == [("pow", 0, ((0,),)), ("div", 1, ((0,),)), ("pow", 0, ((0,),))]
+    found = [(k.op, k.argument, k.indices, k.kind) for k in kink_points(program, values)]
+    assert found == [
+        ("pow", 0, ((0,),), "infinite"),  # a ** 0.5
+        ("div", 1, ((0,),), "infinite"),  # 1 / a
+        ("pow", 0, ((0,),), "infinite"),  # a ** -1; not a ** 0, a ** 1 or a ** 1.5
+    ]
+    assert [k.node for k in kink_points(program, values)] == [2, 7, 11]  # nodes: a, 0.5, pow, …
+    assert kink_points(program, values)[1].description == "a pole where b = 0"
+
+
+def test_kink_points_of_pow_with_a_broadcast_exponent():
+    program = parse_program("y = a ** b", ("a", "b"))
+    values = engine.forward(
+        program, {"a": np.array([[0.0], [1.0]]), "b": np.array([2.0, 0.5])}, "float64"
+    )
+    (kink,) = kink_points(program, values)
+    assert (kink.argument_text, kink.indices) == ("a", ((0, 0),))
+
+
+def test_ties_of_max_are_counted_in_each_reduced_slice():
+    program = parse_program("y = a.max(dim=0)", ("a",))
+    a = np.array([[1.0, 3.0, 0.0], [1.0, 2.0, -1.0], [-1.0, 3.0, -2.0]])
+    (kink,) = kink_points(program, engine.forward(program, {"a": a}, "float64"))
+    assert kink.kind == "tie"
+    assert kink.indices == ((0, 0), (0, 1), (1, 0), (2, 1))  # column 2's peak is alone
 
 
 @given(st.lists(st.sampled_from([-1.0, 0.0, 0.5, 2.0]), min_size=1, max_size=6))

@@ -104,3 +104,22 @@ def test_check_documents(args, monkeypatch):
 
     monkeypatch.chdir(Path(__file__).parent.parent)
     check("check", *args)
+
+
+def test_kinks_and_references_are_in_the_document():
+    doc = check("graph", "y = relu(a)", "--var", "a=[0, 1, -1]")
+    (kink,) = doc["kinks"]
+    assert kink["index"] == [0]
+    assert kink["values"] == {"numpy": 0.0, "torch": 0.0}
+    assert kink["left"] == 0.0
+    assert kink["right"] == pytest.approx(1.0)
+    (ref,) = doc["references"]
+    assert ref["columns"]["richardson"] == 3
+    assert doc["schema_version"] == 2
+
+
+def test_an_infinite_derivative_is_valid_json():
+    doc = check("graph", "y = sqrt(a)", "--var", "a=[0, 4]")
+    (kink,) = doc["kinks"]
+    assert kink["infinite"] is True
+    assert kink["left"] is None  # −inf, written as null

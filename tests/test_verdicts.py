@@ -5,6 +5,8 @@ planted errors above the dtype's resolution fail, naming the odd one out."""
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gradcli import core, references
 from gradcli.backends import analytic
@@ -217,3 +219,65 @@ def test_the_report_says_which_references_ran_and_how_precise_they_were():
     assert doc["schema_version"] == 2
     assert doc["references"][0]["max_error"] == ref.max_error
     assert doc["kinks"] == []
+
+
+GRAPH_PROGRAMS = {
+    "layer-norm-like (sum is 0)": "c = a - a.mean(); y = c / sqrt((c*c).mean() + 0.00001)",
+    "layer norm times w": "c = a - a.mean(); n = c / sqrt((c*c).mean() + 0.00001); y = n * w",
+    "log-sum-exp": "m = a.max(); y = m + log(exp(a - m).sum())",
+    "log_softmax": "y = log_softmax(a, dim=0)[0]",
+    "sum of softmax (gradient 0)": "y = softmax(a, dim=0)",
+    "tanh(a·w)": "y = tanh(a * w)",
+}
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize(
+    ("scale", "shift"), [(1.0, 0.0), (30.0, 0.0), (1.0, 1e3), (1.0, 1e4), (1e-6, 1e-8)]
+)
+@pytest.mark.parametrize("program", list(GRAPH_PROGRAMS), ids=list(GRAPH_PROGRAMS))
+def test_no_false_alarm_on_correct_graphs(program, scale, shift, dtype):
+    from tests.test_graph import run
+
+    rng = np.random.default_rng(4)
+    text = GRAPH_PROGRAMS[program]
+    inputs = {"a": list(rng.normal(size=8) * scale + shift)}
+    if "w" in text:
+        inputs["w"] = list(rng.normal(size=8))
+    report = run(text, dtype=dtype, **inputs)
+    assert report.ok, report.verdict.summary
+
+
+@pytest.mark.parametrize(("dtype", "relative"), [("float64", 1e-6), ("float32", 1e-3)])
+@pytest.mark.parametrize("shift", [0.0, 1e3])
+def test_a_planted_vjp_error_in_a_graph_is_caught_and_numpy_named(
+    monkeypatch, dtype, relative, shift
+):
+    import dataclasses
+
+    from gradcli import ops
+    from tests.test_graph import run
+
+    real = ops.REGISTRY["tanh"]
+    wrong = dataclasses.replace(
+        real, vjp=lambda g, x, o, p: [v * (1 + relative) for v in real.vjp(g, x, o, p)]
+    )
+    monkeypatch.setitem(ops.REGISTRY, "tanh", wrong)
+    a = list(np.random.default_rng(1).normal(size=6) + shift)
+    report = run("c = a - a.mean(); y = tanh(c) * w", dtype=dtype, a=a, w=[1.0, 2, 3, 4, 5, 6])
+    assert report.verdict.summary.startswith("DISAGREE: grads.a: torch and fd agree, numpy differs")
+
+
+@given(
+    st.floats(-3, 3),
+    st.floats(-4, 4),
+    st.floats(-3, 3),
+    st.sampled_from(["float64", "float32"]),
+    st.integers(2, 40),
+)
+def test_no_false_alarm_on_a_correct_softmax_anywhere(log_scale, log_shift, log_t, dtype, n):
+    """Hypothesis: any size, steepness (10^±3), shift (±10^4) and temperature (10^±3)."""
+    rng = np.random.default_rng(n)
+    z = rng.normal(size=n) * 10.0**log_scale + np.sign(log_shift) * 10.0 ** abs(log_shift)
+    report = _softmax(z, dtype, 10.0**log_t)
+    assert report.ok, report.verdict.summary

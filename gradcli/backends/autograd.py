@@ -45,13 +45,24 @@ def _softmax(z: torch.Tensor, temperature: float) -> torch.Tensor:
 def softmax_and_jacobian(
     z: Array, temperature: float = 1.0, out: Array | None = None
 ) -> tuple[Array, Array]:
-    """s = softmax(z / T) and J = ∂s/∂z by autograd, in the dtype of `z` (J into `out`)."""
+    """s = softmax(z / T) and J = ∂s/∂z by autograd, in the dtype of `z` (J into `out`).
+
+    On one torch thread: the Jacobian is many small ops (a block of 64 rows each), and
+    torch's intra-op threads meet at a barrier after every one. On a busy 2-core machine
+    a descheduled partner stalls each barrier: n = 4096 measured 16.9 s on 2 threads
+    against 0.64 s on one (load average 11; an idle machine was not available to measure).
+    """
     import torch
 
-    with torch.inference_mode(False):
-        zt = _tensor(z)
-        s = _softmax(zt, temperature).numpy()
-        return s, _jacobian_by_rows(lambda batch: _softmax(batch, temperature), zt, out)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.inference_mode(False):
+            zt = _tensor(z)
+            s = _softmax(zt, temperature).numpy()
+            return s, _jacobian_by_rows(lambda batch: _softmax(batch, temperature), zt, out)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _jacobian_by_rows(forward: Any, x: torch.Tensor, out: Array | None = None) -> Array:

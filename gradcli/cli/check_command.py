@@ -10,6 +10,7 @@ from gradcli.cli.common import (
     SEED,
     check_options,
     emit,
+    integer_range,
     npz_output,
     run_options,
     user_errors,
@@ -84,7 +85,7 @@ from gradcli.exit_status import ExitStatus
 )
 @click.option(
     "--trials",
-    type=click.IntRange(1, 100),
+    type=integer_range(1, 100),  # ASCII digits, as every integer option
     default=3,
     show_default=True,
     help="Random inputs to check.",

@@ -215,7 +215,7 @@ def check_plot_memory(peak: int, what: str) -> None:
 
 def run_options(options: dict[str, Any]) -> RunOptions:
     """The options every command shares, checked before anything is computed."""
-    from gradcli.api import run_options as shared
+    from gradcli.specs import run_options as shared
 
     if options["quiet"] and options["as_json"]:
         raise InputError("--quiet and --json exclude each other")

@@ -92,7 +92,7 @@ def graph(ctx: click.Context, /, **options: Any) -> None:
 def _graph_spec(options: dict[str, Any]) -> Any:
     """A GraphSpec from the options, built by the API (gradcli.graph takes the same)."""
     from gradcli import inputs
-    from gradcli.api import graph_spec
+    from gradcli.specs import graph_spec
 
     if (options["program"] is None) == (options["program_file"] is None):
         raise InputError("give the program as an argument or with -f FILE (one of them)")

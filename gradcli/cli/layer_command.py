@@ -92,8 +92,8 @@ def layer(ctx: click.Context, /, **options: Any) -> None:
 
 def _layer_spec(ctx: click.Context, options: dict[str, Any]) -> Any:
     """A LayerSpec from the options, built by the API: drawn from --seed, or read from --spec."""
-    from gradcli.api import layer_spec
     from gradcli.problems import layer_inputs
+    from gradcli.specs import layer_spec
 
     if options["target"] is not None and options["targets"] is not None:
         raise InputError("--target and --targets exclude each other: give one of them")

@@ -75,9 +75,9 @@ def softmax(
     """
     with user_errors():
         from gradcli import limits
-        from gradcli.api import softmax_spec
         from gradcli.problems import softmax as problem
         from gradcli.problems.explanations import with_explanation
+        from gradcli.specs import softmax_spec
 
         z = read_vector(values, input_path)
         spec = softmax_spec(z, temperature, run_options(options), cli=True)

@@ -8,10 +8,11 @@ whether it is analytic or where its derivative is not defined. Nothing else list
 
 For references that need it (the complex step, kink detection):
 
-- `program_is_analytic(program)`: True when every operation is analytic, so that
-  `engine.forward(program, inputs, "complex128")` gives `Im f(x + ih)/h = f'(x)` to
-  rounding. Where it is False (relu, abs, max), the complex forward still follows the
-  real function's branch (relu(a) = a·[Re a > 0]), so the complex step is right
+- `program_is_analytic(program, values=None)`: True when every operation is analytic,
+  so that `engine.forward(program, inputs, "complex128")` gives `Im f(x + ih)/h = f'(x)`
+  to rounding; with `values`, also False where an argument sits at an infinite slope.
+  Where it is False for relu, abs or max, the complex forward still follows the real
+  function's branch (relu(a) = a·[Re a > 0]), so the complex step is right
   everywhere except exactly at the points `kink_points` names.
 - `kink_points(program, values)`: where, at these values, an operation's argument sits
   at a point without a derivative: relu and abs at 0 ("kink"), max at ties ("tie"),
@@ -38,9 +39,14 @@ OPERATORS = {op.operator: op.name for op in REGISTRY.values() if op.operator}
 LEAVES = ("input", "const")  # program nodes that are not operations
 
 
-def program_is_analytic(program: Program) -> bool:
-    """Whether every operation of the program is analytic (complex-step exact)."""
-    return not nonanalytic_operations(program)
+def program_is_analytic(program: Program, values: list[Array] | None = None) -> bool:
+    """Whether every operation of the program is analytic (complex-step exact); given
+    the values (`engine.forward`'s, real), also whether no argument sits at a point
+    without a derivative there (sqrt at 0, a divisor at 0, …), where the complex step
+    would return a finite number for an infinite slope."""
+    if nonanalytic_operations(program):
+        return False
+    return values is None or not kink_points(program, values)
 
 
 def nonanalytic_operations(program: Program) -> list[tuple[int, str]]:
@@ -72,22 +78,16 @@ def kink_points(program: Program, values: list[Array]) -> list[KinkPoint]:
 
     found = []
     named = {node: name for name, node in program.variables.items()}
-    with np.errstate(all="ignore"):
-        for number, node in enumerate(program.nodes):
-            if node.op in LEAVES:
-                continue
-            rule = REGISTRY[node.op].kink_points
-            if rule is None:
-                continue
-            args = [values[a] for a in node.args]
-            for argument, mask, kind in rule(args, values[number], node.params):
-                where = tuple(tuple(int(i) for i in idx) for idx in np.argwhere(mask))
-                if where:
-                    arg = node.args[argument]
-                    text = named.get(arg, program.nodes[arg].text)
-                    found.append(
-                        KinkPoint(
-                            number, node.op, argument, text, where, kind, REGISTRY[node.op].kinks
-                        )
-                    )
+    for number, node in enumerate(program.nodes):
+        rule = None if node.op in LEAVES else REGISTRY[node.op].kink_points
+        if rule is None:
+            continue
+        args = [values[a] for a in node.args]
+        for argument, mask, kind in rule(args, values[number], node.params):
+            where = tuple(tuple(int(i) for i in idx) for idx in np.argwhere(mask))
+            if where:
+                arg = node.args[argument]
+                text = named.get(arg, program.nodes[arg].text)
+                description = REGISTRY[node.op].kinks
+                found.append(KinkPoint(number, node.op, argument, text, where, kind, description))
     return found

@@ -78,7 +78,7 @@ def pow_kinks(x: Sequence[Array], o: Array, p: Params) -> list[tuple[int, Array,
     # at a = 0 with 0 < b < 1 the slope is infinite; with b < 0, a pole
     a, b = np.broadcast_arrays(*x)
     infinite = (a == 0) & (b < 1) & (b != 0)
-    return [(0, unbroadcast(infinite.astype(np.int64), x[0].shape) > 0, "infinite")]
+    return [(0, unbroadcast(infinite, x[0].shape) > 0, "infinite")]  # a count, summed back
 
 
 ADD = Op(
@@ -152,8 +152,9 @@ def at_zero(x: Sequence[Array], o: Array, p: Params, kind: str) -> list[tuple[in
 
 
 def abs_forward(x: Sequence[Array], p: Params) -> Array:
-    # for complex step: the real function's branch, a·sign(Re a), not the modulus
-    out: Array = x[0] * np.sign(x[0].real) if is_complex(x[0]) else np.abs(x[0])
+    # |a| = a·sign(a); for complex step, the real function's branch a·sign(Re a), not the
+    # modulus (the same numbers for real a: −0.0, ±inf and NaN included)
+    out: Array = x[0] * np.sign(x[0].real)
     return out
 
 

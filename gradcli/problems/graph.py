@@ -102,8 +102,8 @@ def run(spec: GraphSpec) -> Report:
                 arrays = {**arrays, **directional_fd.project(arrays, dirs)}
         precision = "fd" if name == "fd" else options.dtype
         results[name] = BackendResult(name, method, precision, arrays)
-    loss = float(np.abs(engine.loss_of(values64[program.output])))
-    loss = loss if np.isfinite(loss) else 0.0  # a non-finite loss fails the verdict anyway
+    # what L's rounding is relative to (a loss that is 0 still rounds its terms)
+    loss = graph_fd.loss_rounding_scale(program, shadow)
     scales = _scales(program, values64, results, loss)
     for q, v in dirs.items() if directional else ():
         largest = float(np.abs(v).reshape(len(v), -1).sum(axis=1).max())
@@ -175,14 +175,18 @@ def _torch(spec: GraphSpec) -> tuple[dict[str, Array], dict[str, Any]]:
 def _scales(
     program: Program, shadow: list[Array], results: dict[str, BackendResult], loss: float
 ) -> dict[str, float]:
-    """values: their largest magnitude (float64 forward). Gradients: the largest of the
+    """values: the largest magnitude met on the way to them (float64 forward): a − mean(a)
+    at a ≈ 1e3 rounds by ε·1e3, not by ε·|a − mean(a)|. Gradients: the largest of the
     reference side (fd if it ran, else torch, else numpy; never the side under test),
-    and at least |L| / max(1, |v|), the size a gradient has when L is of order |L| over
-    v's scale: a gradient that is exactly zero (the sum of a softmax) is then judged by
+    and at least `loss` / max(1, spread of v), where `loss` is the magnitude L's rounding is
+    relative to: a gradient that is exactly zero (the sum of a softmax) is then judged by
     the rounding of L, not by its own noise."""
     scales = {}
+    reach: list[float] = []  # per node: the largest magnitude among it and its ancestors
+    for number, op in enumerate(program.nodes):
+        reach.append(max([_max_abs(shadow[number]), *[reach[a] for a in op.args]]))
     for name, node in program.variables.items():
-        scales[f"values.{name}"] = max(_max_abs(shadow[node]), 1e-300)
+        scales[f"values.{name}"] = max(reach[node], 1e-300)
     reference = next(b for b in ("fd", "torch", "numpy") if b in results)
     for name, node in program.variables.items():
         key = f"grads.{name}"
@@ -190,9 +194,16 @@ def _scales(
         if ref is None:  # fd has no gradients of intermediates: torch is their reference
             ref = next((r.arrays[key] for r in results.values() if key in r.arrays), None)
         largest = _max_abs(ref) if ref is not None else 0.0
-        natural = loss / max(1.0, _max_abs(shadow[node]))
+        # L varies on the spread of v, not on |v|: a shifted input (a ≈ 1e4 + N(0, 1))
+        # keeps the spread, and its gradients round on the scale of L's rounding over it
+        natural = loss / max(1.0, _spread(shadow[node]))
         scales[key] = max(largest, natural, 1e-300)
     return scales
+
+
+def _spread(a: Array) -> float:
+    finite = a[np.isfinite(a)]
+    return float(finite.max() - finite.min()) if finite.size > 1 else _max_abs(a)
 
 
 def _max_abs(a: Array) -> float:

@@ -26,16 +26,28 @@ from gradcli.spec import GraphSpec, Program
 KINK_SEARCH_ELEMENTS = 256  # inputs up to this size get Richardson and kinks everywhere
 
 
-def analytic(program: Program) -> bool:
-    """Whether the complex step is exact for this program: every op analytic, per the
-    op registry."""
-    return ops.program_is_analytic(program)
+def analytic(program: Program, shadow: dict[str, Array]) -> bool:
+    """Whether the complex step is exact for this program at these inputs: every op
+    analytic and no argument at an infinite slope (sqrt at 0), per the op registry."""
+    return ops.program_is_analytic(program, engine.forward(program, shadow, "float64"))
 
 
 def kink_points(program: Program, shadow: dict[str, Array]) -> list[ops.KinkPoint]:
     """The op registry's points without a derivative at these inputs (relu at 0, sqrt
     at 0, max at a tie, ...)."""
     return ops.kink_points(program, engine.forward(program, shadow, "float64"))
+
+
+def loss_rounding_scale(program: Program, shadow: dict[str, Array]) -> float:
+    """What the loss's rounding is relative to: the largest magnitude the float64 forward
+    meets on the way (a − mean(a) at a ≈ 1e4 rounds by ε·1e4 however small the loss),
+    and the sum of the output's magnitudes (a loss that sums to 0 still rounds its terms)."""
+    values = engine.forward(program, shadow, "float64")
+    with np.errstate(all="ignore"):
+        largest = [float(np.max(np.abs(v[np.isfinite(v)]), initial=0.0)) for v in values]
+        out = values[program.output]
+        terms = float(np.sum(np.abs(out[np.isfinite(out)])))
+    return max([terms, *largest, 1e-300])
 
 
 def loss_rows(spec: GraphSpec, shadow: dict[str, Array], name: str) -> references.Rows:
@@ -60,12 +72,13 @@ def full(
 ) -> tuple[dict[str, Array], list[core.NumericalReference]]:
     """∂L/∂x for every input x by central differences, step ∛ε·max(1, |x_j|)."""
     arrays, refs = {}, []
+    f_scale = loss_rounding_scale(spec.program, shadow)
     # the complex step is exact for analytic operations, except at the points where one
     # has no derivative (sqrt at 0): there Richardson finds the kink or the infinity
-    is_analytic = analytic(spec.program) and not kink_points(spec.program, shadow)
+    is_analytic = analytic(spec.program, shadow) and not kink_points(spec.program, shadow)
     for name, x in shadow.items():
         flat = x.reshape(-1)
-        d = references.Differentiator(loss_rows(spec, shadow, name), flat)
+        d = references.Differentiator(loss_rows(spec, shadow, name), flat, f_scale=f_scale)
         derivative = d.cheap()
         if not is_analytic and flat.size <= KINK_SEARCH_ELEMENTS:
             # a program with relu, abs or max: look for kinks everywhere (7 passes per
@@ -86,7 +99,8 @@ def along(
     """⟨v_k, ∂L/∂x⟩ for each input x and direction v_k: the gradient of
     φ(t) = L(x + Σ t_k v_k) at t = 0, the step moving x by about ∛ε·max(1, |x|)."""
     arrays, refs = {}, []
-    is_analytic = analytic(spec.program) and not kink_points(spec.program, shadow)
+    f_scale = loss_rounding_scale(spec.program, shadow)
+    is_analytic = analytic(spec.program, shadow) and not kink_points(spec.program, shadow)
     for name, x in shadow.items():
         v = dirs[f"grads.{name}"]
         inner = loss_rows(spec, shadow, name)
@@ -98,7 +112,7 @@ def along(
         scale = max(1.0, float(np.abs(x).max()) if x.size else 1.0)
         reach = float(np.abs(v).reshape(len(v), -1).max(axis=1).max())
         step = np.full(len(v), references.CBRT_EPS * scale / max(reach, 1e-300))
-        d = references.Differentiator(f_rows, np.zeros(len(v)), step)
+        d = references.Differentiator(f_rows, np.zeros(len(v)), step, f_scale)
         derivative = d.cheap()
         quantity = directional_fd.projected_name(f"grads.{name}")
         arrays[quantity] = derivative.value.reshape(len(v))
