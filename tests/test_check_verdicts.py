@@ -171,3 +171,13 @@ def test_the_taylor_rate_is_2_when_right_and_1_when_wrong(factor, ok):
     else:
         assert any(r < 1.3 for r in rates), rates
     assert report.ok is ok
+
+
+def test_a_forward_that_computes_in_float32_inside():
+    def forward(x):  # float32 inside whatever it is given: noisy at 1e-7
+        return np.sin(x.astype(np.float32)).astype(np.float64)
+
+    for seed in range(3):
+        assert gradcli.check(forward, grad=np.cos, shape=(5,), seed=seed).ok
+    for factor in (1.01, 1.001):  # a wrong derivative still fails
+        assert not gradcli.check(forward, grad=lambda x, f=factor: f * np.cos(x), shape=(5,)).ok

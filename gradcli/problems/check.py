@@ -20,12 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from gradcli import core, limits
+from gradcli import core, limits, references
 from gradcli.errors import InputError
 from gradcli.problems import (
     check_backends,
     check_explain,
     check_guard,
+    check_noise,
     check_quantities,
     check_report,
 )
@@ -61,7 +62,10 @@ def _run(spec: CheckSpec) -> Report:
     library = _against(spec, subject)
     if library is not None:
         backends.insert(backends.index("fd") if "fd" in backends else len(backends), "against")
-    trials = [_trial(subject, values, options.dtype) for values in named_trials]
+    trials = [
+        _trial(subject, values, options.dtype, spec.seed + t)
+        for t, values in enumerate(named_trials)
+    ]
     arrays: dict[str, dict[str, Array]] = {b: {} for b in backends}
     views: dict[str, tuple[int, int]] = {}
     numerical: list[core.NumericalReference] = []
@@ -181,35 +185,13 @@ def _explained(
     )
 
 
-def _trial(subject: Subject, values: dict[str, Array], dtype: str) -> Trial:
+def _trial(subject: Subject, values: dict[str, Array], dtype: str, seed: int) -> Trial:
     """The inputs rounded to the user's dtype (so that every side sees the same values),
     and the forward's float64 outputs there."""
     rounded = {k: _round(v, dtype) for k, v in values.items()}
     outputs = subject.evaluate(rounded)
-    return Trial(rounded, outputs, dtype, _magnitudes(subject, rounded, outputs))
-
-
-def _magnitudes(
-    subject: Subject, values: dict[str, Array], outputs: tuple[Array, ...]
-) -> tuple[Array, ...]:
-    """Per output element, max(|f|, |f in float32 − f| / ε₃₂): the size of the terms
-    whose rounding fd's error estimate must cover (the sum of layer-norm outputs is 0,
-    its terms are not). |f| alone where the forward does not run in float32."""
-    from gradcli.problems.check_backends import user_values
-
-    try:
-        low = subject.user(user_values(subject, Trial(values, outputs, "float32")))
-        low64 = tuple(check_guard.as_array(y, "the forward") for y in low)
-    except InputError:
-        return tuple(np.abs(y) for y in outputs)
-    eps = float(np.finfo(np.float32).eps)
-    with np.errstate(all="ignore"):
-        return tuple(
-            np.maximum(np.abs(y), np.nan_to_num(np.abs(a - y) / eps, nan=0.0, posinf=0.0))
-            if a.shape == y.shape
-            else np.abs(y)
-            for a, y in zip(low64, outputs, strict=True)
-        )
+    sizes, step_factor = check_noise.magnitudes(subject, rounded, outputs, seed)
+    return Trial(rounded, outputs, dtype, sizes, step_factor)
 
 
 def _round(x: Array, dtype: str) -> Array:
@@ -229,13 +211,13 @@ def _small(trial: Trial) -> bool:
 
 def _check_memory(spec: CheckSpec, trial: Trial, n_backends: int) -> None:
     """A full Jacobian is (outputs × inputs) per backend, the torch reference holds its
-    rows twice while building it, and fd's cheap pass a perturbed copy of the input per
-    column; a VJP holds arrays the size of the inputs (and fd's batch, n × n)."""
+    rows twice while building it, and fd's error estimate and refinement one more; a
+    VJP holds arrays the size of the inputs, and fd's blocks are bounded."""
     n_in = sum(v.size for v in trial.values.values())
     n_out = sum(y.size for y in trial.outputs)
     per_element = 8 * (n_backends + 4) if spec.mode == "jacobian" else 0
-    largest = max(v.size for v in trial.values.values())
-    estimate = per_element * n_in * n_out + 8 * 4 * largest * largest + 8 * 16 * (n_in + n_out)
+    block = 2 * 8 * references.ELEMENTS_PER_BLOCK * 4  # fd's perturbed rows and outputs
+    estimate = per_element * n_in * n_out + block + 8 * 16 * (n_in + n_out)
     limits.check_memory(
         estimate, "the full check", "leave out --full (directional checks need little memory)"
     )

@@ -31,6 +31,7 @@ class Trial:
     # per output, the magnitude f's rounding is relative to: |f|, or more where f is a
     # sum of larger terms (measured: the float32 forward's deviation over float32's ε)
     magnitudes: tuple[Array, ...] = ()
+    step_factor: float = 1.0  # fd's step, times ∛ε: larger for a forward noisier than float64
 
 
 # --- yours ---------------------------------------------------------------------------

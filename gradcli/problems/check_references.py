@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcli import core, references
+from gradcli import core, parallel, references
 from gradcli.problems.check_backends import Trial
 from gradcli.problems.check_subject import Subject
 
@@ -28,16 +28,27 @@ Array = np.ndarray[Any, Any]
 Made = tuple[Array, core.NumericalReference]
 
 
+class _OnThisThread:
+    """gradcli.parallel's interface, one chunk after another on the calling thread."""
+
+    spans = staticmethod(parallel.spans)
+
+    @staticmethod
+    def map_chunks(function: Callable[[Any], Any], items: Any) -> list[Any]:
+        return [function(item) for item in items]
+
+
 @contextlib.contextmanager
 def _one_block() -> Iterator[None]:
-    """The cheap pass in one block, on the calling thread: the user's forward is called
-    one row at a time anyway, and must not run on the pool's threads."""
-    saved = references.ELEMENTS_PER_BLOCK
-    references.ELEMENTS_PER_BLOCK = 1 << 62
+    """The cheap pass on the calling thread, block after block (memory stays bounded by
+    the references' block size): the user's forward must not run on the pool's threads."""
+    namespace = vars(references)  # its module-level `parallel`, swapped for the block
+    saved = namespace["parallel"]
+    namespace["parallel"] = _OnThisThread
     try:
         yield
     finally:
-        references.ELEMENTS_PER_BLOCK = saved
+        namespace["parallel"] = saved
 
 
 def _reference(
@@ -46,12 +57,16 @@ def _reference(
     x: Array,
     describe: Callable[[tuple[int, ...]], str],
     *,
+    factor: float = 1.0,
     step: Array | None = None,
     f_scale: float | Array | None = None,
     analytic: bool = False,
 ) -> tuple[references.Derivative, core.NumericalReference]:
+    flat = x.reshape(-1)
+    if step is None:
+        step = references.CBRT_EPS * np.maximum(1.0, np.abs(flat))
     with _one_block():
-        d = references.Differentiator(f_rows, x.reshape(-1), step, f_scale)
+        d = references.Differentiator(f_rows, flat, step * factor, f_scale)
         derivative = d.cheap()
     return derivative, core.NumericalReference("fd", key, derivative, d, analytic, describe)
 
@@ -74,7 +89,12 @@ def vjp(
             float(np.sum(np.abs(g) * m)) for g, m in zip(cotangents, _sizes(trial), strict=True)
         )
     derivative, reference = _reference(
-        key, f_rows, x, _describe(label, x.shape), f_scale=max(terms, 1e-300)
+        key,
+        f_rows,
+        x,
+        _describe(label, x.shape),
+        factor=trial.step_factor,
+        f_scale=max(terms, 1e-300),
     )
     return derivative.value.reshape(x.shape), reference
 
@@ -96,6 +116,7 @@ def jacobian(subject: Subject, trial: Trial, output: int, name: str, key: str, l
         f_rows,
         x,
         _describe(label, x.shape, jacobian=True),
+        factor=trial.step_factor,
         f_scale=np.maximum(_sizes(trial)[output].reshape(-1), 1e-300),
     )
     return derivative.value, reference
@@ -142,6 +163,7 @@ def directional(
         f_rows,
         np.zeros(len(v)),
         lambda i: f"{label} along direction {i[-1]}",
+        factor=trial.step_factor,
         step=step,
         f_scale=max(terms, 1e-300),
     )

@@ -1,0 +1,107 @@
+"""How large the rounding of the user's forward is, measured, per output element: the
+magnitude fd's error estimate and the tolerances' scale must cover.
+
+Two measurements, both from the forward itself (never from the derivative under test):
+- its value in float32 against float64, over float32's ε: the size of the terms it
+  sums (the sum of layer-norm outputs is 0, its terms are not);
+- its second difference D(δ) = f(x+δ) − 2f(x) + f(x−δ) at a step of a few float32
+  ulps, less the smooth part (δ² and δ⁴ terms, from D(2δ) and D(4δ)), over 4·ε₆₄: a
+  forward that computes in float32 inside, whatever dtype it is given, jumps by its
+  ulps there, where a float64 one is smooth (its D(δ) is predicted by D(2δ) and D(4δ),
+  and nothing is left). The first sets the magnitudes, the second also fd's step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from gradcli.errors import InputError
+from gradcli.problems import check_guard
+from gradcli.problems.check_backends import Trial, user_values
+from gradcli.problems.check_subject import Subject
+
+Array = np.ndarray[Any, Any]
+PROBES = 3  # random directions of the second difference
+PROBE_STEP = 4 * 2.0**-23  # relative to the inputs' scale: a few float32 ulps
+EPS32 = float(np.finfo(np.float32).eps)
+EPS64 = float(np.finfo(np.float64).eps)
+
+
+def magnitudes(
+    subject: Subject, values: dict[str, Array], outputs: tuple[Array, ...], seed: int
+) -> tuple[tuple[Array, ...], float]:
+    """Per output element, max(|f|, float32 deviation / ε₃₂, second difference / 4ε₆₄);
+    and the factor fd's step grows by: ∛(noise / the terms' rounding), the balanced step
+    for the noise measured (1 for a float64 forward, ~500 for one that is float32 inside)."""
+    sizes = [np.abs(y) for y in outputs]
+    with np.errstate(all="ignore"):
+        for k, deviation in enumerate(_float32_deviation(subject, values, outputs)):
+            sizes[k] = np.maximum(sizes[k], _finite(deviation) / EPS32)
+        terms = max((float(np.max(m, initial=0.0)) for m in sizes), default=0.0)
+        noise = max(
+            (
+                float(np.max(_finite(n), initial=0.0))
+                for n in _second_difference(subject, values, outputs, seed)
+            ),
+            default=0.0,
+        )
+        for k in range(len(sizes)):
+            sizes[k] = np.maximum(sizes[k], noise / (4 * EPS64))
+        ratio = noise / (4 * EPS64 * terms) if terms > 0 else 0.0
+    return tuple(sizes), float(max(1.0, min(np.cbrt(ratio), 1e4)))
+
+
+def _finite(a: Array) -> Array:
+    return np.nan_to_num(np.asarray(a, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def _float32_deviation(
+    subject: Subject, values: dict[str, Array], outputs: tuple[Array, ...]
+) -> list[Array]:
+    try:
+        low = subject.user(user_values(subject, Trial(values, outputs, "float32")))
+        low64 = [check_guard.as_array(y, "the forward") for y in low]
+    except InputError:  # it does not run in float32: nothing measured
+        return []
+    return [
+        np.abs(a - y) if a.shape == y.shape else np.zeros_like(y)
+        for a, y in zip(low64, outputs, strict=False)
+    ]
+
+
+def _second_difference(
+    subject: Subject, values: dict[str, Array], outputs: tuple[Array, ...], seed: int
+) -> list[Array]:
+    rng = np.random.default_rng([seed, 0x6E6F697365])
+    scale = max(1.0, *(float(np.abs(v).max()) for v in values.values()))
+    noise = [np.zeros_like(y) for y in outputs]
+    for _ in range(PROBES):
+        step = {
+            n: np.asarray(PROBE_STEP * scale * rng.standard_normal(values[n].shape))
+            for n in subject.names
+        }
+        try:
+            near = _second(subject, values, outputs, step, 1.0)
+            middle = _second(subject, values, outputs, step, 2.0)
+            far = _second(subject, values, outputs, step, 4.0)
+        except InputError:
+            return []
+        for k, (d1, d2, d4) in enumerate(zip(near, middle, far, strict=True)):
+            # D(h) = a·h² + b·h⁴ + noise is predicted from D(2h), D(4h) as 5/16·D(2h) −
+            # 1/64·D(4h) (exact for both terms): what is left is noise
+            noise[k] = np.maximum(noise[k], np.abs(d1 - (5 / 16 * d2 - d4 / 64)))
+    return noise
+
+
+def _second(
+    subject: Subject,
+    values: dict[str, Array],
+    outputs: tuple[Array, ...],
+    step: dict[str, Array],
+    times: float,
+) -> list[Array]:
+    up = subject.evaluate({n: v + times * step[n] if n in step else v for n, v in values.items()})
+    down = subject.evaluate({n: v - times * step[n] if n in step else v for n, v in values.items()})
+    return [(a - 2 * y + b) / 2 for a, b, y in zip(up, down, outputs, strict=True)]
