@@ -84,6 +84,7 @@ def allowed_for(
     error: references.ErrorEstimate | None = None,
     kinks: tuple[references.Kink, ...] = (),
     floor_scale: float = 1.0,
+    condition: float = 0.0,
 ) -> Allowed:
     """What a side of `precision` may be off from a reference: its own rounding, on the
     quantity's `scale` (a number, or a per-row (m, 1) column from the reference side:
@@ -92,6 +93,8 @@ def allowed_for(
     lose up to n/8 roundings: that growth is relative, so it enters rtol, and atol only
     on the per-row scale. `floor_scale` times the dtype's smallest normal number is added
     to atol: below it a value holds no relative precision (J = s/T: floor_scale 1/T).
+    `condition` adds condition·ε to rtol: a quantity computed through exp(z − max z)
+    carries the rounding of z − max z, ε·|z|, as a relative error.
     A user's rtol/atol replace the defaults (atol absolute); the reference's error is
     added whatever the user chose.
     """
@@ -103,7 +106,7 @@ def allowed_for(
     # below the dtype's smallest normal number a value holds no relative precision
     default_atol = (base.atol + growth) * finite_scale + TINY[precision] * floor_scale
     return Allowed(
-        rtol=rtol if rtol is not None else base.rtol + growth,
+        rtol=rtol if rtol is not None else base.rtol + growth + condition * EPSILON[precision],
         atol=atol
         if atol is not None
         else (float(default_atol) if default_atol.ndim == 0 else default_atol),

@@ -67,6 +67,7 @@ class Quantity:
     n_terms: int = 1
     view: tuple[int, int] | None = None
     floor_scale: float = 1.0  # quantity / underlying value, for the dtype's tiny floor
+    condition: float = 0.0  # relative rounding beyond the dtype's: condition·ε (exp of |z|)
 
 
 @dataclass
@@ -204,6 +205,7 @@ def _compare_quantity(
             error=numerical.derivative.error if numerical is not None else None,
             kinks=kinks,
             floor_scale=q.floor_scale,
+            condition=q.condition,
         )
         if numerical is None and ref.precision != "fd":
             # two backends, neither a numerical reference: the looser precision of the two
@@ -214,6 +216,7 @@ def _compare_quantity(
                 options.rtol,
                 options.atol,
                 floor_scale=q.floor_scale,
+                condition=q.condition,
             )
             if other.rtol > allowed.rtol:
                 allowed = compare.Allowed(other.rtol, other.atol, None, allowed.c, kinks)

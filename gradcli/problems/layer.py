@@ -67,6 +67,15 @@ def run(spec: LayerSpec) -> Report:
         notes.append(layer_fd.directional_note(spec))
     n_terms = max(*spec.w.shape, x2.shape[0])
     explained = results.get("numpy") or next(iter(results.values()))
+    # exp(z − max z) rounds z − max z by ε·|z|: every quantity after softmax carries a
+    # relative error of about that many ulp of the checked dtype
+    condition = 4.0 * float(np.max(np.abs(shadow["z"]), initial=0.0))
+    after_softmax = {"s", "loss", "dL_ds", "dL_dz", "dW", "db", "dx"}
+    # products of probabilities near the dtype's underflow (s_i·s_k) lose their digits:
+    # six decades above the smallest normal number, times what multiplies them
+    floor_scale = 1e6 * max(
+        1.0, float(np.abs(x2).sum(axis=0).max()), float(np.abs(w).sum(axis=0).max())
+    )
     return core.judge(
         core.Declaration(
             command="layer",
@@ -77,7 +86,16 @@ def run(spec: LayerSpec) -> Report:
             explanation=explainer.explain(spec, explained) if spec.explain else None,
         ),
         results,
-        [core.Quantity(q, scale, n_terms) for q, scale in scales.items()],
+        [
+            core.Quantity(
+                q,
+                scale,
+                n_terms,
+                condition=condition if q.split("·")[0] in after_softmax else 0.0,
+                floor_scale=floor_scale,
+            )
+            for q, scale in scales.items()
+        ],
         options=options,
         references_=refs,
         laws=lambda done: _laws(spec, dict(done), scales, n_terms),
@@ -165,6 +183,8 @@ def _scales(
     with np.errstate(all="ignore"):
         s_checked = s.astype(spec.options.dtype).astype(np.float64)  # float32 underflows first
         u = np.abs(analytic.loss_grad_s(kind, s_checked, target))
+        if kind == "mse":  # 2(s − y)/(B·out) cancels: its rounding is on |s| + |y|
+            u = 2 * (np.abs(s_checked) + np.abs(target)) / (batch * s.shape[-1])
         m_z = s * (u + (u * s).sum(axis=-1, keepdims=True))
         if kind == "ce":  # the fused s − onehot(t): |·| ≤ (s + onehot)/B
             m_z = np.abs(analytic.ce_grad_z(s, target)) + 2 * s / batch
@@ -210,19 +230,21 @@ def _laws(
     w = spec.w.astype(dtype).astype(np.float64)
     for name, r in results.items():
 
-        def tol(quantity: str, precision: str = r.precision) -> Tolerance:
-            # a law holds row by row or as an identity: the largest magnitude is its scale
-            scale = 1.0 if quantity == "s" else float(np.max(scales[quantity]))
+        def tol(quantity: str, precision: str = r.precision, row_sum: bool = False) -> Tolerance:
+            # an identity: the largest magnitude is its scale; a row sum: the largest sum
+            # of its terms' magnitudes (the rounding of a sum grows with them)
+            magnitude = np.atleast_2d(np.asarray(scales.get(quantity, 1.0), dtype=np.float64))
+            scale = float(np.max(magnitude.sum(axis=-1) if row_sum else magnitude))
             return compare.tolerance_for(
                 (precision,), scale, n_terms, spec.options.rtol, spec.options.atol
             )
 
         a = r.arrays
-        laws.append(sum_law(name, "s sums to 1", a["s"], 1.0, tol("s")))
+        laws.append(sum_law(name, "s sums to 1", a["s"], 1.0, tol("s", row_sum=False)))
         if "dL_dz" not in a or name == "fd":  # fd's gradients carry their own error estimate
             continue
         dl_dz = a["dL_dz"].reshape(-1, spec.w.shape[0]).astype(np.float64)
-        laws.append(sum_law(name, "∂L/∂z sums to 0", a["dL_dz"], 0.0, tol("dL_dz")))
+        laws.append(sum_law(name, "∂L/∂z sums to 0", a["dL_dz"], 0.0, tol("dL_dz", row_sum=True)))
         # torch's chain rule's last step (fd's consistency is its own error estimate: a
         # law between two of its quantities would judge it on scales that are not its own)
         if name == "torch":
