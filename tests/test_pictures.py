@@ -131,3 +131,16 @@ def test_graph_plot_draws_the_graph_and_dot_writes_it(tmp_path):
     ):
         assert edge in text
     assert 'label="matmul"' in text
+
+
+def test_a_kink_is_drawn_dashed_and_as_agreeing():
+    from gradcli.render import plot
+
+    report = gradcli.graph("y = relu(a)", inputs={"a": [0.0, 1.0, -1.0]}, backends=["numpy", "fd"])
+    assert report.ok
+    assert [k.index for k in report.kinks] == [(0,)]
+    figure = plot.build_figure(report)
+    difference = next(ax for ax in figure.axes if "dashed: a kink" in ax.get_title())
+    dashed = [p for p in difference.patches if p.get_linestyle() == "--"]
+    assert len(dashed) == 1
+    assert dashed[0].get_xy() == (-0.5, -0.5)  # a[0], where relu's slopes are 0 and 1

@@ -167,6 +167,15 @@ def _difference_panel(figure: Any, ax: Any, report: Report, c: Comparison) -> No
     ratio, outside = findings.ratios(a, ref, c)
     with np.errstate(all="ignore"):
         logs = np.where(np.isfinite(ratio), np.log10(np.maximum(ratio, 10.0**FLOOR)), 3.0)
+    shape = np.shape(report.results[c.backends[0]].arrays[c.quantity])
+    kinks = [k for k in report.kinks if k.quantity == c.quantity]
+    spots = [
+        tuple(int(v) for v in np.unravel_index(np.ravel_multi_index(k.index, shape), logs.shape))
+        for k in kinks
+    ]
+    for i, j in spots:  # an interval there: a value inside it agrees
+        if not outside[i, j]:
+            logs[i, j] = FLOOR
     top = max(2.0, float(logs.max()))
     norm = TwoSlopeNorm(vmin=FLOOR, vcenter=0.0, vmax=top)
     image = ax.imshow(logs, cmap="RdYlGn_r", norm=norm, aspect="auto")
@@ -180,10 +189,16 @@ def _difference_panel(figure: Any, ax: Any, report: Report, c: Comparison) -> No
     bar.ax.tick_params(labelsize=7)
     for i, j in zip(*np.nonzero(outside), strict=True):
         ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="black", lw=1.2))
+    for i, j in spots:  # the derivative is an interval here: dashed, in yellow
+        ax.add_patch(
+            Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="#ffd23f", lw=2.5, ls="--")
+        )
     beyond = f"{c.n_out_of_tolerance} of {c.size} beyond tolerance"
     ax.set_title(
         f"|{c.backends[0]} − {c.backends[1]}|: max {c.max_abs_error:.2g}, {beyond}\n"
-        f"allowed {tol.atol:.2g} + {tol.rtol:.2g}·|{c.backends[1]}| (outlined: beyond)",
+        f"allowed {tol.atol:.2g} + {tol.rtol:.2g}·|{c.backends[1]}| (outlined: beyond"
+        + ("; dashed: a kink" if kinks else "")
+        + ")",
         fontsize=8,
     )
     _axes_labels(ax, report, c.quantity, logs)
