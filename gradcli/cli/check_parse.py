@@ -66,12 +66,15 @@ def trial_inputs(options: dict[str, Any]) -> list[dict[str, Any]]:
             )
     scales = {}
     for name, text in _by_name(options["scales"], "--scale").items():
-        try:
-            value = float(text)
-        except ValueError:
+        from gradcli.params import shown
+        from gradcli.tokens import parse_number
+
+        try:  # the strict decimal rule of every number option (no "1_000", " 7", "١٢")
+            value = parse_number(text, "--scale")
+        except InputError:
             value = float("nan")
         if not (0 <= value < float("inf")):
-            raise InputError(f"--scale {text!r}: a finite number ≥ 0")
+            raise InputError(f"--scale {shown(text)}: a finite number ≥ 0")
         scales[name] = value
     dists = _by_name(options["dists"], "--dist")
     for text in dists.values():
