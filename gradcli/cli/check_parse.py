@@ -66,12 +66,11 @@ def trial_inputs(options: dict[str, Any]) -> list[dict[str, Any]]:
             )
     scales = {}
     for name, text in _by_name(options["scales"], "--scale").items():
-        try:
-            value = float(text)
-        except ValueError:
-            value = float("nan")
-        if not (0 <= value < float("inf")):
-            raise InputError(f"--scale {text!r}: a finite number ≥ 0")
+        from gradcli import params  # the rule every numeric option uses
+
+        value = params.number(text, f"--scale {name}" if name else "--scale")
+        if value < 0:
+            raise InputError(f"{params.where('--scale', text)}: must be 0 or more")
         scales[name] = value
     dists = _by_name(options["dists"], "--dist")
     for text in dists.values():
