@@ -80,6 +80,7 @@ class CheckSpec:
     second: str = ""  # "order2": a Function's backward differentiated; "hvp": FN(x, v) = Hv
     against: Any = None  # a library function: its forward and autograd, one more reference
     no_grad: tuple[str, ...] = ()  # inputs passed to the code but not differentiated
+    first_trial: int = 0  # the number of inputs[0]: --trial K reruns trial K alone
 
 
 @dataclass(frozen=True)

@@ -92,7 +92,12 @@ def test_large_inputs_are_checked_along_directions():
 
 def test_the_worst_entries_are_shown_side_by_side():
     result = invoke(
-        f"{OPS}:softmax", "--jacobian", "softmax_jacobian_no_cross_terms", "--shape", "4"
+        f"{OPS}:softmax",
+        "--jacobian",
+        "softmax_jacobian_no_cross_terms",
+        "--shape",
+        "4",
+        "--detail",
     )
     assert result.exit_code == 1
     assert "Worst entries of trial0.jacobian, yours vs" in result.stdout

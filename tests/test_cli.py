@@ -31,7 +31,7 @@ def softmax_json(*args, stdin=None):
 
 
 def test_tables_show_values_and_the_verdict():
-    result = invoke("softmax", "3", "1", "-3")
+    result = invoke("softmax", "3", "1", "-3", "--detail")
     assert result.exit_code == 0
     out = result.stdout
     assert "s = softmax(z / T) of 3 logits, T = 1, float64" in out
@@ -145,7 +145,7 @@ def test_disagreement_exits_1_and_names_the_odd_one_out(monkeypatch):
     monkeypatch.setattr(
         analytic, "softmax_jacobian", lambda s, t=1.0, out=None: np.diag(s * (1 - s)) / t
     )
-    result = invoke("softmax", "3", "1", "-3")
+    result = invoke("softmax", "3", "1", "-3", "--detail")
     assert result.exit_code == 1
     assert "DISAGREE: jacobian: torch and fd agree, numpy differs" in result.stdout
     assert "FAIL" in result.stdout
@@ -262,7 +262,7 @@ def test_python_dash_m_and_version():
 
 def test_closed_stdout_ends_quietly_with_141():
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gradcli", "softmax", *map(str, range(2000))],
+        [sys.executable, "-m", "gradcli", "softmax", *map(str, range(2000)), "--detail"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )

@@ -72,7 +72,9 @@ def test_a_reaches_the_loss_by_two_paths_that_add_up():
     total = np.sum([u["grad"] for u in path["uses"]], axis=0)
     np.testing.assert_allclose(total, doc["results"]["numpy"]["grads"]["a"], rtol=1e-12)
     assert path["max_abs_difference"] < 1e-12
-    text = invoke(WORKED, "--rand", "w=4x10", "--rand", "a=10x10", "--seed", "42").stdout
+    text = invoke(
+        WORKED, "--rand", "w=4x10", "--rand", "a=10x10", "--seed", "42", "--detail"
+    ).stdout
     assert "a.grad is the sum over its 2 uses" in text
     assert "via c = a / b  (a is argument 1 of a / b)" in text
     assert "b = a.sum(dim=0, keepdim=True)  [sum of a → 1×10]  → c" in text
@@ -97,7 +99,7 @@ def test_a_variable_that_does_not_reach_the_loss_has_zero_gradient_and_says_so()
 
 def test_a_0d_last_value_is_the_loss_itself():
     report = run("y = (a * a).sum()", a=[1.0, 2.0])
-    assert report.title.startswith("graph of 1 statements, loss = y,")
+    assert report.title.startswith("graph of 1 statement, loss = y,")
     np.testing.assert_allclose(report.results["torch"].arrays["grads.a"], [2.0, 4.0])
 
 

@@ -341,8 +341,9 @@ def test_bad_layer_input_exits_2_with_one_clear_message(args, stdin, message):
     [
         ([], "L = cross-entropy to class 0"),
         (["--loss", "mse"], "L = mean squared error to y"),
-        (["--loss", "sum"], "L = Σ s (mean over the batch)"),
-        (["--loss", "output", "--index", "2"], "L = s_2 (mean over the batch)"),
+        (["--loss", "sum"], "L = Σ s\n"),  # "mean over the batch" only with a batch
+        (["--loss", "output", "--index", "2"], "L = s_2\n"),
+        (["--loss", "sum", "--batch", "2"], "L = Σ s (mean over the batch)"),
         (["--batch", "2", "--targets", "0,1"], "L = cross-entropy to classes [0, 1] (one per row)"),
     ],
 )

@@ -20,7 +20,11 @@ from gradcli.errors import InputError
 from gradcli.exit_status import ExitStatus
 
 
-@click.command(context_settings=CONTEXT_SETTINGS, short_help=COMMANDS["check"][1])
+@click.command(
+    # your derivative always runs; what it is checked against is torch and fd
+    context_settings={**CONTEXT_SETTINGS, "default_map": {"backends": "torch,fd"}},
+    short_help=COMMANDS["check"][1],
+)
 @click.argument("target", metavar="TARGET")
 @click.option("--jacobian", metavar="FN", help="Your Jacobian: FN(x) -> (outputs, inputs).")
 @click.option("--vjp", metavar="FN", help="Your vector-Jacobian product: FN(x, g) -> like x.")
@@ -87,6 +91,15 @@ from gradcli.exit_status import ExitStatus
     help="Random inputs to check.",
 )
 @click.option(
+    "--trial",
+    type=click.IntRange(0, 99),
+    metavar="K",
+    help="Check only trial K of the --trials drawn (the rerun line of a failure).",
+)
+@click.option(
+    "--explain", metavar="ENTRY", help="One entry in every trial, yours beside each reference."
+)
+@click.option(
     "--taylor",
     is_flag=True,
     help="Also the Taylor test: the remainder's rate as h halves (2 right, 1 wrong).",
@@ -115,15 +128,19 @@ def check(ctx: click.Context, /, **options: Any) -> None:
 
     \b
     Examples:
-      gradcli check ops.py:my_softmax --jacobian ops.py:my_softmax_jacobian --shape 5
-      gradcli check ops.py:my_softmax --vjp my_softmax_vjp --input z.npy
-      gradcli check ops.py:MySoftmax --shape 4x6
-      gradcli check ops.py:linear --vjp linear_vjp --shape x=8x16 --shape W=16x4
+      gradcli check examples/ops.py:softmax --jacobian softmax_jacobian --shape 5
+      gradcli check examples/ops.py:softmax --jacobian softmax_jacobian --input z.npy
+      gradcli check examples/ops.py:Square --shape 4x6
+      gradcli check examples/linear.py:linear --vjp linear_vjp --shape x=8x16 \\
+          --shape W=16x4 --shape b=4
+      gradcli check examples/ops.py:softmax --jacobian softmax_jacobian_no_cross_terms \\
+          --shape 5 --trial 1 --explain 'J[0,1]'
     """
     with user_errors():
         from gradcli.api import check_spec
         from gradcli.cli import check_parse
         from gradcli.problems import check as problem
+        from gradcli.problems.explanations import with_explanation
 
         derivatives = {k: options[k] for k in ("jacobian", "vjp", "grad", "hvp") if options[k]}
         if len(derivatives) > 1:
@@ -145,10 +162,24 @@ def check(ctx: click.Context, /, **options: Any) -> None:
             import dataclasses
 
             spec = dataclasses.replace(spec, taylor=True)
+        spec = _only_trial(spec, options["trial"])
         with npz_output(options) as npz:
-            report = problem.run(spec)
+            report = with_explanation(problem.run(spec), options["explain"])
             emit(report, options, npz)
     ctx.exit(ExitStatus.OK if report.ok else ExitStatus.DISAGREE)
+
+
+def _only_trial(spec: Any, trial: int | None) -> Any:
+    """The spec with trial K alone, numbered K (so its cotangent g is drawn the same)."""
+    if trial is None:
+        return spec
+    import dataclasses
+
+    if trial >= len(spec.inputs):
+        raise InputError(
+            f"--trial {trial}: there are {len(spec.inputs)} trials, 0 to {len(spec.inputs) - 1}"
+        )
+    return dataclasses.replace(spec, inputs=(spec.inputs[trial],), first_trial=trial)
 
 
 def _run_options(options: dict[str, Any]) -> Any:

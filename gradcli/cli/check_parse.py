@@ -6,7 +6,6 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from gradcli import params
 from gradcli.errors import InputError
 
 DISTS = ("normal", "uniform")
@@ -67,9 +66,11 @@ def trial_inputs(options: dict[str, Any]) -> list[dict[str, Any]]:
             )
     scales = {}
     for name, text in _by_name(options["scales"], "--scale").items():
-        value = params.number(text, "--scale")  # the shared rule: ASCII decimal digits
+        from gradcli import params  # the rule every numeric option uses
+
+        value = params.number(text, f"--scale {name}" if name else "--scale")
         if value < 0:
-            raise InputError(f"--scale {text!r}: a finite number ≥ 0")
+            raise InputError(f"{params.where('--scale', text)}: must be 0 or more")
         scales[name] = value
     dists = _by_name(options["dists"], "--dist")
     for text in dists.values():

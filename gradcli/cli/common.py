@@ -163,14 +163,22 @@ def check_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help="Significant digits in tables.",
         ),
         click.option("--json", "as_json", is_flag=True, help="Write one JSON document to stdout."),
-        click.option("--quiet", is_flag=True, help="Print only the one-line verdict."),
+        click.option(
+            "--quiet", is_flag=True, help="Print one line: the verdict, its counts and pattern."
+        ),
+        click.option(
+            "--detail",
+            is_flag=True,
+            help="Every backend's table, every pair, tolerance and law (not the short view).",
+        ),
         click.option(
             "--heatmap", is_flag=True, help="Show arrays as sign-and-magnitude grids, not numbers."
         ),
         click.option(
             "--plot",
             type=Rule("FILE.png|.svg", FILE.rule),
-            help="Draw each array per backend and |difference| (needs gradcli[plot]).",
+            help="Draw each result, its difference against the tolerance, and the verdict "
+            "(graph: the graph too; needs gradcli[plot]).",
         ),
         click.option(
             "--save",
@@ -239,21 +247,60 @@ def emit(report: Report, options: dict[str, Any], npz: NpzWriter | None) -> None
     """Save first (a consumer of the JSON can rely on the file), then print. `npz` is
     the --save file from npz_output (None without --save)."""
     if npz is not None:
+        from gradcli.render.findings import failing_inputs
+
         arrays = report.arrays()
+        failing = failing_inputs(report)  # the failing trial's x (and g), to reproduce it
+        arrays.update({f"failing_trial.{k}": v for k, v in failing.items() if k != "trial"})
         npz.finish(arrays)
         note(f"gradcli: saved {len(arrays)} arrays to {npz.path}")
     if options["plot"]:
         from gradcli.render.plot import save_plot
 
-        save_plot(report, options["plot"])
+        save_plot(report, options["plot"], command_line())
         note(f"gradcli: plotted to {options['plot']}")
     if options["quiet"]:
-        click.echo(report.verdict.summary)
+        from gradcli.render.findings import quiet_line
+
+        if report.explanation is not None:  # asked for by name: --quiet keeps it
+            click.echo("\n".join(report.explanation.lines))
+        click.echo(quiet_line(report))
     elif options["as_json"]:
         from gradcli.render import json
 
         click.echo(json.dumps(report, indent=sys.stdout.isatty()), nl=False)
-    else:
+    elif options["detail"] or options["heatmap"]:
         from gradcli.render import table
 
         table.print_report(report, precision=options["precision"], heatmap=options["heatmap"])
+    else:
+        from gradcli.render import table
+
+        table.print_view(report, precision=options["precision"], rerun=command_line())
+
+
+OUTPUT_OPTIONS = ("trial", "json", "quiet", "detail", "heatmap", "plot", "save", "precision")
+
+
+def command_line() -> str:
+    """The command as typed, rebuilt from what click parsed (for a "rerun" line)."""
+    import shlex
+
+    ctx = click.get_current_context()
+    words = ["gradcli", ctx.info_name or ""]
+    for param in ctx.command.params:
+        if not param.name or not given(ctx, param.name) or param.name in OUTPUT_OPTIONS:
+            continue
+        value = ctx.params[param.name]
+        values = (
+            value if isinstance(value, tuple) and getattr(param, "multiple", False) else [value]
+        )
+        for item in values:
+            if isinstance(param, click.Argument):
+                words += [str(v) for v in (item if isinstance(item, tuple) else (item,))]
+            elif isinstance(param, click.Option) and param.is_flag:
+                words.append(param.opts[0])
+            elif isinstance(param, click.Option):
+                text = ",".join(item) if isinstance(item, tuple) else str(item)
+                words += [param.opts[-1], text]
+    return shlex.join(words)

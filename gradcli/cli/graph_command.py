@@ -37,6 +37,12 @@ from gradcli.exit_status import ExitStatus
 @click.option(
     "--seed", type=SEED, default=0, show_default=True, help="torch.manual_seed before --rand."
 )
+@click.option(
+    "--explain",
+    metavar="NAME",
+    help="Where a gradient comes from: each use of NAME (or NAME[i,j]).",
+)
+@click.option("--dot", metavar="FILE", help="Write the graph as Graphviz text (dot -Tsvg FILE).")
 @check_options
 @click.pass_context
 def graph(ctx: click.Context, /, **options: Any) -> None:
@@ -53,12 +59,19 @@ def graph(ctx: click.Context, /, **options: Any) -> None:
       gradcli graph "b = a.sum(dim=0, keepdim=True); c = a/b; y = w@c" \\
           --rand w=4x10 --rand a=10x10 --seed 42
       gradcli graph "s = softmax(z, dim=0); y = s[0]" --var 'z=[3, 1, -3]' --json
-      gradcli graph -f program.txt --var 'z=[3, 1, -3]'
+      gradcli graph "b = a.sum(dim=0, keepdim=True); c = a/b; y = w@c" \\
+          --rand w=4x10 --rand a=10x10 --explain 'a[0,0]' --plot graph.svg --dot graph.dot
+      gradcli graph -f examples/program.txt --rand x=2x3 --rand W1=3x4
     """
     with user_errors():
         from gradcli.problems import graph as problem
+        from gradcli.problems.explanations import with_explanation
 
         spec = _graph_spec(options)
+        if options["explain"]:
+            from gradcli.problems.explain_graph import parse_target
+
+            parse_target(options["explain"], list(spec.program.variables))  # before any work
         if options["plot"]:  # the model of limits.graph_plot_peak, checked in test_memory.py
             from gradcli import limits
             from gradcli.problems.graph_shapes import elements
@@ -67,7 +80,11 @@ def graph(ctx: click.Context, /, **options: Any) -> None:
             peak = limits.graph_plot_peak(sizes, spec.options.backends, bool(spec.draws))
             check_plot_memory(peak, "--plot of the program's gradients")
         with npz_output(options) as npz:
-            report = problem.run(spec)
+            report = with_explanation(problem.run(spec), options["explain"])
+            if options["dot"]:
+                from gradcli.render.graph_picture import save_dot
+
+                save_dot(report, options["dot"])
             emit(report, options, npz)
     ctx.exit(ExitStatus.OK if report.ok else ExitStatus.DISAGREE)
 

@@ -43,6 +43,7 @@ from gradcli.exit_status import ExitStatus
     show_default=True,
     help="T in softmax(z / T); from 1e-8 to 1e8.",
 )
+@click.option("--explain", metavar="ENTRY", help="How one entry of J comes about: 'J[0,1]'.")
 @check_options
 @click.pass_context
 def softmax(
@@ -51,6 +52,7 @@ def softmax(
     values: tuple[str, ...],
     input_path: str | None,
     temperature: float,
+    explain: str | None,
     **options: Any,
 ) -> None:
     """Softmax of a vector z and its Jacobian, checked three ways.
@@ -66,6 +68,7 @@ def softmax(
     \b
     Examples:
       gradcli softmax 3 1 -3
+      gradcli softmax 3 1 -3 --explain 'J[0,1]'
       gradcli softmax 1000 1001 1002 --temperature 2
       echo '[3, 1, -3]' | gradcli softmax - --json | jq .ok
       gradcli softmax --input z.npy --dtype float32 --save out.npz
@@ -73,16 +76,21 @@ def softmax(
     with user_errors():
         from gradcli import limits
         from gradcli.problems import softmax as problem
+        from gradcli.problems.explanations import with_explanation
         from gradcli.specs import softmax_spec
 
         z = read_vector(values, input_path)
         spec = softmax_spec(z, temperature, run_options(options), cli=True)
+        if explain:
+            from gradcli.problems.explain_softmax import parse_target
+
+            parse_target(explain, z.size)  # a bad entry fails before any work
         if options["plot"]:  # the problem checks its own peak; --plot's comes on top
             peak = limits.softmax_peak(z.size, spec.options.backends, plot=True)
             check_plot_memory(peak, f"--plot of {z.size}×{z.size} Jacobians")
         with npz_output(options) as npz:  # the Jacobians are computed into the file
             allocate = npz.empty if npz else limits.in_memory
-            report = problem.run(spec, allocate)
+            report = with_explanation(problem.run(spec, allocate), explain)
             emit(report, options, npz)
     ctx.exit(ExitStatus.OK if report.ok else ExitStatus.DISAGREE)
 

@@ -71,7 +71,8 @@ def _run(spec: CheckSpec) -> Report:
     numerical: list[core.NumericalReference] = []
     magnitudes: dict[str, Array] = {}
     directional = False
-    for t, trial in enumerate(trials):
+    cotangents: list[Array] = []  # g of each trial in vjp modes, to reproduce a failure
+    for t, trial in enumerate(trials, start=spec.first_trial):  # --trial K keeps K's draws
         if spec.mode == "grad":
             _check_elementwise(trial)
         full = spec.full or _small(trial)
@@ -79,6 +80,8 @@ def _run(spec: CheckSpec) -> Report:
             _check_memory(spec, trial, len(backends))
         directional = directional or not full
         drawn = check_quantities.draws(spec.seed, subject, trial, t)
+        if spec.mode not in ("jacobian", "grad") and full and len(drawn.cotangents) == 1:
+            cotangents.append(drawn.cotangents[0])
         for backend in backends:
             who, side = (library, "torch") if backend == "against" else (subject, backend)
             assert who is not None
@@ -125,6 +128,8 @@ def _run(spec: CheckSpec) -> Report:
         references_=numerical,
         laws=laws,
     )
+    if cotangents:
+        report = dataclasses.replace(report, extra={**report.extra, "cotangents": cotangents})
     return _explained(report, laws, sections)
 
 
@@ -253,7 +258,8 @@ def _scale(
         values = np.abs(result.arrays[quantity]).reshape(m, -1)
         finite = np.where(np.isfinite(values), values, 0.0)
         scale = np.maximum(scale, finite.max(axis=1, keepdims=True))
-    trial = trials[int(quantity.split(".", 1)[0].removeprefix("trial"))]
+    number = int(quantity.split(".", 1)[0].removeprefix("trial"))
+    trial = trials[number if len(trials) > number else -1]  # --trial K: trials == [trial K]
     sizes = trial.magnitudes or tuple(np.abs(y) for y in trial.outputs)
     output = next(
         (int(p[3:]) for p in quantity.split(".") if p[:3] == "out" and p[3:].isdigit()), 0

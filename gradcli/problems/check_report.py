@@ -40,7 +40,7 @@ def taylor(
 
     laws: list[LawCheck] = []
     lines: list[str] = []
-    for t, trial in enumerate(trials):
+    for t, trial in enumerate(trials, start=spec.first_trial):
         law, shown = taylor_test(spec, subject, trial, t)
         laws.append(law)
         lines.extend(shown if not law.ok or t == 0 else shown[:1])
@@ -74,7 +74,7 @@ def title(spec: CheckSpec, subject: Subject, trials: list[Trial]) -> str:
         what = "inputs " + ", ".join(f"{n} {values[n].shape}" for n in subject.names)
     return (
         f"check {spec.names['derivative']} ({spec.mode}) of {spec.names['target']}: "
-        f"{len(trials)} trials, {what}, {spec.options.dtype}"
+        f"{_trials(spec, trials)}, {what}, {spec.options.dtype}"
     )
 
 
@@ -97,3 +97,9 @@ def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     return repr(value)
+
+
+def _trials(spec: CheckSpec, trials: list[Any]) -> str:
+    if spec.first_trial:  # --trial K
+        return f"trial {spec.first_trial}"
+    return "1 trial" if len(trials) == 1 else f"{len(trials)} trials"

@@ -33,7 +33,25 @@ def load(target: str, what: str, *, debug: bool = False) -> Any:
     try:
         return getattr(module, name)
     except AttributeError:
-        raise InputError(f"{what} {target!r}: {location} has no {name!r}") from None
+        raise InputError(
+            f"{what} {target!r}: {location} has no {name!r}{_names(module, name)}"
+        ) from None
+
+
+def _names(module: ModuleType, name: str) -> str:
+    """ "did you mean" and the callables the module does have (not the ones it imports)."""
+    import difflib
+
+    own = [
+        n
+        for n, v in vars(module).items()
+        if callable(v)
+        and not n.startswith("_")
+        and getattr(v, "__module__", None) == module.__name__
+    ]
+    close = difflib.get_close_matches(name, own, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"{hint} (it has: {', '.join(own)})" if own else hint
 
 
 def module_of(target: str) -> ModuleType | None:

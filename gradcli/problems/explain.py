@@ -180,7 +180,8 @@ def _finish(
     lines: list[str],
 ) -> Explanation:
     total = float(sum(t.product for t in terms))
-    lines.append(f"  sum = {total:.6g};  {target.strip()} from {backend} = {float(value):.6g}")
+    # the sum is an entry of the gradient: dW[0,0], not the weight W[0,0] itself
+    lines.append(f"  sum = {total:.6g};  d{target.strip()} from {backend} = {float(value):.6g}")
     return Explanation(
         target.strip(),
         formula,

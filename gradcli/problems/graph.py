@@ -121,7 +121,8 @@ def run(spec: GraphSpec) -> Report:
     return core.judge(
         core.Declaration(
             command="graph",
-            title=f"graph of {len(program.statements)} statements, loss = "
+            title=f"graph of {len(program.statements)} statement"
+            f"{'' if len(program.statements) == 1 else 's'}, loss = "
             f"{_loss_words(program, shapes)}, {options.dtype}",
             inputs=_inputs(spec),
             notes=tuple(notes),

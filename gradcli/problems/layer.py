@@ -275,7 +275,7 @@ def _laws(
 def _title(spec: LayerSpec) -> str:
     out_features, in_features = spec.w.shape
     batch = "" if spec.x.ndim == 1 else f", batch {spec.x.shape[0]}"
-    what = _loss_words(spec.loss)
+    what = _loss_words(spec.loss, spec.x.ndim == 2)
     seed = "" if spec.seed is None else f", seed {spec.seed}"
     return (
         f"layer z = W·x + b, s = softmax(z), L = {what}\n"
@@ -283,7 +283,7 @@ def _title(spec: LayerSpec) -> str:
     )
 
 
-def _loss_words(loss: LossSpec) -> str:
+def _loss_words(loss: LossSpec, batched: bool = False) -> str:
     if loss.kind == "ce" and loss.per_row:
         return f"cross-entropy to classes {list(loss.targets)} (one per row)"
     if loss.kind == "ce":
@@ -291,8 +291,8 @@ def _loss_words(loss: LossSpec) -> str:
     if loss.kind == "mse":
         return "mean squared error to y"
     if loss.kind == "sum":
-        return "Σ s (mean over the batch)"
-    return f"s_{loss.index} (mean over the batch)"
+        return "Σ s (mean over the batch)" if batched else "Σ s"
+    return f"s_{loss.index} (mean over the batch)" if batched else f"s_{loss.index}"
 
 
 def _inputs(spec: LayerSpec) -> dict[str, Any]:

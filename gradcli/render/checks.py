@@ -16,7 +16,7 @@ def comparison_table(comparisons: Sequence[Comparison]) -> Titled:
     table = titled_table("Differences (the second backend is the reference)")
     headers = ("quantity", "a vs ref", "max abs", "max rel", "rtol", "atol", "out of tol", "")
     for header in headers:
-        table.add_column(header, justify="left" if header in _LABELS else "right", no_wrap=True)
+        _column(table, header)
     for c in comparisons:
         table.add_row(
             c.quantity,
@@ -35,7 +35,7 @@ def comparison_table(comparisons: Sequence[Comparison]) -> Titled:
 def worst_table(comparisons: Sequence[Comparison], fmt: Any) -> Table:
     table = titled_table("Worst element of each comparison (allowed = atol + rtol·|ref|)")
     for header in ("quantity", "a vs ref", "at", "a", "ref", "allowed"):
-        table.add_column(header, justify="left" if header in _LABELS else "right", no_wrap=True)
+        _column(table, header)
     for c in comparisons:
         table.add_row(
             c.quantity,
@@ -49,6 +49,15 @@ def worst_table(comparisons: Sequence[Comparison], fmt: Any) -> Table:
 
 
 _LABELS = ("quantity", "a vs ref")
+
+
+def _column(table: Table, header: str) -> None:
+    """Names may fold onto a second line in a narrow terminal; numbers and statuses never
+    shrink (rich would crop them to "FA…")."""
+    if header in _LABELS:
+        table.add_column(header, justify="left", overflow="fold")
+    else:
+        table.add_column(header, justify="right", no_wrap=True, min_width=len(header) or 4)
 
 
 def _out_of_tolerance(c: Comparison) -> str:

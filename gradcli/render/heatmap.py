@@ -4,7 +4,8 @@ Each cell is two characters: the sign (+ or −) and a shade (░▒▓█) for 
 on a log scale over DECADES decades below the largest |value|, so the picture survives
 NO_COLOR and pipes; on a colour terminal positive is blue and negative red. The
 difference grid shades |a − ref| against the allowed error: "··" within tolerance, red
-shades for the decades beyond it. The worst element of each quantity is "◆◆".
+shades for the decades beyond it. The worst element keeps its own cell, underlined, and
+is named in a line under the quantity's title (not when every difference is 0).
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ def renderables(report: Report) -> list[Any]:
     )
     for quantity in quantities:
         worst = worst_comparison(report.comparisons, quantity)
-        marked = worst.worst_index if worst is not None else None
+        # no worst element to point at when every difference is 0
+        marked = worst.worst_index if worst is not None and worst.max_abs_error > 0 else None
         grids = [
             (name, _sign_grid(result.arrays[quantity], marked))
             for name, result in report.results.items()
@@ -40,9 +42,18 @@ def renderables(report: Report) -> list[Any]:
         if worst is not None:
             a, ref = (report.results[n].arrays[quantity] for n in worst.backends)
             title = f"|{worst.backends[0]} − {worst.backends[1]}|"
-            grids.append((title, _difference_grid(a, ref, worst)))
+            grids.append((title, _difference_grid(a, ref, worst, marked)))
         label = report.labels.get(quantity, quantity)
         out.append(Text(f"{label}  {_shape(report, quantity)}", style="bold"))
+        if worst is not None and marked is not None:
+            a_value, ref_value = worst.worst_values
+            out.append(
+                Text(
+                    f"worst element (underlined): [{', '.join(map(str, marked))}], "
+                    f"{worst.backends[0]} {a_value:.6g} vs {worst.backends[1]} {ref_value:.6g}",
+                    style="dim",
+                )
+            )
         layout = Table.grid(padding=(0, 2))
         for _ in grids:
             layout.add_column()
@@ -51,7 +62,7 @@ def renderables(report: Report) -> list[Any]:
         out.append(layout)
     legend = (
         f"cells: sign (+ −) and |value| in {DECADES} decades below the largest (░▒▓█); "
-        "differences: ·· within tolerance, red beyond it; ◆◆ the worst element"
+        "differences: ·· within tolerance, red beyond it; the worst element underlined"
     )
     out.append(Text(legend, style="dim"))
     return out
@@ -82,39 +93,39 @@ def _sign_grid(array: Array, index: tuple[int, ...] | None) -> Text:
     text = Text()
     for i, row in enumerate(matrix):
         for j, value in enumerate(row):
-            if _marked(index, i, j, np.ndim(array)):
-                text.append("◆◆", style="bold yellow")
-            elif not np.isfinite(value):
-                text.append("!!", style="bold magenta")
+            mark = " underline bold" if _marked(index, i, j, np.ndim(array)) else ""
+            if not np.isfinite(value):
+                text.append("!!", style="bold magenta" + mark)
             elif value == 0:
-                text.append(" ·", style="dim")
+                text.append(" ·", style="dim" + mark)
             else:
                 shade = _shade(abs(value) / top)
                 text.append(
-                    ("+" if value > 0 else "−") + shade, style="blue" if value > 0 else "red"
+                    ("+" if value > 0 else "−") + shade,
+                    style=("blue" if value > 0 else "red") + mark,
                 )
         text.append("\n")
     text.rstrip()
     return text
 
 
-def _difference_grid(a: Array, ref: Array, comparison: Comparison) -> Text:
-    da, dr = _as_matrix(a), _as_matrix(ref)
-    tol = comparison.tolerance
+def _difference_grid(
+    a: Array, ref: Array, comparison: Comparison, index: tuple[int, ...] | None
+) -> Text:
+    from gradcli.render.findings import ratios
+
+    over = _as_matrix(ratios(a, ref, comparison)[0])
     text = Text()
-    with np.errstate(all="ignore"):
-        over = np.abs(da - dr) / (tol.atol + tol.rtol * np.abs(dr))
     for i, row in enumerate(over):
         for j, ratio in enumerate(row):
-            if _marked(comparison.worst_index, i, j, np.ndim(a)):
-                text.append("◆◆", style="bold yellow")
-            elif not np.isfinite(ratio):
-                text.append("!!", style="bold magenta")
+            mark = " underline bold" if _marked(index, i, j, np.ndim(a)) else ""
+            if not np.isfinite(ratio):
+                text.append("!!", style="bold magenta" + mark)
             elif ratio <= 1:
-                text.append("··", style="green")
+                text.append("··", style="green" + mark)
             else:
                 level = min(1.0, float(np.log10(ratio)) / DECADES)
-                text.append(_shade(level, linear=True) * 2, style="red")
+                text.append(_shade(level, linear=True) * 2, style="red" + mark)
         text.append("\n")
     text.rstrip()
     return text

@@ -38,6 +38,27 @@ def print_report(report: Report, *, precision: int = 6, heatmap: bool = False) -
     _render(console, report, precision, heatmap)
 
 
+def print_view(report: Report, *, precision: int = 6, rerun: str | None = None) -> None:
+    """The answer-first view (:mod:`gradcli.render.view`) at the terminal's width."""
+    from gradcli.render.view import view_lines
+
+    console = _Console(highlight=False)
+    for line in view_lines(report, width=console.width, precision=precision, rerun=rerun):
+        console.print(line, soft_wrap=True)
+
+
+def render_view(
+    report: Report, *, width: int = 80, precision: int = 6, rerun: str | None = None
+) -> str:
+    """The answer-first view as plain text at a fixed width (no colour), for tests."""
+    from gradcli.render.view import view_lines
+
+    return "".join(
+        line.plain + "\n"
+        for line in view_lines(report, width=width, precision=precision, rerun=rerun)
+    )
+
+
 def render_text(
     report: Report, *, width: int = 100, precision: int = 6, heatmap: bool = False
 ) -> str:

@@ -1,0 +1,71 @@
+"""--explain for softmax, graph and check: an explanation added to a finished Report
+(layer's is built with its run, in :mod:`gradcli.problems.explain`)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from gradcli.errors import InputError
+from gradcli.report import Explanation, Report, Term
+
+
+def with_explanation(report: Report, text: str | None) -> Report:
+    if not text:
+        return report
+    if report.command == "softmax":
+        from gradcli.problems import explain_softmax
+
+        return dataclasses.replace(report, explanation=explain_softmax.explain(report, text))
+    if report.command == "graph":
+        from gradcli.problems import explain_graph
+
+        return dataclasses.replace(report, explanation=explain_graph.explain(report, text))
+    if report.command == "check":
+        return dataclasses.replace(report, explanation=explain_check(report, text))
+    return report
+
+
+def explain_check(report: Report, text: str) -> Explanation:
+    """check --explain 'J[i,j]' (or 'vjp[i]', 'grad[i]'): the entry in every trial, yours
+    beside each reference."""
+    from gradcli.problems.explain_graph import parse_target
+
+    quantities = list(dict.fromkeys(c.quantity for c in report.comparisons))
+    base = quantities[0].partition(".")[2] if quantities else ""
+    _, index = parse_target(text, [text.partition("[")[0].strip()])
+    if index is None:
+        raise InputError(f"--explain {text!r}: give an entry, such as J[0,1] or vjp[0]")
+    lines = [f"{base}{list(index)} in each trial, yours beside the references"]
+    terms: list[Term] = []
+    yours = report.results.get("yours")
+    for quantity in quantities:
+        arrays = {n: r.arrays[quantity] for n, r in report.results.items() if quantity in r.arrays}
+        first = next(iter(arrays.values()))
+        if len(index) != np.ndim(first) or not all(
+            0 <= i < n for i, n in zip(index, np.shape(first), strict=True)
+        ):
+            raise InputError(f"--explain {text!r}: {base} has shape {np.shape(first)}")
+        values = ", ".join(f"{n} {float(a[index]):.9g}" for n, a in arrays.items())
+        lines.append(f"  {quantity.partition('.')[0]}: {values}")
+        for kink in report.kinks:  # a kink here: the derivative is an interval
+            if kink.quantity == quantity and tuple(kink.index) == tuple(index):
+                lines.append(
+                    f"    a kink: one-sided slopes {kink.left:.9g} and {kink.right:.9g}; "
+                    "a value between them is a valid subgradient"
+                )
+        if yours is not None:
+            value = float(yours.arrays[quantity][index])
+            terms.append(Term(None, len(terms), quantity, (value,), value))
+    value = terms[0].product if terms else 0.0
+    return Explanation(
+        text.strip(),
+        f"{base}{list(index)}",
+        ("yours",),
+        tuple(terms),
+        value,
+        value,
+        "yours",
+        tuple(lines),
+    )

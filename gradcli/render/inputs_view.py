@@ -1,0 +1,236 @@
+"""The inputs of a run as the default view shows them, and each command's own sections:
+layer's W, b and x; where each of graph's inputs came from, its inputs' gradients and a
+table of every variable; a failing check's trial input x."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from rich.text import Text
+
+from gradcli.render.findings import Failure, shown_backend, trial_position
+from gradcli.render.grid import (
+    ELLIPSIS,
+    Column,
+    as_matrix,
+    fit_columns,
+    index_column,
+    matrix_columns,
+    rows_shown,
+    wrap,
+)
+from gradcli.render.grid import (
+    lines as table_lines,
+)
+from gradcli.report import Report
+
+MAX_ROWS = 6
+MAX_INLINE = 24  # values of a failing trial's x written on its line(s)
+
+
+def lines(report: Report, width: int, fmt: Any, found: list[Failure]) -> list[Text]:
+    command = report.command
+    if command == "layer":
+        return _layer(report, width, fmt)
+    if command == "graph":
+        return _graph(report, width, fmt, {f.base for f in found})
+    if command == "check" and found:
+        return _check(report, width, fmt, found[0])
+    if command == "softmax" and found:
+        return _row("z", np.asarray(report.inputs["z"]), width, fmt)
+    return []
+
+
+def _row(name: str, vector: Any, width: int, fmt: Any) -> list[Text]:
+    """A 1-D input as a table of one row (fewer columns when wide)."""
+    vector = np.asarray(vector, dtype=np.float64).reshape(-1)
+    columns = [Column(str(j), [fmt(float(v))]) for j, v in enumerate(vector)]
+    return table_lines(fit_columns([Column("", [name], left=True)], columns, width))
+
+
+def _matrix(
+    name: str, array: Any, width: int, fmt: Any, extra: list[Column] | None = None
+) -> list[Text]:
+    matrix = as_matrix(np.asarray(array, dtype=np.float64))
+    rows = rows_shown(matrix.shape[0], MAX_ROWS)
+    columns = matrix_columns(matrix, fmt, rows)
+    fitted = fit_columns(
+        [index_column(rows, name if "\\" in name else f"{name} i\\j")],
+        columns,
+        width - sum(c.width + 2 for c in extra or []),
+    )
+    return table_lines([*fitted, *(extra or [])])
+
+
+def _layer(report: Report, width: int, fmt: Any) -> list[Text]:
+    """W with b beside it (both indexed by the output i), then x."""
+    w, b, x = (np.asarray(report.inputs[k], dtype=np.float64) for k in ("W", "b", "x"))
+    rows = rows_shown(w.shape[0], MAX_ROWS)
+    if x.ndim == 1:  # x_j under W's columns j, as one more row
+        cells = [
+            [ELLIPSIS if i is None else fmt(float(w[i, j])) for i in rows]
+            for j in range(w.shape[1])
+        ]
+        columns = [
+            Column(str(j), [*cells[j], fmt(float(x[j]))], styles=[*[""] * len(rows), "bold"])
+            for j in range(w.shape[1])
+        ]
+        index = Column("W i\\j", [*(ELLIPSIS if i is None else str(i) for i in rows), "x_j"])
+        b_column = Column("b_i", [*(ELLIPSIS if i is None else fmt(float(b[i])) for i in rows), ""])
+        fitted = fit_columns([index], columns, width - b_column.width - 2)
+        return table_lines([*fitted, b_column])
+    b_column = Column("b_i", [ELLIPSIS if i is None else fmt(float(b[i])) for i in rows])
+    return _matrix("W", w, width, fmt, [b_column]) + _matrix("x r\\j", x, width, fmt)
+
+
+def _graph(report: Report, width: int, fmt: Any, failing: set[str]) -> list[Text]:
+    """Where each input came from, each input's gradient, and every variable."""
+    inputs = report.inputs
+    values = inputs.get("values", {})
+    drawn = [r.partition("=")[0] for r in inputs.get("rand", [])]
+    dtype = inputs.get("dtype", "float64")
+    out: list[Text] = []
+    if drawn:
+        text = (
+            f"inputs {', '.join(drawn)}: torch.rand after torch.manual_seed({inputs.get('seed')})"
+            f", drawn in float32; computed in {dtype}"
+        )
+        if dtype != "float32":
+            text += " (--dtype float32 prints what your PyTorch script prints)"
+        out += wrap(text, width)
+    given = [n for n in values if n not in drawn]
+    if given:
+        out += wrap(f"inputs {', '.join(given)}: given with --var, computed in {dtype}", width)
+    graph = report.extra.get("graph", [])
+    leaves = [node["name"] for node in graph if node.get("op") == "input"]
+    for name in leaves:
+        quantity = f"grads.{name}"
+        having = [r for r in report.results.values() if quantity in r.arrays]
+        if not having or quantity in failing:  # a failing gradient is shown beside expected
+            continue
+        if not np.size(report.results[shown_backend(report, quantity)].arrays[quantity]):
+            continue  # an empty tensor: its row in the table of variables says so
+        array = report.results[shown_backend(report, quantity)].arrays[quantity]
+        title = report.labels.get(quantity, quantity)
+        if np.ndim(array) <= 1:  # a vector or a number: one row beside its name
+            out += _row(f"{name}.grad", array, width, fmt)
+            continue
+        out.append(
+            Text(f"{title}   ({'×'.join(map(str, np.shape(array))) or 'scalar'})", style="bold")
+        )
+        matrix = as_matrix(np.asarray(array, dtype=np.float64))
+        rows = rows_shown(matrix.shape[0], MAX_ROWS)
+        columns = matrix_columns(matrix, fmt, rows)
+        out += table_lines(fit_columns([index_column(rows)], columns, width))
+    out += _variables(report, graph, width, fmt)
+    return out
+
+
+def _variables(report: Report, graph: list[dict[str, Any]], width: int, fmt: Any) -> list[Text]:
+    """A row per variable: shape, the range of its value and of its gradient, its source."""
+    if not graph:
+        return []
+    sources = _statements(report)
+    names, shapes, value_ranges, grad_ranges, defined = [], [], [], [], []
+    for node in graph:
+        name = node["name"]
+        names.append(name)
+        shapes.append("×".join(map(str, node.get("shape", []))) or "()")
+        value_ranges.append(_range(report, f"values.{name}", fmt))
+        grad_ranges.append(_range(report, f"grads.{name}", fmt))
+        defined.append("input" if node.get("op") == "input" else sources.get(name, ""))
+    columns = [
+        Column("variable", names, left=True),
+        Column("shape", shapes, left=True),
+        Column("value [min, max]", value_ranges, left=True),
+        Column("∂L/∂· [min, max]", grad_ranges, left=True),
+    ]
+    with_source = [*columns, Column("defined as", defined, left=True)]
+    if sum(c.width + 2 for c in with_source) - 2 <= width:
+        return table_lines(with_source)
+    program = str(report.inputs.get("program", ""))
+    return table_lines(columns) + wrap(f"program: {program}", width, indent="    ")
+
+
+def _statements(report: Report) -> dict[str, str]:
+    program = str(report.inputs.get("program", ""))
+    found = {}
+    for statement in program.replace("\n", ";").split(";"):
+        name, sep, expression = statement.partition("=")
+        if sep and name.strip().isidentifier():
+            found[name.strip()] = expression.strip()
+    return found
+
+
+def _range(report: Report, quantity: str, fmt: Any) -> str:
+    having = [r for r in report.results.values() if quantity in r.arrays]
+    if not having:
+        return ""
+    array = np.asarray(report.results[shown_backend(report, quantity)].arrays[quantity])
+    finite = array[np.isfinite(array)]
+    if array.size == 0:
+        return "empty"
+    if array.size == 1:
+        return str(fmt(float(array.reshape(-1)[0])))
+    if not finite.size:
+        return "not finite"
+    low, high = float(finite.min()), float(finite.max())
+    return fmt(low) if low == high else f"[{fmt(low)}, {fmt(high)}]"
+
+
+def _check(report: Report, width: int, fmt: Any, failure: Failure) -> list[Text]:
+    """The failing trial's input x (and the cotangent g of a VJP check, when given)."""
+    trial = failure.trial or 0
+    position = trial_position(report, trial)
+    xs = report.inputs.get("x", [])
+    if not isinstance(xs, list) or position >= len(xs):
+        return []
+    if isinstance(xs[position], dict):  # several named inputs
+        out: list[Text] = []
+        for name, value in xs[position].items():
+            out += _input_block(f"{name} (trial {trial})", value, width, fmt)
+        return out
+    x = np.asarray(xs[position], dtype=np.float64)
+    cotangents = report.extra.get("cotangents")
+    g = None
+    if isinstance(cotangents, list) and position < len(cotangents):
+        g = np.asarray(cotangents[position], dtype=np.float64)
+    if x.ndim == 1 and g is not None and g.shape == x.shape:  # one table, a row each
+        names = Column("", [f"x (trial {trial})", "g (cotangent)"], left=True)
+        columns = [Column(str(j), [fmt(float(x[j])), fmt(float(g[j]))]) for j in range(x.size)]
+        return table_lines(fit_columns([names], columns, width))
+    if x.ndim == 1 and g is None:  # one line, wrapped: the numbers to type into a test
+        shown = ", ".join(fmt(float(v)) for v in x[:MAX_INLINE])
+        more = f", … ({x.size} values)" if x.size > MAX_INLINE else ""
+        return wrap(f"x (trial {trial}) = [{shown}{more}]", width, indent="    ")
+    out = _input_block(f"x (trial {trial})", x, width, fmt)
+    if g is not None:
+        out += _input_block(f"g (cotangent, trial {trial})", g, width, fmt)
+    return out
+
+
+def _input_block(name: str, array: Any, width: int, fmt: Any) -> list[Text]:
+    array = np.asarray(array, dtype=np.float64)
+    if array.ndim <= 1:
+        return _row(name, array, width, fmt)
+    return [Text(name, style="bold"), *_matrix("", array, width, fmt)]
+
+
+def sections(report: Report, width: int, fmt: Any) -> list[Text]:
+    """The problem's own sections, condensed: graph's paths; check's worst entries are
+    already in the difference grid, and the graph text is in the variables table."""
+    if report.command != "graph":
+        return []
+    out: list[Text] = []
+    for name, path in (report.extra.get("paths") or {}).items():
+        uses = path["uses"]
+        first = tuple([0] * np.ndim(path["total"]))
+        at = f"[{','.join(map(str, first))}]" if first else ""
+        shares = " + ".join(
+            f"{fmt(float(np.asarray(use['grad'])[first]))} (via {use['statement']})" for use in uses
+        )
+        total = fmt(float(np.asarray(path["total"])[first]))
+        text = f"{name}.grad sums its {len(uses)} uses: {name}.grad{at} = {shares} = {total}"
+        out += wrap(text, width, indent="    ")
+    return out

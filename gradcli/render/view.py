@@ -1,0 +1,224 @@
+"""The answer-first view, gradcli's default output.
+
+When the backends agree, each result is shown once (the most exact backend's numbers,
+with the formula in its header), then a short verdict block: who agrees, the largest
+difference with where and what was allowed there, the laws on one line, and what more
+there is to see. When something differs, the first lines say so (which quantity, which
+backend, how many entries and trials, the pattern, the worst entry against the
+expected value); then the differing result beside the expected one, and a grid of
+`yours − expected` with `·` where an entry is within tolerance. `--detail` is
+:mod:`gradcli.render.table`. Every line fits `width`: matrices show fewer columns,
+never clipped cells.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from rich.text import Text
+
+from gradcli.render import findings, inputs_view
+from gradcli.render.blocks import formatter
+from gradcli.render.failure_view import failure_body, failure_head, failure_tail
+from gradcli.render.findings import ratio, split_trial
+from gradcli.render.grid import (
+    Column,
+    as_matrix,
+    fit_columns,
+    index_column,
+    lines,
+    wrap,
+)
+from gradcli.render.view_parts import (
+    SEPARATOR,
+    SHORT,
+    beside,
+    entry_name,
+    first_input,
+    label_of,
+    matrix_lines,
+    shape_text,
+    shown_value,
+)
+from gradcli.report import Report
+
+BODIES = 2  # failures shown beside their expected values; the rest are named
+MAX_VECTOR_ROWS = 12  # a vector shown as a column: longer ones as a row of columns
+
+
+def view_lines(
+    report: Report, *, width: int = 80, precision: int = 6, rerun: str | None = None
+) -> list[Text]:
+    """Everything the default view prints, line by line."""
+    fmt = formatter(precision)
+    found = findings.failures(report)
+    out: list[Text] = []
+    if not report.ok:
+        out += failure_head(report, found, width)
+    for title in report.title.splitlines():
+        out += wrap(title, width, style="bold")
+    out += inputs_view.lines(report, width, fmt, found)
+    failing = {split_trial(f.worst.quantity)[1] for f in found}
+    if found:
+        for failure in found[:BODIES]:
+            out += failure_body(report, failure, width, fmt)
+        if len(found) > BODIES:
+            rest = ", ".join(f.base for f in found[BODIES:])
+            out += wrap(f"also differing: {rest} (every table with --detail)", width, "    ")
+    else:
+        out += _results_once(report, width, fmt, skip=failing)
+    out += inputs_view.sections(report, width, fmt)
+    if report.explanation is not None:
+        target = report.explanation.target
+        heading = {
+            "softmax": f"{target}, step by step",
+            "check": f"{target}, trial by trial",
+        }.get(report.command, f"Chain rule for {target}")
+        out.append(Text(heading, style="bold"))
+        for line in report.explanation.lines:
+            out += wrap(line, width, indent="      ")
+    for note in report.notes:
+        if note in report.verdict.summary:
+            continue  # said in the verdict already
+        out += wrap("note: " + note, width, style="yellow")
+    out += _verdict_block(report, width) if report.ok else failure_tail(report, found, width, rerun)
+    return out
+
+
+def _results_once(report: Report, width: int, fmt: Any, skip: set[str]) -> list[Text]:
+    """Each quantity once, grouped: scalars on a line, vectors of one length in one
+    table, matrices each in their own."""
+    if report.command == "graph":
+        return []  # the graph's inputs view shows gradients and a table of variables
+    shapes: dict[str, tuple[int, ...]] = {}
+    for result in report.results.values():
+        for q, a in result.arrays.items():
+            if split_trial(q)[1] not in skip:
+                shapes.setdefault(q, a.shape)
+    out: list[Text] = []
+    scalars = [q for q, s in shapes.items() if len(s) == 0]
+    if scalars:
+        parts = [f"{label_of(report, q)} = {fmt(float(shown_value(report, q)))}" for q in scalars]
+        out += wrap(";  ".join(parts), width)
+    groups: dict[int, list[str]] = {}
+    for q, s in shapes.items():
+        if len(s) == 1:
+            groups.setdefault(s[0], []).append(q)
+    vectors = [_vector_block(report, g, n, width, fmt) for n, g in groups.items()]
+    matrices = [
+        (Text(f"{label_of(report, q)}   ({shape_text(shown_value(report, q))})", style="bold"), q)
+        for q, s in shapes.items()
+        if len(s) >= 2
+    ]
+    if len(vectors) == 1 and len(matrices) == 1:  # softmax: s beside J, row i by row i
+        title, q = matrices[0]
+        matrix = matrix_lines(as_matrix(shown_value(report, q)), width, fmt)
+        joined = beside(vectors[0], matrix, width)
+        if joined:
+            pad = max(len(t.plain) for t in vectors[0]) + len(SEPARATOR)
+            return [*out, Text(" " * pad) + title, *joined]
+    for block in vectors:
+        out += block
+    for title, q in matrices:
+        out.append(title)
+        out += matrix_lines(as_matrix(shown_value(report, q)), width, fmt)
+    return out
+
+
+def _vector_block(
+    report: Report, group: list[str], length: int, width: int, fmt: Any
+) -> list[Text]:
+    """Vectors of one length: as columns beside their index (and the inputs of that
+    length) when short, else a row per quantity."""
+    same_length = {
+        k: v
+        for k, v in report.inputs.items()
+        if isinstance(v, np.ndarray) and v.shape == (length,) and report.command == "softmax"
+    }
+    if length <= MAX_VECTOR_ROWS and len(group) == 1:
+        rows = list(range(length))
+        columns = [index_column(rows, "i")]
+        columns += [
+            Column(f"{k}_i", [fmt(float(v[i])) for i in rows]) for k, v in same_length.items()
+        ]
+        q = group[0]
+        values = np.asarray(shown_value(report, q))
+        name = SHORT.get((report.command, q))
+        header = f"{name}_i" if name else label_of(report, q)
+        columns.append(Column(header, [fmt(float(values[i])) for i in rows]))
+        if columns[-1].width + sum(c.width + 2 for c in columns[:-1]) <= width:
+            return lines(columns)
+    labels = [*same_length, *(SHORT.get((report.command, q)) or label_of(report, q) for q in group)]
+    label_column = Column("", labels, left=True)
+    data = np.stack(
+        [np.asarray(v, dtype=np.float64) for v in same_length.values()]
+        + [np.asarray(shown_value(report, q), dtype=np.float64) for q in group]
+    )
+    columns = [
+        Column(str(j), [fmt(float(data[r, j])) for r in range(len(labels))]) for j in range(length)
+    ]
+    return lines(fit_columns([label_column], columns, width))
+
+
+def headline(report: Report, width: int = 80) -> list[str]:
+    """The verdict in a few plain lines: the first lines of a failure, or the OK block."""
+    if report.ok:
+        return [t.plain for t in _verdict_block(report, width)[:2]]
+    return [t.plain for t in failure_head(report, findings.failures(report), width)]
+
+
+def _verdict_block(report: Report, width: int) -> list[Text]:
+    out = wrap(report.verdict.summary, width, style="bold green")
+    closest = findings.closest_pair(report)
+    if closest is not None and ratio(closest) == 0:
+        out += wrap("  every difference is exactly 0", width)
+    elif closest is not None:
+        a, ref = closest.backends
+        where = entry_name(report, closest.quantity, closest.worst_index)
+        out += wrap(
+            f"  largest difference {abs(closest.worst_values[0] - closest.worst_values[1]):.3g} "
+            f"at {where} ({a} vs {ref}), allowed {closest.allowed:.3g}",
+            width,
+        )
+    out += _references(report, width)
+    if report.laws:
+        names = list(dict.fromkeys(law.law for law in report.laws))
+        out += wrap("  laws hold on every backend: " + " · ".join(names), width, "    ")
+    more = ["--detail", "--heatmap", "--plot FILE.png", _explain_hint(report)]
+    out += wrap("  more: " + " · ".join(m for m in more if m), width, "    ", style="dim")
+    return out
+
+
+def _references(report: Report, width: int) -> list[Text]:
+    """Which numerical references ran, how, and how precise they were: one entry per
+    backend and method, naming its quantities and its largest error estimate."""
+    grouped: dict[tuple[str, str], list[Any]] = {}
+    for ref in getattr(report, "references", ()):
+        grouped.setdefault((ref.backend, ref.method), []).append(ref)
+    parts = []
+    for (backend, method), refs in grouped.items():
+        names = ", ".join(
+            SHORT.get((report.command, r.quantity), entry_name(report, r.quantity, ()))
+            for r in refs
+        )
+        steps: dict[str, int] = {}
+        for r in refs:
+            for how, n in r.columns.items():
+                steps[how] = steps.get(how, 0) + n
+        how = ", ".join(f"{k} {n}" for k, n in steps.items())
+        error = max(r.max_error for r in refs)
+        parts.append(f"{backend} ({method}: {how}) for {names}, error ≤ {error:.2g}")
+    if not parts:
+        return []
+    return wrap("  references: " + "; ".join(parts), width, "    ")
+
+
+def _explain_hint(report: Report) -> str:
+    hints = {
+        "softmax": "--explain 'J[0,1]'",
+        "layer": "--explain 'W[0,0]'",
+        "graph": f"--explain {first_input(report)}",
+        "check": "--explain 'J[i,j]'",
+    }
+    return hints.get(report.command, "")

@@ -1,0 +1,412 @@
+"""The answer-first view at a fixed terminal width, through the real command line
+(CliRunner), colourless: the issue's targets (lines at 80 columns, nothing wider than
+the terminal, the culprit in the first lines) and golden output at 80 and 120 columns."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from inline_snapshot import snapshot
+
+from gradcli.cli import cli
+
+ROOT = Path(__file__).parent.parent
+GRAPH = "b = a.sum(dim=0, keepdim=True); c = a/b; y = w@c"
+SOFTMAX = ("softmax", "3", "1", "-3")
+LAYER = ("layer", "--seed", "42")
+GRAPH_RUN = ("graph", GRAPH, "--rand", "w=4x10", "--rand", "a=10x10", "--seed", "42")
+FAILING_CHECK = (
+    "check",
+    "examples/ops.py:softmax",
+    "--jacobian",
+    "softmax_jacobian_no_cross_terms",
+    "--shape",
+    "5",
+)
+
+
+@pytest.fixture(autouse=True)
+def _repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)  # the check's paths are relative, as a user types them
+
+
+def view(*args: str, width: int = 80) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args), env={"COLUMNS": str(width), "NO_COLOR": "1"})
+    return result.exit_code, result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "most"),
+    [(SOFTMAX, 0, 16), (LAYER, 0, 30), (GRAPH_RUN, 0, 40), (FAILING_CHECK, 1, 30)],
+    ids=["softmax", "layer", "graph", "check"],
+)
+@pytest.mark.parametrize("width", [80, 120])
+def test_the_view_fits_its_line_budget_and_the_terminal(args, status, most, width):
+    code, out = view(*args, width=width)
+    assert code == status
+    lines = out.splitlines()
+    assert len(lines) <= most
+    assert max(len(line) for line in lines) <= width
+    assert not re.search(r"[\w.]…", out)  # no clipped number, name or status (rich's "0.0050…")
+
+
+def test_a_failing_check_says_what_failed_in_its_first_five_lines():
+    code, out = view(*FAILING_CHECK)
+    assert code == 1
+    head = "\n".join(out.splitlines()[:5])
+    assert head.startswith("DISAGREE: jacobian: yours differs in 60 of 75 entries, 3 of 3 trials")
+    assert "pattern: diagonal right, off-diagonal entries wrong" in head
+    # the worst entry against the expected value, where the missing cross term is −s_i·s_j
+    found = re.search(r"worst: J\[(\d),(\d)\] in trial (\d): yours 0, torch (-0\.\d+)", head)
+    assert found is not None, head
+    i, j, trial = (int(found.group(k)) for k in (1, 2, 3))
+    x = json.loads(view(*FAILING_CHECK, "--json")[1])["inputs"]["x"][trial]
+    s = [math.exp(v - max(x)) for v in x]
+    s = [v / sum(s) for v in s]
+    assert float(found.group(4)) == pytest.approx(-s[i] * s[j], rel=1e-5)  # 6 digits shown
+    last = out.splitlines()[-3:]
+    assert any(f"--trial {trial}" in line for line in last)
+
+
+def test_the_rerun_line_reruns_just_the_failing_trial():
+    full = json.loads(view(*FAILING_CHECK, "--json")[1])
+    k = full["failing_trial"]["trial"]
+    code, out = view(*FAILING_CHECK, "--trial", str(k), "--json")
+    assert code == 1
+    doc = json.loads(out)
+    assert doc["failing_trial"]["trial"] == k
+    assert {c["quantity"] for c in doc["comparisons"]} == {f"trial{k}.jacobian"}
+    assert doc["failing_trial"]["x"] == full["failing_trial"]["x"] == full["inputs"]["x"][k]
+    assert doc["results"]["torch"][f"trial{k}"] == full["results"]["torch"][f"trial{k}"]
+
+
+def test_a_vjp_failure_records_its_cotangent():
+    code, out = view("check", "examples/ops.py:SquareForgotTwo", "--shape", "3", "--json")
+    assert code == 1
+    doc = json.loads(out)
+    trial = doc["failing_trial"]
+    assert trial["g"] == doc["cotangents"][trial["trial"]]
+    # the forgotten 2 of d(x²) = 2x·g: yours is x·g, half of torch's
+    x, g = trial["x"], trial["g"]
+    yours = doc["results"]["yours"][f"trial{trial['trial']}"]["vjp"]
+    assert yours == pytest.approx([a * b for a, b in zip(x, g, strict=True)], rel=1e-12)
+
+
+def test_quiet_keeps_the_counts_and_the_pattern():
+    code, out = view(*FAILING_CHECK, "--quiet")
+    assert code == 1
+    assert out == (
+        "DISAGREE: jacobian: yours differs in 60 of 75 entries, 3 of 3 trials; "
+        "pattern: diagonal right, off-diagonal entries wrong\n"
+    )
+
+
+def test_detail_keeps_every_table():
+    code, out = view(*SOFTMAX, "--detail", width=100)
+    assert code == 0
+    assert "Differences (the second backend is the reference)" in out
+    assert out.count("0.106451") >= 3  # J[0,0] of each backend
+
+
+def test_an_agreeing_result_is_shown_once():
+    code, out = view(*SOFTMAX)
+    assert code == 0
+    assert out.count("0.106451") == 1
+    assert out.count("-0.104537") == 2  # J[0,1] and J[1,0]
+
+
+def test_softmax_at_80_columns():
+    assert view(*SOFTMAX)[1] == snapshot("""\
+s = softmax(z / T) of 3 logits, T = 1, float64
+                       Jacobian ∂s_i/∂z_j: J_ij = s_i(δ_ij − s_j)   (3×3)
+i  z_i         s_i  │  i\\j            0            1            2
+0    3    0.878878  │    0     0.106451    -0.104537  -0.00191466
+1    1    0.118943  │    1    -0.104537     0.104796  -0.00025912
+2   -3  0.00217852  │    2  -0.00191466  -0.00025912   0.00217378
+OK: numpy, torch and fd agree on softmax and jacobian within tolerance; every
+  law holds
+  largest difference 7.01e-13 at J[1,2] (numpy vs fd), allowed 1.2e-11
+  references: fd (central differences: cheap 3) for J, error ≤ 2.6e-10
+  laws hold on every backend: s sums to 1 · rows of J sum to 0 · J symmetric
+  more: --detail · --heatmap · --plot FILE.png · --explain 'J[0,1]'
+""")
+
+
+def test_softmax_at_120_columns():
+    assert view(*SOFTMAX, width=120)[1] == snapshot("""\
+s = softmax(z / T) of 3 logits, T = 1, float64
+                       Jacobian ∂s_i/∂z_j: J_ij = s_i(δ_ij − s_j)   (3×3)
+i  z_i         s_i  │  i\\j            0            1            2
+0    3    0.878878  │    0     0.106451    -0.104537  -0.00191466
+1    1    0.118943  │    1    -0.104537     0.104796  -0.00025912
+2   -3  0.00217852  │    2  -0.00191466  -0.00025912   0.00217378
+OK: numpy, torch and fd agree on softmax and jacobian within tolerance; every law holds
+  largest difference 7.01e-13 at J[1,2] (numpy vs fd), allowed 1.2e-11
+  references: fd (central differences: cheap 3) for J, error ≤ 2.6e-10
+  laws hold on every backend: s sums to 1 · rows of J sum to 0 · J symmetric
+  more: --detail · --heatmap · --plot FILE.png · --explain 'J[0,1]'
+""")
+
+
+def test_layer_at_80_columns():
+    assert view(*LAYER)[1] == snapshot("""\
+layer z = W·x + b, s = softmax(z), L = cross-entropy to class 0
+3 → 3, seed 42, float64
+W i\\j          0           1          2         b_i
+    0   0.316337  -0.0705771   0.414073  -0.0572894
+    1   0.227901   -0.468604   0.549201    -0.14919
+    2   0.301538    0.330319  -0.429417    0.492786
+  x_j  0.0660307     1.12724   0.467509
+loss L = 1.23869
+                               0          1          2
+z = W·x + b            0.0776243  -0.405614   0.684289
+s = softmax(z)          0.289764   0.178721   0.531515
+∂L/∂s                   -3.45109          0          0
+∂L/∂z = Jᵀ·∂L/∂s       -0.710236   0.178721   0.531515
+∂L/∂b = Σ_rows ∂L/∂z   -0.710236   0.178721   0.531515
+∂L/∂x = ∂L/∂z·W       -0.0236714   0.141946  -0.424177
+∂L/∂W = (∂L/∂z)ᵀ·x   (3×3)
+i\\j           0          1          2
+  0  -0.0468974  -0.800607  -0.332042
+  1   0.0118011   0.201462  0.0835539
+  2   0.0350963   0.599145   0.248488
+OK: numpy, torch and fd agree on z, s, loss, dL_ds, dL_dz, dW, db and dx within
+  tolerance; every law holds
+  largest difference 4.99e-11 at dx[1] (torch vs fd), allowed 6.71e-10
+  references: fd (central differences: cheap 21) for dL_ds, dL_dz, dW, db, dx,
+    error ≤ 3.2e-09
+  laws hold on every backend: s sums to 1 · ∂L/∂z sums to 0 · fused s −
+    onehot(t) = Jᵀ·∂L/∂s · db = Σ_rows ∂L/∂z · dW = (∂L/∂z)ᵀ·x · dx = ∂L/∂z·W
+  more: --detail · --heatmap · --plot FILE.png · --explain 'W[0,0]'
+""")
+
+
+def test_layer_at_120_columns():
+    assert view(*LAYER, width=120)[1] == snapshot("""\
+layer z = W·x + b, s = softmax(z), L = cross-entropy to class 0
+3 → 3, seed 42, float64
+W i\\j          0           1          2         b_i
+    0   0.316337  -0.0705771   0.414073  -0.0572894
+    1   0.227901   -0.468604   0.549201    -0.14919
+    2   0.301538    0.330319  -0.429417    0.492786
+  x_j  0.0660307     1.12724   0.467509
+loss L = 1.23869
+                               0          1          2
+z = W·x + b            0.0776243  -0.405614   0.684289
+s = softmax(z)          0.289764   0.178721   0.531515
+∂L/∂s                   -3.45109          0          0
+∂L/∂z = Jᵀ·∂L/∂s       -0.710236   0.178721   0.531515
+∂L/∂b = Σ_rows ∂L/∂z   -0.710236   0.178721   0.531515
+∂L/∂x = ∂L/∂z·W       -0.0236714   0.141946  -0.424177
+∂L/∂W = (∂L/∂z)ᵀ·x   (3×3)
+i\\j           0          1          2
+  0  -0.0468974  -0.800607  -0.332042
+  1   0.0118011   0.201462  0.0835539
+  2   0.0350963   0.599145   0.248488
+OK: numpy, torch and fd agree on z, s, loss, dL_ds, dL_dz, dW, db and dx within tolerance; every law holds
+  largest difference 4.99e-11 at dx[1] (torch vs fd), allowed 6.71e-10
+  references: fd (central differences: cheap 21) for dL_ds, dL_dz, dW, db, dx, error ≤ 3.2e-09
+  laws hold on every backend: s sums to 1 · ∂L/∂z sums to 0 · fused s − onehot(t) = Jᵀ·∂L/∂s · db = Σ_rows ∂L/∂z · dW =
+    (∂L/∂z)ᵀ·x · dx = ∂L/∂z·W
+  more: --detail · --heatmap · --plot FILE.png · --explain 'W[0,0]'
+""")
+
+
+def test_graph_at_80_columns():
+    assert view(*GRAPH_RUN)[1] == snapshot("""\
+graph of 3 statements, loss = sum(y), float64
+inputs w, a: torch.rand after torch.manual_seed(42), drawn in float32; computed
+  in float64 (--dtype float32 prints what your PyTorch script prints)
+∂L/∂w = w.grad   (4×10)
+i\\j        0        1         2       3        4       5         6  …         9
+  0  1.37439  1.19099  0.945761  1.2483  1.02721  0.9939  0.625878  …  0.967572
+  1  1.37439  1.19099  0.945761  1.2483  1.02721  0.9939  0.625878  …  0.967572
+  2  1.37439  1.19099  0.945761  1.2483  1.02721  0.9939  0.625878  …  0.967572
+  3  1.37439  1.19099  0.945761  1.2483  1.02721  0.9939  0.625878  …  0.967572
+∂L/∂a = a.grad   (10×10)
+i\\j           0           1           2           3           4  …           9
+  0    0.135375    0.195664    0.117008    0.201676    0.209302  …    0.244314
+  1  -0.0450657  -0.0444979  -0.0620793  -0.0191028  -0.0299273  …  -0.0626335
+  2   0.0279754   0.0527175   0.0104137   0.0702668   0.0669108  …   0.0616164
+  3    0.118248    0.172868    0.100009     0.18072    0.186595  …    0.215179
+  …           …           …           …           …           …  …           …
+  9   -0.208273   -0.261722   -0.224062   -0.218795   -0.246308  …   -0.340264
+variable  shape  value [min, max]         ∂L/∂· [min, max]
+w         4×10   [0.00616044, 0.959306]   [0.625878, 1.37439]
+a         10×10  [0.00291967, 0.999804]   [-0.496236, 0.291191]
+b         1×10   [2.82272, 5.65558]       [-0.889158, -0.405865]
+c         10×10  [0.000898922, 0.277436]  [1.10911, 3.03805]
+y         4×10   [0.264973, 0.768379]     1
+program: b = a.sum(dim=0, keepdim=True); c = a / b; y = w @ c
+a.grad sums its 2 uses: a.grad[0,0] = -0.405865 (via b = a.sum(dim=0,
+    keepdim=True)) + 0.54124 (via c = a / b) = 0.135375
+OK: numpy, torch and fd agree on all 10 quantities within tolerance
+  largest difference 2.07e-09 at w.grad[1,6] (numpy vs fd), allowed 1.39e-08
+  references: fd (central differences: cheap 140) for w.grad, a.grad, error ≤
+    6.6e-09
+  more: --detail · --heatmap · --plot FILE.png · --explain w
+""")
+
+
+def test_graph_at_120_columns():
+    assert view(*GRAPH_RUN, width=120)[1] == snapshot("""\
+graph of 3 statements, loss = sum(y), float64
+inputs w, a: torch.rand after torch.manual_seed(42), drawn in float32; computed in float64 (--dtype float32 prints what
+  your PyTorch script prints)
+∂L/∂w = w.grad   (4×10)
+i\\j        0        1         2       3        4       5         6         7       8         9
+  0  1.37439  1.19099  0.945761  1.2483  1.02721  0.9939  0.625878  0.836906  0.7891  0.967572
+  1  1.37439  1.19099  0.945761  1.2483  1.02721  0.9939  0.625878  0.836906  0.7891  0.967572
+  2  1.37439  1.19099  0.945761  1.2483  1.02721  0.9939  0.625878  0.836906  0.7891  0.967572
+  3  1.37439  1.19099  0.945761  1.2483  1.02721  0.9939  0.625878  0.836906  0.7891  0.967572
+∂L/∂a = a.grad   (10×10)
+i\\j           0           1           2           3           4           5           6           7  …           9
+  0    0.135375    0.195664    0.117008    0.201676    0.209302    0.291191    0.143198    0.187127  …    0.244314
+  1  -0.0450657  -0.0444979  -0.0620793  -0.0191028  -0.0299273  -0.0338275  -0.0465874    -0.17169  …  -0.0626335
+  2   0.0279754   0.0527175   0.0104137   0.0702668   0.0669108   0.0977375   0.0302362  -0.0264435  …   0.0616164
+  3    0.118248    0.172868    0.100009     0.18072    0.186595    0.260341    0.125184    0.153069  …    0.215179
+  …           …           …           …           …           …           …           …           …  …           …
+  9   -0.208273   -0.261722   -0.224062   -0.218795   -0.246308   -0.327804   -0.218246   -0.496236  …   -0.340264
+variable  shape  value [min, max]         ∂L/∂· [min, max]        defined as
+w         4×10   [0.00616044, 0.959306]   [0.625878, 1.37439]     input
+a         10×10  [0.00291967, 0.999804]   [-0.496236, 0.291191]   input
+b         1×10   [2.82272, 5.65558]       [-0.889158, -0.405865]  a.sum(dim=0, keepdim=True)
+c         10×10  [0.000898922, 0.277436]  [1.10911, 3.03805]      a / b
+y         4×10   [0.264973, 0.768379]     1                       w @ c
+a.grad sums its 2 uses: a.grad[0,0] = -0.405865 (via b = a.sum(dim=0, keepdim=True)) + 0.54124 (via c = a / b) =
+    0.135375
+OK: numpy, torch and fd agree on all 10 quantities within tolerance
+  largest difference 2.07e-09 at w.grad[1,6] (numpy vs fd), allowed 1.39e-08
+  references: fd (central differences: cheap 140) for w.grad, a.grad, error ≤ 6.6e-09
+  more: --detail · --heatmap · --plot FILE.png · --explain w
+""")
+
+
+def test_failing_check_at_80_columns():
+    assert view(*FAILING_CHECK)[1] == snapshot("""\
+DISAGREE: jacobian: yours differs in 60 of 75 entries, 3 of 3 trials
+  pattern: diagonal right, off-diagonal entries wrong; torch and fd agree
+  worst: J[2,1] in trial 1: yours 0, torch -0.132248, allowed ±2e-10
+check softmax_jacobian_no_cross_terms (jacobian) of examples/ops.py:softmax: 3
+  trials, x of shape (5,), float64
+x (trial 1) = [0.361595, 1.304, 0.947081, -0.703735, -1.26542]
+yours i\\j         0         1         2          3          4
+        0  0.140705         0         0          0          0
+        1         0  0.245737         0          0          0
+        2         0         0  0.211671          0          0
+        3         0         0         0  0.0549701          0
+        4         0         0         0          0  0.0321817
+torch i\\j            0           1           2            3            4
+        0     0.140705  -0.0736403  -0.0515356  -0.00988933  -0.00563936
+        1   -0.0736403    0.245737   -0.132248   -0.0253775   -0.0144714
+        2   -0.0515356   -0.132248    0.211671   -0.0177599   -0.0101275
+        3  -0.00988933  -0.0253775  -0.0177599    0.0549701   -0.0019434
+        4  -0.00563936  -0.0144714  -0.0101275   -0.0019434    0.0321817
+yours − expected  (· within ±2.5e-13 + 1e-09·|expected|)
+i\\j        0       1       2        3        4
+  0        ·  0.0736  0.0515  0.00989  0.00564
+  1   0.0736       ·   0.132   0.0254   0.0145
+  2   0.0515   0.132       ·   0.0178   0.0101
+  3  0.00989  0.0254  0.0178        ·  0.00194
+  4  0.00564  0.0145  0.0101  0.00194        ·
+rerun this trial: gradcli check examples/ops.py:softmax --jacobian
+    softmax_jacobian_no_cross_terms --shape 5 --trial 1
+more: --detail (every backend, pair and tolerance) · --plot FILE.png
+""")
+
+
+def test_failing_check_at_120_columns():
+    assert view(*FAILING_CHECK, width=120)[1] == snapshot("""\
+DISAGREE: jacobian: yours differs in 60 of 75 entries, 3 of 3 trials
+  pattern: diagonal right, off-diagonal entries wrong; torch and fd agree
+  worst: J[2,1] in trial 1: yours 0, torch -0.132248, allowed ±2e-10
+check softmax_jacobian_no_cross_terms (jacobian) of examples/ops.py:softmax: 3 trials, x of shape (5,), float64
+x (trial 1) = [0.361595, 1.304, 0.947081, -0.703735, -1.26542]
+yours i\\j         0         1         2          3          4
+        0  0.140705         0         0          0          0
+        1         0  0.245737         0          0          0
+        2         0         0  0.211671          0          0
+        3         0         0         0  0.0549701          0
+        4         0         0         0          0  0.0321817
+torch i\\j            0           1           2            3            4
+        0     0.140705  -0.0736403  -0.0515356  -0.00988933  -0.00563936
+        1   -0.0736403    0.245737   -0.132248   -0.0253775   -0.0144714
+        2   -0.0515356   -0.132248    0.211671   -0.0177599   -0.0101275
+        3  -0.00988933  -0.0253775  -0.0177599    0.0549701   -0.0019434
+        4  -0.00563936  -0.0144714  -0.0101275   -0.0019434    0.0321817
+yours − expected  (· within ±2.5e-13 + 1e-09·|expected|)
+i\\j        0       1       2        3        4
+  0        ·  0.0736  0.0515  0.00989  0.00564
+  1   0.0736       ·   0.132   0.0254   0.0145
+  2   0.0515   0.132       ·   0.0178   0.0101
+  3  0.00989  0.0254  0.0178        ·  0.00194
+  4  0.00564  0.0145  0.0101  0.00194        ·
+rerun this trial: gradcli check examples/ops.py:softmax --jacobian softmax_jacobian_no_cross_terms --shape 5 --trial 1
+more: --detail (every backend, pair and tolerance) · --plot FILE.png
+""")
+
+
+def test_did_you_mean_a_command():
+    result = CliRunner().invoke(cli, ["sofmax", "1", "2"])
+    assert result.exit_code == 2
+    assert "No such command 'sofmax'. Did you mean 'softmax'?" in result.stderr
+
+
+def test_did_you_mean_a_name_in_the_target_file():
+    code = CliRunner().invoke(
+        cli, ["check", "examples/ops.py:sofmax", "--jacobian", "softmax_jacobian", "--shape", "3"]
+    )
+    assert code.exit_code == 2
+    assert "has no 'sofmax'; did you mean 'softmax'? (it has: softmax, softmax_jacobian," in (
+        code.stderr
+    )
+
+
+@pytest.mark.parametrize(("habit", "torch"), [("axis", "dim"), ("keepdims", "keepdim")])
+def test_numpy_habits_in_a_graph_program_are_named(habit, torch):
+    result = CliRunner().invoke(cli, ["graph", f"y = a.sum({habit}=0)", "--var", "a=[1, 2]"])
+    assert result.exit_code == 2
+    assert f"has no argument '{habit}'; did you mean {torch}=?" in result.stderr
+
+
+def test_check_help_and_readme_agree_on_the_backend_default():
+    text = CliRunner().invoke(cli, ["check", "--help"], env={"COLUMNS": "200"}).stdout
+    assert "[default: torch,fd]" in text
+    assert "`--backend torch,fd` (the default)" in (ROOT / "README.md").read_text()
+
+
+def test_graph_says_where_its_inputs_came_from_and_in_which_dtype():
+    out = " ".join(view(*GRAPH_RUN)[1].split())  # as one line of words
+    assert "inputs w, a: torch.rand after torch.manual_seed(42), drawn in float32; computed" in out
+    assert "(--dtype float32 prints what your PyTorch script prints)" in out
+    out32 = " ".join(view(*GRAPH_RUN, "--dtype", "float32")[1].split())
+    assert "computed in float32" in out32
+    assert "--dtype float32 prints" not in out32
+
+
+def test_a_wide_failing_matrix_keeps_its_worst_entry_in_view():
+    from gradcli.render.grid import Column, fit_columns, rows_shown
+
+    assert rows_shown(10, 6, focus=5) == [0, 1, None, 5, None, 9]
+    assert rows_shown(10, 6, focus=8) == [0, 1, 2, None, 8, 9]
+    assert rows_shown(10, 6, focus=2) == [0, 1, 2, 3, None, 9]
+    columns = [Column(str(j), ["-0.000889145"]) for j in range(10)]
+    shown = [c.header for c in fit_columns([Column("i", ["0"])], columns, 60, focus=6)]
+    assert "6" in shown
+    assert shown[0] == "i"
+    assert shown[-1] == "9"
+    assert sum(len(c) for c in shown) + 2 * (len(shown) - 1) <= 60
+
+
+def test_equal_looking_worst_values_get_the_digits_that_tell_them_apart():
+    strict = ("--rtol", "1e-17", "--atol", "0", "--backend", "numpy,torch")  # rounding fails
+    code, out = view(*GRAPH_RUN, *strict, width=120)
+    assert code == 1
+    worst = out.splitlines()[1]
+    numbers = [w.rstrip(",") for w in worst.split() if w[:1] in "-0123456789"]
+    assert numbers[0] != numbers[1]  # not "-0.000889145, torch -0.000889145"
