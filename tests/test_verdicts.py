@@ -294,3 +294,16 @@ def test_no_false_alarm_on_a_large_float32_layer_in_directional_mode(kind, x_sca
     )
     report = layer.run(spec)
     assert report.ok, report.verdict.summary
+
+
+def test_x_abs_x_relu_at_zero_has_derivative_zero_from_the_one_sided_slopes():
+    # f = a·|a|·[a > 0]: f'' jumps at 0, so the central difference is first order there;
+    # the one-sided slopes (both → 0) give the derivative, to well below a planted 1e-6
+    f = lambda x: (np.abs(x) * np.maximum(x, 0)).sum(keepdims=True)  # noqa: E731
+    d = references.central_differences(f, np.array([0.0, 2.0]))
+    assert abs(d.value[0, 0]) <= d.error.dense()[0, 0] < 1e-8
+    assert d.value[0, 1] == pytest.approx(4.0, rel=1e-9)
+    assert d.kinks == []
+    code, output = graph_cli("y = abs(a) * relu(a)", "--var", "a=[0, 2]")
+    assert code == 0, output
+    assert "OK: numpy, torch and fd agree" in output
