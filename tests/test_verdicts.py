@@ -294,3 +294,30 @@ def test_no_false_alarm_on_a_large_float32_layer_in_directional_mode(kind, x_sca
     )
     report = layer.run(spec)
     assert report.ok, report.verdict.summary
+
+
+def test_x_abs_x_relu_at_zero_has_derivative_zero_from_the_one_sided_slopes():
+    # f = a·|a|·[a > 0]: f'' jumps at 0, so the central difference is first order there;
+    # the one-sided slopes (both → 0) give the derivative, to well below a planted 1e-6
+    f = lambda x: (np.abs(x) * np.maximum(x, 0)).sum(keepdims=True)  # noqa: E731
+    d = references.central_differences(f, np.array([0.0, 2.0]))
+    assert abs(d.value[0, 0]) <= d.error.dense()[0, 0] < 1e-8
+    assert d.value[0, 1] == pytest.approx(4.0, rel=1e-9)
+    assert d.kinks == []
+    code, output = graph_cli("y = abs(a) * relu(a)", "--var", "a=[0, 2]")
+    assert code == 0, output
+    assert "OK: numpy, torch and fd agree" in output
+
+
+def test_a_point_near_a_kink_is_not_the_kink():
+    # relu at ±1e-300: the ∛ε step straddles 0 and sees a kink; a smaller step does not,
+    # and the derivative there is 1 (and 0), not an interval
+    d = references.central_differences(
+        lambda x: np.maximum(x, 0).sum(keepdims=True), np.array([1e-300, -1e-300, 0.0])
+    )
+    assert d.value[0, :2].tolist() == [1.0, 0.0]
+    assert d.error.dense()[0, :2].max() < 1e-12
+    assert [(k.j, k.left, k.right) for k in d.kinks] == [(2, 0.0, 1.0)]
+    code, output = graph_cli("y = relu(a)", "--var", "a=[1e-300, -1e-300]")
+    assert code == 0, output
+    assert "kink" not in output
