@@ -52,6 +52,9 @@ def available_memory() -> int | None:
 #   all three backends at 24000: 1959
 #   layer 1500×1500 (batch 1): 771; 3000×1500, numpy,fd: 965
 #   softmax --plot n=1024 / 2048, numpy,fd: 187 / 454
+#   check examples/ops.py:softmax --jacobian --full, n = 300 / 600 / 1000 / 1500 / 2000,
+#   numpy,fd: 239 / 275 / 318 / 388 / 481; all three backends at 1500 / 2500: 457 / 889;
+#   check --vjp --full at n = 1500: 232 (torch is always imported by check)
 # The interpreter with numpy is about 30 MiB; torch adds about 230 MiB.
 BASE_BYTES = 64 * 2**20
 TORCH_BYTES = 256 * 2**20
@@ -67,6 +70,16 @@ LAYER_BYTES_PER_ELEMENT = 256
 # array plus the difference panel's temporaries (a − ref, |·|, masks, LogNorm's copy).
 PLOT_BASE_BYTES = 128 * 2**20
 PLOT_COPIES_BEYOND_BACKENDS = 4
+# check --full in a Jacobian mode: per element of the (outputs × inputs) Jacobian, about
+# 68 bytes were measured with "yours" and fd (2 sides), 104-111 with torch too (3): each
+# side's Jacobian with its casts and comparison temporaries, torch's rows held twice while
+# building it, fd's error estimate and refinement.
+CHECK_JACOBIAN_COPIES_PER_SIDE = 4
+CHECK_JACOBIAN_COPIES_BEYOND_SIDES = 3
+# Per input and output element (values, cotangents, VJPs, directions), and fd's blocks of
+# perturbed rows and outputs (references.ELEMENTS_PER_BLOCK elements, four arrays, twice).
+CHECK_BYTES_PER_VALUE = 8 * 16
+CHECK_FD_BLOCK_BYTES = 2 * 8 * (1 << 16) * 4
 
 
 def base_bytes(backends: tuple[str, ...]) -> int:
@@ -95,6 +108,16 @@ def graph_plot_peak(elements: list[int], backends: tuple[str, ...], drawn: bool)
     loaded = (*backends, "torch") if drawn else backends
     computed = 2 * 8 * sum(elements) * (len(backends) + 1)
     return int(base_bytes(loaded) + computed + plot_bytes([8 * e for e in elements], backends))
+
+
+def check_peak(n_in: int, n_out: int, sides: int, jacobian: bool) -> int:
+    """Estimated peak RSS of `gradcli check --full` with `n_in` input and `n_out` output
+    elements, comparing `sides` arrays (yours, torch, fd, against); `jacobian`: the mode
+    compares full Jacobians (--jacobian), not VJPs. Check always imports torch."""
+    copies = CHECK_JACOBIAN_COPIES_PER_SIDE * sides + CHECK_JACOBIAN_COPIES_BEYOND_SIDES
+    per_element = 8 * copies if jacobian else 0
+    computed = per_element * n_in * n_out + CHECK_BYTES_PER_VALUE * (n_in + n_out)
+    return int(base_bytes(("torch",)) + computed + CHECK_FD_BLOCK_BYTES)
 
 
 def plot_bytes(plotted: list[int], backends: tuple[str, ...]) -> int:

@@ -103,3 +103,43 @@ def test_what_would_not_fit_is_refused_before_anything_is_allocated(
     assert result.exit_code == 2, result.output
     assert what in result.stderr
     assert "of memory but 1.2 GiB is available" in result.stderr
+
+
+# A forward in numpy alone, so that check's sides are yours and fd (torch is imported by
+# check itself, and the model counts it).
+NUMPY_SOFTMAX = """
+import numpy as np
+
+
+def softmax(z):
+    e = np.exp(z - z.max())
+    return e / e.sum()
+
+
+def softmax_jacobian(z):
+    s = softmax(z)
+    return np.diag(s) - np.outer(s, s)
+"""
+
+
+@pytest.mark.parametrize("n", [600, 1500])
+def test_the_check_model_bounds_the_measured_peak(n, tmp_path):
+    (tmp_path / "npsoftmax.py").write_text(NUMPY_SOFTMAX)
+    args = ["check", "npsoftmax.py:softmax", "--jacobian", "softmax_jacobian"]
+    measured = peak_rss([*args, "--shape", str(n), "--full"], tmp_path)
+    estimate = limits.check_peak(n, n, sides=2, jacobian=True)  # yours and fd
+    assert measured <= estimate <= MOST_ABOVE * measured, (measured / 2**20, estimate / 2**20)
+
+
+def test_a_full_check_that_would_not_fit_is_refused(tmp_path, monkeypatch):
+    (tmp_path / "npsoftmax.py").write_text(NUMPY_SOFTMAX)
+    monkeypatch.setattr(limits, "available_memory", lambda: int(1.2 * 2**30))
+    monkeypatch.chdir(tmp_path)
+    args = ["check", "npsoftmax.py:softmax", "--jacobian", "softmax_jacobian", "--full"]
+    # n = 4000: 16e6 Jacobian elements at 88 bytes and torch loaded, 1.63 GiB: beyond 70%
+    # of 1.2 GiB (an n = 1500 check, 0.5 GiB, fits)
+    result = CliRunner().invoke(cli, [*args, "--shape", "4000", "--backend", "numpy,fd"])
+    assert result.exit_code == 2, result.output
+    assert "the full check would need about 1.63 GiB of memory but 1.2 GiB is available" in (
+        result.stderr
+    )

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcli import core, limits, references
+from gradcli import core, limits
 from gradcli.errors import InputError
 from gradcli.problems import (
     check_backends,
@@ -210,14 +210,10 @@ def _small(trial: Trial) -> bool:
 
 
 def _check_memory(spec: CheckSpec, trial: Trial, n_backends: int) -> None:
-    """A full Jacobian is (outputs × inputs) per backend, the torch reference holds its
-    rows twice while building it, and fd's error estimate and refinement one more; a
-    VJP holds arrays the size of the inputs, and fd's blocks are bounded."""
+    """The full check's peak (limits.check_peak, checked against measured runs)."""
     n_in = sum(v.size for v in trial.values.values())
     n_out = sum(y.size for y in trial.outputs)
-    per_element = 8 * (n_backends + 4) if spec.mode == "jacobian" else 0
-    block = 2 * 8 * references.ELEMENTS_PER_BLOCK * 4  # fd's perturbed rows and outputs
-    estimate = per_element * n_in * n_out + block + 8 * 16 * (n_in + n_out)
+    estimate = limits.check_peak(n_in, n_out, n_backends, spec.mode == "jacobian")
     limits.check_memory(
         estimate, "the full check", "leave out --full (directional checks need little memory)"
     )
