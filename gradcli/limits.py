@@ -52,6 +52,8 @@ def available_memory() -> int | None:
 #   all three backends at 24000: 1959
 #   layer 1500×1500 (batch 1): 771; 3000×1500, numpy,fd: 965
 #   softmax --plot n=1024 / 2048, numpy,fd: 187 / 454
+#   graph "y = (a * b).sum()" --rand a=N×N --rand b=N×N, N = 700 / 1000 / 1400 / 2000,
+#   numpy,fd: 392 / 563 / 886 / 1585; all three backends at 1400: 965
 #   check examples/ops.py:softmax --jacobian --full, n = 300 / 600 / 1000 / 1500 / 2000,
 #   numpy,fd: 239 / 275 / 318 / 388 / 481; all three backends at 1500 / 2500: 457 / 889;
 #   check --vjp --full at n = 1500: 232 (torch is always imported by check)
@@ -100,6 +102,20 @@ def layer_peak(elements: int, plotted: list[int], backends: tuple[str, ...], plo
     return int(base_bytes(backends) + computed + (plot_bytes(plotted, backends) if plot else 0))
 
 
+# A graph run: per element of every node, about 113-119 bytes were measured with numpy
+# and fd, 13 more with torch: each backend's value and gradient, the float64 shadow and
+# its forward, fd's perturbed forwards and directions, the comparisons' temporaries.
+GRAPH_COPIES_BEYOND_BACKENDS = 14
+
+
+def graph_peak(elements: list[int], backends: tuple[str, ...], drawn: bool) -> int:
+    """Estimated peak RSS of `gradcli graph` (without --plot) with a tensor of each size
+    in `elements` (every node); torch is loaded if it runs or draws the --rand inputs."""
+    loaded = (*backends, "torch") if drawn else backends
+    copies = len(backends) + GRAPH_COPIES_BEYOND_BACKENDS
+    return int(base_bytes(loaded) + 8 * copies * sum(elements))
+
+
 def graph_plot_peak(elements: list[int], backends: tuple[str, ...], drawn: bool) -> int:
     """Estimated peak RSS of `gradcli graph --plot` with a tensor of each size in
     `elements` (every node): each backend's value and gradient of each, and the plot of
@@ -107,7 +123,8 @@ def graph_plot_peak(elements: list[int], backends: tuple[str, ...], drawn: bool)
     Measured: (a * b).sum() of two --rand 1000×1000, numpy and fd, 502 MiB."""
     loaded = (*backends, "torch") if drawn else backends
     computed = 2 * 8 * sum(elements) * (len(backends) + 1)
-    return int(base_bytes(loaded) + computed + plot_bytes([8 * e for e in elements], backends))
+    plotted = int(base_bytes(loaded) + computed + plot_bytes([8 * e for e in elements], backends))
+    return max(plotted, graph_peak(elements, backends, drawn))  # never below the run itself
 
 
 def check_peak(n_in: int, n_out: int, sides: int, jacobian: bool) -> int:

@@ -143,3 +143,25 @@ def test_a_full_check_that_would_not_fit_is_refused(tmp_path, monkeypatch):
     assert "the full check would need about 1.63 GiB of memory but 1.2 GiB is available" in (
         result.stderr
     )
+
+
+@pytest.mark.parametrize("size", [600, 1200])
+def test_the_graph_model_bounds_the_measured_peak(size, tmp_path):
+    rand = ["--rand", f"a={size}x{size}", "--rand", f"b={size}x{size}"]
+    measured = peak_rss(["graph", "y = (a * b).sum()", *rand], tmp_path)
+    nodes = [size * size] * 3 + [1]  # a, b, a * b, the sum
+    estimate = limits.graph_peak(nodes, BACKENDS, drawn=True)
+    assert measured <= estimate <= MOST_ABOVE * measured, (measured / 2**20, estimate / 2**20)
+
+
+def test_a_graph_that_would_not_fit_is_refused_before_it_runs(tmp_path, monkeypatch):
+    # two 2500×2500 inputs and their product, 18.75e6 elements at 8·(3 + 14) bytes and
+    # torch loaded for --rand: 2.69 GiB, beyond 70% of 1.2 GiB
+    monkeypatch.setattr(limits, "available_memory", lambda: int(1.2 * 2**30))
+    rand = ["--rand", "a=2500x2500", "--rand", "b=2500x2500"]
+    result = CliRunner().invoke(cli, ["graph", "y = (a * b).sum()", *rand])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        "Error: the program would need about 2.69 GiB of memory but 1.2 GiB is available; "
+        "use smaller inputs\n"
+    )
