@@ -119,6 +119,11 @@ def softmax(z):
 def softmax_jacobian(z):
     s = softmax(z)
     return np.diag(s) - np.outer(s, s)
+
+
+def softmax_vjp(z, g):
+    s = softmax(z)
+    return s * (g - (g * s).sum())
 """
 
 
@@ -128,6 +133,15 @@ def test_the_check_model_bounds_the_measured_peak(n, tmp_path):
     args = ["check", "npsoftmax.py:softmax", "--jacobian", "softmax_jacobian"]
     measured = peak_rss([*args, "--shape", str(n), "--full"], tmp_path)
     estimate = limits.check_peak(n, n, sides=2, jacobian=True)  # yours and fd
+    assert measured <= estimate <= MOST_ABOVE * measured, (measured / 2**20, estimate / 2**20)
+
+
+def test_the_check_model_bounds_the_measured_peak_of_a_full_vjp_check(tmp_path):
+    # --full in a VJP mode holds no Jacobian: the peak is the interpreter with torch
+    (tmp_path / "npsoftmax.py").write_text(NUMPY_SOFTMAX)
+    args = ["check", "npsoftmax.py:softmax", "--vjp", "softmax_vjp", "--shape", "1500"]
+    measured = peak_rss([*args, "--full"], tmp_path)
+    estimate = limits.check_peak(1500, 1500, sides=2, jacobian=False)
     assert measured <= estimate <= MOST_ABOVE * measured, (measured / 2**20, estimate / 2**20)
 
 
