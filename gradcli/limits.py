@@ -56,7 +56,8 @@ def available_memory() -> int | None:
 #   numpy,fd: 392 / 563 / 886 / 1585; all three backends at 1400: 965
 #   check examples/ops.py:softmax --jacobian --full, n = 300 / 600 / 1000 / 1500 / 2000,
 #   numpy,fd: 239 / 275 / 318 / 388 / 481; all three backends at 1500 / 2500: 457 / 889;
-#   check --vjp --full at n = 1500: 232 (torch is always imported by check)
+#   check --vjp --full at n = 1500: 232 (torch is always imported by check); check --vjp
+#   (directional) at n = 1e6 / 2e6: 749 / 1267, all three backends at 1e6: 813
 # The interpreter with numpy is about 30 MiB; torch adds about 230 MiB.
 BASE_BYTES = 64 * 2**20
 TORCH_BYTES = 256 * 2**20
@@ -78,9 +79,13 @@ PLOT_COPIES_BEYOND_BACKENDS = 4
 # building it, fd's error estimate and refinement.
 CHECK_JACOBIAN_COPIES_PER_SIDE = 4
 CHECK_JACOBIAN_COPIES_BEYOND_SIDES = 3
-# Per input and output element (values, cotangents, VJPs, directions), and fd's blocks of
-# perturbed rows and outputs (references.ELEMENTS_PER_BLOCK elements, four arrays, twice).
-CHECK_BYTES_PER_VALUE = 8 * 16
+# Per input and output element (values, cotangents, each side's VJP and its casts, the
+# directions and projections, fd's error estimates): 271 bytes were measured with 2 sides,
+# 306 with 3 (a directional --vjp check of 1e6 and 2e6 softmax inputs: 749 / 1267 MiB with
+# yours and fd, 813 MiB at 1e6 with torch too). And fd's blocks of perturbed rows and
+# outputs (references.ELEMENTS_PER_BLOCK elements, four arrays, twice).
+CHECK_VALUE_COPIES_PER_SIDE = 4
+CHECK_VALUE_COPIES_BEYOND_SIDES = 30
 CHECK_FD_BLOCK_BYTES = 2 * 8 * (1 << 16) * 4
 
 
@@ -128,12 +133,14 @@ def graph_plot_peak(elements: list[int], backends: tuple[str, ...], drawn: bool)
 
 
 def check_peak(n_in: int, n_out: int, sides: int, jacobian: bool) -> int:
-    """Estimated peak RSS of `gradcli check --full` with `n_in` input and `n_out` output
-    elements, comparing `sides` arrays (yours, torch, fd, against); `jacobian`: the mode
-    compares full Jacobians (--jacobian), not VJPs. Check always imports torch."""
+    """Estimated peak RSS of `gradcli check` with `n_in` input and `n_out` output
+    elements, comparing `sides` arrays (yours, torch, fd, against); `jacobian`: the check
+    compares full Jacobians (--jacobian in full), not VJPs or directional derivatives.
+    Check always imports torch."""
     copies = CHECK_JACOBIAN_COPIES_PER_SIDE * sides + CHECK_JACOBIAN_COPIES_BEYOND_SIDES
     per_element = 8 * copies if jacobian else 0
-    computed = per_element * n_in * n_out + CHECK_BYTES_PER_VALUE * (n_in + n_out)
+    per_value = 8 * (CHECK_VALUE_COPIES_PER_SIDE * sides + CHECK_VALUE_COPIES_BEYOND_SIDES)
+    computed = per_element * n_in * n_out + per_value * (n_in + n_out)
     return int(base_bytes(("torch",)) + computed + CHECK_FD_BLOCK_BYTES)
 
 

@@ -145,6 +145,29 @@ def test_the_check_model_bounds_the_measured_peak_of_a_full_vjp_check(tmp_path):
     assert measured <= estimate <= MOST_ABOVE * measured, (measured / 2**20, estimate / 2**20)
 
 
+def test_the_check_model_bounds_the_measured_peak_of_a_directional_check(tmp_path):
+    # 500 000 inputs: above the full check's size, each trial is checked along directions
+    (tmp_path / "npsoftmax.py").write_text(NUMPY_SOFTMAX)
+    args = ["check", "npsoftmax.py:softmax", "--vjp", "softmax_vjp", "--shape", "500000"]
+    measured = peak_rss(args, tmp_path)
+    estimate = limits.check_peak(500_000, 500_000, sides=2, jacobian=False)
+    assert measured <= estimate <= MOST_ABOVE * measured, (measured / 2**20, estimate / 2**20)
+
+
+def test_a_directional_check_that_would_not_fit_is_refused(tmp_path, monkeypatch):
+    (tmp_path / "npsoftmax.py").write_text(NUMPY_SOFTMAX)
+    monkeypatch.setattr(limits, "available_memory", lambda: int(1.2 * 2**30))
+    monkeypatch.chdir(tmp_path)
+    # 3e6 inputs and outputs at 8·(4·2 + 30) bytes each and torch loaded: 2.02 GiB
+    args = ["check", "npsoftmax.py:softmax", "--vjp", "softmax_vjp", "--shape", "3000000"]
+    result = CliRunner().invoke(cli, [*args, "--backend", "numpy,fd"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        "Error: the check would need about 2.02 GiB of memory but 1.2 GiB is available; "
+        "use smaller inputs\n"
+    )
+
+
 def test_a_full_check_that_would_not_fit_is_refused(tmp_path, monkeypatch):
     (tmp_path / "npsoftmax.py").write_text(NUMPY_SOFTMAX)
     monkeypatch.setattr(limits, "available_memory", lambda: int(1.2 * 2**30))

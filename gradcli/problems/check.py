@@ -76,8 +76,7 @@ def _run(spec: CheckSpec) -> Report:
         if spec.mode == "grad":
             _check_elementwise(trial)
         full = spec.full or _small(trial)
-        if full:
-            _check_memory(spec, trial, len(backends))
+        _check_memory(spec, trial, len(backends), full)
         directional = directional or not full
         drawn = check_quantities.draws(spec.seed, subject, trial, t)
         if spec.mode not in ("jacobian", "grad") and full and len(drawn.cotangents) == 1:
@@ -209,14 +208,16 @@ def _small(trial: Trial) -> bool:
     return n_in * max(n_out, 1) <= MAX_FULL_JACOBIAN and 2 * n_in <= MAX_FULL_FD_CALLS
 
 
-def _check_memory(spec: CheckSpec, trial: Trial, n_backends: int) -> None:
-    """The full check's peak (limits.check_peak, checked against measured runs)."""
+def _check_memory(spec: CheckSpec, trial: Trial, n_backends: int, full: bool) -> None:
+    """The check's peak (limits.check_peak, checked against measured runs)."""
     n_in = sum(v.size for v in trial.values.values())
     n_out = sum(y.size for y in trial.outputs)
-    estimate = limits.check_peak(n_in, n_out, n_backends, spec.mode == "jacobian")
-    limits.check_memory(
-        estimate, "the full check", "leave out --full (directional checks need little memory)"
-    )
+    estimate = limits.check_peak(n_in, n_out, n_backends, full and spec.mode == "jacobian")
+    if full:
+        what, advice = "the full check", "leave out --full (directional checks need less memory)"
+    else:
+        what, advice = "the check", "use smaller inputs"
+    limits.check_memory(estimate, what, advice)
 
 
 def _check_elementwise(trial: Trial) -> None:
