@@ -52,6 +52,12 @@ def available_memory() -> int | None:
 #   all three backends at 24000: 1959
 #   layer 1500×1500 (batch 1): 771; 3000×1500, numpy,fd: 965
 #   softmax --plot n=1024 / 2048, numpy,fd: 187 / 454
+#   graph "y = (a * b).sum()" --rand a=N×N --rand b=N×N, N = 700 / 1000 / 1400 / 2000,
+#   numpy,fd: 392 / 563 / 886 / 1585; all three backends at 1400: 965
+#   check examples/ops.py:softmax --jacobian --full, n = 300 / 600 / 1000 / 1500 / 2000,
+#   numpy,fd: 239 / 275 / 318 / 388 / 481; all three backends at 1500 / 2500: 457 / 889;
+#   check --vjp --full at n = 1500: 232 (torch is always imported by check); check --vjp
+#   (directional) at n = 1e6 / 2e6: 749 / 1267, all three backends at 1e6: 813
 # The interpreter with numpy is about 30 MiB; torch adds about 230 MiB.
 BASE_BYTES = 64 * 2**20
 TORCH_BYTES = 256 * 2**20
@@ -67,6 +73,20 @@ LAYER_BYTES_PER_ELEMENT = 256
 # array plus the difference panel's temporaries (a − ref, |·|, masks, LogNorm's copy).
 PLOT_BASE_BYTES = 128 * 2**20
 PLOT_COPIES_BEYOND_BACKENDS = 4
+# check --full in a Jacobian mode: per element of the (outputs × inputs) Jacobian, about
+# 68 bytes were measured with "yours" and fd (2 sides), 104-111 with torch too (3): each
+# side's Jacobian with its casts and comparison temporaries, torch's rows held twice while
+# building it, fd's error estimate and refinement.
+CHECK_JACOBIAN_COPIES_PER_SIDE = 4
+CHECK_JACOBIAN_COPIES_BEYOND_SIDES = 3
+# Per input and output element (values, cotangents, each side's VJP and its casts, the
+# directions and projections, fd's error estimates): 271 bytes were measured with 2 sides,
+# 306 with 3 (a directional --vjp check of 1e6 and 2e6 softmax inputs: 749 / 1267 MiB with
+# yours and fd, 813 MiB at 1e6 with torch too). And fd's blocks of perturbed rows and
+# outputs (references.ELEMENTS_PER_BLOCK elements, four arrays, twice).
+CHECK_VALUE_COPIES_PER_SIDE = 4
+CHECK_VALUE_COPIES_BEYOND_SIDES = 30
+CHECK_FD_BLOCK_BYTES = 2 * 8 * (1 << 16) * 4
 
 
 def base_bytes(backends: tuple[str, ...]) -> int:
@@ -87,6 +107,20 @@ def layer_peak(elements: int, plotted: list[int], backends: tuple[str, ...], plo
     return int(base_bytes(backends) + computed + (plot_bytes(plotted, backends) if plot else 0))
 
 
+# A graph run: per element of every node, about 113-119 bytes were measured with numpy
+# and fd, 13 more with torch: each backend's value and gradient, the float64 shadow and
+# its forward, fd's perturbed forwards and directions, the comparisons' temporaries.
+GRAPH_COPIES_BEYOND_BACKENDS = 14
+
+
+def graph_peak(elements: list[int], backends: tuple[str, ...], drawn: bool) -> int:
+    """Estimated peak RSS of `gradcli graph` (without --plot) with a tensor of each size
+    in `elements` (every node); torch is loaded if it runs or draws the --rand inputs."""
+    loaded = (*backends, "torch") if drawn else backends
+    copies = len(backends) + GRAPH_COPIES_BEYOND_BACKENDS
+    return int(base_bytes(loaded) + 8 * copies * sum(elements))
+
+
 def graph_plot_peak(elements: list[int], backends: tuple[str, ...], drawn: bool) -> int:
     """Estimated peak RSS of `gradcli graph --plot` with a tensor of each size in
     `elements` (every node): each backend's value and gradient of each, and the plot of
@@ -94,7 +128,20 @@ def graph_plot_peak(elements: list[int], backends: tuple[str, ...], drawn: bool)
     Measured: (a * b).sum() of two --rand 1000×1000, numpy and fd, 502 MiB."""
     loaded = (*backends, "torch") if drawn else backends
     computed = 2 * 8 * sum(elements) * (len(backends) + 1)
-    return int(base_bytes(loaded) + computed + plot_bytes([8 * e for e in elements], backends))
+    plotted = int(base_bytes(loaded) + computed + plot_bytes([8 * e for e in elements], backends))
+    return max(plotted, graph_peak(elements, backends, drawn))  # never below the run itself
+
+
+def check_peak(n_in: int, n_out: int, sides: int, jacobian: bool) -> int:
+    """Estimated peak RSS of `gradcli check` with `n_in` input and `n_out` output
+    elements, comparing `sides` arrays (yours, torch, fd, against); `jacobian`: the check
+    compares full Jacobians (--jacobian in full), not VJPs or directional derivatives.
+    Check always imports torch."""
+    copies = CHECK_JACOBIAN_COPIES_PER_SIDE * sides + CHECK_JACOBIAN_COPIES_BEYOND_SIDES
+    per_element = 8 * copies if jacobian else 0
+    per_value = 8 * (CHECK_VALUE_COPIES_PER_SIDE * sides + CHECK_VALUE_COPIES_BEYOND_SIDES)
+    computed = per_element * n_in * n_out + per_value * (n_in + n_out)
+    return int(base_bytes(("torch",)) + computed + CHECK_FD_BLOCK_BYTES)
 
 
 def plot_bytes(plotted: list[int], backends: tuple[str, ...]) -> int:

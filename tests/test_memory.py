@@ -103,3 +103,102 @@ def test_what_would_not_fit_is_refused_before_anything_is_allocated(
     assert result.exit_code == 2, result.output
     assert what in result.stderr
     assert "of memory but 1.2 GiB is available" in result.stderr
+
+
+# A forward in numpy alone, so that check's sides are yours and fd (torch is imported by
+# check itself, and the model counts it).
+NUMPY_SOFTMAX = """
+import numpy as np
+
+
+def softmax(z):
+    e = np.exp(z - z.max())
+    return e / e.sum()
+
+
+def softmax_jacobian(z):
+    s = softmax(z)
+    return np.diag(s) - np.outer(s, s)
+
+
+def softmax_vjp(z, g):
+    s = softmax(z)
+    return s * (g - (g * s).sum())
+"""
+
+
+@pytest.mark.parametrize("n", [600, 1500])
+def test_the_check_model_bounds_the_measured_peak(n, tmp_path):
+    (tmp_path / "npsoftmax.py").write_text(NUMPY_SOFTMAX)
+    args = ["check", "npsoftmax.py:softmax", "--jacobian", "softmax_jacobian"]
+    measured = peak_rss([*args, "--shape", str(n), "--full"], tmp_path)
+    estimate = limits.check_peak(n, n, sides=2, jacobian=True)  # yours and fd
+    assert measured <= estimate <= MOST_ABOVE * measured, (measured / 2**20, estimate / 2**20)
+
+
+def test_the_check_model_bounds_the_measured_peak_of_a_full_vjp_check(tmp_path):
+    # --full in a VJP mode holds no Jacobian: the peak is the interpreter with torch
+    (tmp_path / "npsoftmax.py").write_text(NUMPY_SOFTMAX)
+    args = ["check", "npsoftmax.py:softmax", "--vjp", "softmax_vjp", "--shape", "1500"]
+    measured = peak_rss([*args, "--full"], tmp_path)
+    estimate = limits.check_peak(1500, 1500, sides=2, jacobian=False)
+    assert measured <= estimate <= MOST_ABOVE * measured, (measured / 2**20, estimate / 2**20)
+
+
+def test_the_check_model_bounds_the_measured_peak_of_a_directional_check(tmp_path):
+    # 500 000 inputs: above the full check's size, each trial is checked along directions
+    (tmp_path / "npsoftmax.py").write_text(NUMPY_SOFTMAX)
+    args = ["check", "npsoftmax.py:softmax", "--vjp", "softmax_vjp", "--shape", "500000"]
+    measured = peak_rss(args, tmp_path)
+    estimate = limits.check_peak(500_000, 500_000, sides=2, jacobian=False)
+    assert measured <= estimate <= MOST_ABOVE * measured, (measured / 2**20, estimate / 2**20)
+
+
+def test_a_directional_check_that_would_not_fit_is_refused(tmp_path, monkeypatch):
+    (tmp_path / "npsoftmax.py").write_text(NUMPY_SOFTMAX)
+    monkeypatch.setattr(limits, "available_memory", lambda: int(1.2 * 2**30))
+    monkeypatch.chdir(tmp_path)
+    # 3e6 inputs and outputs at 8·(4·2 + 30) bytes each and torch loaded: 2.02 GiB
+    args = ["check", "npsoftmax.py:softmax", "--vjp", "softmax_vjp", "--shape", "3000000"]
+    result = CliRunner().invoke(cli, [*args, "--backend", "numpy,fd"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        "Error: the check would need about 2.02 GiB of memory but 1.2 GiB is available; "
+        "use smaller inputs\n"
+    )
+
+
+def test_a_full_check_that_would_not_fit_is_refused(tmp_path, monkeypatch):
+    (tmp_path / "npsoftmax.py").write_text(NUMPY_SOFTMAX)
+    monkeypatch.setattr(limits, "available_memory", lambda: int(1.2 * 2**30))
+    monkeypatch.chdir(tmp_path)
+    args = ["check", "npsoftmax.py:softmax", "--jacobian", "softmax_jacobian", "--full"]
+    # n = 4000: 16e6 Jacobian elements at 88 bytes and torch loaded, 1.63 GiB: beyond 70%
+    # of 1.2 GiB (an n = 1500 check, 0.5 GiB, fits)
+    result = CliRunner().invoke(cli, [*args, "--shape", "4000", "--backend", "numpy,fd"])
+    assert result.exit_code == 2, result.output
+    assert "the full check would need about 1.63 GiB of memory but 1.2 GiB is available" in (
+        result.stderr
+    )
+
+
+@pytest.mark.parametrize("size", [600, 1200])
+def test_the_graph_model_bounds_the_measured_peak(size, tmp_path):
+    rand = ["--rand", f"a={size}x{size}", "--rand", f"b={size}x{size}"]
+    measured = peak_rss(["graph", "y = (a * b).sum()", *rand], tmp_path)
+    nodes = [size * size] * 3 + [1]  # a, b, a * b, the sum
+    estimate = limits.graph_peak(nodes, BACKENDS, drawn=True)
+    assert measured <= estimate <= MOST_ABOVE * measured, (measured / 2**20, estimate / 2**20)
+
+
+def test_a_graph_that_would_not_fit_is_refused_before_it_runs(tmp_path, monkeypatch):
+    # two 2500×2500 inputs and their product, 18.75e6 elements at 8·(3 + 14) bytes and
+    # torch loaded for --rand: 2.69 GiB, beyond 70% of 1.2 GiB
+    monkeypatch.setattr(limits, "available_memory", lambda: int(1.2 * 2**30))
+    rand = ["--rand", "a=2500x2500", "--rand", "b=2500x2500"]
+    result = CliRunner().invoke(cli, ["graph", "y = (a * b).sum()", *rand])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        "Error: the program would need about 2.69 GiB of memory but 1.2 GiB is available; "
+        "use smaller inputs\n"
+    )

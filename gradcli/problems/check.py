@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcli import core, limits, references
+from gradcli import core, limits
 from gradcli.errors import InputError
 from gradcli.problems import (
     check_backends,
@@ -76,8 +76,7 @@ def _run(spec: CheckSpec) -> Report:
         if spec.mode == "grad":
             _check_elementwise(trial)
         full = spec.full or _small(trial)
-        if full:
-            _check_memory(spec, trial, len(backends))
+        _check_memory(spec, trial, len(backends), full)
         directional = directional or not full
         drawn = check_quantities.draws(spec.seed, subject, trial, t)
         if spec.mode not in ("jacobian", "grad") and full and len(drawn.cotangents) == 1:
@@ -209,18 +208,16 @@ def _small(trial: Trial) -> bool:
     return n_in * max(n_out, 1) <= MAX_FULL_JACOBIAN and 2 * n_in <= MAX_FULL_FD_CALLS
 
 
-def _check_memory(spec: CheckSpec, trial: Trial, n_backends: int) -> None:
-    """A full Jacobian is (outputs × inputs) per backend, the torch reference holds its
-    rows twice while building it, and fd's error estimate and refinement one more; a
-    VJP holds arrays the size of the inputs, and fd's blocks are bounded."""
+def _check_memory(spec: CheckSpec, trial: Trial, n_backends: int, full: bool) -> None:
+    """The check's peak (limits.check_peak, checked against measured runs)."""
     n_in = sum(v.size for v in trial.values.values())
     n_out = sum(y.size for y in trial.outputs)
-    per_element = 8 * (n_backends + 4) if spec.mode == "jacobian" else 0
-    block = 2 * 8 * references.ELEMENTS_PER_BLOCK * 4  # fd's perturbed rows and outputs
-    estimate = per_element * n_in * n_out + block + 8 * 16 * (n_in + n_out)
-    limits.check_memory(
-        estimate, "the full check", "leave out --full (directional checks need little memory)"
-    )
+    estimate = limits.check_peak(n_in, n_out, n_backends, full and spec.mode == "jacobian")
+    if full:
+        what, advice = "the full check", "leave out --full (directional checks need less memory)"
+    else:
+        what, advice = "the check", "use smaller inputs"
+    limits.check_memory(estimate, what, advice)
 
 
 def _check_elementwise(trial: Trial) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcli import core
+from gradcli import core, limits
 from gradcli.backends import engine
 from gradcli.errors import InputError
 from gradcli.problems import graph_fd, graph_shapes, graph_text
@@ -71,6 +71,10 @@ def _where(program: Program, number: int, shapes: list[tuple[int, ...]], reason:
 
 def run(spec: GraphSpec) -> Report:
     shapes = validate(spec)
+    # the model of limits.graph_peak, checked in test_memory.py
+    sizes = [graph_shapes.elements(shape) for shape in shapes]
+    peak = limits.graph_peak(sizes, spec.options.backends, bool(spec.draws))
+    limits.check_memory(peak, "the program", "use smaller inputs")
     program, options = spec.program, spec.options
     results: dict[str, BackendResult] = {}
     refs: list[core.NumericalReference] = []
