@@ -174,6 +174,7 @@ def _vectors_by_row(
     length = _having(report, quantities[0])[0][1].size
     shown = _columns_shown(length)
     table = titled_table(f"Vectors of length {length}")
+    table.droppable_from = 2  # the entries give way to a narrow terminal, not the names
     table.add_column("quantity")
     table.add_column("backend")
     for j in shown:
@@ -268,6 +269,7 @@ def _matrix_table(
     row_ids, col_ids = _columns_shown(rows), _columns_shown(cols)
     index, failed = worst.get(quantity, ((), False))
     table = titled_table(_label(report, quantity))
+    table.droppable_from = 2  # the columns give way to a narrow terminal, not the cells
     table.add_column("backend")
     table.add_column("i\\j", justify="right", style="dim")
     for j in col_ids:
