@@ -116,9 +116,8 @@ def _graph(report: Report, width: int, fmt: Any, failing: set[str]) -> list[Text
         if np.ndim(array) <= 1:  # a vector or a number: one row beside its name
             out += _row(f"{name}.grad", array, width, fmt)
             continue
-        out.append(
-            Text(f"{title}   ({'×'.join(map(str, np.shape(array))) or 'scalar'})", style="bold")
-        )
+        shape = "×".join(map(str, np.shape(array))) or "scalar"
+        out += wrap(f"{title}   ({shape})", width, "    ", style="bold")
         matrix = as_matrix(np.asarray(array, dtype=np.float64))
         rows = rows_shown(matrix.shape[0], MAX_ROWS)
         columns = matrix_columns(matrix, fmt, rows)

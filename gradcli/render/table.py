@@ -112,10 +112,10 @@ def _renderables(report: Report, precision: int, heatmap: bool = False) -> list[
     out += [(table, False) for table in tables]
     if report.explanation is not None:
         out.append((Text(f"Chain rule for {report.explanation.target}", style="bold"), False))
-        out += [(Text(line), True) for line in report.explanation.lines]
+        out += [(Text(line), False) for line in report.explanation.lines]
     for title, lines in report.sections:
         out.append((Text(title, style="bold"), False))
-        out += [(Text("  " + line), True) for line in lines]
+        out += [(Text("  " + line), False) for line in lines]
     out += [(Text("note: " + note, style="yellow"), False) for note in report.notes]
     style = "bold green" if report.ok else "bold red"
     out.append((Text(report.verdict.summary, style=style), False))
