@@ -109,3 +109,26 @@ def test_a_matrix_gives_up_columns_not_digits():
     assert "column" in text.splitlines()[-1]  # and the note says how many
     assert not CROPPED.search(text)
     assert max(map(len, text.splitlines())) <= 60
+
+
+@pytest.mark.parametrize("quiet", [True, False])
+def test_an_ascii_stream_gets_ascii_from_a_directional_check(quiet):
+    """click rewraps an ASCII stdout as UTF-8 unless written to as sys.stdout is: the
+    directional check's "vᵀJu" must arrive as "v^TJu", not as UTF-8 bytes."""
+    import os
+    import subprocess
+    import sys
+
+    args = [
+        *("check", "examples/linear.py:linear", "--vjp", "linear_vjp"),
+        *("--shape", "x=300x10", "--shape", "W=10x4", "--shape", "b=4", "--trials", "1"),
+        *(["--quiet"] if quiet else ["--detail"]),
+    ]
+    env = dict(os.environ, PYTHONIOENCODING="ascii", COLUMNS="80", PYTHONPATH=str(ROOT))
+    done = subprocess.run(
+        [sys.executable, "-m", "gradcli", *args], capture_output=True, env=env, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr
+    done.stdout.decode("ascii")  # raises on any byte a stream in ASCII cannot take
+    done.stderr.decode("ascii")
+    assert b"v^TJu" in done.stdout
