@@ -132,3 +132,20 @@ def test_an_ascii_stream_gets_ascii_from_a_directional_check(quiet):
     done.stdout.decode("ascii")  # raises on any byte a stream in ASCII cannot take
     done.stderr.decode("ascii")
     assert b"v^TJu" in done.stdout
+
+
+def test_json_on_an_ascii_stream_is_the_same_document_in_escapes():
+    import json
+
+    import orjson
+
+    from gradcli.render.json import for_stream
+
+    document = {"trial0.vᵀJu.x": [1.5, -2.0], "note": "∂L/∂· ≤ 1e-9 …", "astral": "𝔼"}
+    data = orjson.dumps(document)
+    escaped = for_stream(data, "ascii")
+    assert escaped.isascii()
+    assert b"v\\u1d40Ju" in escaped
+    assert b"\\ud835\\udd3c" in escaped  # 𝔼 as a UTF-16 surrogate pair
+    assert json.loads(escaped) == document
+    assert for_stream(data, "utf-8") is data

@@ -268,7 +268,10 @@ def emit(report: Report, options: dict[str, Any], npz: NpzWriter | None) -> None
     elif options["as_json"]:
         from gradcli.render import json
 
-        click.echo(json.dumps(report, indent=sys.stdout.isatty()), nl=False)
+        click.echo(
+            json.for_stream(json.dumps(report, indent=sys.stdout.isatty()), sys.stdout.encoding),
+            nl=False,
+        )
     elif options["detail"] or options["heatmap"]:
         from gradcli.render import table
 
