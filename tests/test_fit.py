@@ -46,6 +46,19 @@ RUNS = {
         "5",
     ),
     "module": ("check", "examples/model.py:NetDropsATerm", "--shape", "x=8x16", "--trials", "1"),
+    "vjp": (
+        *("check", "examples/linear.py:linear", "--vjp", "linear_vjp_wrong_w"),
+        *("--shape", "x=8x16", "--shape", "W=16x4", "--shape", "b=4", "--trials", "1"),
+    ),
+    "directional": (
+        *("check", "examples/linear.py:linear", "--vjp", "linear_vjp"),
+        *("--shape", "x=300x10", "--shape", "W=10x4", "--shape", "b=4", "--trials", "1"),
+    ),
+    "graph10": (
+        *("graph", "b = a.sum(dim=0, keepdim=True); c = a/b; y = w@c"),
+        *("--rand", "w=4x10", "--rand", "a=10x10", "--seed", "42"),
+    ),
+    "explain": ("softmax", "3", "1", "-3", "--explain", "J[0,1]"),
 }
 
 
