@@ -263,12 +263,15 @@ def emit(report: Report, options: dict[str, Any], npz: NpzWriter | None) -> None
         from gradcli.render.findings import quiet_line
 
         if report.explanation is not None:  # asked for by name: --quiet keeps it
-            click.echo("\n".join(report.explanation.lines))
-        click.echo(quiet_line(report))
+            click.echo("\n".join(report.explanation.lines), file=sys.stdout)
+        click.echo(quiet_line(report), file=sys.stdout)
     elif options["as_json"]:
         from gradcli.render import json
 
-        click.echo(json.dumps(report, indent=sys.stdout.isatty()), nl=False)
+        click.echo(
+            json.for_stream(json.dumps(report, indent=sys.stdout.isatty()), sys.stdout.encoding),
+            nl=False,
+        )
     elif options["detail"] or options["heatmap"]:
         from gradcli.render import table
 

@@ -93,16 +93,16 @@ def failure_body(report: Report, f: Failure, width: int, fmt: Any) -> list[Text]
             for j in range(mine.shape[1])
         ]
         return [
-            Text(heading, style="bold"),
+            *wrap(heading, width, "    ", style="bold"),
             *lines(fit_columns([labels], columns, width)),
-            Text(f"  ({tolerance})", style="dim"),
+            *wrap(f"  ({tolerance})", width, "    ", style="dim"),
         ]
     # the tables' own headers name both sides ("yours i\\j", "torch i\\j")
     focus = _as_matrix_index(f.worst.worst_index, np.shape(f.values(report)[0]))
     left = matrix_lines(mine, width, fmt, bad, header=f"{f.differing} i\\j", focus=focus)
     right = matrix_lines(expected, width, fmt, header=f"{f.expected} i\\j", focus=focus)
     out: list[Text] = beside(left, right, width) or [*left, *right]
-    out.append(Text(f"{f.differing} − expected  ({tolerance})"))
+    out += wrap(f"{f.differing} − expected  ({tolerance})", width, "    ")
     rows = rows_shown(gap.shape[0], MAX_MATRIX_ROWS, focus[0] if focus else None)
     columns = []
     for j in range(gap.shape[1]):

@@ -116,9 +116,8 @@ def _graph(report: Report, width: int, fmt: Any, failing: set[str]) -> list[Text
         if np.ndim(array) <= 1:  # a vector or a number: one row beside its name
             out += _row(f"{name}.grad", array, width, fmt)
             continue
-        out.append(
-            Text(f"{title}   ({'×'.join(map(str, np.shape(array))) or 'scalar'})", style="bold")
-        )
+        shape = "×".join(map(str, np.shape(array))) or "scalar"
+        out += wrap(f"{title}   ({shape})", width, "    ", style="bold")
         matrix = as_matrix(np.asarray(array, dtype=np.float64))
         rows = rows_shown(matrix.shape[0], MAX_ROWS)
         columns = matrix_columns(matrix, fmt, rows)
@@ -150,7 +149,15 @@ def _variables(report: Report, graph: list[dict[str, Any]], width: int, fmt: Any
     if sum(c.width + 2 for c in with_source) - 2 <= width:
         return table_lines(with_source)
     program = str(report.inputs.get("program", ""))
-    return table_lines(columns) + wrap(f"program: {program}", width, indent="    ")
+    tail = wrap(f"program: {program}", width, indent="    ")
+    if sum(c.width + 2 for c in columns) - 2 <= width:
+        return table_lines(columns) + tail
+    out: list[Text] = []  # too narrow for the columns: a record per variable, values whole
+    for row in zip(names, shapes, value_ranges, grad_ranges, defined, strict=True):
+        out += wrap(f"{row[0]}  ({row[1]})  {row[4]}".rstrip(), width, "    ", style="bold")
+        out += wrap(f"  value [min, max]: {row[2]}", width, "    ")
+        out += wrap(f"  ∂L/∂· [min, max]: {row[3]}", width, "    ")
+    return out + tail
 
 
 def _statements(report: Report) -> dict[str, str]:

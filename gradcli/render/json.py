@@ -19,3 +19,23 @@ def dumps(report: Report, *, indent: bool = False, max_elements: int = JSON_MAX_
         document = {**document, "failing_trial": failing}
         document["ok"] = document.pop("ok")  # "ok" stays the last key
     return orjson.dumps(document, option=option)
+
+
+def for_stream(data: bytes, encoding: str | None) -> bytes:
+    """`data` as the stream can take it: unchanged on a UTF-8 stream; on one that cannot
+    encode the math symbols (PYTHONIOENCODING=ascii, LC_ALL=C), every non-ASCII character
+    as a JSON escape (the same document, "v\\u1d40Ju" for "vᵀJu"), never raw UTF-8 bytes."""
+    try:
+        "ᵀ−…".encode(encoding or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        text = data.decode("utf-8")  # non-ASCII appears only inside JSON strings
+        return "".join(c if c.isascii() else _escape(c) for c in text).encode("ascii")
+    return data
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000  # beyond the basic plane: a UTF-16 surrogate pair, as JSON spells it
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"

@@ -112,10 +112,10 @@ def _renderables(report: Report, precision: int, heatmap: bool = False) -> list[
     out += [(table, False) for table in tables]
     if report.explanation is not None:
         out.append((Text(f"Chain rule for {report.explanation.target}", style="bold"), False))
-        out += [(Text(line), True) for line in report.explanation.lines]
+        out += [(Text(line), False) for line in report.explanation.lines]
     for title, lines in report.sections:
         out.append((Text(title, style="bold"), False))
-        out += [(Text("  " + line), True) for line in lines]
+        out += [(Text("  " + line), False) for line in lines]
     out += [(Text("note: " + note, style="yellow"), False) for note in report.notes]
     style = "bold green" if report.ok else "bold red"
     out.append((Text(report.verdict.summary, style=style), False))
@@ -174,6 +174,7 @@ def _vectors_by_row(
     length = _having(report, quantities[0])[0][1].size
     shown = _columns_shown(length)
     table = titled_table(f"Vectors of length {length}")
+    table.droppable_from = 2  # the entries give way to a narrow terminal, not the names
     table.add_column("quantity")
     table.add_column("backend")
     for j in shown:
@@ -268,6 +269,7 @@ def _matrix_table(
     row_ids, col_ids = _columns_shown(rows), _columns_shown(cols)
     index, failed = worst.get(quantity, ((), False))
     table = titled_table(_label(report, quantity))
+    table.droppable_from = 2  # the columns give way to a narrow terminal, not the cells
     table.add_column("backend")
     table.add_column("i\\j", justify="right", style="dim")
     for j in col_ids:

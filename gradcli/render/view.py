@@ -117,11 +117,13 @@ def _results_once(report: Report, width: int, fmt: Any, skip: set[str]) -> list[
         joined = beside(vectors[0], matrix, width)
         if joined:
             pad = max(len(t.plain) for t in vectors[0]) + len(SEPARATOR)
-            return [*out, Text(" " * pad) + title, *joined]
+            if pad + len(title.plain) <= width:
+                return [*out, Text(" " * pad) + title, *joined]
+            return [*out, *wrap(title.plain, width, "    ", style="bold"), *joined]
     for block in vectors:
         out += block
     for title, q in matrices:
-        out.append(title)
+        out += wrap(title.plain, width, "    ", style="bold")
         out += matrix_lines(as_matrix(shown_value(report, q)), width, fmt)
     return out
 
