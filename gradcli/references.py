@@ -228,10 +228,6 @@ class Differentiator:
                     score = float(np.max(trial[1], initial=0.0))
                     if score < best:
                         best, (value, error, kink_left, kink_right, infinite) = score, trial
-            elif np.any(kink_left != kink_right) and not np.any(infinite):
-                value, error, kink_left, kink_right, infinite = self._resolve(
-                    j, (value, error, kink_left, kink_right, infinite)
-                )
             derivative.value[:, j] = value
             derivative.error.refined[j] = error
             derivative.kinks = [k for k in derivative.kinks if k.j != j]
@@ -244,24 +240,6 @@ class Differentiator:
         derivative.methods_used["richardson"] = derivative.methods_used.get("richardson", 0) + len(
             columns
         )
-
-    def _resolve(
-        self, j: int, found: tuple[F64, F64, F64, F64, NDArray[np.bool_]]
-    ) -> tuple[F64, F64, F64, F64, NDArray[np.bool_]]:
-        """A kink seen at step h lies somewhere within ±4h of x_j, not necessarily at it
-        (relu at 1e-300: the step straddles 0). Smaller steps (one inside |x_j|, which
-        keeps the commonest kink, at 0, out of reach) decide: the first that sees no kink
-        and is precise enough that it would have seen the jump replaces it; a kink at
-        x_j itself persists at every step."""
-        step, x = float(self.step[j]), abs(float(self.x[j]))
-        jump = float(np.min(np.abs(found[3] - found[2])[found[2] != found[3]]))
-        smaller = [x / 8] if 0 < x < 4 * step else []
-        for h in [*smaller, step / 64, step / 4096]:
-            trial = self._column(j, h)
-            no_kink = not np.any(trial[2] != trial[3]) and not np.any(trial[4])
-            if no_kink and KINK_FACTOR * float(np.max(trial[1], initial=0.0)) < jump:
-                return trial
-        return found
 
     def _column(self, j: int, h: float) -> tuple[F64, F64, F64, F64, NDArray[np.bool_]]:
         """Column j at steps h, 2h, 4h: (value, error, left, right, infinite); left and
