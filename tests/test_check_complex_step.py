@@ -56,6 +56,7 @@ def test_a_very_steep_derivative_off_by_1e_8_fails_at_the_default_tolerance():
     )
     assert not report.ok
     assert "yours" in report.verdict.summary
+    assert any("wrong by a constant factor 1 + 1e-08" in d for d in report.verdict.details)
 
 
 def shifted(x):
