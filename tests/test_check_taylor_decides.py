@@ -73,3 +73,25 @@ def test_an_ordinary_function_keeps_its_24_steps():
     counts = [sum(line.startswith("h = ") for line in lines) for _, lines in report.sections]
     assert [c for c in counts if c] == [24] * len([c for c in counts if c])
     assert any(counts)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_at_random_inputs_the_steep_wave_is_right_at_rate_2_and_wrong_at_rate_1(seed):
+    """At x ~ N(0, 1), sin(1e5·x) moves by 1e5·ε·|x| when x + h·u is rounded: that floor
+    is part of the rounding the rates leave out (else a right derivative measured 1)."""
+    right = gradcli.check(wave, grad=wave_grad, shape=(5,), seed=seed, backends=["fd"], taylor=True)
+    assert all(law.ok for law in right.laws), rates(right)
+    assert all(abs(r - 2.0) < 0.15 for r in rates(right)), rates(right)
+    wrong = gradcli.check(
+        wave,
+        grad=lambda x: 1.001 * wave_grad(x),
+        shape=(5,),
+        seed=seed,
+        backends=["fd"],
+        taylor=True,
+    )
+    # the verdict needs one trial at rate ~1 (a trial whose random u, v make the error
+    # term small against the curvature can still measure 2 here)
+    assert not all(law.ok for law in wrong.laws), rates(wrong)
+    assert min(rates(wrong)) < 1.3, rates(wrong)
+    assert not wrong.ok
