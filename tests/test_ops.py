@@ -59,6 +59,7 @@ CASES = (
     ]
     + [("T", (shape,), ()) for shape in ((3, 4), (5,), ())]
     + [("transpose", ((2, 3, 4),), dims) for dims in ((0, 2), (-1, 0), (1, 1))]
+    + [("transpose", ((),), (0, -1))]  # a 0-d tensor: torch accepts dims 0 and -1
     + [("reshape", ((3, 4),), (shape,)) for shape in ((4, 3), (-1,), (2, -1, 2))]
     + [
         ("index", ((4, 5),), (key,))
@@ -288,6 +289,10 @@ def test_ties_of_max_are_counted_in_each_reduced_slice():
     (kink,) = kink_points(program, engine.forward(program, {"a": a}, "float64"))
     assert kink.kind == "tie"
     assert kink.indices == ((0, 0), (0, 1), (1, 0), (2, 1))  # column 2's peak is alone
+    program = parse_program("y = a.max(dim=-1)", ("a",))
+    a = np.array([[1.0, 3.0, 3.0], [2.0, 0.0, 1.0]])
+    (kink,) = kink_points(program, engine.forward(program, {"a": a}, "float64"))
+    assert kink.indices == ((0, 1), (0, 2))  # row 1's peak is alone
 
 
 @given(st.lists(st.sampled_from([-1.0, 0.0, 0.5, 2.0]), min_size=1, max_size=6))
@@ -371,3 +376,34 @@ def test_the_shape_rule_accepts_exactly_what_numpy_and_torch_run(name, data):
         grads = op.vjp(np.ones(out.shape), args, out, params)
     assert out.shape == expected
     assert [g.shape for g in grads] == [tuple(s) for s in shapes]
+
+
+@pytest.mark.parametrize(
+    ("shapes", "message"),
+    [
+        (((), (3,)), "matmul needs tensors of at least 1 dim"),
+        (((3,), ()), "matmul needs tensors of at least 1 dim"),
+        (((2, 3), (4,)), "matmul: inner sizes differ (3 and 4)"),
+        (((3,), (4, 2)), "matmul: inner sizes differ (3 and 4)"),
+        (((5, 2, 3), (2, 4, 2)), "matmul: inner sizes differ (3 and 4)"),
+    ],
+)
+def test_matmul_shape_errors_name_the_sizes(shapes, message):
+    with pytest.raises(ValueError, match="matmul") as info:
+        REGISTRY["matmul"].shape(shapes, ())
+    assert str(info.value) == message
+
+
+# --- the hand-derived formulas of backends/analytic.py on shapes the commands do not use ---
+
+
+@pytest.mark.parametrize("shape", [(5,), (2, 3, 4)])
+def test_analytic_softmax_vjp_on_one_row_and_on_batches_of_batches(shape):
+    from gradcli.backends import analytic
+
+    rng = np.random.default_rng(7)
+    z, v = rng.normal(size=shape), rng.normal(size=shape)
+    zt = torch.tensor(z, requires_grad=True)
+    (expected,) = torch.autograd.grad(torch.softmax(zt, dim=-1), zt, torch.tensor(v))
+    got = analytic.softmax_vjp(analytic.softmax(z), v)
+    np.testing.assert_allclose(got, expected.numpy(), rtol=1e-12, atol=1e-15)

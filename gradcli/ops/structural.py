@@ -89,7 +89,7 @@ def index_shape(shapes: Sequence[Shape], p: Params) -> Shape:
 
 def index_vjp(g: Array, x: Sequence[Array], o: Array, p: Params) -> list[Array]:
     # basic indexing picks each element at most once: the gradient lands where it came from
-    grad = np.zeros_like(x[0], dtype=g.dtype)
+    grad = np.zeros(x[0].shape, dtype=g.dtype)
     grad[index_key(p[0])] = g
     return [grad]
 
@@ -202,15 +202,15 @@ def log_softmax_vjp(g: Array, x: Sequence[Array], o: Array, p: Params) -> list[A
 
 
 def matmul_shape(shapes: Sequence[Shape], p: Params) -> Shape:
+    # A's last axis meets B's second-to-last (its only one if 1-D); a 1-D side adds no
+    # axis to C; the axes before the last two broadcast
     a, b = shapes
     if not a or not b:
         raise ValueError("matmul needs tensors of at least 1 dim")
-    a2 = (1, *a) if len(a) == 1 else a
-    b2 = (*b, 1) if len(b) == 1 else b
-    if a2[-1] != b2[-2]:
-        raise ValueError(f"matmul: inner sizes differ ({a2[-1]} and {b2[-2]})")
-    batch = broadcast(a2[:-2], b2[:-2])
-    return batch + (a2[-2],) * (len(a) > 1) + (b2[-1],) * (len(b) > 1)
+    inner = b[-2] if len(b) > 1 else b[0]
+    if a[-1] != inner:
+        raise ValueError(f"matmul: inner sizes differ ({a[-1]} and {inner})")
+    return broadcast(a[:-2], b[:-2]) + a[-2:-1] + b[-1:] * (len(b) > 1)
 
 
 def matmul_cost(shapes: Sequence[Shape], out: Shape, p: Params) -> int:
