@@ -15,7 +15,7 @@ cheap pass is run as one block, never on the thread pool).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -67,10 +67,31 @@ def _reference(
     if step is None:
         step = references.CBRT_EPS * np.maximum(1.0, np.abs(flat))
     with _one_block():
-        d = references.Differentiator(f_rows, flat, step * factor, f_scale)
+        d = _Probed(f_rows, flat, step * factor, f_scale)
+        d.probe_step = step  # the inputs' scale, without the noise's step factor
         derivative = d.cheap()
-        analytic = complex_input and check_analytic.carries_the_complex_step(f_rows, flat, step)
-    return derivative, core.NumericalReference("fd", key, derivative, d, analytic, describe)
+    return derivative, core.NumericalReference("fd", key, derivative, d, complex_input, describe)
+
+
+class _Probed(references.Differentiator):
+    """The complex step only for a forward that carries it, probed once (check_analytic)
+    when the core first asks for it: a check whose cheap reference is conclusive pays
+    nothing. A forward that fails the probe is refined by Richardson instead."""
+
+    _carries: bool | None = None
+    probe_step: Array | None = None
+
+    def complex_step(
+        self, derivative: references.Derivative | None, columns: Sequence[int]
+    ) -> references.Derivative:
+        if self._carries is None:
+            self._carries = check_analytic.carries_the_complex_step(
+                self.f_rows, self.x, self.step if self.probe_step is None else self.probe_step
+            )
+        if self._carries or derivative is None:
+            return super().complex_step(derivative, columns)
+        self.richardson(derivative, columns)
+        return derivative
 
 
 def vjp(
