@@ -229,13 +229,10 @@ def test_law_a_right_jacobian_passes_and_one_wrong_entry_fails(place, dtype, see
         assert all(c.worst_index == (i, j) for c in failed)
 
 
-@pytest.mark.xfail(
-    reason="fd's step is ∛ε·|x| (6e-3 at x = 1000), six times the scale over which "
-    "this f varies (1e-3): the saturated differences agree with each other, so the "
-    "reference's error estimate is small and wrong (the shared references, issue 12)",
-    strict=True,
-)
 def test_a_function_steep_on_a_scale_far_below_its_shift():
+    """fd's step is ∛ε·|x| (6e-3 at x = 1000), six times the scale over which this f
+    varies (1e-3): Richardson's saturated differences agree with each other and are
+    wrong; the forward takes complex input, so the complex step refines it, exactly."""
     a = np.array([[1.0, -2.0], [0.5, 1.0]])
 
     def forward(x):

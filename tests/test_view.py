@@ -291,31 +291,31 @@ def test_failing_check_at_80_columns():
     assert view(*FAILING_CHECK)[1] == snapshot("""\
 DISAGREE: jacobian: yours differs in 60 of 75 entries, 3 of 3 trials
   pattern: diagonal right, off-diagonal entries wrong; torch and fd agree
-  worst: J[2,1] in trial 1: yours 0, torch -0.132248, allowed ±2e-10
+  worst: J[3,1] in trial 2: yours 0, torch -0.109347, allowed ±1.1e-10
 check softmax_jacobian_no_cross_terms (jacobian) of examples/ops.py:softmax: 3
   trials, x of shape (5,), float64
-x (trial 1) = [0.361595, 1.304, 0.947081, -0.703735, -1.26542]
-yours i\\j         0         1         2          3          4
-        0  0.140705         0         0          0          0
-        1         0  0.245737         0          0          0
-        2         0         0  0.211671          0          0
-        3         0         0         0  0.0549701          0
-        4         0         0         0          0  0.0321817
-torch i\\j            0           1           2            3            4
-        0     0.140705  -0.0736403  -0.0515356  -0.00988933  -0.00563936
-        1   -0.0736403    0.245737   -0.132248   -0.0253775   -0.0144714
-        2   -0.0515356   -0.132248    0.211671   -0.0177599   -0.0101275
-        3  -0.00988933  -0.0253775  -0.0177599    0.0549701   -0.0019434
-        4  -0.00563936  -0.0144714  -0.0101275   -0.0019434    0.0321817
-yours − expected  (· within ±2.5e-13 + 1e-09·|expected|)
-i\\j        0       1       2        3        4
-  0        ·  0.0736  0.0515  0.00989  0.00564
-  1   0.0736       ·   0.132   0.0254   0.0145
-  2   0.0515   0.132       ·   0.0178   0.0101
-  3  0.00989  0.0254  0.0178        ·  0.00194
-  4  0.00564  0.0145  0.0101  0.00194        ·
+x (trial 2) = [-0.623274, 0.041326, -2.32503, -0.218792, -1.24591]
+yours i\\j         0         1          2         3          4
+        0  0.156215         0          0         0          0
+        1         0  0.234774          0         0          0
+        2         0         0  0.0340854         0          0
+        3         0         0          0  0.206046          0
+        4         0         0          0         0  0.0931487
+torch i\\j            0           1            2           3            4
+        0     0.156215  -0.0729697  -0.00684615  -0.0562568    -0.020142
+        1   -0.0729697    0.234774    -0.013307   -0.109347   -0.0391503
+        2  -0.00684615   -0.013307    0.0340854  -0.0102591  -0.00367315
+        3   -0.0562568   -0.109347   -0.0102591    0.206046   -0.0301833
+        4    -0.020142  -0.0391503  -0.00367315  -0.0301833    0.0931487
+yours − expected  (· within ±2.1e-13 + 1e-09·|expected|)
+i\\j        0       1        2       3        4
+  0        ·   0.073  0.00685  0.0563   0.0201
+  1    0.073       ·   0.0133   0.109   0.0392
+  2  0.00685  0.0133        ·  0.0103  0.00367
+  3   0.0563   0.109   0.0103       ·   0.0302
+  4   0.0201  0.0392  0.00367  0.0302        ·
 rerun this trial: gradcli check examples/ops.py:softmax --jacobian
-    softmax_jacobian_no_cross_terms --shape 5 --trial 1
+    softmax_jacobian_no_cross_terms --shape 5 --trial 2
 more: --detail (every backend, pair and tolerance) · --plot FILE.png
 """)
 
@@ -324,29 +324,29 @@ def test_failing_check_at_120_columns():
     assert view(*FAILING_CHECK, width=120)[1] == snapshot("""\
 DISAGREE: jacobian: yours differs in 60 of 75 entries, 3 of 3 trials
   pattern: diagonal right, off-diagonal entries wrong; torch and fd agree
-  worst: J[2,1] in trial 1: yours 0, torch -0.132248, allowed ±2e-10
+  worst: J[3,1] in trial 2: yours 0, torch -0.109347, allowed ±1.1e-10
 check softmax_jacobian_no_cross_terms (jacobian) of examples/ops.py:softmax: 3 trials, x of shape (5,), float64
-x (trial 1) = [0.361595, 1.304, 0.947081, -0.703735, -1.26542]
-yours i\\j         0         1         2          3          4
-        0  0.140705         0         0          0          0
-        1         0  0.245737         0          0          0
-        2         0         0  0.211671          0          0
-        3         0         0         0  0.0549701          0
-        4         0         0         0          0  0.0321817
-torch i\\j            0           1           2            3            4
-        0     0.140705  -0.0736403  -0.0515356  -0.00988933  -0.00563936
-        1   -0.0736403    0.245737   -0.132248   -0.0253775   -0.0144714
-        2   -0.0515356   -0.132248    0.211671   -0.0177599   -0.0101275
-        3  -0.00988933  -0.0253775  -0.0177599    0.0549701   -0.0019434
-        4  -0.00563936  -0.0144714  -0.0101275   -0.0019434    0.0321817
-yours − expected  (· within ±2.5e-13 + 1e-09·|expected|)
-i\\j        0       1       2        3        4
-  0        ·  0.0736  0.0515  0.00989  0.00564
-  1   0.0736       ·   0.132   0.0254   0.0145
-  2   0.0515   0.132       ·   0.0178   0.0101
-  3  0.00989  0.0254  0.0178        ·  0.00194
-  4  0.00564  0.0145  0.0101  0.00194        ·
-rerun this trial: gradcli check examples/ops.py:softmax --jacobian softmax_jacobian_no_cross_terms --shape 5 --trial 1
+x (trial 2) = [-0.623274, 0.041326, -2.32503, -0.218792, -1.24591]
+yours i\\j         0         1          2         3          4
+        0  0.156215         0          0         0          0
+        1         0  0.234774          0         0          0
+        2         0         0  0.0340854         0          0
+        3         0         0          0  0.206046          0
+        4         0         0          0         0  0.0931487
+torch i\\j            0           1            2           3            4
+        0     0.156215  -0.0729697  -0.00684615  -0.0562568    -0.020142
+        1   -0.0729697    0.234774    -0.013307   -0.109347   -0.0391503
+        2  -0.00684615   -0.013307    0.0340854  -0.0102591  -0.00367315
+        3   -0.0562568   -0.109347   -0.0102591    0.206046   -0.0301833
+        4    -0.020142  -0.0391503  -0.00367315  -0.0301833    0.0931487
+yours − expected  (· within ±2.1e-13 + 1e-09·|expected|)
+i\\j        0       1        2       3        4
+  0        ·   0.073  0.00685  0.0563   0.0201
+  1    0.073       ·   0.0133   0.109   0.0392
+  2  0.00685  0.0133        ·  0.0103  0.00367
+  3   0.0563   0.109   0.0103       ·   0.0302
+  4   0.0201  0.0392  0.00367  0.0302        ·
+rerun this trial: gradcli check examples/ops.py:softmax --jacobian softmax_jacobian_no_cross_terms --shape 5 --trial 2
 more: --detail (every backend, pair and tolerance) · --plot FILE.png
 """)
 

@@ -42,7 +42,7 @@ def patterns(results: dict[str, BackendResult], comparisons: tuple[Comparison, .
         elif big.any():
             ratio = yours[big] / ref[big]
             if np.ptp(ratio) <= 1e-6 * abs(float(ratio.mean())):
-                found.append(f"{c.quantity}: wrong by a constant factor {float(ratio.mean()):.6g}")
+                found.append(f"{c.quantity}: wrong by a constant factor {_factor(ratio)}")
     return list(dict.fromkeys(found))
 
 
@@ -69,3 +69,12 @@ def worst_entries(
             )
         sections.append((f"Worst entries of {c.quantity}, yours vs {c.backends[1]}", tuple(lines)))
     return sections
+
+
+def _factor(ratio: Array) -> str:
+    """The factor, with the digits that tell it from 1: 0.125, or 1 + 1e-08 (a factor
+    printed as a bare 1 would say nothing is wrong)."""
+    mean = float(ratio.mean())
+    if f"{mean:.6g}" != "1":
+        return f"{mean:.6g}"
+    return f"1 {'+' if mean >= 1 else '−'} {abs(mean - 1):.2g}"

@@ -153,6 +153,17 @@ def _has_complex(value: Any) -> bool:
     return False
 
 
+def as_complex(value: Any) -> Array | None:
+    """The forward's result at complex input as a complex128 array, or None if it is not
+    a numpy array of complex numbers (the forward did not carry the imaginary part)."""
+    if (
+        not isinstance(value, (np.ndarray, np.complexfloating))
+        or np.asarray(value).dtype.kind != "c"
+    ):
+        return None
+    return np.asarray(value, dtype=np.complex128)
+
+
 def as_jacobian(value: Any, what: str, y_shape: tuple[int, ...], x_shape: tuple[int, ...]) -> Array:
     """A Jacobian block of shape (outputs, inputs) or y.shape + x.shape, as (outputs,
     inputs). (inputs, outputs) is named as transposed; any other shape is an error: a

@@ -15,12 +15,13 @@ cheap pass is run as one block, never on the thread pool).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
 from gradcli import core, parallel, references
+from gradcli.problems import check_analytic
 from gradcli.problems.check_backends import Trial
 from gradcli.problems.check_subject import Subject
 
@@ -60,15 +61,37 @@ def _reference(
     factor: float = 1.0,
     step: Array | None = None,
     f_scale: float | Array | None = None,
-    analytic: bool = False,
+    complex_input: bool = False,
 ) -> tuple[references.Derivative, core.NumericalReference]:
     flat = x.reshape(-1)
     if step is None:
         step = references.CBRT_EPS * np.maximum(1.0, np.abs(flat))
     with _one_block():
-        d = references.Differentiator(f_rows, flat, step * factor, f_scale)
+        d = _Probed(f_rows, flat, step * factor, f_scale)
+        d.probe_step = step  # the inputs' scale, without the noise's step factor
         derivative = d.cheap()
-    return derivative, core.NumericalReference("fd", key, derivative, d, analytic, describe)
+    return derivative, core.NumericalReference("fd", key, derivative, d, complex_input, describe)
+
+
+class _Probed(references.Differentiator):
+    """The complex step only for a forward that carries it, probed once (check_analytic)
+    when the core first asks for it: a check whose cheap reference is conclusive pays
+    nothing. A forward that fails the probe is refined by Richardson instead."""
+
+    _carries: bool | None = None
+    probe_step: Array | None = None
+
+    def complex_step(
+        self, derivative: references.Derivative | None, columns: Sequence[int]
+    ) -> references.Derivative:
+        if self._carries is None:
+            self._carries = check_analytic.carries_the_complex_step(
+                self.f_rows, self.x, self.step if self.probe_step is None else self.probe_step
+            )
+        if self._carries or derivative is None:
+            return super().complex_step(derivative, columns)
+        self.richardson(derivative, columns)
+        return derivative
 
 
 def vjp(
@@ -78,10 +101,10 @@ def vjp(
     x = trial.values[name]
 
     def f_rows(rows: Array) -> Array:
-        out = np.empty((rows.shape[0], 1))
+        out = np.empty((rows.shape[0], 1), dtype=rows.dtype)
         for k, row in enumerate(rows):
-            outputs = subject.evaluate({**trial.values, name: row.reshape(x.shape)})
-            out[k, 0] = sum(float(np.sum(g * y)) for g, y in zip(cotangents, outputs, strict=True))
+            outputs = _evaluate(subject, {**trial.values, name: row.reshape(x.shape)})
+            out[k, 0] = sum(np.sum(g * y) for g, y in zip(cotangents, outputs, strict=True))
         return out
 
     with np.errstate(all="ignore"):
@@ -95,6 +118,7 @@ def vjp(
         _describe(label, x.shape),
         factor=trial.step_factor,
         f_scale=max(terms, 1e-300),
+        complex_input=subject.complex_capable,
     )
     return derivative.value.reshape(x.shape), reference
 
@@ -106,7 +130,7 @@ def jacobian(subject: Subject, trial: Trial, output: int, name: str, key: str, l
     def f_rows(rows: Array) -> Array:
         return np.stack(
             [
-                subject.evaluate({**trial.values, name: row.reshape(x.shape)})[output].reshape(-1)
+                _evaluate(subject, {**trial.values, name: row.reshape(x.shape)})[output].reshape(-1)
                 for row in rows
             ]
         )
@@ -118,6 +142,7 @@ def jacobian(subject: Subject, trial: Trial, output: int, name: str, key: str, l
         _describe(label, x.shape, jacobian=True),
         factor=trial.step_factor,
         f_scale=np.maximum(_sizes(trial)[output].reshape(-1), 1e-300),
+        complex_input=subject.complex_capable,
     )
     return derivative.value, reference
 
@@ -137,18 +162,18 @@ def directional(
         sum(float(np.sum(vo * yo)) for vo, yo in zip(vk, trial.outputs, strict=True)) for vk in v
     ]
 
-    def phi(t: Array) -> float:
-        total = 0.0
+    def phi(t: Array) -> Any:
+        total: Any = 0.0
         for k, tk in enumerate(t):
             if tk == 0:
                 total += base[k]
                 continue
-            outputs = subject.evaluate({**trial.values, name: x + tk * u[k]})
-            total += sum(float(np.sum(vo * yo)) for vo, yo in zip(v[k], outputs, strict=True))
+            outputs = _evaluate(subject, {**trial.values, name: x + tk * u[k]})
+            total += sum(np.sum(vo * yo) for vo, yo in zip(v[k], outputs, strict=True))
         return total
 
     def f_rows(rows: Array) -> Array:
-        return np.array([[phi(row)] for row in rows])
+        return np.array([[phi(row)] for row in rows], dtype=rows.dtype)
 
     reach = np.array([max(float(np.abs(uk).max()), 1e-300) for uk in u])
     step = references.CBRT_EPS * max(1.0, float(np.abs(x).max())) / reach
@@ -166,8 +191,24 @@ def directional(
         factor=trial.step_factor,
         step=step,
         f_scale=max(terms, 1e-300),
+        complex_input=subject.complex_capable,
     )
     return derivative.value.reshape(len(v)), reference
+
+
+def _evaluate(subject: Subject, values: dict[str, Array]) -> tuple[Array, ...]:
+    """The forward in float64, or in complex128 for the complex step (complex rows):
+    a forward that returns real numbers there gives NaN, never a silent zero."""
+    if not any(np.iscomplexobj(v) for v in values.values()):
+        return subject.evaluate(values)
+    outputs = subject.evaluate_complex(values)
+    if outputs is None:
+        return tuple(np.full(y.shape, np.nan + 0j) for y in subject.evaluate(_real(values)))
+    return outputs
+
+
+def _real(values: dict[str, Array]) -> dict[str, Array]:
+    return {k: np.real(v) for k, v in values.items()}
 
 
 def _sizes(trial: Trial) -> tuple[Array, ...]:

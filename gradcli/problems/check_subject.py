@@ -106,6 +106,20 @@ class Subject:
         """float64 tensors in, differentiable tensors out, by plain torch operations."""
         return self.outputs(self._call(values, "the forward", ops_only=True), "the forward")
 
+    @property
+    def complex_capable(self) -> bool:
+        """A plain numpy forward, which the complex step may call with complex input."""
+        return self.kind == "forward" and self.takes_numpy and self.gradient_map is None
+
+    def evaluate_complex(self, values: dict[str, Array]) -> tuple[Array, ...] | None:
+        """complex128 outputs at complex128 inputs, or None where the forward returns
+        real numbers (it dropped the imaginary part: no complex step). What it raises is
+        one InputError line, as every call of the user's code."""
+        outputs = [guard.as_complex(y) for y in self.user(values)]
+        return (
+            None if any(y is None for y in outputs) else tuple(y for y in outputs if y is not None)
+        )
+
     def evaluate(self, values: dict[str, Array]) -> tuple[Array, ...]:
         """float64 outputs at float64 inputs: what finite differences call."""
         if self.takes_numpy:

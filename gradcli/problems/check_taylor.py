@@ -25,10 +25,15 @@ from gradcli.problems.check_subject import Subject
 from gradcli.report import LawCheck
 
 STEPS = 24  # h₀ / 2ᵏ, k < STEPS: from 0.5 down to 6e-8 of the inputs' scale
+# ... and on while the remainder is above rounding: f steep on a scale below 6e-8 of the
+# inputs' (sin(1e5·x)) has its h² term still above a wrong D's h·|D − D_true| there, so
+# a wrong derivative would measure rate 2; halving on reaches the regime where h wins
+MAX_STEPS = 56
 H0 = 0.5
 PASS_RATE = 1.5  # between the rates 1 (wrong) and 2 (right)
 LAST_RATES = 3  # the rates of the smallest valid steps decide (the asymptotic regime)
 NOISE_ULPS = 256.0  # of |φ|'s terms, below which a remainder is rounding
+CLEAR = 16.0  # times that rounding: a remainder whose rate is not bent by it
 
 
 def taylor_test(
@@ -39,29 +44,44 @@ def taylor_test(
     u = {n: rng.standard_normal(trial.values[n].shape) for n in subject.names}
     v = tuple(rng.standard_normal(y.shape) for y in trial.outputs)
     d, d_abs = _yours_along(spec, subject, trial, u, v)
+    # x + h·u is rounded to ε·|x|: φ moves by up to ε·Σ|∂φ/∂x_j·x_j| whatever h is (a
+    # steep f at x ~ 1, sin(1e5·x), has this floor far above ε·|φ|)
+    _, x_abs = _yours_along(spec, subject, trial, {n: np.abs(trial.values[n]) for n in u}, v)
     phi0, phi0_abs = _phi(subject, trial, u, v, 0.0)
     scale = max(1.0, *(float(np.abs(x).max()) for x in trial.values.values()))
     scale /= max(float(np.abs(w).max()) for w in u.values())
     eps_yours = float(np.finfo(np.float32 if trial.dtype != "float64" else np.float64).eps)
     if trial.dtype in ("float16", "bfloat16"):
         eps_yours = {"float16": 2.0**-10, "bfloat16": 2.0**-7}[trial.dtype]
-    steps, remainders, noise = [], [], []
-    for k in range(STEPS):
+    steps: list[float] = []
+    remainders: list[float] = []
+    noise: list[float] = []
+    k = 0
+    while k < STEPS or (k < MAX_STEPS and remainders[-1] > noise[-1]):
         h = H0 * scale / 2**k
+        k += 1
         phi, phi_abs = _phi(subject, trial, u, v, h)
         steps.append(h)
         with np.errstate(all="ignore"):
             remainders.append(abs(phi - phi0 - h * d))
         eps64 = float(np.finfo(np.float64).eps)
-        noise.append(NOISE_ULPS * (eps64 * (phi_abs + phi0_abs) + h * eps_yours * d_abs))
+        rounding = eps64 * (phi_abs + phi0_abs + x_abs) + h * eps_yours * d_abs
+        noise.append(NOISE_ULPS * rounding)
     rates = [
         float(np.log2(remainders[k] / remainders[k + 1]))
         if remainders[k + 1] > noise[k + 1] and remainders[k] > noise[k]
         else None
-        for k in range(STEPS - 1)
+        for k in range(len(steps) - 1)
     ]
     valid = [r for r in rates if r is not None and np.isfinite(r)]
-    decisive = valid[-LAST_RATES:]
+    # near the rounding floor, rounding flattens the remainder and lowers the rate (a
+    # right D measured 1.5 there): the smallest steps well clear of it decide
+    clear = [
+        r
+        for k, r in enumerate(rates)
+        if r is not None and np.isfinite(r) and remainders[k + 1] > CLEAR * noise[k + 1]
+    ]
+    decisive = (clear or valid)[-LAST_RATES:]
     rate = float(np.median(decisive)) if decisive else None
     ok = rate is None or rate >= PASS_RATE
     if not np.isfinite(d) or not np.isfinite(phi0):
@@ -78,7 +98,7 @@ def taylor_test(
         f"h = {steps[k]:.3g}: remainder {remainders[k]:.3g}"
         + (f", rate {rates[k - 1]:.2f}" if k and rates[k - 1] is not None else "")
         + ("" if remainders[k] > noise[k] else " (rounding)")
-        for k in range(STEPS)
+        for k in range(len(steps))
     )
     head = f"trial{index}: {said} (right: 2, wrong: 1; decided by the smallest steps)"
     return law, (head, *lines)
