@@ -29,7 +29,8 @@ cheap to thorough, and each refines only the columns it is given:
    The same evaluations and f(x) give the one-sided slopes, extrapolated to h → 0: where
    they differ beyond their error the point is a kink, and the derivative there is the
    interval between them (a backend value inside it is a valid subgradient); a kink is
-   located only to within the step (relu at 1e-300 is reported as one). Where the one-sided slopes agree and their own spread is smaller than the
+   located only to within the step (relu at 1e-300 is reported as one). Where the
+   one-sided slopes agree and their own spread is smaller than the
    central one (x·|x| at 0, where f'' jumps), their mean is the value. A one-sided
    slope that grows as h shrinks is an infinite derivative (sqrt at 0). Where the error
    is still large, the step is moved up and down by factors of 8 (``ADAPTIVE_FACTORS``)
