@@ -1,6 +1,5 @@
 """Compare backends pairwise, find non-finite results, and give the verdict (with the
-laws of `gradcli.laws`). `gradcli.core.judge` drives it; `compare_results` is the older
-one-call form (scalar scales, no reference error) kept for callers not yet on the core.
+laws of `gradcli.laws`). `gradcli.core.judge` drives it for every problem.
 
 Pass criterion, element by element: ``|a − ref| ≤ atol + rtol·|ref| + c·error(ref)``,
 every element finite (a NaN checked against a NaN verifies nothing). `error(ref)` is
@@ -20,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import combinations
 
 import numpy as np
 
@@ -297,31 +295,6 @@ def _block_stats(
         worst_error=float(error[wi, wj]) if error is not None and size else 0.0,
         failing=failing,
     )
-
-
-def compare_results(
-    results: Mapping[str, BackendResult],
-    scales: Mapping[str, float],
-    n_terms: int,
-    rtol: float | None = None,
-    atol: float | None = None,
-) -> tuple[Comparison, ...]:
-    """Every quantity of `scales`, for every pair of backends, reference second."""
-    names = [b for b in BACKEND_ORDER if b in results]
-    comparisons = []
-    for quantity, scale in scales.items():
-        for x, y in combinations(names, 2):
-            a_name, ref_name = reference_order(x, y)
-            a, ref = results[a_name], results[ref_name]
-            if quantity not in a.arrays or quantity not in ref.arrays:
-                continue  # e.g. fd has no gradients of intermediates
-            tol = tolerance_for((a.precision, ref.precision), scale, n_terms, rtol, atol)
-            comparisons.append(
-                compare_arrays(
-                    quantity, (a_name, ref_name), a.arrays[quantity], ref.arrays[quantity], tol
-                )
-            )
-    return tuple(comparisons)
 
 
 def find_non_finite(results: Mapping[str, BackendResult]) -> tuple[NonFinite, ...]:
