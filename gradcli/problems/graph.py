@@ -9,6 +9,7 @@ report shows each use's share and that they add up.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,7 @@ import numpy as np
 from gradcli import core, limits
 from gradcli.backends import engine
 from gradcli.errors import InputError
-from gradcli.problems import graph_fd, graph_shapes, graph_text
+from gradcli.problems import graph_fd, graph_rounding, graph_shapes, graph_text
 from gradcli.problems import layer_directional as directional_fd
 from gradcli.problems.graph_shapes import node_shapes
 from gradcli.report import Array, BackendResult, Report
@@ -122,6 +123,9 @@ def run(spec: GraphSpec) -> Report:
             f"differences would need {2 * sum(a.size for a in spec.inputs.values())} passes"
         )
     graph = graph_text.graph_lines(program, shapes)
+    noise = functools.cache(
+        lambda: graph_rounding.noise(program, shadow, options.dtype, dirs if directional else None)
+    )
     return core.judge(
         core.Declaration(
             command="graph",
@@ -141,7 +145,10 @@ def run(spec: GraphSpec) -> Report:
             },
         ),
         results,
-        [core.Quantity(q, scale, n_terms) for q, scale in scales.items()],
+        [
+            core.Quantity(q, scale, n_terms, rounding=lambda q=q: noise()[q])  # type: ignore[misc]
+            for q, scale in scales.items()
+        ],
         options=options,
         references_=refs,
     )

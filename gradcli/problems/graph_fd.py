@@ -19,6 +19,7 @@ import numpy as np
 
 from gradcli import core, ops, references
 from gradcli.backends import engine
+from gradcli.problems import graph_rounding
 from gradcli.problems import layer_directional as directional_fd
 from gradcli.report import Array
 from gradcli.spec import GraphSpec, Program
@@ -50,6 +51,14 @@ def loss_rounding_scale(program: Program, shadow: dict[str, Array]) -> float:
     return max([terms, *largest, 1e-300])
 
 
+def evaluation_scale(program: Program, shadow: dict[str, Array]) -> float:
+    """What fd's rounding bound is relative to: `loss_rounding_scale`, or the loss's
+    measured rounding noise over ε where the program amplifies rounding (1/√v in layer
+    norm at a tiny spread: the loss is off by ~1e-10, not by ε·max|a|)."""
+    measured = graph_rounding.loss_noise(program, shadow) / references.EPS
+    return max(loss_rounding_scale(program, shadow), measured)
+
+
 def loss_rows(spec: GraphSpec, shadow: dict[str, Array], name: str) -> references.Rows:
     """A batched loss of input `name`: each row of the batch is that input, flattened;
     complex rows run the engine in complex128 (for the complex step)."""
@@ -72,7 +81,7 @@ def full(
 ) -> tuple[dict[str, Array], list[core.NumericalReference]]:
     """∂L/∂x for every input x by central differences, step ∛ε·max(1, |x_j|)."""
     arrays, refs = {}, []
-    f_scale = loss_rounding_scale(spec.program, shadow)
+    f_scale = evaluation_scale(spec.program, shadow)
     # the complex step is exact for analytic operations, except at the points where one
     # has no derivative (sqrt at 0): there Richardson finds the kink or the infinity
     is_analytic = analytic(spec.program, shadow) and not kink_points(spec.program, shadow)
@@ -99,7 +108,7 @@ def along(
     """⟨v_k, ∂L/∂x⟩ for each input x and direction v_k: the gradient of
     φ(t) = L(x + Σ t_k v_k) at t = 0, the step moving x by about ∛ε·max(1, |x|)."""
     arrays, refs = {}, []
-    f_scale = loss_rounding_scale(spec.program, shadow)
+    f_scale = evaluation_scale(spec.program, shadow)
     is_analytic = analytic(spec.program, shadow) and not kink_points(spec.program, shadow)
     for name, x in shadow.items():
         v = dirs[f"grads.{name}"]
