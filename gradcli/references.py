@@ -221,7 +221,7 @@ class Differentiator:
         for j in columns:
             value, error, kink_left, kink_right, infinite = self._column(j, self.step[j])
             if _relative_error(value, error) > ADAPTIVE_ABOVE and not np.any(
-                kink_left != kink_right
+                _differ(kink_left, kink_right)
             ):
                 # the same column at every step: the smallest absolute error wins (a
                 # relative one would prefer a rounding-noise value to an exact 0)
@@ -231,14 +231,14 @@ class Differentiator:
                     score = float(np.max(trial[1], initial=0.0))
                     if score < best:
                         best, (value, error, kink_left, kink_right, infinite) = score, trial
-            elif np.any(kink_left != kink_right) and not np.any(infinite):
+            elif np.any(_differ(kink_left, kink_right)) and not np.any(infinite):
                 value, error, kink_left, kink_right, infinite = self._recheck_kink(
                     j, (value, error, kink_left, kink_right, infinite)
                 )
             derivative.value[:, j] = value
             derivative.error.refined[j] = error
             derivative.kinks = [k for k in derivative.kinks if k.j != j]
-            for i in np.flatnonzero((kink_left != kink_right) | infinite):
+            for i in np.flatnonzero(_differ(kink_left, kink_right) | infinite):
                 derivative.kinks.append(
                     Kink(
                         int(i), int(j), float(kink_left[i]), float(kink_right[i]), bool(infinite[i])
@@ -260,7 +260,7 @@ class Differentiator:
         rounding is taken relative to its own magnitude near x (relu's 1e-300), not to
         f_scale (the largest output's): at a step of 1e-313 nothing else would resolve."""
         _, _, left, right, _ = found
-        at_kink = left != right
+        at_kink = _differ(left, right)
         jump = float(np.min(np.abs(right - left)[at_kink]))
         own = np.maximum(np.where(np.isfinite(self.f0), np.abs(self.f0), 0.0), TINY)
         x = abs(float(self.x[j]))
@@ -270,7 +270,7 @@ class Differentiator:
         if not h < float(self.step[j]) / 4:
             return found
         trial = self._column(j, h, own)
-        gone = not np.any(trial[2] != trial[3]) and not np.any(trial[4])
+        gone = not np.any(_differ(trial[2], trial[3])) and not np.any(trial[4])
         precise = KINK_FACTOR * float(np.max(trial[1][at_kink], initial=0.0)) < jump
         return trial if gone and precise else found
 
@@ -381,6 +381,14 @@ def _beyond(f: F64, scale: F64) -> F64:
         ratio = np.abs(f) / scale
     out: F64 = np.max(ratio, axis=1, where=np.isfinite(ratio), initial=1.0)
     return out
+
+
+def _differ(left: F64, right: F64) -> NDArray[np.bool_]:
+    """Where one-sided slopes are two numbers that differ: a kink. A NaN is no slope (an
+    infinite or undefined loss there: the report names it as not finite, never as a
+    kink with NaN slopes)."""
+    differ: NDArray[np.bool_] = (left != right) & ~np.isnan(left) & ~np.isnan(right)
+    return differ
 
 
 def _relative_error(value: F64, error: F64) -> float:
