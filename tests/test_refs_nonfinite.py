@@ -65,3 +65,29 @@ def test_check_of_log_at_zero_names_the_infinity_quietly():
         report = gradcli.check(log, grad=lambda x: 1 / x, x=np.array([0.0, 1.0]))
     assert report.verdict.summary.startswith("DISAGREE: trial0.grad is not finite on yours")
     assert report.kinks == ()
+
+
+@pytest.mark.parametrize(
+    ("program", "message"),
+    [
+        (
+            "y = a * 1e39",
+            "Error: statement 1 ('y = a * 1e+39'): 1e+39: the constant overflows float32 "
+            "(largest is 3.4028235e+38)\n",
+        ),
+        (
+            "b = a + 1; y = b / -3.5e38",
+            "Error: statement 2 ('y = b / -3.5e+38'): 3.5e+38: the constant overflows "
+            "float32 (largest is 3.4028235e+38)\n",
+        ),
+    ],
+)
+def test_a_constant_that_overflows_float32_is_refused_as_an_input_is(program, message):
+    args = ["graph", program, "--var", "a=[1]", "--dtype", "float32"]
+    result = CliRunner().invoke(cli, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 2
+    assert result.output == message
+    # in float64 the same constant is a number like any other
+    assert CliRunner().invoke(cli, args[:-2]).exit_code == 0
+    with pytest.raises(gradcli.InputError, match="the constant overflows float32"):
+        gradcli.graph(program, {"a": [1.0]}, dtype="float32")

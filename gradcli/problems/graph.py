@@ -34,6 +34,7 @@ def validate(spec: GraphSpec) -> list[tuple[int, ...]]:
     """Shapes of every node, checked before any memory is spent; InputError names the
     statement, the expression and the shapes."""
     program = spec.program
+    _constants_fit(program, spec.options.dtype)
     input_shapes = {name: tuple(a.shape) for name, a in spec.inputs.items()}
     try:
         shapes = node_shapes(program, input_shapes)
@@ -54,6 +55,16 @@ def validate(spec: GraphSpec) -> list[tuple[int, ...]]:
     passes = {"numpy": 3, "torch": 3, "fd": _fd_forwards(spec) + 1}
     graph_shapes.check_work(program, shapes, {b: passes[b] for b in spec.options.backends})
     return shapes
+
+
+def _constants_fit(program: Program, dtype: str) -> None:
+    """A constant that overflows the dtype (1e39 in float32) is refused, as an input
+    that does is: both backends would silently compute with inf."""
+    largest = float(np.finfo(np.dtype(dtype)).max)
+    for number, node in enumerate(program.nodes):
+        if node.op == "const" and abs(float(node.params[0])) > largest:
+            reason = f"the constant overflows {dtype} (largest is {largest:.8g})"
+            raise InputError(graph_shapes.where(program, number, reason))
 
 
 def _directional(spec: GraphSpec) -> bool:
