@@ -174,7 +174,7 @@ def _compare_all(
         numerical = next((refs[(r, q.name)] for _, r in pairs if (r, q.name) in refs), None)
         done = _compare_quantity(results, q, pairs, refs, options)
         noise = None
-        if q.rounding is not None and any(not c.ok for c, _ in done):
+        if q.rounding is not None and any(c.n_out_of_tolerance > c.n_non_finite for c, _ in done):
             noise = ROUNDING_FACTOR * q.rounding()
             done = _compare_quantity(results, q, pairs, refs, options, noise)
         if refine and numerical is not None and numerical.differentiator is not None:

@@ -137,6 +137,10 @@ def run(spec: GraphSpec) -> Report:
     noise = functools.cache(
         lambda: graph_rounding.noise(program, shadow, options.dtype, dirs if directional else None)
     )
+    # measured only where a comparison fails, and only if it fits beside the run
+    available = limits.available_memory()
+    noise_bytes = graph_rounding.BYTES_PER_ELEMENT * sum(sizes)
+    measurable = available is None or peak + noise_bytes <= limits.MEMORY_SHARE * available
     return core.judge(
         core.Declaration(
             command="graph",
@@ -157,7 +161,12 @@ def run(spec: GraphSpec) -> Report:
         ),
         results,
         [
-            core.Quantity(q, scale, n_terms, rounding=lambda q=q: noise()[q])  # type: ignore[misc]
+            core.Quantity(
+                q,
+                scale,
+                n_terms,
+                rounding=(lambda q=q: noise()[q]) if measurable else None,  # type: ignore[misc]
+            )
             for q, scale in scales.items()
         ],
         options=options,

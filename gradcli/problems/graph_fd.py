@@ -143,7 +143,7 @@ def along(
     """⟨v_k, ∂L/∂x⟩ for each input x and direction v_k: the gradient of
     φ(t) = L(x + Σ t_k v_k) at t = 0, the step moving x by about ∛ε·max(1, |x|)."""
     arrays, refs = {}, []
-    f_scale = evaluation_scale(spec.program, shadow)
+    f_scale = loss_rounding_scale(spec.program, shadow)  # no measured noise: large inputs
     is_analytic = complex_step_exact(spec.program, shadow)
     for name, x in shadow.items():
         v = dirs[f"grads.{name}"]
