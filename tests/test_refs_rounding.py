@@ -135,3 +135,11 @@ def test_the_simulated_rounding_keeps_ties_and_zeros():
     assert unit[0] == unit[1]
     assert unit.min() >= -1
     assert unit.max() < 1
+
+
+def test_a_users_atol_replaces_the_measured_noise():
+    a = 1000 + 1e-3 * np.random.default_rng(0).standard_normal((3, 6))
+    args = ["graph", LAYER_NORM, "--var", f"a={json.dumps(a.tolist())}"]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    strict = CliRunner().invoke(cli, [*args, "--atol", "1e-12"])
+    assert strict.exit_code == 1  # the rounding differences, asked for, are shown
