@@ -143,3 +143,25 @@ def test_a_users_atol_replaces_the_measured_noise():
     assert CliRunner().invoke(cli, args).exit_code == 0
     strict = CliRunner().invoke(cli, [*args, "--atol", "1e-12"])
     assert strict.exit_code == 1  # the rounding differences, asked for, are shown
+
+
+def test_a_shift_below_half_an_ulp_still_moves_the_value_by_one_ulp():
+    perturb = graph_rounding._perturbation(2.0**-52, 0)
+    value = np.array([1e4, 1e4 + 2.0**-39, -3.0])
+    moved = perturb(value, np.array([1e-3, 1e-3, 0.0]), False)  # shifts of ~1e-19 vanish
+    assert np.all(np.abs(moved[:2] - value[:2]) == np.spacing(value[:2]))
+    assert moved[2] == -3.0  # nothing to round (a zero magnitude): left alone
+    # a short result of one operation is exact and left alone; a sum's is not
+    assert perturb(np.array([6.0]), np.array([6.0]), True)[0] == 6.0
+    assert perturb(np.array([6.0]), np.array([6.0]), False)[0] != 6.0
+
+
+def test_moving_elements_adds_no_noise_and_a_sum_rounds_on_its_terms():
+    program = parse_program("b = a.T; c = b.reshape(6); y = c[1:4]", ("a",))
+    a = np.random.default_rng(3).standard_normal((2, 3))
+    noise = graph_rounding.noise(program, {"a": a}, "float64")
+    assert all(np.all(v == 0) for v in noise.values())
+    # a sum that cancels to 1 keeps the rounding of its terms (1e8), not of its result
+    program = parse_program("y = a.sum()", ("a",))
+    noise = graph_rounding.noise(program, {"a": np.array([1e8 + 0.5, -1e8 + 0.5])}, "float64")
+    assert 1e-9 < float(noise["values.y"]) < 1e-7  # about ε·2e8 = 4.4e-8
