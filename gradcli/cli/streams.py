@@ -19,6 +19,12 @@ ASCII_FALLBACK = {
 }  # fmt: skip
 FALLBACK_HANDLER = "gradcli-ascii"
 MIN_COLUMNS, MAX_COLUMNS = 40, 1000
+# stdout is held back up to this many bytes and written in one piece when the run ends:
+# more than a pipe's buffer (64 KiB on Linux; 1 MiB is the most an unprivileged process
+# may ask for), so whether a reader that leaves early (`| head -c 10`) makes the run 141
+# depends on the reader and the output's size, never on how gradcli's writes interleave
+# with the reader's (a table printed line by line was 0 or 141 at random).
+HOLD_BYTES = 1 << 20
 
 
 def _fallback(error: UnicodeError) -> tuple[str, int]:
@@ -55,6 +61,31 @@ class WholeWrites(io.RawIOBase):
         return total
 
 
+class HeldWrites(WholeWrites):
+    """WholeWrites that holds the first HOLD_BYTES back until `release` (the end of the
+    run) and writes them in one piece; past HOLD_BYTES, everything passes through."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__(fd)
+        self.held: bytearray | None = bytearray()
+
+    def write(self, data: object) -> int:
+        if self.held is None:
+            return super().write(data)
+        size = memoryview(data).nbytes  # type: ignore[arg-type]
+        self.held += data  # type: ignore[arg-type]
+        if len(self.held) > HOLD_BYTES:
+            self.release()
+        return size
+
+    def release(self) -> None:
+        """Write what is held (once; a write that fails is not tried again) and pass
+        everything through from now on."""
+        held, self.held = self.held, None
+        if held:
+            super().write(held)
+
+
 def _whole_stdout() -> None:
     stream = sys.stdout
     if stream is None or stream is not sys.__stdout__ or not isinstance(stream, io.TextIOWrapper):
@@ -65,7 +96,7 @@ def _whole_stdout() -> None:
     except (OSError, ValueError):
         return
     sys.stdout = io.TextIOWrapper(
-        io.BufferedWriter(WholeWrites(fd)),
+        io.BufferedWriter(HeldWrites(fd)),
         encoding=stream.encoding,
         errors=stream.errors,
         line_buffering=stream.line_buffering,
@@ -92,6 +123,18 @@ def prepare() -> None:
         else:
             width = min(max(int(columns[:6]), MIN_COLUMNS), MAX_COLUMNS)
             os.environ["COLUMNS"] = str(width)
+
+
+def release_stdout() -> None:
+    """Flush stdout and write what HeldWrites held: BrokenPipeError or OSError here is
+    the run's output failing, as it would be at any write."""
+    stream = sys.stdout
+    if stream is None:
+        return
+    stream.flush()
+    raw = getattr(getattr(stream, "buffer", None), "raw", None)
+    if isinstance(raw, HeldWrites):
+        raw.release()
 
 
 def _encodes(encoding: str, text: str) -> bool:
