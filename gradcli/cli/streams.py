@@ -18,6 +18,10 @@ ASCII_FALLBACK = {
     "⟩": ">", "∞": "inf", "₀": "0", "₁": "1", "₂": "2", "ᵢ": "_i", "ⱼ": "_j", "′": "'",
 }  # fmt: skip
 FALLBACK_HANDLER = "gradcli-ascii"
+# ASCII under another name: click takes a stream whose codec is named "ascii" for a
+# misconfigured one and writes UTF-8 bytes past it (its --help did, on any ASCII stdout);
+# under this name click writes through the stream, and FALLBACK_HANDLER applies.
+ASCII_CODEC = "gradcli_ascii"
 MIN_COLUMNS, MAX_COLUMNS = 40, 1000
 # stdout is held back up to this many bytes and written in one piece when the run ends:
 # more than a pipe's buffer (64 KiB on Linux; 1 MiB is the most an unprivileged process
@@ -103,19 +107,39 @@ def _whole_stdout() -> None:
     )  # sys.__stdout__ keeps the original (and fd 1) alive
 
 
+def _ascii_codec(name: str) -> codecs.CodecInfo | None:
+    if name.replace("-", "_") != ASCII_CODEC:
+        return None
+    ascii_codec = codecs.lookup("ascii")
+    return codecs.CodecInfo(
+        ascii_codec.encode,
+        ascii_codec.decode,
+        name=ASCII_CODEC,
+        incrementalencoder=ascii_codec.incrementalencoder,
+        incrementaldecoder=ascii_codec.incrementaldecoder,
+        streamwriter=ascii_codec.streamwriter,
+        streamreader=ascii_codec.streamreader,
+    )
+
+
 def prepare() -> None:
     """stdout written whole; math symbols degrade to ASCII on a stream that cannot
     encode them; COLUMNS that is not a width (0, -5, 'wide') is dropped, one that is
     tiny or huge is clamped."""
     _whole_stdout()
     codecs.register_error(FALLBACK_HANDLER, _fallback)
+    codecs.register(_ascii_codec)
     for stream in (sys.stdout, sys.stderr):
         reconfigure = getattr(stream, "reconfigure", None)
         encoding = getattr(stream, "encoding", None) or "ascii"
         if reconfigure is None or _encodes(encoding, "∂ᵀ·−×≤"):
             continue
+        ascii_named = _codec_name(encoding) == "ascii"
         with contextlib.suppress(ValueError, OSError):  # a stream that cannot be reconfigured
-            reconfigure(errors=FALLBACK_HANDLER)
+            if ascii_named:
+                reconfigure(encoding=ASCII_CODEC, errors=FALLBACK_HANDLER)
+            else:
+                reconfigure(errors=FALLBACK_HANDLER)
     columns = os.environ.get("COLUMNS")
     if columns is not None:
         if not (columns.isascii() and columns.isdigit()) or int(columns[:6]) < 1:
@@ -135,6 +159,13 @@ def release_stdout() -> None:
     raw = getattr(getattr(stream, "buffer", None), "raw", None)
     if isinstance(raw, HeldWrites):
         raw.release()
+
+
+def _codec_name(encoding: str) -> str:
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        return encoding
 
 
 def _encodes(encoding: str, text: str) -> bool:
