@@ -140,8 +140,10 @@ def check(ctx: click.Context, /, **options: Any) -> None:
         from gradcli.api import check_spec
         from gradcli.cli import check_parse
         from gradcli.problems import check as problem
+        from gradcli.problems.check_target import require_name
         from gradcli.problems.explanations import with_explanation
 
+        require_name(options["target"], "TARGET", debug=options["debug"])  # before the inputs
         derivatives = {k: options[k] for k in ("jacobian", "vjp", "grad", "hvp") if options[k]}
         if len(derivatives) > 1:
             raise InputError("give one of --jacobian, --vjp, --grad and --hvp")

@@ -144,6 +144,7 @@ def _against(spec: CheckSpec, subject: Subject) -> Subject | None:
         accepted(subject.args, spec.against),
         autograd=True,
         debug=spec.debug,
+        label=f"the --against function {spec.names.get('against')}",
     )
 
 
