@@ -228,6 +228,37 @@ def explain(value: Any, name: str = "explain") -> str:
     return entry
 
 
+def is_name(value: Any) -> bool:
+    """A Python name, or names joined by dots (a module's parameter: fc1.weight)."""
+    return isinstance(value, str) and all(part.isidentifier() for part in value.split("."))
+
+
+def names(value: Any, name: str) -> tuple[str, ...]:
+    """Input names (--no-grad, no_grad=): one name, or an iterable of them; each a name
+    (is_name), each once."""
+    if isinstance(value, str):
+        items: list[Any] = [value]
+    else:
+        try:
+            items = list(value)
+        except TypeError:
+            raise InputError(f"{where(name, value)}: expected input names") from None
+    for item in items:
+        if not is_name(item):
+            raise InputError(f"{where(name, value)}: {shown(item)} is not an input name")
+        if items.count(item) > 1:
+            raise InputError(f"{where(name, item)}: given twice")
+    return tuple(items)
+
+
+def keys(mapping: Any, name: str, *, dotted: bool = True) -> None:
+    """The keys of `inputs`, `shapes` or `args`: names (dotted ones only where a module's
+    parameter may be meant)."""
+    for key in mapping:
+        if not (is_name(key) if dotted else isinstance(key, str) and key.isidentifier()):
+            raise InputError(f"{name}: the key {shown(key)} is not a name such as 'x'")
+
+
 def exclusive(given: dict[str, Any]) -> None:
     """At most one of the named parameters is given (not None)."""
     present = [name for name, value in given.items() if value is not None]

@@ -190,6 +190,7 @@ def _trial(subject: Subject, values: dict[str, Array], dtype: str, seed: int) ->
     and the forward's float64 outputs there."""
     rounded = {k: _round(v, dtype) for k, v in values.items()}
     outputs = subject.evaluate(rounded)
+    check_guard.repeatable(subject.label, outputs, subject.evaluate(rounded), dtype)
     sizes, step_factor = check_noise.magnitudes(subject, rounded, outputs, seed)
     return Trial(rounded, outputs, dtype, sizes, step_factor)
 
