@@ -178,6 +178,13 @@ def check(
     from gradcli.problems import check as problem
     from gradcli.problems.check_build import draw
 
+    if forward is None or not (callable(forward) or isinstance(forward, str)):
+        from gradcli.params import shown
+
+        raise InputError(
+            f"forward {shown(forward)}: expected a function, a torch.autograd.Function or an "
+            "nn.Module"
+        )
     low = dtype in ("float16", "bfloat16")  # check alone runs your code in these
     options, shape, seed, trials = _check_arguments(
         shape, seed, trials, full, backends, "float64" if low else dtype, rtol, atol

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 import gradcli
 from gradcli.errors import InputError
+from gradcli.testing import assert_backends_agree, assert_gradients_correct
 from tests.test_hostile import one_error_line
 
 # Ways to hand back a float64 result: each keeps the values (float32 rounds them).
@@ -284,3 +285,22 @@ def test_a_forward_that_swallows_ctrl_c_is_ended_by_a_second_one(sig, tmp_path):
     words = "interrupted" if sig == signal.SIGINT else "terminated by signal 15"
     assert err == f"gradcli: {words}\n".encode()
     assert out == b""
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: gradcli.check(None, grad=np.cos, shape=3), "forward None: expected a function"),
+        (lambda: gradcli.check(3, grad=np.cos, shape=3), "forward 3: expected a function"),
+        (lambda: assert_gradients_correct(np.tanh, grad=np.cos, shape=3, bogus=1),
+         "assert_gradients_correct got bogus, which gradcli.check does not take"),
+        (lambda: assert_backends_agree("a report"), "report a report: expected the Report"),
+        (lambda: assert_backends_agree(None), "report None: expected the Report"),
+        (lambda: assert_gradients_correct(np.tanh, grad=np.cos, shape=3, backends=["fd", "fd"]),
+         "backends ['fd', 'fd']: fd is named twice"),
+    ],
+)  # fmt: skip
+def test_the_pytest_helpers_and_check_refuse_bad_arguments_with_one_input_error(call, message):
+    with pytest.raises(InputError) as refusal:
+        call()
+    assert str(refusal.value).startswith(message), str(refusal.value)
