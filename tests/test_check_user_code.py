@@ -237,10 +237,36 @@ def test_conflicting_or_malformed_inputs_are_one_line_naming_them(args, message,
     assert message in one_error_line(argv, capsys)
 
 
-def test_an_against_function_that_raises_is_named_not_the_forward(capsys):
+@pytest.mark.parametrize(
+    ("against", "message"),
+    [
+        ("torch.softmax", "the --against function torch.softmax raised TypeError"),
+        ("torch.cumsum", "the --against function torch.cumsum raised TypeError"),
+        # a different function: its output is not the forward's (was a traceback, 70)
+        ("torch.sum", "the --against function torch.sum returns () where the forward "
+                      "returns (6,): it must compute the same function"),
+        ("examples/ops.py:softmax_jacobian", "the --against function "
+         "examples/ops.py:softmax_jacobian returns (6, 6) where the forward returns (6,)"),
+    ],
+)  # fmt: skip
+def test_an_against_function_that_fails_is_named_not_the_forward(against, message, capsys):
     argv = ["check", "examples/linear.py:my_gelu", "--grad", "my_gelu_grad", "--shape", "6"]
-    err = one_error_line([*argv, "--against", "torch.softmax"], capsys)
-    assert err.startswith("Error: the --against function torch.softmax raised TypeError")
+    err = one_error_line([*argv, "--against", against], capsys)
+    assert err.startswith(f"Error: {message}"), err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--input", "x="], "--input x='': give a .npy or .json file"),
+        (["--input", ""], "--input '': give a .npy or .json file"),
+        (["--input", "examples/logits.json", "--shape", "3"],
+         "the input given both by --shape and --input"),
+    ],
+)  # fmt: skip
+def test_an_empty_or_doubled_input_is_one_line(args, message, capsys):
+    argv = ["check", "examples/ops.py:softmax", "--jacobian", "softmax_jacobian", *args]
+    assert message in one_error_line(argv, capsys)
 
 
 HANGS = """

@@ -63,7 +63,11 @@ def trial_inputs(options: dict[str, Any]) -> list[dict[str, Any]]:
         raise InputError("give the input as --shape AxB (random) or --input FILE (one of them)")
     both = set(shapes) & set(files)
     if both:
-        raise InputError(f"{sorted(both)} given both by --shape and --input: give one")
+        named = ", ".join(sorted(both)) or "the input"
+        raise InputError(f"{named} given both by --shape and --input: give one")
+    for name, path in files.items():
+        if not path.strip():
+            raise InputError(f"--input {name + '=' if name else ''}'': give a .npy or .json file")
     if (len(shapes) + len(files) > 1) and "" in (set(shapes) | set(files)):
         raise InputError("with several inputs, name each one: --shape x=8x16 --input W=w.npy")
     fixed = {}

@@ -78,6 +78,8 @@ def _run(spec: CheckSpec) -> Report:
         full = spec.full or _small(trial)
         _check_memory(spec, trial, len(backends), full)
         directional = directional or not full
+        if library is not None:
+            _same_outputs(library, trial)
         drawn = check_quantities.draws(spec.seed, subject, trial, t)
         if spec.mode not in ("jacobian", "grad") and full and len(drawn.cotangents) == 1:
             cotangents.append(drawn.cotangents[0])
@@ -148,6 +150,18 @@ def _against(spec: CheckSpec, subject: Subject) -> Subject | None:
     )
 
 
+def _same_outputs(library: Subject, trial: Trial) -> None:
+    """The --against function computes what the forward does: as many outputs, of the
+    same shapes (torch.sum against an elementwise forward is refused, not compared)."""
+    theirs = [y.shape for y in _outputs(library, trial.values, "against")]
+    yours = [y.shape for y in trial.outputs]
+    if theirs != yours:
+        raise InputError(
+            f"{library.label} returns {_shapes(theirs) or 'nothing'} where the forward "
+            f"returns {_shapes(yours)}: it must compute the same function"
+        )
+
+
 def _outputs(who: Subject, values: dict[str, Any], side: str) -> tuple[Array, ...]:
     """The forward's values: yours in your dtype, the library's in float64 (tensors)."""
     if side == "against":
@@ -155,8 +169,7 @@ def _outputs(who: Subject, values: dict[str, Any], side: str) -> tuple[Array, ..
 
         with torch.no_grad():
             values = check_backends.tensors(values, "float64")
-    what = "the forward" if side == "yours" else "the --against function"
-    return tuple(check_guard.as_array(y, what) for y in who.user(values))
+    return tuple(check_guard.as_array(y, who.label) for y in who.user(values))
 
 
 def _explained(
