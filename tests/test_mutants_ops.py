@@ -1,0 +1,56 @@
+"""The op registry (gradcli/ops/) where mutmut found it untested: the helpers every rule
+shares (summing a gradient back over broadcast axes, reduction axes, spreading a reduced
+gradient back) and the work estimates, each against numbers worked out by hand."""
+
+import numpy as np
+import pytest
+
+from gradcli.ops import REGISTRY
+from gradcli.ops.record import axes, elements, expand_back, transcendental, unbroadcast
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_unbroadcast_sums_added_and_stretched_axes(dtype):
+    g = np.arange(24, dtype=dtype).reshape(2, 3, 4) - 11.5  # negatives, no zero
+    # (2, 3, 4) back to (3, 1): the leading axis added, the last one stretched from 1
+    expected = [[g[:, r, :].sum()] for r in range(3)]
+    out = unbroadcast(g, (3, 1))
+    assert out.shape == (3, 1)
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
+    assert unbroadcast(g, ()).shape == ()
+    assert float(unbroadcast(g, ())) == pytest.approx(float(g.sum()))
+    assert unbroadcast(g, (2, 3, 4)) is g  # nothing to sum
+
+
+def test_reduction_axes_count_negatives_from_the_end_and_refuse_repeats():
+    assert axes(None, 3) == (0, 1, 2)
+    assert axes((-1, 0), 3) == (0, 2)
+    assert axes((0,), 0) == ()  # a 0-d tensor accepts dim 0 and −1, as in torch
+    assert axes((-1,), 0) == ()
+    with pytest.raises(ValueError, match=r"dim 3 is out of range for a 3-D tensor"):
+        axes((3,), 3)
+    with pytest.raises(ValueError, match=r"dim -4 is out of range for a 3-D tensor"):
+        axes((-4,), 3)
+    with pytest.raises(ValueError, match=r"dim 2 appears more than once in \(2, -1\)"):
+        axes((2, -1), 3)
+
+
+def test_expand_back_puts_the_reduced_axes_back_where_they_were():
+    g = np.array([1.0, -2.0])  # the sum over axes 0 and 2 of a (3, 2, 4) tensor
+    out = expand_back(g, (3, 2, 4), (0, 2), keepdim=False)
+    assert out.shape == (3, 2, 4)
+    np.testing.assert_array_equal(out[:, 0, :], 1.0)
+    np.testing.assert_array_equal(out[:, 1, :], -2.0)
+    kept = expand_back(g.reshape(1, 2, 1), (3, 2, 4), (0, 2), keepdim=True)
+    np.testing.assert_array_equal(kept, out)
+
+
+def test_work_estimates():
+    # one element operation per element of the result or the largest argument
+    assert elements([(3, 4), (4,)], (3, 4), ()) == 12
+    assert elements([(2, 3, 4)], (2,), ()) == 24  # a reduction reads more than it writes
+    assert transcendental([(5,)], (5,), ()) == 50  # 10 per exp
+    matmul = REGISTRY["matmul"].cost
+    # (64·32 outputs)·128 inner / 64 per element operation, plus the largest operand
+    assert matmul([(64, 128), (128, 32)], (64, 32), ()) == 2048 * 128 // 64 + 8192
+    assert matmul([(3,), (3,)], (), ()) == 0 + 3  # a dot product: 1·3 // 64 = 0
