@@ -54,3 +54,31 @@ def test_work_estimates():
     # (64·32 outputs)·128 inner / 64 per element operation, plus the largest operand
     assert matmul([(64, 128), (128, 32)], (64, 32), ()) == 2048 * 128 // 64 + 8192
     assert matmul([(3,), (3,)], (), ()) == 0 + 3  # a dot product: 1·3 // 64 = 0
+
+
+UNARY = ["identity", "neg", "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu"]
+
+
+@pytest.mark.parametrize("name", UNARY)
+def test_a_complex_forward_at_real_points_is_the_real_forward(name):
+    # the complex step reads Re f(x + ih) as f(x): at h = 0 each complex forward must give
+    # the real function's value, its domain included (log: NaN below 0, −inf at 0)
+    a = np.array([-1.5, -0.0, 0.0, 0.25, 2.0])
+    real = REGISTRY[name].forward([a], ())
+    with np.errstate(all="ignore"):
+        as_complex = REGISTRY[name].forward([a.astype(complex)], ())
+    # to the last ulps (numpy's complex tanh rounds differently), −inf and NaN exactly
+    np.testing.assert_allclose(as_complex.real, real, rtol=4e-16, atol=0)
+    assert not np.any(as_complex.imag[np.isfinite(real)])
+
+
+def test_log_and_sqrt_at_zero_and_below():
+    with np.errstate(all="ignore"):
+        log = REGISTRY["log"].forward([np.array([-1.0, 0.0, 1.0], dtype=complex)], ())
+        sqrt = REGISTRY["sqrt"].forward([np.array([-4.0, 0.0, 4.0], dtype=complex)], ())
+    assert np.isnan(log[0])
+    assert log[1].real == -np.inf
+    assert log[2] == 0.0
+    assert np.isnan(sqrt[0])
+    assert sqrt[1] == 0.0
+    assert sqrt[2] == 2.0
