@@ -4,7 +4,9 @@ gradient back) and the work estimates, each against numbers worked out by hand."
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
+from gradcli.cli import cli
 from gradcli.ops import REGISTRY
 from gradcli.ops.record import axes, elements, expand_back, transcendental, unbroadcast
 
@@ -64,8 +66,8 @@ def test_a_complex_forward_at_real_points_is_the_real_forward(name):
     # the complex step reads Re f(x + ih) as f(x): at h = 0 each complex forward must give
     # the real function's value, its domain included (log: NaN below 0, −inf at 0)
     a = np.array([-1.5, -0.0, 0.0, 0.25, 2.0])
-    real = REGISTRY[name].forward([a], ())
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):  # as in engine.forward: log(−1.5) is NaN, silently
+        real = REGISTRY[name].forward([a], ())
         as_complex = REGISTRY[name].forward([a.astype(complex)], ())
     # to the last ulps (numpy's complex tanh rounds differently), −inf and NaN exactly
     np.testing.assert_allclose(as_complex.real, real, rtol=4e-16, atol=0)
@@ -82,3 +84,28 @@ def test_log_and_sqrt_at_zero_and_below():
     assert np.isnan(sqrt[0])
     assert sqrt[1] == 0.0
     assert sqrt[2] == 2.0
+
+
+@pytest.mark.parametrize(
+    ("statement", "value"),
+    [
+        ("y = max(a, dim=0)", "[]"),
+        ("y = max(a)", "[]"),
+        ("y = max(a, dim=1)", "[[], []]"),  # (2, 0): dim 0 would be fine, dim 1 is empty
+    ],
+)
+def test_max_over_an_empty_dimension_is_refused_in_one_line(statement, value):
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(
+        cli, ["graph", statement, "--var", f"a={value}"]
+    )
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"Error: statement 1 ('{statement}'): {statement[4:]}: max over an empty dimension "
+        "has no value (torch refuses it too)\n"
+    )
+
+
+def test_max_over_a_non_empty_dimension_of_an_empty_tensor_is_empty():
+    shape = REGISTRY["max"].shape([(2, 0)], ((0,), False))
+    assert shape == (0,)
