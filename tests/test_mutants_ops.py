@@ -8,7 +8,14 @@ from click.testing import CliRunner
 
 from gradcli.cli import cli
 from gradcli.ops import REGISTRY
-from gradcli.ops.record import axes, elements, expand_back, transcendental, unbroadcast
+from gradcli.ops.record import (
+    axes,
+    elements,
+    expand_back,
+    index_key,
+    transcendental,
+    unbroadcast,
+)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -109,3 +116,33 @@ def test_max_over_an_empty_dimension_is_refused_in_one_line(statement, value):
 def test_max_over_a_non_empty_dimension_of_an_empty_tensor_is_empty():
     shape = REGISTRY["max"].shape([(2, 0)], ((0,), False))
     assert shape == (0,)
+
+
+def test_dot_t_of_three_dims_is_refused_in_one_line():
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(
+        cli, ["graph", "y = a.T", "--var", "a=[[[1, 2]]]"]
+    )
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        "Error: statement 1 ('y = a.T'): a.T: .T needs a tensor of at most 2 dims, got 3; "
+        "use transpose()\n"
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_indexing_picks_the_elements_python_picks(dtype):
+    # a[1::2, -1] of a 4×3 tensor: rows 1 and 3, last column; numpy and torch share the
+    # key, so only known numbers catch a key built wrong
+    key = (("slice", 1, None, 2), ("int", -1))
+    assert index_key(key) == (slice(1, None, 2), -1)
+    assert index_key((("slice", None, 3, None),)) == (slice(None, 3, None),)
+    a = np.arange(1, 13, dtype=dtype).reshape(4, 3) - 6  # −5 … 6, a zero at [1, 2]
+    index = REGISTRY["index"]
+    np.testing.assert_array_equal(index.forward([a], (key,)), [0.0, 6.0])
+    assert index.shape([(4, 3)], (key,)) == (2,)
+    g = np.array([-2.0, 0.5], dtype=dtype)
+    (grad,) = index.vjp(g, [a], index.forward([a], (key,)), (key,))
+    expected = np.zeros((4, 3), dtype=dtype)
+    expected[1, 2], expected[3, 2] = -2.0, 0.5
+    np.testing.assert_array_equal(grad, expected)
+    assert grad.dtype == dtype
