@@ -146,3 +146,39 @@ def test_indexing_picks_the_elements_python_picks(dtype):
     expected[1, 2], expected[3, 2] = -2.0, 0.5
     np.testing.assert_array_equal(grad, expected)
     assert grad.dtype == dtype
+
+
+@pytest.mark.parametrize(
+    ("statement", "value", "reason"),
+    [
+        ("y = softmax(a, dim=0)", "2", "softmax needs a tensor of at least 1 dim"),
+        ("y = softmax(a, dim=1)", "[1, 2]", "dim 1 is out of range for a 1-D tensor"),
+        ("y = log_softmax(a, dim=-2)", "[1, 2]", "dim -2 is out of range for a 1-D tensor"),
+        (
+            "y = reshape(a, -2, -2)",
+            "[1, 2, 3, 4]",
+            "reshape to (-2, -2): only one -1, no other negative size",
+        ),
+        (
+            "y = reshape(a, -1, -1)",
+            "[1, 2, 3, 4]",
+            "reshape to (-1, -1): only one -1, no other negative size",
+        ),
+    ],
+)
+def test_shape_rules_refuse_with_the_reason(statement, value, reason):
+    # the shape rule refuses before any forward runs, and says why in one line
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(
+        cli, ["graph", statement, "--var", f"a={value}"]
+    )
+    assert result.exit_code == 2, result.output
+    assert result.stderr == f"Error: statement 1 ('{statement}'): {statement[4:]}: {reason}\n"
+
+
+def test_reshape_takes_numpys_64_dims_and_no_more():
+    reshape = REGISTRY["reshape"].shape
+    sixty_four = (2, *(1,) * 63)
+    assert reshape([(2,)], (sixty_four,)) == sixty_four
+    assert REGISTRY["reshape"].forward([np.array([-1.0, 0.0])], (sixty_four,)).ndim == 64
+    with pytest.raises(ValueError, match=r"^reshape to 65 dims: at most 64$"):
+        reshape([(2,)], ((2, *(1,) * 64),))
