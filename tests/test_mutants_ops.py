@@ -182,3 +182,17 @@ def test_reshape_takes_numpys_64_dims_and_no_more():
     assert REGISTRY["reshape"].forward([np.array([-1.0, 0.0])], (sixty_four,)).ndim == 64
     with pytest.raises(ValueError, match=r"^reshape to 65 dims: at most 64$"):
         reshape([(2,)], ((2, *(1,) * 64),))
+
+
+def test_complex_pow_at_real_points_is_the_real_pow():
+    # bases below, at and above 0 (−0.0 too) and exponents integer, fractional, negative
+    # and 0: NaN only where the real power is NaN (a negative base, a fractional exponent)
+    a = np.array([-2.0, -2.0, -2.0, 0.0, -0.0, 0.0, 0.0, 0.0, 0.5, 2.0])
+    b = np.array([2.0, 0.5, -1.0, 0.5, 0.5, 2.0, 0.0, 3.0, -1.5, 0.5])
+    power = REGISTRY["pow"].forward
+    with np.errstate(all="ignore"):
+        real = power([a, b], ())
+        as_complex = power([a.astype(complex), b.astype(complex)], ())
+    np.testing.assert_array_equal(np.isnan(real), [0, 1, 0, 0, 0, 0, 0, 0, 0, 0])
+    np.testing.assert_allclose(as_complex.real, real, rtol=4e-16, atol=0)
+    np.testing.assert_array_equal(as_complex.imag[~np.isnan(real)], 0.0)
