@@ -295,25 +295,25 @@ DISAGREE: jacobian: yours differs in 60 of 75 entries, 3 of 3 trials
 check softmax_jacobian_no_cross_terms (jacobian) of examples/ops.py:softmax: 3
   trials, x of shape (5,), float64
 x (trial 2) = [-0.623274, 0.041326, -2.32503, -0.218792, -1.24591]
-yours i\\j         0         1          2         3          4
-        0  0.156215         0          0         0          0
-        1         0  0.234774          0         0          0
-        2         0         0  0.0340854         0          0
-        3         0         0          0  0.206046          0
-        4         0         0          0         0  0.0931487
+yours i\\j            0           1            2           3            4
+        0     0.156215           0            0           0            0
+        1            0    0.234774            0           0            0
+        2            0           0    0.0340854           0            0
+        3            0           0            0    0.206046            0
+        4            0           0            0           0    0.0931487
 torch i\\j            0           1            2           3            4
         0     0.156215  -0.0729697  -0.00684615  -0.0562568    -0.020142
         1   -0.0729697    0.234774    -0.013307   -0.109347   -0.0391503
         2  -0.00684615   -0.013307    0.0340854  -0.0102591  -0.00367315
         3   -0.0562568   -0.109347   -0.0102591    0.206046   -0.0301833
         4    -0.020142  -0.0391503  -0.00367315  -0.0301833    0.0931487
-yours − expected  (· within ±2.1e-13 + 1e-09·|expected|)
-i\\j        0       1        2       3        4
-  0        ·   0.073  0.00685  0.0563   0.0201
-  1    0.073       ·   0.0133   0.109   0.0392
-  2  0.00685  0.0133        ·  0.0103  0.00367
-  3   0.0563   0.109   0.0103       ·   0.0302
-  4   0.0201  0.0392  0.00367  0.0302        ·
+yours − expected  (· within tolerance)
+      i\\j            0           1            2           3            4
+        0            ·       0.073      0.00685      0.0563       0.0201
+        1        0.073           ·       0.0133       0.109       0.0392
+        2      0.00685      0.0133            ·      0.0103      0.00367
+        3       0.0563       0.109       0.0103           ·       0.0302
+        4       0.0201      0.0392      0.00367      0.0302            ·
 rerun this trial: gradcli check examples/ops.py:softmax --jacobian
     softmax_jacobian_no_cross_terms --shape 5 --trial 2
 more: --detail (every backend, pair and tolerance) · --plot FILE.png
@@ -327,25 +327,25 @@ DISAGREE: jacobian: yours differs in 60 of 75 entries, 3 of 3 trials
   worst: J[3,1] in trial 2: yours 0, torch -0.109347, allowed ±1.1e-10
 check softmax_jacobian_no_cross_terms (jacobian) of examples/ops.py:softmax: 3 trials, x of shape (5,), float64
 x (trial 2) = [-0.623274, 0.041326, -2.32503, -0.218792, -1.24591]
-yours i\\j         0         1          2         3          4
-        0  0.156215         0          0         0          0
-        1         0  0.234774          0         0          0
-        2         0         0  0.0340854         0          0
-        3         0         0          0  0.206046          0
-        4         0         0          0         0  0.0931487
+yours i\\j            0           1            2           3            4
+        0     0.156215           0            0           0            0
+        1            0    0.234774            0           0            0
+        2            0           0    0.0340854           0            0
+        3            0           0            0    0.206046            0
+        4            0           0            0           0    0.0931487
 torch i\\j            0           1            2           3            4
         0     0.156215  -0.0729697  -0.00684615  -0.0562568    -0.020142
         1   -0.0729697    0.234774    -0.013307   -0.109347   -0.0391503
         2  -0.00684615   -0.013307    0.0340854  -0.0102591  -0.00367315
         3   -0.0562568   -0.109347   -0.0102591    0.206046   -0.0301833
         4    -0.020142  -0.0391503  -0.00367315  -0.0301833    0.0931487
-yours − expected  (· within ±2.1e-13 + 1e-09·|expected|)
-i\\j        0       1        2       3        4
-  0        ·   0.073  0.00685  0.0563   0.0201
-  1    0.073       ·   0.0133   0.109   0.0392
-  2  0.00685  0.0133        ·  0.0103  0.00367
-  3   0.0563   0.109   0.0103       ·   0.0302
-  4   0.0201  0.0392  0.00367  0.0302        ·
+yours − expected  (· within tolerance)
+      i\\j            0           1            2           3            4
+        0            ·       0.073      0.00685      0.0563       0.0201
+        1        0.073           ·       0.0133       0.109       0.0392
+        2      0.00685      0.0133            ·      0.0103      0.00367
+        3       0.0563       0.109       0.0103           ·       0.0302
+        4       0.0201      0.0392      0.00367      0.0302            ·
 rerun this trial: gradcli check examples/ops.py:softmax --jacobian softmax_jacobian_no_cross_terms --shape 5 --trial 2
 more: --detail (every backend, pair and tolerance) · --plot FILE.png
 """)
