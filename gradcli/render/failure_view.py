@@ -42,7 +42,8 @@ def failure_head(report: Report, found: list[Failure], width: int) -> list[Text]
             ),
             17,
         )
-        worst += f"{c.worst_values[0]:.{digits}g}, {f.expected} {c.worst_values[1]:.{digits}g}, "
+        mine, theirs = (v + 0.0 for v in c.worst_values)  # + 0.0: -0.0 reads 0
+        worst += f"{mine:.{digits}g}, {f.expected} {theirs:.{digits}g}, "
         worst += f"allowed ±{c.allowed:.2g}"
         out += wrap(worst, width, indent=" " * 9)
     listed = {f.base for f in found}
