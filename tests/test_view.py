@@ -131,7 +131,7 @@ i  z_i         s_i  │  i\\j            0            1            2
 OK: numpy, torch and fd agree on softmax and jacobian within tolerance; every
   law holds
   largest difference 7.01e-13 at J[1,2] (numpy vs fd), allowed 1.2e-11
-  references: fd (central differences: cheap 3) for J, error ≤ 2.6e-10
+  references: fd: J by central differences over 3 inputs, error ≤ 2.6e-10
   laws hold on every backend: s sums to 1 · rows of J sum to 0 · J symmetric
   more: --detail · --heatmap · --plot FILE.png · --explain 'J[0,1]'
 """)
@@ -147,7 +147,7 @@ i  z_i         s_i  │  i\\j            0            1            2
 2   -3  0.00217852  │    2  -0.00191466  -0.00025912   0.00217378
 OK: numpy, torch and fd agree on softmax and jacobian within tolerance; every law holds
   largest difference 7.01e-13 at J[1,2] (numpy vs fd), allowed 1.2e-11
-  references: fd (central differences: cheap 3) for J, error ≤ 2.6e-10
+  references: fd: J by central differences over 3 inputs, error ≤ 2.6e-10
   laws hold on every backend: s sums to 1 · rows of J sum to 0 · J symmetric
   more: --detail · --heatmap · --plot FILE.png · --explain 'J[0,1]'
 """)
@@ -178,8 +178,8 @@ i\\j           0          1          2
 OK: numpy, torch and fd agree on z, s, loss, dL_ds, dL_dz, dW, db and dx within
   tolerance; every law holds
   largest difference 4.99e-11 at dx[1] (torch vs fd), allowed 6.71e-10
-  references: fd (central differences: cheap 21) for dL_ds, dL_dz, dW, db, dx,
-    error ≤ 3.2e-09
+  references: fd: ∂L/∂s, ∂L/∂z, ∂L/∂W, ∂L/∂b and ∂L/∂x by central differences
+    over 21 inputs in all, error ≤ 3.2e-09
   laws hold on every backend: s sums to 1 · ∂L/∂z sums to 0 · fused s −
     onehot(t) = Jᵀ·∂L/∂s · db = Σ_rows ∂L/∂z · dW = (∂L/∂z)ᵀ·x · dx = ∂L/∂z·W
   more: --detail · --heatmap · --plot FILE.png · --explain 'W[0,0]'
@@ -210,7 +210,7 @@ i\\j           0          1          2
   2   0.0350963   0.599145   0.248488
 OK: numpy, torch and fd agree on z, s, loss, dL_ds, dL_dz, dW, db and dx within tolerance; every law holds
   largest difference 4.99e-11 at dx[1] (torch vs fd), allowed 6.71e-10
-  references: fd (central differences: cheap 21) for dL_ds, dL_dz, dW, db, dx, error ≤ 3.2e-09
+  references: fd: ∂L/∂s, ∂L/∂z, ∂L/∂W, ∂L/∂b and ∂L/∂x by central differences over 21 inputs in all, error ≤ 3.2e-09
   laws hold on every backend: s sums to 1 · ∂L/∂z sums to 0 · fused s − onehot(t) = Jᵀ·∂L/∂s · db = Σ_rows ∂L/∂z · dW =
     (∂L/∂z)ᵀ·x · dx = ∂L/∂z·W
   more: --detail · --heatmap · --plot FILE.png · --explain 'W[0,0]'
@@ -247,8 +247,8 @@ a.grad sums its 2 uses: a.grad[0,0] = -0.405865 (via b = a.sum(dim=0,
     keepdim=True)) + 0.54124 (via c = a / b) = 0.135375
 OK: numpy, torch and fd agree on all 10 quantities within tolerance
   largest difference 2.07e-09 at w.grad[1,6] (numpy vs fd), allowed 1.39e-08
-  references: fd (central differences: cheap 140) for w.grad, a.grad, error ≤
-    6.6e-09
+  references: fd: w.grad and a.grad by central differences over 140 inputs in
+    all, error ≤ 6.6e-09
   more: --detail · --heatmap · --plot FILE.png · --explain w
 """)
 
@@ -282,7 +282,7 @@ a.grad sums its 2 uses: a.grad[0,0] = -0.405865 (via b = a.sum(dim=0, keepdim=Tr
     0.135375
 OK: numpy, torch and fd agree on all 10 quantities within tolerance
   largest difference 2.07e-09 at w.grad[1,6] (numpy vs fd), allowed 1.39e-08
-  references: fd (central differences: cheap 140) for w.grad, a.grad, error ≤ 6.6e-09
+  references: fd: w.grad and a.grad by central differences over 140 inputs in all, error ≤ 6.6e-09
   more: --detail · --heatmap · --plot FILE.png · --explain w
 """)
 
@@ -410,3 +410,19 @@ def test_equal_looking_worst_values_get_the_digits_that_tell_them_apart():
     worst = out.splitlines()[1]
     numbers = [w.rstrip(",") for w in worst.split() if w[:1] in "-0123456789"]
     assert numbers[0] != numbers[1]  # not "-0.000889145, torch -0.000889145"
+
+
+def _readme_block(after: str) -> str:
+    """The ``` block that follows `after` in the README, unindented."""
+    text = (ROOT / "README.md").read_text()
+    start = text.index("```\n", text.index(after)) + 4
+    block = text[start : text.index("```", start)]
+    indent = len(block) - len(block.lstrip(" "))
+    return "".join(line[indent:] + "\n" for line in block.rstrip(" ").splitlines())
+
+
+def test_the_readme_shows_the_view_as_it_is():
+    """The README's two pictures of the view are the real output at 80 columns."""
+    assert _readme_block("what more there is to see. At `COLUMNS=80`:") == view(*SOFTMAX)[1]
+    check = (*FAILING_CHECK, "--trials", "1")
+    assert _readme_block("the command that reruns just the worst:") == view(*check)[1]

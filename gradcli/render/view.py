@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from rich.text import Text
 
-from gradcli.render import findings, inputs_view
+from gradcli.render import findings, inputs_view, references_view
 from gradcli.render.blocks import formatter
 from gradcli.render.failure_view import failure_body, failure_head, failure_tail
 from gradcli.render.findings import ratio, split_trial
@@ -193,27 +193,9 @@ def _verdict_block(report: Report, width: int) -> list[Text]:
 
 
 def _references(report: Report, width: int) -> list[Text]:
-    """Which numerical references ran, how, and how precise they were: one entry per
-    backend and method, naming its quantities and its largest error estimate."""
-    grouped: dict[tuple[str, str], list[Any]] = {}
-    for ref in getattr(report, "references", ()):
-        grouped.setdefault((ref.backend, ref.method), []).append(ref)
-    parts = []
-    for (backend, method), refs in grouped.items():
-        names = ", ".join(
-            SHORT.get((report.command, r.quantity), entry_name(report, r.quantity, ()))
-            for r in refs
-        )
-        steps: dict[str, int] = {}
-        for r in refs:
-            for how, n in r.columns.items():
-                steps[how] = steps.get(how, 0) + n
-        how = ", ".join(f"{k} {n}" for k, n in steps.items())
-        error = max(r.max_error for r in refs)
-        parts.append(f"{backend} ({method}: {how}) for {names}, error ≤ {error:.2g}")
-    if not parts:
-        return []
-    return wrap("  references: " + "; ".join(parts), width, "    ")
+    """Which numerical references ran, how, and how precise they were."""
+    sentence = references_view.line(report)
+    return wrap("  references: " + sentence, width, "    ") if sentence else []
 
 
 def _explain_hint(report: Report) -> str:
