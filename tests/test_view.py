@@ -130,7 +130,7 @@ i  z_i         s_i  │  i\\j            0            1            2
 2   -3  0.00217852  │    2  -0.00191466  -0.00025912   0.00217378
 OK: numpy, torch and fd agree on softmax and jacobian within tolerance; every
   law holds
-  largest difference 7.01e-13 at J[1,2] (numpy vs fd), allowed 1.2e-11
+  closest to its tolerance: J[1,2], 7.01e-13 (numpy vs fd), allowed 1.2e-11
   references: fd: J by central differences over 3 inputs, error ≤ 2.6e-10
   laws hold on every backend: s sums to 1 · rows of J sum to 0 · J symmetric
   more: --detail · --heatmap · --plot FILE.png · --explain 'J[0,1]'
@@ -146,7 +146,7 @@ i  z_i         s_i  │  i\\j            0            1            2
 1    1    0.118943  │    1    -0.104537     0.104796  -0.00025912
 2   -3  0.00217852  │    2  -0.00191466  -0.00025912   0.00217378
 OK: numpy, torch and fd agree on softmax and jacobian within tolerance; every law holds
-  largest difference 7.01e-13 at J[1,2] (numpy vs fd), allowed 1.2e-11
+  closest to its tolerance: J[1,2], 7.01e-13 (numpy vs fd), allowed 1.2e-11
   references: fd: J by central differences over 3 inputs, error ≤ 2.6e-10
   laws hold on every backend: s sums to 1 · rows of J sum to 0 · J symmetric
   more: --detail · --heatmap · --plot FILE.png · --explain 'J[0,1]'
@@ -177,7 +177,7 @@ i\\j           0          1          2
   2   0.0350963   0.599145   0.248488
 OK: numpy, torch and fd agree on z, s, loss, dL_ds, dL_dz, dW, db and dx within
   tolerance; every law holds
-  largest difference 4.99e-11 at dx[1] (torch vs fd), allowed 6.71e-10
+  closest to its tolerance: dx[1], 4.99e-11 (torch vs fd), allowed 6.71e-10
   references: fd: ∂L/∂s, ∂L/∂z, ∂L/∂W, ∂L/∂b and ∂L/∂x by central differences
     over 21 inputs in all, error ≤ 3.2e-09
   laws hold on every backend: s sums to 1 · ∂L/∂z sums to 0 · fused s −
@@ -209,7 +209,7 @@ i\\j           0          1          2
   1   0.0118011   0.201462  0.0835539
   2   0.0350963   0.599145   0.248488
 OK: numpy, torch and fd agree on z, s, loss, dL_ds, dL_dz, dW, db and dx within tolerance; every law holds
-  largest difference 4.99e-11 at dx[1] (torch vs fd), allowed 6.71e-10
+  closest to its tolerance: dx[1], 4.99e-11 (torch vs fd), allowed 6.71e-10
   references: fd: ∂L/∂s, ∂L/∂z, ∂L/∂W, ∂L/∂b and ∂L/∂x by central differences over 21 inputs in all, error ≤ 3.2e-09
   laws hold on every backend: s sums to 1 · ∂L/∂z sums to 0 · fused s − onehot(t) = Jᵀ·∂L/∂s · db = Σ_rows ∂L/∂z · dW =
     (∂L/∂z)ᵀ·x · dx = ∂L/∂z·W
@@ -246,7 +246,8 @@ program: b = a.sum(dim=0, keepdim=True); c = a / b; y = w @ c
 a.grad sums its 2 uses: a.grad[0,0] = -0.405865 (via b = a.sum(dim=0,
     keepdim=True)) + 0.54124 (via c = a / b) = 0.135375
 OK: numpy, torch and fd agree on all 10 quantities within tolerance
-  largest difference 2.07e-09 at w.grad[1,6] (numpy vs fd), allowed 1.39e-08
+  closest to its tolerance: w.grad[1,6], 2.07e-09 (numpy vs fd), allowed
+    1.39e-08
   references: fd: w.grad and a.grad by central differences over 140 inputs in
     all, error ≤ 6.6e-09
   more: --detail · --heatmap · --plot FILE.png · --explain w
@@ -281,7 +282,7 @@ y         4×10   [0.264973, 0.768379]     1                       w @ c
 a.grad sums its 2 uses: a.grad[0,0] = -0.405865 (via b = a.sum(dim=0, keepdim=True)) + 0.54124 (via c = a / b) =
     0.135375
 OK: numpy, torch and fd agree on all 10 quantities within tolerance
-  largest difference 2.07e-09 at w.grad[1,6] (numpy vs fd), allowed 1.39e-08
+  closest to its tolerance: w.grad[1,6], 2.07e-09 (numpy vs fd), allowed 1.39e-08
   references: fd: w.grad and a.grad by central differences over 140 inputs in all, error ≤ 6.6e-09
   more: --detail · --heatmap · --plot FILE.png · --explain w
 """)

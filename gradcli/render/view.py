@@ -178,10 +178,14 @@ def _verdict_block(report: Report, width: int) -> list[Text]:
     elif closest is not None:
         a, ref = closest.backends
         where = entry_name(report, closest.quantity, closest.worst_index)
+        gap = abs(closest.worst_values[0] - closest.worst_values[1])
+        # the difference nearest its allowed error, not the largest |a − ref| (which may
+        # sit where much more is allowed): what came closest to failing
         out += wrap(
-            f"  largest difference {abs(closest.worst_values[0] - closest.worst_values[1]):.3g} "
-            f"at {where} ({a} vs {ref}), allowed {closest.allowed:.3g}",
+            f"  closest to its tolerance: {where}, {gap:.3g} ({a} vs {ref}), "
+            f"allowed {closest.allowed:.3g}",
             width,
+            "    ",
         )
     out += _references(report, width)
     if report.laws:
