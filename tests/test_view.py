@@ -132,7 +132,7 @@ OK: numpy, torch and fd agree on softmax and jacobian within tolerance; every
   law holds
   closest to its tolerance: J[1,2], 7.01e-13 (numpy vs fd), allowed 1.2e-11
   references: fd: J by central differences over 3 inputs, error ≤ 2.6e-10
-  laws hold on every backend: s sums to 1 · rows of J sum to 0 · J symmetric
+  laws hold on every backend: s sums to 1; rows of J sum to 0; J symmetric
   more: --detail · --heatmap · --plot FILE.png · --explain 'J[0,1]'
 """)
 
@@ -148,7 +148,7 @@ i  z_i         s_i  │  i\\j            0            1            2
 OK: numpy, torch and fd agree on softmax and jacobian within tolerance; every law holds
   closest to its tolerance: J[1,2], 7.01e-13 (numpy vs fd), allowed 1.2e-11
   references: fd: J by central differences over 3 inputs, error ≤ 2.6e-10
-  laws hold on every backend: s sums to 1 · rows of J sum to 0 · J symmetric
+  laws hold on every backend: s sums to 1; rows of J sum to 0; J symmetric
   more: --detail · --heatmap · --plot FILE.png · --explain 'J[0,1]'
 """)
 
@@ -180,8 +180,8 @@ OK: numpy, torch and fd agree on z, s, loss, dL_ds, dL_dz, dW, db and dx within
   closest to its tolerance: dx[1], 4.99e-11 (torch vs fd), allowed 6.71e-10
   references: fd: ∂L/∂s, ∂L/∂z, ∂L/∂W, ∂L/∂b and ∂L/∂x by central differences
     over 21 inputs in all, error ≤ 3.2e-09
-  laws hold on every backend: s sums to 1 · ∂L/∂z sums to 0 · fused s −
-    onehot(t) = Jᵀ·∂L/∂s · db = Σ_rows ∂L/∂z · dW = (∂L/∂z)ᵀ·x · dx = ∂L/∂z·W
+  laws hold on every backend: s sums to 1; ∂L/∂z sums to 0; fused s − onehot(t)
+    = Jᵀ·∂L/∂s; db = Σ_rows ∂L/∂z; dW = (∂L/∂z)ᵀ·x; dx = ∂L/∂z·W
   more: --detail · --heatmap · --plot FILE.png · --explain 'W[0,0]'
 """)
 
@@ -211,8 +211,8 @@ i\\j           0          1          2
 OK: numpy, torch and fd agree on z, s, loss, dL_ds, dL_dz, dW, db and dx within tolerance; every law holds
   closest to its tolerance: dx[1], 4.99e-11 (torch vs fd), allowed 6.71e-10
   references: fd: ∂L/∂s, ∂L/∂z, ∂L/∂W, ∂L/∂b and ∂L/∂x by central differences over 21 inputs in all, error ≤ 3.2e-09
-  laws hold on every backend: s sums to 1 · ∂L/∂z sums to 0 · fused s − onehot(t) = Jᵀ·∂L/∂s · db = Σ_rows ∂L/∂z · dW =
-    (∂L/∂z)ᵀ·x · dx = ∂L/∂z·W
+  laws hold on every backend: s sums to 1; ∂L/∂z sums to 0; fused s − onehot(t) = Jᵀ·∂L/∂s; db = Σ_rows ∂L/∂z; dW =
+    (∂L/∂z)ᵀ·x; dx = ∂L/∂z·W
   more: --detail · --heatmap · --plot FILE.png · --explain 'W[0,0]'
 """)
 

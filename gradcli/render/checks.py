@@ -33,7 +33,7 @@ def comparison_table(comparisons: Sequence[Comparison]) -> Titled:
 
 
 def worst_table(comparisons: Sequence[Comparison], fmt: Any) -> Table:
-    table = titled_table("Worst element of each comparison (allowed = atol + rtol·|ref|)")
+    table = titled_table("Worst element of each comparison (allowed = atol + rtol·|ref| + c·error)")
     for header in ("quantity", "a vs ref", "at", "a", "ref", "allowed"):
         _column(table, header)
     for c in comparisons:

@@ -190,8 +190,10 @@ def _verdict_block(report: Report, width: int) -> list[Text]:
     out += _references(report, width)
     if report.laws:
         names = list(dict.fromkeys(law.law for law in report.laws))
-        out += wrap("  laws hold on every backend: " + " · ".join(names), width, "    ")
-    more = ["--detail", "--heatmap", "--plot FILE.png", _explain_hint(report)]
+        # "; " between laws: their formulas use "·" themselves (Jᵀ·∂L/∂s)
+        out += wrap("  laws hold on every backend: " + "; ".join(names), width, "    ")
+    explain = "" if report.explanation is not None else _explain_hint(report)  # given
+    more = ["--detail", "--heatmap", "--plot FILE.png", explain]
     out += wrap("  more: " + " · ".join(m for m in more if m), width, "    ", style="dim")
     return out
 
