@@ -34,16 +34,8 @@ def failure_head(report: Report, found: list[Failure], width: int) -> list[Text]
             out += wrap(f"  {second}", width, indent="    ")
         c = f.worst
         worst = f"  worst: {entry_name(report, c.quantity, c.worst_index)}: {c.backends[0]} "
-        digits = next(
-            (
-                d
-                for d in (6, 9, 12, 17)
-                if f"{c.worst_values[0]:.{d}g}" != f"{c.worst_values[1]:.{d}g}"
-            ),
-            17,
-        )
-        mine, theirs = (v + 0.0 for v in c.worst_values)  # + 0.0: -0.0 reads 0
-        worst += f"{mine:.{digits}g}, {f.expected} {theirs:.{digits}g}, "
+        mine, theirs = findings.told_apart(*c.worst_values)
+        worst += f"{mine}, {f.expected} {theirs}, "
         worst += f"allowed ±{c.allowed:.2g}"
         out += wrap(worst, width, indent=" " * 9)
     listed = {f.base for f in found}
