@@ -427,3 +427,18 @@ def test_the_readme_shows_the_view_as_it_is():
     assert _readme_block("what more there is to see. At `COLUMNS=80`:") == view(*SOFTMAX)[1]
     check = (*FAILING_CHECK, "--trials", "1")
     assert _readme_block("the command that reruns just the worst:") == view(*check)[1]
+
+
+def test_a_batch_shows_its_matrices_side_by_side_while_they_fit():
+    code, out = view("layer", "--batch", "2", "--seed", "1")
+    assert code == 0
+    lines = out.splitlines()
+    assert len(lines) <= 36  # 47 with one matrix under the other
+    assert max(len(line) for line in lines) <= 80
+    assert all(line == line.rstrip() for line in lines)
+    pairs = [line.split("│") for line in lines if "(2×3)" in line or "(3×3)" in line]
+    assert [[p.split("   (")[0].strip() for p in pair] for pair in pairs] == [
+        ["z = W·x + b", "s = softmax(z)"],
+        ["∂L/∂s", "∂L/∂z = Jᵀ·∂L/∂s"],
+        ["∂L/∂W = (∂L/∂z)ᵀ·x", "∂L/∂x = ∂L/∂z·W"],
+    ]

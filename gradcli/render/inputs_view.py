@@ -56,7 +56,7 @@ def _matrix(
     rows = rows_shown(matrix.shape[0], MAX_ROWS)
     columns = matrix_columns(matrix, fmt, rows)
     fitted = fit_columns(
-        [index_column(rows, name if "\\" in name else f"{name} i\\j")],
+        [index_column(rows, name if "\\" in name else f"{name} i\\j".strip())],
         columns,
         width - sum(c.width + 2 for c in extra or []),
     )

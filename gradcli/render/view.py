@@ -122,10 +122,25 @@ def _results_once(report: Report, width: int, fmt: Any, skip: set[str]) -> list[
             return [*out, *wrap(title.plain, width, "    ", style="bold"), *joined]
     for block in vectors:
         out += block
-    for title, q in matrices:
-        out += wrap(title.plain, width, "    ", style="bold")
-        out += matrix_lines(as_matrix(shown_value(report, q)), width, fmt)
-    return out
+    blocks = [
+        [*wrap(title.plain, width, "    ", style="bold"), *_matrix(report, q, width, fmt)]
+        for title, q in matrices
+    ]
+    row: list[Text] = []
+    for block in blocks:  # matrices of as many rows side by side, while they fit
+        depth = max(len(row), len(block))  # the shorter padded with blank lines
+        blank = [Text("")] * depth
+        joined = beside((row + blank)[:depth], (block + blank)[:depth], width) if row else None
+        if joined is not None:
+            row = joined
+            continue
+        out += row
+        row = block
+    return out + row
+
+
+def _matrix(report: Report, quantity: str, width: int, fmt: Any) -> list[Text]:
+    return matrix_lines(as_matrix(shown_value(report, quantity)), width, fmt)
 
 
 def _vector_block(
