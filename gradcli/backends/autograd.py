@@ -5,7 +5,8 @@ run that uses this backend should pay that.
 
 The Jacobian is built from vector-Jacobian products with the rows of the identity,
 a block of rows at a time: the input is repeated once per row (``Z[k] = z``), the
-forward runs on the batch, and one backward of the scalar ``sum(S ∘ E)`` gives row k of
+forward runs on the batch, and one backward of the scalar ``Σ_k S[k, start + k]`` (the
+sum of a diagonal: the rows of the identity without multiplying by them) gives row k of
 J in ``Z.grad[k]``. A scalar loss also keeps ``autograd.grad`` off its ``grad_outputs``
 path, whose first call imports sympy (≈0.3 s).
 """
@@ -41,7 +42,8 @@ def _softmax(z: torch.Tensor, temperature: float) -> torch.Tensor:
     # The shift is a constant of the math (softmax ignores it), so it is detached:
     # its gradient is zero in exact arithmetic and only adds rounding otherwise.
     shift = z.detach().amax(dim=-1, keepdim=True)
-    return torch.softmax((z - shift) / temperature, dim=-1)
+    u = z - shift
+    return torch.softmax(u / temperature if temperature != 1.0 else u, dim=-1)  # x / 1 is x
 
 
 def softmax_and_jacobian(
@@ -74,9 +76,8 @@ def _softmax_jacobian_by_rows(z: torch.Tensor, temperature: float, out: Array | 
     the diagonal (k, start + k) of softmax over a batch of copies of z.
 
     The leaf is u = z − max z (the detached shift of `_softmax`, taken once: ∂s/∂u =
-    ∂s/∂z exactly, and every row of the batch has the same maximum), so a block costs
-    the copy, softmax forward and backward, and /T only where T ≠ 1 (x / 1 is x): the
-    same bits as differentiating `_softmax` of the batch, with fewer passes.
+    ∂s/∂z exactly; `_softmax` of u shifts by max u = 0, exactly), and the diagonal is
+    picked rather than multiplied by a selector: the same bits as before, fewer passes.
     """
     import torch
 
@@ -89,8 +90,7 @@ def _softmax_jacobian_by_rows(z: torch.Tensor, temperature: float, out: Array | 
         start, stop = span
         with torch.inference_mode(False), torch.enable_grad():  # both are per thread
             batch = shifted.expand(stop - start, n).clone().requires_grad_(True)
-            scaled = batch / temperature if temperature != 1.0 else batch
-            picked = torch.softmax(scaled, dim=-1).diagonal(offset=start)  # s_k of row k
+            picked = _softmax(batch, temperature).diagonal(offset=start)  # s_k of row k
             (grad,) = torch.autograd.grad(picked.sum(), batch)
             jac[start:stop] = grad.numpy()
 
