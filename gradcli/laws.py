@@ -46,8 +46,7 @@ def equal_law(backend: str, law: str, value: Array, expected: Array, tol: Tolera
     return _law(backend, law, violation, allowed)
 
 
-TILE = 256  # symmetry is checked tile against transposed tile: the tiles and the work
-# buffers (128 KiB each) stay in the core's L2 cache
+TILE = 256  # symmetry is checked tile against transposed tile: both stay in cache
 
 
 def symmetry_law(backend: str, matrix: Array, tol: Tolerance) -> LawCheck:
