@@ -52,3 +52,13 @@ def test_symmetry_law_takes_the_short_path_and_still_fails_what_it_should():
     assert broken.max_violation == abs(j[7, 250] - j[250, 7])
     j[7, 250] = np.nan
     assert not laws.symmetry_law("numpy", j, tol).ok
+
+
+def test_a_violation_just_past_its_allowed_fails_on_the_short_path():
+    allowed = np.array([2.0, 2.0, 3.0])
+    for violation, ok in (([0.0, 2.0, 1.0], True), ([0.0, 3.0, 1.0], False)):
+        law = laws._law("numpy", "law", np.array(violation), allowed, positive=True)
+        assert law.ok is ok
+        assert (law.max_violation, law.allowed) == (violation[1], 2.0)
+    just_past = np.nextafter(2.0, 3.0)  # the rounded ratio is 1 + 2⁻⁵²: not below 1
+    assert not laws._law("numpy", "law", np.array([just_past]), allowed[:1], positive=True).ok
