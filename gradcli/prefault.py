@@ -13,7 +13,6 @@ written, as before.
 
 from __future__ import annotations
 
-import ctypes
 import mmap
 import sys
 import threading
@@ -46,6 +45,8 @@ def _pages(array: NDArray[Any]) -> tuple[int, int]:
 
 
 def _advise(regions: list[tuple[int, int]]) -> None:
+    import ctypes  # here: `gradcli softmax 3 1 -3` never pays for it
+
     try:
         madvise = ctypes.CDLL(None, use_errno=True).madvise
     except (OSError, AttributeError):
