@@ -417,7 +417,10 @@ def test_equal_looking_worst_values_get_the_digits_that_tell_them_apart(tmp_path
     worst = out.splitlines()[2]
     assert worst.lstrip().startswith("worst:")
     words = worst.split()
-    numbers = [words[words.index("yours") + 1].rstrip(","), words[words.index("fd") + 1]]
+    numbers = [
+        words[words.index("yours") + 1].rstrip(","),
+        words[words.index("fd") + 1].rstrip(","),
+    ]
     assert numbers[0] != numbers[1]  # not "yours 0.945901, fd 0.945901"
     assert float(numbers[0]) / float(numbers[1]) == pytest.approx(1 + 1e-8, rel=1e-8)
 
