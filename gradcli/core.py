@@ -205,32 +205,34 @@ def _compare_quantity(
     if of_quantity is not None:  # the reference's (m, n): its kinks and columns index it
         rows, cols = of_quantity.derivative.value.shape
         view = (rows, cols)
-    done = []
-    for a_name, ref_name in pairs:
-        a, ref = results[a_name], results[ref_name]
-        numerical = refs.get((ref_name, q.name))
-        allowed = compare.allowed_for(
-            a.precision,
-            q.scale,
-            q.n_terms,
-            options.rtol,
-            options.atol,
-            error=numerical.derivative.error if numerical is not None else None,
-            kinks=kinks,
-            floor_scale=q.floor_scale,
-            condition=q.condition,
-        )
-        if numerical is None and ref.precision != "fd":
-            # two backends, neither a numerical reference: the looser precision of the two
-            other = compare.allowed_for(
-                ref.precision,
+    bands: dict[tuple[str, int], compare.Allowed] = {}
+
+    def band(precision: str, numerical: NumericalReference | None) -> compare.Allowed:
+        # one Allowed object per precision and reference error: the pairs that judge
+        # against the same reference array with it share one band (compare_views)
+        key = (precision, id(numerical))
+        if key not in bands:
+            bands[key] = compare.allowed_for(
+                precision,
                 q.scale,
                 q.n_terms,
                 options.rtol,
                 options.atol,
+                error=numerical.derivative.error if numerical is not None else None,
+                kinks=kinks,
                 floor_scale=q.floor_scale,
                 condition=q.condition,
             )
+        return bands[key]
+
+    jobs = []
+    for a_name, ref_name in pairs:
+        a, ref = results[a_name], results[ref_name]
+        numerical = refs.get((ref_name, q.name))
+        allowed = band(a.precision, numerical)
+        if numerical is None and ref.precision != "fd":
+            # two backends, neither a numerical reference: the looser precision of the two
+            other = band(ref.precision, None)
             if other.rtol > allowed.rtol:
                 allowed = compare.Allowed(other.rtol, other.atol, None, allowed.c, kinks)
             if of_quantity is not None:
@@ -242,12 +244,8 @@ def _compare_quantity(
                 )
         if noise is not None:
             allowed = replace(allowed, atol=allowed.atol + noise)
-        done.append(
-            compare.compare_view(
-                q.name, (a_name, ref_name), a.arrays[q.name], ref.arrays[q.name], allowed, view
-            )
-        )
-    return done
+        jobs.append(((a_name, ref_name), a.arrays[q.name], ref.arrays[q.name], allowed))
+    return compare.compare_views(q.name, jobs, view)
 
 
 def _refine(numerical: NumericalReference, columns: Array) -> bool:

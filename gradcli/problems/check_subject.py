@@ -45,6 +45,8 @@ class Subject:
     gradient_map: Any = None
     # every input in the forward's order, those not differentiated (--no-grad) included
     call_order: tuple[str, ...] = ()
+    # what a failure of this code is called: "the forward", or the --against function
+    label: str = "the forward"
 
     @property
     def all_inputs(self) -> tuple[str, ...]:
@@ -100,11 +102,11 @@ class Subject:
 
     def user(self, values: dict[str, Any]) -> tuple[Any, ...]:
         """The forward as written, on arrays or tensors of the user's dtype."""
-        return self.outputs(self._call(values, "the forward"), "the forward")
+        return self.outputs(self._call(values, self.label), self.label)
 
     def reference(self, values: dict[str, Any]) -> tuple[Any, ...]:
         """float64 tensors in, differentiable tensors out, by plain torch operations."""
-        return self.outputs(self._call(values, "the forward", ops_only=True), "the forward")
+        return self.outputs(self._call(values, self.label, ops_only=True), self.label)
 
     @property
     def complex_capable(self) -> bool:
@@ -141,7 +143,7 @@ class Subject:
         """float64 outputs at float64 inputs: what finite differences call."""
         if self.takes_numpy:
             out = self.user(values)
-            return tuple(guard.as_array(y, "the forward") for y in out)
+            return tuple(guard.as_array(y, self.label) for y in out)
         import torch
 
         with torch.no_grad():
@@ -149,7 +151,7 @@ class Subject:
                 k: torch.from_numpy(np.array(v, dtype=np.float64)) for k, v in values.items()
             }
             out = self.user(tensors)
-        return tuple(guard.as_array(y, "the forward") for y in out)
+        return tuple(guard.as_array(y, self.label) for y in out)
 
 
 def forward_ops(function: Any, positional: tuple[Any, ...], keywords: dict[str, Any]) -> Any:

@@ -71,6 +71,10 @@ def _directional(spec: GraphSpec) -> bool:
     return 2 * sum(a.size for a in spec.inputs.values()) > FD_FULL_FORWARDS
 
 
+def _fd_along(spec: GraphSpec) -> bool:
+    return "fd" in spec.options.backends and _directional(spec)
+
+
 def _fd_forwards(spec: GraphSpec) -> int:
     if _directional(spec):
         return 2 * directional_fd.DIRECTIONS * len(spec.inputs)
@@ -85,7 +89,8 @@ def run(spec: GraphSpec) -> Report:
     shapes = validate(spec)
     # the model of limits.graph_peak, checked in test_memory.py
     sizes = [graph_shapes.elements(shape) for shape in shapes]
-    peak = limits.graph_peak(sizes, spec.options.backends, bool(spec.draws))
+    along = sum(a.size for a in spec.inputs.values()) if _fd_along(spec) else 0
+    peak = limits.graph_peak(sizes, spec.options.backends, bool(spec.draws), along)
     limits.check_memory(peak, "the program", "use smaller inputs")
     program, options = spec.program, spec.options
     results: dict[str, BackendResult] = {}
