@@ -196,7 +196,18 @@ def _has_complex(value: Any) -> bool:
 
 def as_complex(value: Any) -> Array | None:
     """The forward's result at complex input as a complex128 array, or None if it is not
-    a numpy array of complex numbers (the forward did not carry the imaginary part)."""
+    a numpy array or a torch tensor of complex numbers (the forward did not carry the
+    imaginary part)."""
+    if hasattr(value, "detach") and hasattr(value, "is_complex"):  # a torch tensor
+        try:
+            if not value.is_complex() or str(value.device) == "meta":
+                return None
+            import torch
+
+            tensor = value.detach().to("cpu", torch.complex128).resolve_conj()
+            return np.array(tensor.numpy(), dtype=np.complex128)
+        except Exception:  # a tensor subclass that cannot give its values: no complex step
+            return None
     if (
         not isinstance(value, (np.ndarray, np.complexfloating))
         or np.asarray(value).dtype.kind != "c"

@@ -110,14 +110,31 @@ class Subject:
 
     @property
     def complex_capable(self) -> bool:
-        """A plain numpy forward, which the complex step may call with complex input."""
-        return self.kind == "forward" and self.takes_numpy and self.gradient_map is None
+        """A plain forward (numpy or torch), which the complex step may call with complex
+        input; whether it carries it is probed once (check_analytic)."""
+        return self.kind == "forward" and self.gradient_map is None
 
     def evaluate_complex(self, values: dict[str, Array]) -> tuple[Array, ...] | None:
-        """complex128 outputs at complex128 inputs, or None where the forward returns
-        real numbers (it dropped the imaginary part: no complex step). What it raises is
-        one InputError line, as every call of the user's code."""
-        outputs = [guard.as_complex(y) for y in self.user(values)]
+        """complex128 outputs at complex128 inputs (numpy arrays, or complex128 tensors
+        for a torch-only forward), or None where the forward returns real numbers (it
+        dropped the imaginary part: no complex step). What it raises is one InputError
+        line, as every call of the user's code; its warnings about complex numbers (a
+        cast that discards the imaginary part) are the probe's business, not output."""
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if self.takes_numpy:
+                outputs = [guard.as_complex(y) for y in self.user(values)]
+            else:
+                import torch
+
+                with torch.no_grad():
+                    tensors = {
+                        k: torch.from_numpy(np.array(v, dtype=np.complex128))
+                        for k, v in values.items()
+                    }
+                    outputs = [guard.as_complex(y) for y in self.user(tensors)]
         return (
             None if any(y is None for y in outputs) else tuple(y for y in outputs if y is not None)
         )
