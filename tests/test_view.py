@@ -452,4 +452,4 @@ def test_a_passing_check_of_matrices_shows_the_first_trial_and_says_so():
     assert "trial0.vjp.x   (8×16)" in out
     assert "trial1.vjp" not in out.split("OK:")[0]  # the verdict names every trial
     assert "fd: vjp.x and vjp.W in each of 3 trials by central differences" in " ".join(out.split())
-    assert len(out.splitlines()) == 26  # 62 with every trial's two matrices
+    assert len(out.splitlines()) == 26  # 58 with every trial's two matrices
