@@ -453,3 +453,19 @@ def test_a_passing_check_of_matrices_shows_the_first_trial_and_says_so():
     assert "trial1.vjp" not in out.split("OK:")[0]  # the verdict names every trial
     assert "fd: vjp.x and vjp.W in each of 3 trials by central differences" in " ".join(out.split())
     assert len(out.splitlines()) == 26  # 58 with every trial's two matrices
+
+
+@pytest.mark.parametrize(
+    ("args", "hint"),
+    [
+        (("examples/ops.py:softmax", "--jacobian", "softmax_jacobian", "--shape", "5"), "J[0,0]"),
+        (("examples/second.py:Cube", "--shape", "5", "--order", "2"), "vjp[0]"),
+    ],
+)
+def test_checks_explain_hint_runs_as_typed(args, hint):
+    code, out = view("check", *args, "--trials", "1")
+    assert code == 0
+    assert out.splitlines()[-1].endswith(f"--explain '{hint}'")
+    code, explained = view("check", *args, "--trials", "1", "--explain", hint)
+    assert code == 0
+    assert f"{hint}, trial by trial" in explained

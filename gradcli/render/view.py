@@ -232,6 +232,16 @@ def _explain_hint(report: Report) -> str:
         "softmax": "--explain 'J[0,1]'",
         "layer": "--explain 'W[0,0]'",
         "graph": f"--explain {first_input(report)}",
-        "check": "--explain 'J[i,j]'",
+        "check": _check_hint(report),
     }
     return hints.get(report.command, "")
+
+
+def _check_hint(report: Report) -> str:
+    """An entry check --explain takes as typed: its first quantity's first entry."""
+    c = report.comparisons[0] if report.comparisons else None
+    if c is None or not c.shape:
+        return ""
+    base = split_trial(c.quantity)[1]
+    name = SHORT.get((report.command, base), base.partition(".")[0])
+    return f"--explain '{name}[{','.join('0' * len(c.shape))}]'"
