@@ -481,3 +481,27 @@ def test_checks_explain_hint_runs_as_typed(args, hint):
     code, explained = view("check", *args, "--trials", "1", "--explain", hint)
     assert code == 0
     assert f"{hint}, trial by trial" in explained
+
+
+@pytest.mark.parametrize(
+    ("program", "values", "value_range", "grad_range"),
+    [
+        ("y = log(a)", "[0, 1]", "[-inf, 0]", "[1, inf]"),
+        ("y = sqrt(a) * 0", "[-1, 1, 4]", "0, 1 NaN", "0, 1 NaN"),
+    ],
+)
+def test_a_result_that_is_not_finite_is_said_so_first_and_in_its_range(
+    program, values, value_range, grad_range
+):
+    """Every backend gives the same -inf or NaN: the first line says "not finite" (as the
+    verdict does), not "numpy and torch disagree ... -inf vs -inf"; the ranges keep ±inf
+    and count NaN rather than leaving them out."""
+    code, out = view("graph", program, "--var", f"a={values}")
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0].startswith("DISAGREE: values.y is not finite on numpy, torch and fd")
+    assert "disagree in" not in out
+    y_row = next(line for line in lines if line.startswith("y "))
+    a_row = next(line for line in lines if line.startswith("a ") and "input" in line)
+    assert value_range in y_row
+    assert grad_range in a_row

@@ -175,15 +175,19 @@ def _range(report: Report, quantity: str, fmt: Any) -> str:
     if not having:
         return ""
     array = np.asarray(report.results[shown_backend(report, quantity)].arrays[quantity])
-    finite = array[np.isfinite(array)]
     if array.size == 0:
         return "empty"
     if array.size == 1:
         return str(fmt(float(array.reshape(-1)[0])))
-    if not finite.size:
-        return "not finite"
-    low, high = float(finite.min()), float(finite.max())
-    return fmt(low) if low == high else f"[{fmt(low)}, {fmt(high)}]"
+    # ±inf are part of the range (log at 0 reaches -inf); NaN has no place in it: counted
+    nan = np.isnan(array)
+    n_nan = int(np.count_nonzero(nan))
+    ordered = array[~nan] if n_nan else array
+    if not ordered.size:
+        return "NaN"
+    low, high = float(ordered.min()), float(ordered.max())
+    text = fmt(low) if low == high else f"[{fmt(low)}, {fmt(high)}]"
+    return f"{text}, {n_nan} NaN" if n_nan else text
 
 
 def _check(report: Report, width: int, fmt: Any, failure: Failure) -> list[Text]:
