@@ -181,6 +181,13 @@ def compare_view(
     failing = np.zeros(n, dtype=bool)
     for st in stats:
         failing |= st.failing
+    outside = None
+    if any(st.outside is not None for st in stats):
+        outside = np.zeros((m, n), dtype=bool)
+        for st in stats:
+            if st.outside is not None:
+                outside[st.span[0] : st.span[1]] = st.outside
+        outside = outside.reshape(a.shape)
     worst = max(stats, key=lambda st: st.worst_ratio) if stats else None
     flat = worst.worst if worst else 0
     size = a.size
@@ -204,6 +211,7 @@ def compare_view(
             n_out_of_tolerance=sum(st.n_out for st in stats),
             n_non_finite=sum(st.n_non_finite for st in stats),
             reference_error=worst.worst_error if worst else 0.0,
+            outside=outside,
         ),
         failing,
     )
@@ -223,6 +231,8 @@ class _Stats:
     worst_atol: float
     worst_error: float
     failing: Array  # (n,) bool: a column with an element out of tolerance
+    span: tuple[int, int]  # the rows of the view
+    outside: Array | None  # (rows, n) bool where out of tolerance; None if all within
 
 
 def _block_stats(
@@ -257,8 +267,10 @@ def _block_stats(
         n_within = int(np.count_nonzero(within))
         n_out = diff.size - n_within
         failing = np.zeros(n, dtype=bool)
+        outside = None
         if n_out:
-            np.logical_not(within).any(axis=0, out=failing)
+            outside = np.logical_not(within)
+            outside.any(axis=0, out=failing)
         max_abs = float(diff.max()) if diff.size else 0.0
         finite = np.isfinite(diff) if not np.isfinite(max_abs) else None
         if finite is not None:
@@ -294,6 +306,8 @@ def _block_stats(
         else 0.0,
         worst_error=float(error[wi, wj]) if error is not None and size else 0.0,
         failing=failing,
+        span=span,
+        outside=outside,
     )
 
 

@@ -78,6 +78,10 @@ class Comparison:
     n_out_of_tolerance: int  # includes elements that are not finite on either side
     n_non_finite: int
     reference_error: float = 0.0  # the reference's own error estimate at the worst element
+    # which elements are out of tolerance, as the core judged them (bool, the quantity's
+    # shape); None when every element is within. Kept in memory for the grid and the
+    # plot, not in the JSON.
+    outside: Array | None = field(default=None, compare=False, repr=False)
 
     @property
     def size(self) -> int:

@@ -206,6 +206,33 @@ def test_blocked_statistics_equal_the_definition(pair, rtol, atol, rows):
     assert ratio[np.ravel_multi_index(c.worst_index, a.shape)] == ratio.max()
     out_columns = (~(diff <= allowed)).reshape(view).any(axis=0)
     assert (failing == out_columns).all()
+    if c.n_out_of_tolerance:
+        assert c.outside is not None
+        assert (c.outside == ~(diff <= allowed)).all()
+    else:
+        assert c.outside is None
+
+
+def test_the_elements_outside_are_the_cores_own_under_per_row_scales():
+    """The same 5e-4 difference is within row 0's scale and outside row 1's: the grid and
+    the plot mark the one the core counted, not whichever ranks first on one atol."""
+    from gradcli.render import findings
+
+    ref = np.zeros((3, 4))
+    a = ref.copy()
+    a[0, 1] = 5e-4  # within 1e-3
+    a[1, 2] = 5e-4  # beyond 1e-6
+    a[2, 3] = 0.5  # within 1.0
+    a[1, 0] = np.nan
+    per_row = np.array([[1e-3], [1e-6], [1.0]])
+    c, failing = compare.compare_view("J", ("numpy", "fd"), a, ref, compare.Allowed(0.0, per_row))
+    assert c.n_out_of_tolerance == 2
+    assert c.outside is not None
+    assert np.argwhere(c.outside).tolist() == [[1, 0], [1, 2]]
+    assert failing.tolist() == [True, False, True, False]
+    shown, outside = findings.ratios(a, ref, c)
+    assert np.argwhere(outside).tolist() == [[1, 0], [1, 2]]
+    assert shown[0, 1] <= 1.0 < shown[1, 2]
 
 
 def test_find_non_finite_is_not_fooled_by_a_sum_that_overflows():

@@ -206,13 +206,14 @@ def plural(n: int, word: str) -> str:
 
 def ratios(a: Array, ref: Array, c: Comparison) -> tuple[Array, Array]:
     """Per element: |a − ref| over the comparison's allowed error, and which elements are
-    outside it, as the core counted them.
+    outside it, as the core judged them.
 
     The core's allowed error varies per element (per-row scales, the reference's own error
     estimate) and the Report keeps it at the worst element only, so the ratio here is
-    on the worst element's atol; the elements marked outside are the core's
-    `n_out_of_tolerance` largest ratios (non-finite ones first), so that the picture
-    never disagrees with the verdict's count."""
+    on the worst element's atol, clipped to the core's judgement: the elements marked
+    outside are the core's own (`Comparison.outside`), so that the picture never
+    disagrees with the verdict. Without that mask (a Report read back from elsewhere)
+    they are the `n_out_of_tolerance` largest ratios (non-finite ones first)."""
     import numpy as np
 
     a64, ref64 = np.asarray(a, dtype=np.float64), np.asarray(ref, dtype=np.float64)
@@ -220,11 +221,14 @@ def ratios(a: Array, ref: Array, c: Comparison) -> tuple[Array, Array]:
     with np.errstate(all="ignore"):
         gap = np.abs(a64 - ref64)
         ratio_ = np.where(gap == 0, 0.0, gap / (tol.atol + tol.rtol * np.abs(ref64)))
-    ranked = np.where(np.isfinite(ratio_), ratio_, np.inf).reshape(-1)
-    flat = np.zeros(ranked.size, dtype=bool)
-    if c.n_out_of_tolerance:
-        flat[np.argsort(-ranked, kind="stable")[: c.n_out_of_tolerance]] = True
-    outside = flat.reshape(ratio_.shape)
+    if c.outside is not None and c.outside.size == ratio_.size:
+        outside = np.asarray(c.outside, dtype=bool).reshape(ratio_.shape)
+    else:
+        ranked = np.where(np.isfinite(ratio_), ratio_, np.inf).reshape(-1)
+        flat = np.zeros(ranked.size, dtype=bool)
+        if c.n_out_of_tolerance:
+            flat[np.argsort(-ranked, kind="stable")[: c.n_out_of_tolerance]] = True
+        outside = flat.reshape(ratio_.shape)
     shown = np.where(outside, np.maximum(ratio_, 1.0 + 1e-9), np.minimum(ratio_, 1.0))
     return shown, outside
 
