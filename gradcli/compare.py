@@ -18,11 +18,11 @@ scale, while n·ε/8 = 1.2e-4.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
-from gradcli import parallel, references
+from gradcli import blockstats, parallel, references
+from gradcli.blockstats import Allowed as Allowed  # re-exported: problems build bands
 from gradcli.report import Array, BackendResult, Comparison, LawCheck, NonFinite, Tolerance, Verdict
 
 # rtol, and atol as a fraction of the quantity's scale, by the precision of a side.
@@ -136,23 +136,6 @@ def compare_arrays(
     return compare_view(quantity, names, a, ref, tol, view)[0]
 
 
-@dataclass(frozen=True)
-class Allowed:
-    """The allowed error of each element: ``atol + rtol·|ref| + c·error``.
-
-    `atol` is a number or an array broadcastable to the quantity's shape (a per-row
-    magnitude of a Jacobian as an (m, 1) column); `error` is the reference's own estimate;
-    at a `kinks` element the reference is the interval [low, high] (a backend value
-    inside it is a valid subgradient), and at an infinite one any infinite value agrees.
-    """
-
-    rtol: float
-    atol: float | Array
-    error: references.ErrorEstimate | None = None
-    c: float = 2.0
-    kinks: tuple[references.Kink, ...] = ()
-
-
 def compare_view(
     quantity: str,
     names: tuple[str, str],
@@ -162,152 +145,107 @@ def compare_view(
     view: tuple[int, int] | None = None,
 ) -> tuple[Comparison, Array]:
     """The Comparison, and which columns of the (m, n) view hold an element out of
-    tolerance (what a reference would refine). Row blocks of the view go to the cores;
-    no n² temporary is made."""
-    if a.shape != ref.shape:
-        raise ValueError(f"{quantity}: shapes differ: {a.shape} vs {ref.shape}")
-    allowed = tol if isinstance(tol, Allowed) else Allowed(tol.rtol, tol.atol)
-    m, n = view or ((a.shape[0], a.size // a.shape[0]) if a.ndim >= 2 and a.size else (1, a.size))
-    a2, ref2 = a.reshape(m, n), ref.reshape(m, n)
-    atol = np.asarray(allowed.atol, dtype=np.float64)
-    # atol: a number, or per element broadcastable to the quantity's shape (a per-row
-    # (m, 1) column of a Jacobian stays a broadcast view: no n² copy)
-    atol2 = atol if atol.ndim == 0 else np.broadcast_to(atol, a.shape).reshape(m, n)
-    per_block = max(1, CHUNK // max(n, 1))
-    stats = parallel.map_chunks(
-        lambda span: _block_stats(a2, ref2, atol2, allowed, span),
-        parallel.spans(m, per_block),
+    tolerance (what a reference would refine)."""
+    return compare_views(quantity, [(names, a, ref, tol)], view)[0]
+
+
+def compare_views(
+    quantity: str,
+    pairs: Sequence[tuple[tuple[str, str], Array, Array, Tolerance | Allowed]],
+    view: tuple[int, int] | None = None,
+) -> list[tuple[Comparison, Array]]:
+    """`compare_view` of several pairs of one quantity (the same shape) in one sweep:
+    row blocks of the view go to the cores, and each block is compared for every pair
+    while it is in cache, sharing |ref| and the allowed band between pairs with the same
+    reference and tolerance (pass the same arrays and Allowed objects to share them).
+    No n² temporary is made."""
+    if not pairs:
+        return []
+    first = pairs[0][1]
+    shape = first.shape
+    for _, a, ref, _ in pairs:
+        if a.shape != ref.shape or a.shape != shape:
+            raise ValueError(f"{quantity}: shapes differ: {a.shape} vs {ref.shape}")
+    size = first.size
+    m, n = view or ((shape[0], size // shape[0]) if first.ndim >= 2 and size else (1, size))
+    views: dict[int, Array] = {}  # one (m, n) view per array: pairs share it by identity
+
+    def as_view(array: Array) -> Array:
+        if id(array) not in views:
+            views[id(array)] = array.reshape(m, n)
+        return views[id(array)]
+
+    atols: dict[int, Array] = {}
+
+    def atol_view(atol: float | Array) -> Array:
+        # a number, or per element broadcastable to the quantity's shape; a per-row
+        # (m, 1) column of a Jacobian stays a column (no n² copy)
+        if id(atol) not in atols:
+            array = np.asarray(atol, dtype=np.float64)
+            if array.ndim:
+                array = np.broadcast_to(array, shape).reshape(m, n)
+                if array.strides[1] == 0:
+                    array = array[:, :1]
+            atols[id(atol)] = array
+        return atols[id(atol)]
+
+    jobs = []
+    for _, a, ref, tol in pairs:
+        allowed = tol if isinstance(tol, Allowed) else Allowed(tol.rtol, tol.atol)
+        jobs.append(blockstats.Pair(as_view(a), as_view(ref), atol_view(allowed.atol), allowed))
+    per_task = max(1, 4 * CHUNK // max(n, 1))
+    chunks = parallel.map_chunks(
+        lambda span: blockstats.chunk_stats(jobs, span), parallel.spans(m, per_task)
     )
+    out = []
+    for p, ((names, a, _, _), job) in enumerate(zip(pairs, jobs, strict=True)):
+        parts = [chunk[p] for chunk in chunks]
+        stats = blockstats.merge(parts, n) if parts else None
+        out.append(_comparison(quantity, names, a.shape, job, stats, m, n))
+    return out
+
+
+def _comparison(
+    quantity: str,
+    names: tuple[str, str],
+    shape: tuple[int, ...],
+    job: blockstats.Pair,
+    stats: blockstats.Stats | None,
+    m: int,
+    n: int,
+) -> tuple[Comparison, Array]:
+    size = int(np.prod(shape, dtype=np.int64))
     failing = np.zeros(n, dtype=bool)
-    for st in stats:
-        failing |= st.failing
     outside = None
-    if any(st.outside is not None for st in stats):
+    if stats is not None and stats.failing is not None:
+        failing |= stats.failing
+    if stats is not None and stats.outside:
         outside = np.zeros((m, n), dtype=bool)
-        for st in stats:
-            if st.outside is not None:
-                outside[st.span[0] : st.span[1]] = st.outside
-        outside = outside.reshape(a.shape)
-    worst = max(stats, key=lambda st: st.worst_ratio) if stats else None
-    flat = worst.worst if worst else 0
-    size = a.size
-    index = tuple(int(k) for k in np.unravel_index(flat, a.shape)) if size else ()
-    worst_a = worst.worst_a if worst else 0.0
-    worst_ref = worst.worst_ref if worst else 0.0
+        for (r0, r1), mask in stats.outside:
+            outside[r0:r1] = mask
+        outside = outside.reshape(shape)
+    index = tuple(int(k) for k in np.unravel_index(stats.worst, shape)) if stats and size else ()
     reported = Tolerance(
-        allowed.rtol, float(worst.worst_atol) if worst else float(atol.max(initial=0))
+        job.allowed.rtol,
+        float(stats.worst_atol) if stats else float(job.atol.max(initial=0)),
     )
     return (
         Comparison(
             quantity=quantity,
             backends=names,
-            shape=tuple(a.shape),
+            shape=tuple(shape),
             tolerance=reported,
-            max_abs_error=max((st.max_abs for st in stats), default=0.0),
-            max_rel_error=max((st.max_rel for st in stats), default=0.0),
+            max_abs_error=stats.max_abs if stats else 0.0,
+            max_rel_error=stats.max_rel if stats else 0.0,
             worst_index=index,
-            worst_values=(worst_a, worst_ref) if size else (0.0, 0.0),
-            allowed=worst.worst_allowed if worst else 0.0,
-            n_out_of_tolerance=sum(st.n_out for st in stats),
-            n_non_finite=sum(st.n_non_finite for st in stats),
-            reference_error=worst.worst_error if worst else 0.0,
+            worst_values=(stats.worst_a, stats.worst_ref) if stats and size else (0.0, 0.0),
+            allowed=stats.worst_allowed if stats else 0.0,
+            n_out_of_tolerance=stats.n_out if stats else 0,
+            n_non_finite=stats.n_non_finite if stats else 0,
+            reference_error=stats.worst_error if stats else 0.0,
             outside=outside,
         ),
         failing,
-    )
-
-
-@dataclass(frozen=True)
-class _Stats:
-    max_abs: float
-    max_rel: float
-    n_out: int
-    n_non_finite: int
-    worst_ratio: float  # |a − ref| / allowed at `worst`; inf for a non-finite element
-    worst: int  # flat index into the whole array
-    worst_a: float
-    worst_ref: float
-    worst_allowed: float
-    worst_atol: float
-    worst_error: float
-    failing: Array  # (n,) bool: a column with an element out of tolerance
-    span: tuple[int, int]  # the rows of the view
-    outside: Array | None  # (rows, n) bool where out of tolerance; None if all within
-
-
-def _block_stats(
-    a2: Array, ref2: Array, atol2: Array, tol: Allowed, span: tuple[int, int]
-) -> _Stats:
-    """The statistics of rows span[0]:span[1] of the (m, n) view."""
-    r0, r1 = span
-    n = a2.shape[1]
-    a, ref = a2[r0:r1], ref2[r0:r1]
-    kinks = [k for k in tol.kinks if r0 <= k.i < r1]
-    if kinks:  # at a kink the reference is the nearest point of [low, high]
-        a, ref = a.copy(), ref.copy()
-        for k in kinks:
-            value = float(a[k.i - r0, k.j])
-            if k.infinite and np.isinf(value):
-                a[k.i - r0, k.j] = ref[k.i - r0, k.j] = 0.0  # an infinite derivative agrees
-            elif not k.infinite and np.isfinite(value) and k.low <= ref[k.i - r0, k.j] <= k.high:
-                # the reference side is in the subdifferential (fd's midpoint, or a
-                # backend's valid choice): `a` is judged by its distance to the interval
-                ref[k.i - r0, k.j] = min(max(value, k.low), k.high)
-    with np.errstate(all="ignore"):
-        diff = np.subtract(a, ref, dtype=np.float64)
-        np.abs(diff, out=diff)
-        ref_abs = np.abs(ref, dtype=np.float64)
-        allowed = np.multiply(ref_abs, tol.rtol)
-        atol = atol2 if atol2.ndim == 0 else atol2[r0:r1]
-        allowed += atol
-        error = tol.error.block(r0, r1) if tol.error is not None else None
-        if error is not None:
-            allowed += tol.c * error
-        within = diff <= allowed  # False where anything is NaN
-        n_within = int(np.count_nonzero(within))
-        n_out = diff.size - n_within
-        failing = np.zeros(n, dtype=bool)
-        outside = None
-        if n_out:
-            outside = np.logical_not(within)
-            outside.any(axis=0, out=failing)
-        max_abs = float(diff.max()) if diff.size else 0.0
-        finite = np.isfinite(diff) if not np.isfinite(max_abs) else None
-        if finite is not None:
-            first = int(np.argmin(finite.reshape(-1)))
-            kept = diff[finite]
-            rel = np.divide(kept, ref_abs[finite], out=np.zeros_like(kept), where=kept > 0)
-            worst, ratio = first, float("inf")
-            n_bad = diff.size - int(np.count_nonzero(finite))
-            max_abs = float(kept.max()) if kept.size else 0.0
-            max_rel = float(rel.max()) if rel.size else 0.0
-        else:
-            ratio_all = np.divide(diff, allowed, out=np.zeros_like(diff), where=diff > 0)
-            worst = int(np.argmax(ratio_all)) if ratio_all.size else 0
-            ratio = float(ratio_all.reshape(-1)[worst]) if ratio_all.size else -1.0
-            # where diff = 0 the ratio buffer already holds 0
-            rel = np.divide(diff, ref_abs, out=ratio_all, where=diff > 0)
-            n_bad = 0
-            max_rel = float(rel.max()) if rel.size else 0.0
-    wi, wj = divmod(worst, n) if n else (0, 0)
-    size = diff.size
-    return _Stats(
-        max_abs=max_abs,
-        max_rel=max_rel,
-        n_out=n_out,
-        n_non_finite=n_bad,
-        worst_ratio=ratio,
-        worst=(r0 + wi) * n + wj,
-        worst_a=float(a[wi, wj]) if size else 0.0,
-        worst_ref=float(ref[wi, wj]) if size else 0.0,
-        worst_allowed=float(allowed[wi, wj]) if size else 0.0,
-        worst_atol=float(atol if np.ndim(atol) == 0 else np.broadcast_to(atol, diff.shape)[wi, wj])
-        if size
-        else 0.0,
-        worst_error=float(error[wi, wj]) if error is not None and size else 0.0,
-        failing=failing,
-        span=span,
-        outside=outside,
     )
 
 

@@ -22,8 +22,10 @@ def softmax(z: Array, temperature: float = 1.0) -> Array:
     overflows. The shift comes before the division by T: ``z − max z`` is exact for
     nearby values, while ``z / T`` would round 1000/3 in float32 and move s by 1e-5.
     """
-    u = (z - z.max(axis=-1, keepdims=True)) / temperature
-    e: Array = np.exp(u)
+    e: Array = z - z.max(axis=-1, keepdims=True)
+    if temperature != 1.0:  # x / 1 is x: a pass over a batch of fd's rows saved
+        e /= temperature
+    np.exp(e, out=e)  # in place: fd calls this on blocks of perturbed rows
     e /= e.sum(axis=-1, keepdims=True)
     return e
 

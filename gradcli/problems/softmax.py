@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradcli import compare, core, limits, references
+from gradcli import compare, core, limits, prefault, references
 from gradcli.backends import analytic, finite_diff
 from gradcli.errors import InputError
 from gradcli.inputs import check_fits_dtype
@@ -71,14 +71,20 @@ def run(spec: SoftmaxSpec, allocate: limits.Allocate = limits.in_memory) -> Repo
     t = float(np.asarray(spec.temperature, dtype=z.dtype))  # T as the checked dtype holds it
     results = {}
     refs = []
-    for name in options.backends:
-        dtype = np.float64 if name == "fd" else z.dtype
-        jac = allocate(f"{name}.jacobian", (z.size, z.size), dtype)
+    jacobians = {
+        name: allocate(
+            f"{name}.jacobian", (z.size, z.size), np.float64 if name == "fd" else z.dtype
+        )
+        for name in options.backends
+    }
+    faulted_in = prefault.populate(list(jacobians.values()))  # while torch is imported
+    for name, jac in jacobians.items():
         if name == "fd":
             results[name], reference = _fd(z, t, jac)
             refs.append(reference)
         else:
             results[name] = (_numpy if name == "numpy" else _torch)(z, spec.temperature, jac)
+    faulted_in()
     # Scales from the inputs: s lies in [0, 1]; row i of J is s_i(δ_ij − s_j)/T, whose
     # terms are at most s_i/T: a per-row magnitude (a global 1/T would let a Jacobian
     # with every small off-diagonal term missing pass).
