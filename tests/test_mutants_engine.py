@@ -188,3 +188,12 @@ def test_a_sum_rule_and_a_sum_of_shares_are_rounded():
     np.testing.assert_array_equal(total, [-4.0, 0.0, 6.0])
     np.testing.assert_array_equal(magnitude, [4.0, 0.0, 6.0])
     np.testing.assert_array_equal(grads[0], [-4.0, 0.0, 6.0])
+
+
+def test_the_magnitudes_of_pow_use_the_magnitude_of_its_result():
+    # the rule run on |g| = 1, |a| = [2, 0.5, 1], |out| = |a³| = [8, 0.125, 1]:
+    # da: |b|·|a|^(b−1) = [12, 0.75, 3]; db (b broadcasts): Σ |out|·log|a| = 7.875·log 2
+    _, _, calls = backward_calls("y = a ** b", a=[2.0, 0.5, -1.0], b=3.0)
+    (_, size_a, _), (_, size_b, _) = calls
+    np.testing.assert_allclose(size_a, [12.0, 0.75, 3.0], rtol=1e-15)
+    assert float(size_b) == pytest.approx(7.875 * np.log(2.0), rel=1e-14)
