@@ -197,3 +197,23 @@ def test_the_magnitudes_of_pow_use_the_magnitude_of_its_result():
     (_, size_a, _), (_, size_b, _) = calls
     np.testing.assert_allclose(size_a, [12.0, 0.75, 3.0], rtol=1e-15)
     assert float(size_b) == pytest.approx(7.875 * np.log(2.0), rel=1e-14)
+
+
+def test_forward_rounds_each_result_as_the_registry_says():
+    # relu: exact, untouched; a·b: relative to itself, short; sum: relative to Σ|terms|
+    program = parse_program("y = sum(relu(a) * b)", ("a", "b"))
+    inputs = {"a": np.array([-1.0, 2.0, 3.0]), "b": np.array([5.0, -4.0, 1.0])}
+    calls = []
+
+    def record(value, magnitude, short):
+        calls.append((np.array(value), np.array(magnitude), short))
+        return value
+
+    values = engine.forward(program, inputs, "float64", perturb=record)
+    assert float(values[program.output]) == -5.0  # 0·5 + 2·(−4) + 3·1
+    assert [short for _, _, short in calls] == [True, False]
+    (product, size, _), (total, terms, _) = calls
+    np.testing.assert_array_equal(product, [0.0, -8.0, 3.0])
+    np.testing.assert_array_equal(size, [0.0, 8.0, 3.0])
+    assert float(total) == -5.0
+    assert float(terms) == 11.0  # |0| + |−8| + |3|
