@@ -217,3 +217,20 @@ def test_forward_rounds_each_result_as_the_registry_says():
     np.testing.assert_array_equal(size, [0.0, 8.0, 3.0])
     assert float(total) == -5.0
     assert float(terms) == 11.0  # |0| + |−8| + |3|
+
+
+def test_forward_rounds_a_cancelling_sum_of_two_relative_to_its_result():
+    # a + b rounds once, relative to |a + b| (one operation), not to |a| + |b|
+    program = parse_program("y = a + b", ("a", "b"))
+    inputs = {"a": np.array([1.0, -2.0, 0.0]), "b": np.array([-1.0, 5.0, 0.0])}
+    calls = []
+
+    def record(value, magnitude, short):
+        calls.append((np.array(value), np.array(magnitude), short))
+        return value
+
+    engine.forward(program, inputs, "float64", perturb=record)
+    ((total, size, short),) = calls
+    np.testing.assert_array_equal(total, [0.0, 3.0, 0.0])
+    np.testing.assert_array_equal(size, [0.0, 3.0, 0.0])
+    assert short is True
