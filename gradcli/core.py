@@ -26,7 +26,8 @@ Where some backend is outside that, the reference is refined on those columns (t
 complex step where the function is analytic, else Richardson with kink detection and an
 adaptive step), within ``REFINE_BUDGET``, and every pair is compared again. A quantity
 that declares its computation's `rounding` noise (graph programs) gets ``ROUNDING_FACTOR``
-times it added to every pair's atol, measured only where a comparison fails without it.
+times it added to every pair's default atol (a user's atol replaces both), measured only
+where a comparison fails without it.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class Quantity:
     floor_scale: float = 1.0  # quantity / underlying value, for the dtype's tiny floor
     condition: float = 0.0  # relative rounding beyond the dtype's: condition·ε (exp of |z|)
     # the computation's own rounding noise per element (graph_rounding), added ROUNDING_FACTOR
-    # times to every pair's atol; called only where a comparison fails without it
+    # times to every pair's default atol; called only where a comparison fails without it
     rounding: Callable[[], Array] | None = None
 
 
@@ -174,8 +175,9 @@ def _compare_all(
         numerical = next((refs[(r, q.name)] for _, r in pairs if (r, q.name) in refs), None)
         done = _compare_quantity(results, q, pairs, refs, options)
         noise = None
-        if q.rounding is not None and any(c.n_out_of_tolerance > c.n_non_finite for c, _ in done):
-            noise = ROUNDING_FACTOR * q.rounding()
+        rounding = q.rounding if options.atol is None else None  # --atol replaces it
+        if rounding is not None and any(c.n_out_of_tolerance > c.n_non_finite for c, _ in done):
+            noise = ROUNDING_FACTOR * rounding()
             done = _compare_quantity(results, q, pairs, refs, options, noise)
         if refine and numerical is not None and numerical.differentiator is not None:
             # every pair's failing columns: where two backends disagree, fd arbitrates

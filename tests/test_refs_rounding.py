@@ -135,3 +135,66 @@ def test_the_simulated_rounding_keeps_ties_and_zeros():
     assert unit[0] == unit[1]
     assert unit.min() >= -1
     assert unit.max() < 1
+
+
+def test_a_users_atol_replaces_the_measured_noise():
+    a = 1000 + 1e-3 * np.random.default_rng(0).standard_normal((3, 6))
+    args = ["graph", LAYER_NORM, "--var", f"a={json.dumps(a.tolist())}"]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    strict = CliRunner().invoke(cli, [*args, "--atol", "1e-12"])
+    assert strict.exit_code == 1  # the rounding differences, asked for, are shown
+
+
+def test_a_shift_below_half_an_ulp_still_moves_the_value_by_one_ulp():
+    perturb = graph_rounding._perturbation(2.0**-52, 0)
+    value = np.array([1e4, 1e4 + 2.0**-39, -3.0])
+    moved = perturb(value, np.array([1e-3, 1e-3, 0.0]), False)  # shifts of ~1e-19 vanish
+    assert np.all(np.abs(moved[:2] - value[:2]) == np.spacing(value[:2]))
+    assert moved[2] == -3.0  # nothing to round (a zero magnitude): left alone
+    # a short result of one operation is exact and left alone; a sum's is not
+    assert perturb(np.array([6.0]), np.array([6.0]), True)[0] == 6.0
+    assert perturb(np.array([6.0]), np.array([6.0]), False)[0] != 6.0
+
+
+def test_moving_elements_adds_no_noise_and_a_sum_rounds_on_its_terms():
+    program = parse_program("b = a.T; c = b.reshape(6); y = c[1:4]", ("a",))
+    a = np.random.default_rng(3).standard_normal((2, 3))
+    noise = graph_rounding.noise(program, {"a": a}, "float64")
+    assert all(np.all(v == 0) for v in noise.values())
+    # a sum that cancels to 1 keeps the rounding of its terms (1e8), not of its result
+    program = parse_program("y = a.sum()", ("a",))
+    noise = graph_rounding.noise(program, {"a": np.array([1e8 + 0.5, -1e8 + 0.5])}, "float64")
+    assert 1e-9 < float(noise["values.y"]) < 1e-7  # about ε·2e8 = 4.4e-8
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        *("y = a", "y = -a", "y = abs(a)", "y = relu(a)", "y = a.max()", "y = a.max(dim=0)"),
+        *("y = a.T", "y = transpose(a, 0, 1)", "y = a.reshape(6)", "y = a[1, 0:2]"),
+    ],
+)
+def test_every_exact_operation_adds_no_noise(text):
+    program = parse_program(text, ("a",))
+    a = np.array([[0.1, -0.7, 1.3], [2.9, 0.3, -1.1]])
+    noise = graph_rounding.noise(program, {"a": a}, "float32")
+    assert all(np.all(v == 0) for v in noise.values()), text
+
+
+@pytest.mark.parametrize(
+    ("text", "b"),
+    [("y = a.sum()", None), ("y = a.mean()", None), ("y = a @ b", np.array([1.0, 1.0]))],
+)
+def test_a_cancelling_sum_mean_or_matmul_rounds_on_its_terms(text, b):
+    inputs = {"a": np.array([1e8 + 0.5, -1e8 + 0.5])}
+    if b is not None:
+        inputs["b"] = b
+    program = parse_program(text, tuple(inputs))
+    noise = graph_rounding.noise(program, inputs, "float64")
+    # |terms| ≈ 2e8 (1e8 for the mean): ε of that is about 2e-8, ε of the result 2e-16
+    assert 1e-9 < float(noise["values.y"]) < 1e-7, text
+    # and the backward of a·b through a broadcast sum rounds on its terms too
+    program = parse_program("y = (a * c).sum(dim=0)", ("a", "c"))
+    a, c = np.array([[1e8 + 0.5], [-1e8 + 0.5]]), np.array([[1.0, 3.0]])
+    noise = graph_rounding.noise(program, {"a": a, "c": c}, "float64")
+    assert 1e-9 < float(noise["grads.c"].max()) < 1e-6

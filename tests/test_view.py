@@ -454,3 +454,30 @@ def test_a_batch_shows_its_matrices_side_by_side_while_they_fit():
         ["∂L/∂s", "∂L/∂z = Jᵀ·∂L/∂s"],
         ["∂L/∂W = (∂L/∂z)ᵀ·x", "∂L/∂x = ∂L/∂z·W"],
     ]
+
+
+def test_a_passing_check_of_matrices_shows_the_first_trial_and_says_so():
+    args = ("check", "examples/linear.py:MyLinear", "--shape", "x=8x16", "--shape", "W=16x4")
+    code, out = view(*args)
+    assert code == 0
+    assert "the results of trial 0 (trials 1, 2 with --detail)" in out
+    assert "trial0.vjp.x   (8×16)" in out
+    assert "trial1.vjp" not in out.split("OK:")[0]  # the verdict names every trial
+    assert "fd: vjp.x and vjp.W in each of 3 trials by central differences" in " ".join(out.split())
+    assert len(out.splitlines()) == 26  # 58 with every trial's two matrices
+
+
+@pytest.mark.parametrize(
+    ("args", "hint"),
+    [
+        (("examples/ops.py:softmax", "--jacobian", "softmax_jacobian", "--shape", "5"), "J[0,0]"),
+        (("examples/second.py:Cube", "--shape", "5", "--order", "2"), "vjp[0]"),
+    ],
+)
+def test_checks_explain_hint_runs_as_typed(args, hint):
+    code, out = view("check", *args, "--trials", "1")
+    assert code == 0
+    assert out.splitlines()[-1].endswith(f"--explain '{hint}'")
+    code, explained = view("check", *args, "--trials", "1", "--explain", hint)
+    assert code == 0
+    assert f"{hint}, trial by trial" in explained

@@ -218,10 +218,12 @@ def ratios(a: Array, ref: Array, c: Comparison) -> tuple[Array, Array]:
 
     The core's allowed error varies per element (per-row scales, the reference's own error
     estimate) and the Report keeps it at the worst element only, so the ratio here is
-    on the worst element's atol, clipped to the core's judgement: the elements marked
-    outside are the core's own (`Comparison.outside`), so that the picture never
-    disagrees with the verdict. Without that mask (a Report read back from elsewhere)
-    they are the `n_out_of_tolerance` largest ratios (non-finite ones first)."""
+    on the worst element's atol (the plot's and the heatmap's colour), clipped to the
+    core's judgement: the elements marked outside are the core's own
+    (`Comparison.outside`), so that the picture never disagrees with the verdict
+    (tests/test_outside.py: per-row scales, where ranking the ratios marked the wrong
+    entry). Without that mask (a Report read back from elsewhere) they are the
+    `n_out_of_tolerance` largest ratios (non-finite ones first)."""
     import numpy as np
 
     a64, ref64 = np.asarray(a, dtype=np.float64), np.asarray(ref, dtype=np.float64)

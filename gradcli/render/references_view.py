@@ -55,6 +55,11 @@ def _names(report: Report, quantities: Sequence[str]) -> str:
     trials: dict[str, list[int | None]] = {}
     for q in quantities:
         trials.setdefault(short_name(report, q), []).append(split_trial(q)[0])
+    seen_sets = {tuple(seen) for seen in trials.values()}
+    if len(trials) > 1 and len(seen_sets) == 1 and len(next(iter(seen_sets))) > 1:
+        names = list(trials)  # every quantity in the same trials: said once, at the end
+        joined = ", ".join(names[:-1]) + " and " + names[-1]
+        return f"{joined} in each of {len(next(iter(seen_sets)))} trials"
     names = []
     for name, seen in trials.items():
         numbered = [t for t in seen if t is not None]

@@ -106,11 +106,19 @@ def _results_once(report: Report, width: int, fmt: Any, skip: set[str]) -> list[
         if len(s) == 1:
             groups.setdefault(s[0], []).append(q)
     vectors = [_vector_block(report, g, n, width, fmt) for n, g in groups.items()]
+    every = [q for q, s in shapes.items() if len(s) >= 2]
+    # matrices of several trials: the first trial's (six 8×16 gradients would fill a
+    # screen with numbers that agree); the others are in --detail
+    first = min((t for q in every if (t := split_trial(q)[0]) is not None), default=None)
+    shown = [q for q in every if split_trial(q)[0] in (None, first)]
     matrices = [
         (Text(f"{label_of(report, q)}   ({shape_text(shown_value(report, q))})", style="bold"), q)
-        for q, s in shapes.items()
-        if len(s) >= 2
+        for q in shown
     ]
+    if len(shown) < len(every):
+        others = sorted({t for q in every if (t := split_trial(q)[0]) not in (None, first)})
+        text = f"the results of trial {first} ({findings.trials_words(others)} with --detail)"
+        out += wrap(text, width)
     if len(vectors) == 1 and len(matrices) == 1:  # softmax: s beside J, row i by row i
         title, q = matrices[0]
         matrix = matrix_lines(as_matrix(shown_value(report, q)), width, fmt)
@@ -224,6 +232,16 @@ def _explain_hint(report: Report) -> str:
         "softmax": "--explain 'J[0,1]'",
         "layer": "--explain 'W[0,0]'",
         "graph": f"--explain {first_input(report)}",
-        "check": "--explain 'J[i,j]'",
+        "check": _check_hint(report),
     }
     return hints.get(report.command, "")
+
+
+def _check_hint(report: Report) -> str:
+    """An entry check --explain takes as typed: its first quantity's first entry."""
+    c = report.comparisons[0] if report.comparisons else None
+    if c is None or not c.shape:
+        return ""
+    base = split_trial(c.quantity)[1]
+    name = SHORT.get((report.command, base), base.partition(".")[0])
+    return f"--explain '{name}[{','.join('0' * len(c.shape))}]'"
