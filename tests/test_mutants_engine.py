@@ -133,3 +133,104 @@ def test_a_constant_loss_is_answered_not_a_crash():
     assert result.exit_code == 0, result.output
     assert "a does not reach the loss: its gradient is zero" in result.stdout
     assert "OK: numpy, torch and fd agree" in result.stdout
+
+
+def backward_calls(text, **inputs):
+    """backward's calls of `perturb` (value, magnitude, short), with a perturb that
+    changes nothing, so that the grads are the plain ones."""
+    program = parse_program(text, tuple(inputs))
+    values = engine.forward(program, {k: np.array(v) for k, v in inputs.items()}, "float64")
+    calls = []
+
+    def record(value, magnitude, short):
+        calls.append((np.array(value), np.array(magnitude), short))
+        return value
+
+    grads, _ = engine.backward(program, values, perturb=record)
+    return program, grads, calls
+
+
+def test_an_exact_rule_is_not_perturbed():
+    # relu only masks: its share is exact, and nothing else in the program rounds
+    _, grads, calls = backward_calls("y = relu(a)", a=[-1.0, 0.0, 2.0])
+    assert calls == []
+    np.testing.assert_array_equal(grads[0], [0.0, 0.0, 1.0])
+
+
+def test_a_unary_rule_rounds_relative_to_its_share():
+    # d(eᵃ) = eᵃ·da: one product per element, so relative to the share itself, short
+    _, _, calls = backward_calls("y = exp(a)", a=[-1.0, 0.0, 2.0])
+    assert len(calls) == 1
+    value, magnitude, short = calls[0]
+    np.testing.assert_array_equal(value, np.exp([-1.0, 0.0, 2.0]))
+    np.testing.assert_array_equal(magnitude, np.exp([-1.0, 0.0, 2.0]))
+    assert short is True
+
+
+def test_a_binary_rule_rounds_relative_to_the_rule_on_magnitudes():
+    # d(a·b) = b·da + a·db, summed back over broadcast axes: relative to the same rule
+    # run on |g|, |a|, |b| (here b broadcasts, so its share is a sum of terms)
+    _, _, calls = backward_calls("y = a * b", a=[-2.0, 0.0, 3.0], b=-1.5)
+    assert [short for _, _, short in calls] == [False, False]
+    (share_a, size_a, _), (share_b, size_b, _) = calls
+    np.testing.assert_array_equal(share_a, [-1.5, -1.5, -1.5])
+    np.testing.assert_array_equal(size_a, [1.5, 1.5, 1.5])
+    assert float(share_b) == 1.0  # −2 + 0 + 3
+    assert float(size_b) == 5.0  # |−2| + |0| + |3|: the terms' size, not the sum's
+
+
+def test_a_sum_rule_and_a_sum_of_shares_are_rounded():
+    # sum: "terms" (a sum inside); a·a: two shares of a added, then rounded as one sum
+    _, grads, calls = backward_calls("y = sum(a * a)", a=[-2.0, 0.0, 3.0])
+    shorts = [short for _, _, short in calls]
+    assert shorts == [False, False, False, True]  # sum's share, mul's two, their total
+    total, magnitude, _ = calls[-1]
+    np.testing.assert_array_equal(total, [-4.0, 0.0, 6.0])
+    np.testing.assert_array_equal(magnitude, [4.0, 0.0, 6.0])
+    np.testing.assert_array_equal(grads[0], [-4.0, 0.0, 6.0])
+
+
+def test_the_magnitudes_of_pow_use_the_magnitude_of_its_result():
+    # the rule run on |g| = 1, |a| = [2, 0.5, 1], |out| = |a³| = [8, 0.125, 1]:
+    # da: |b|·|a|^(b−1) = [12, 0.75, 3]; db (b broadcasts): Σ |out|·log|a| = 7.875·log 2
+    _, _, calls = backward_calls("y = a ** b", a=[2.0, 0.5, -1.0], b=3.0)
+    (_, size_a, _), (_, size_b, _) = calls
+    np.testing.assert_allclose(size_a, [12.0, 0.75, 3.0], rtol=1e-15)
+    assert float(size_b) == pytest.approx(7.875 * np.log(2.0), rel=1e-14)
+
+
+def test_forward_rounds_each_result_as_the_registry_says():
+    # relu: exact, untouched; a·b: relative to itself, short; sum: relative to Σ|terms|
+    program = parse_program("y = sum(relu(a) * b)", ("a", "b"))
+    inputs = {"a": np.array([-1.0, 2.0, 3.0]), "b": np.array([5.0, -4.0, 1.0])}
+    calls = []
+
+    def record(value, magnitude, short):
+        calls.append((np.array(value), np.array(magnitude), short))
+        return value
+
+    values = engine.forward(program, inputs, "float64", perturb=record)
+    assert float(values[program.output]) == -5.0  # 0·5 + 2·(−4) + 3·1
+    assert [short for _, _, short in calls] == [True, False]
+    (product, size, _), (total, terms, _) = calls
+    np.testing.assert_array_equal(product, [0.0, -8.0, 3.0])
+    np.testing.assert_array_equal(size, [0.0, 8.0, 3.0])
+    assert float(total) == -5.0
+    assert float(terms) == 11.0  # |0| + |−8| + |3|
+
+
+def test_forward_rounds_a_cancelling_sum_of_two_relative_to_its_result():
+    # a + b rounds once, relative to |a + b| (one operation), not to |a| + |b|
+    program = parse_program("y = a + b", ("a", "b"))
+    inputs = {"a": np.array([1.0, -2.0, 0.0]), "b": np.array([-1.0, 5.0, 0.0])}
+    calls = []
+
+    def record(value, magnitude, short):
+        calls.append((np.array(value), np.array(magnitude), short))
+        return value
+
+    engine.forward(program, inputs, "float64", perturb=record)
+    ((total, size, short),) = calls
+    np.testing.assert_array_equal(total, [0.0, 3.0, 0.0])
+    np.testing.assert_array_equal(size, [0.0, 3.0, 0.0])
+    assert short is True

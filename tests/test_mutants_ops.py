@@ -63,6 +63,22 @@ def test_work_estimates():
     # (64·32 outputs)·128 inner / 64 per element operation, plus the largest operand
     assert matmul([(64, 128), (128, 32)], (64, 32), ()) == 2048 * 128 // 64 + 8192
     assert matmul([(3,), (3,)], (), ()) == 0 + 3  # a dot product: 1·3 // 64 = 0
+    assert matmul([(64,), (64,)], (), ()) == 1 + 64  # one output, 64 multiply-adds
+    assert matmul([(0, 64), (64, 2)], (0, 2), ()) == 1 + 128  # no output: counted as one
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "out"),
+    [
+        ((2, 3), (4, 3, 5), (4, 2, 5)),  # B's inner size is its second-to-last, not its first
+        ((3,), (4, 3, 5), (4, 5)),
+        ((2, 3), (3,), (2,)),
+        ((6, 1, 2, 3), (4, 3, 5), (6, 4, 2, 5)),
+    ],
+)
+def test_matmul_shapes_as_numpy(a, b, out):
+    assert REGISTRY["matmul"].shape([a, b], ()) == out
+    assert np.matmul(np.ones(a), np.ones(b)).shape == out
 
 
 UNARY = ["identity", "neg", "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu"]
