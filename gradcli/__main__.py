@@ -16,11 +16,27 @@ from gradcli.errors import Interrupted
 HANDLED = ("SIGINT", "SIGTERM", "SIGHUP")
 
 
+_signalled: list[int] = []
+
+
 def _raise_interrupted(signum: int, frame: object) -> None:
+    """The first signal unwinds (cleanup runs); a second one ends the process at once:
+    code that swallows KeyboardInterrupt (a user's forward under `check` looping in
+    `except KeyboardInterrupt: pass`) cannot keep gradcli from ending."""
+    if _signalled:
+        save = sys.modules.get("gradcli.save")
+        if save is not None:  # the --save temporary, if one is being written
+            try:  # noqa: SIM105  (contextlib costs 5 ms before the handlers are in place)
+                save.remove_pending()
+            except Exception:
+                pass
+        os._exit(interrupted(Interrupted(signum)))
+    _signalled.append(signum)
     raise Interrupted(signum)
 
 
 def install_signal_handlers() -> None:
+    _signalled.clear()
     for name in HANDLED:
         if hasattr(_signal, name):
             _signal.signal(getattr(_signal, name), _raise_interrupted)

@@ -178,6 +178,13 @@ def check(
     from gradcli.problems import check as problem
     from gradcli.problems.check_build import draw
 
+    if forward is None or not (callable(forward) or isinstance(forward, str)):
+        from gradcli.params import shown
+
+        raise InputError(
+            f"forward {shown(forward)}: expected a function, a torch.autograd.Function or an "
+            "nn.Module"
+        )
     low = dtype in ("float16", "bfloat16")  # check alone runs your code in these
     options, shape, seed, trials = _check_arguments(
         shape, seed, trials, full, backends, "float64" if low else dtype, rtol, atol
@@ -188,6 +195,14 @@ def check(
             raise InputError(f"{name} must be a mapping of names, such as {{'x': ...}}")
     if not isinstance(taylor, bool):
         raise InputError(f"taylor must be True or False, got {taylor!r}"[:120])
+    from gradcli import params
+
+    params.keys(inputs or {}, "inputs")
+    params.keys(shapes or {}, "shapes")
+    params.keys(args or {}, "args", dotted=False)
+    twice = sorted(set(inputs or {}) & set(shapes or {}))
+    if twice:
+        raise InputError(f"{', '.join(twice)} given both in inputs and in shapes: give one")
     fixed = dict(inputs or {})
     drawn = {str(name): params_shape(s, f"shapes[{name!r}]") for name, s in (shapes or {}).items()}
     scale = _scale(scale)
@@ -218,7 +233,7 @@ def check(
         args=args,
         order=order,
         against=against,
-        no_grad=[no_grad] if isinstance(no_grad, str) else list(no_grad),
+        no_grad=params.names(no_grad, "no_grad"),
     )
     return problem.run(dataclasses.replace(spec, taylor=taylor))
 

@@ -24,13 +24,15 @@ is fd when present, else torch. Against a :class:`NumericalReference` an element
 off by ``atol + rtol·|ref| + c·error`` where `error` is the reference's own estimate.
 Where some backend is outside that, the reference is refined on those columns (the
 complex step where the function is analytic, else Richardson with kink detection and an
-adaptive step), within ``REFINE_BUDGET``, and every pair is compared again.
+adaptive step), within ``REFINE_BUDGET``, and every pair is compared again. A quantity
+that declares its computation's `rounding` noise (graph programs) gets ``ROUNDING_FACTOR``
+times it added to every pair's atol, measured only where a comparison fails without it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import combinations
 from typing import Any
 
@@ -53,6 +55,7 @@ from gradcli.spec import RunOptions
 # Refinement is paid for only where the cheap reference was inconclusive, and at most
 # this many element-evaluations of f (columns × 7 evaluations × n inputs) per quantity.
 REFINE_BUDGET = 4e7
+ROUNDING_FACTOR = 8.0  # of a Quantity's measured rounding noise (the max of a few samples)
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,9 @@ class Quantity:
     view: tuple[int, int] | None = None
     floor_scale: float = 1.0  # quantity / underlying value, for the dtype's tiny floor
     condition: float = 0.0  # relative rounding beyond the dtype's: condition·ε (exp of |z|)
+    # the computation's own rounding noise per element (graph_rounding), added ROUNDING_FACTOR
+    # times to every pair's atol; called only where a comparison fails without it
+    rounding: Callable[[], Array] | None = None
 
 
 @dataclass
@@ -167,6 +173,10 @@ def _compare_all(
         ]
         numerical = next((refs[(r, q.name)] for _, r in pairs if (r, q.name) in refs), None)
         done = _compare_quantity(results, q, pairs, refs, options)
+        noise = None
+        if q.rounding is not None and any(c.n_out_of_tolerance > c.n_non_finite for c, _ in done):
+            noise = ROUNDING_FACTOR * q.rounding()
+            done = _compare_quantity(results, q, pairs, refs, options, noise)
         if refine and numerical is not None and numerical.differentiator is not None:
             # every pair's failing columns: where two backends disagree, fd arbitrates
             # only if it is precise there
@@ -174,7 +184,7 @@ def _compare_all(
             for _, cols in done:
                 failing |= cols
             if failing.any() and _refine(numerical, np.flatnonzero(failing)):
-                done = _compare_quantity(results, q, pairs, refs, options)
+                done = _compare_quantity(results, q, pairs, refs, options, noise)
         out.extend(c for c, _ in done)
     return tuple(out)
 
@@ -185,6 +195,7 @@ def _compare_quantity(
     pairs: list[tuple[str, str]],
     refs: dict[tuple[str, str], NumericalReference],
     options: RunOptions,
+    noise: Array | None = None,
 ) -> list[tuple[Comparison, Array]]:
     of_quantity = next((r for (_, name), r in refs.items() if name == q.name), None)
     kinks = tuple(of_quantity.derivative.kinks) if of_quantity else ()
@@ -229,6 +240,8 @@ def _compare_quantity(
                 allowed = compare.Allowed(
                     allowed.rtol, allowed.atol, of_quantity.derivative.error, allowed.c, kinks
                 )
+        if noise is not None:
+            allowed = replace(allowed, atol=allowed.atol + noise)
         jobs.append(((a_name, ref_name), a.arrays[q.name], ref.arrays[q.name], allowed))
     return compare.compare_views(q.name, jobs, view)
 

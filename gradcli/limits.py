@@ -107,18 +107,30 @@ def layer_peak(elements: int, plotted: list[int], backends: tuple[str, ...], plo
     return int(base_bytes(backends) + computed + (plot_bytes(plotted, backends) if plot else 0))
 
 
-# A graph run: per element of every node, about 113-119 bytes were measured with numpy
-# and fd, 13 more with torch: each backend's value and gradient, the float64 shadow and
-# its forward, fd's perturbed forwards and directions, the comparisons' temporaries.
-GRAPH_COPIES_BEYOND_BACKENDS = 14
+# A graph run: per element of every node, each backend's value and gradient, the
+# float64 shadow and its forward, the comparisons' temporaries; and where fd runs along
+# directions (large inputs), per element of every *input*: its DIRECTIONS (8) directions,
+# the moved copy of the input and the forward's temporaries (a complex copy when refined).
+# Fitted to numpy,fd runs with --rand inputs (torch loaded), in MiB: (a * b).sum() at
+# 1200² / 1400²: 628 / 886; (w @ a).sum() at 1000²: 510; (a @ b @ c @ d).sum() at 700²:
+# 476; softmax(w @ a, dim=0).sum() at 1000²: 537; (w @ x).sum() with w 3000² and x 3000×1
+# (the input dominates, the nodes after it are small): 1541. Counting per node only (the
+# previous model) put that last one at 1419, below its peak.
+GRAPH_COPIES_BEYOND_BACKENDS = 4
+GRAPH_DIRECTIONAL_COPIES = 16
 
 
-def graph_peak(elements: list[int], backends: tuple[str, ...], drawn: bool) -> int:
+def graph_peak(
+    elements: list[int], backends: tuple[str, ...], drawn: bool, directional_inputs: int = 0
+) -> int:
     """Estimated peak RSS of `gradcli graph` (without --plot) with a tensor of each size
-    in `elements` (every node); torch is loaded if it runs or draws the --rand inputs."""
+    in `elements` (every node); torch is loaded if it runs or draws the --rand inputs;
+    `directional_inputs`: the input elements fd differentiates along directions (0 when
+    fd runs element by element, or not at all)."""
     loaded = (*backends, "torch") if drawn else backends
     copies = len(backends) + GRAPH_COPIES_BEYOND_BACKENDS
-    return int(base_bytes(loaded) + 8 * copies * sum(elements))
+    directional = 8 * GRAPH_DIRECTIONAL_COPIES * directional_inputs
+    return int(base_bytes(loaded) + 8 * copies * sum(elements) + directional)
 
 
 def graph_plot_peak(elements: list[int], backends: tuple[str, ...], drawn: bool) -> int:

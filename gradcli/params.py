@@ -38,8 +38,8 @@ def shown(value: Any, limit: int = 40) -> str:
     objects by repr (a 5000-digit int by its size: repr would raise)."""
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
         return f"(an integer of about {int(value.bit_length() * 0.30103) + 1} digits)"
-    try:
-        text = value if isinstance(value, str) else repr(value)
+    try:  # a string as typed; one that is empty or only spaces, quoted (or it is unseen)
+        text = value if isinstance(value, str) and value.strip() else repr(value)
     except Exception:  # a user's object whose __repr__ raises
         text = f"a {type(value).__name__}"
     text = " ".join(text.split()) if "\n" in text else text
@@ -127,24 +127,43 @@ def backends(
     value: Any, name: str = "backends", allowed: Iterable[str] = BACKENDS
 ) -> tuple[str, ...]:
     """Backend names, from a comma-separated string or an iterable of strings, returned
-    in the canonical order of `allowed`."""
+    in the canonical order of `allowed`. Each name once: `torch,torch` is refused rather
+    than read as `torch` (a typo for another backend, most likely)."""
     known = tuple(allowed)
     if isinstance(value, str):
-        names = [part.strip() for part in value.split(",")]
+        names = [part.strip() for part in value.split(",")] if value.strip() else []
     else:
         try:
             names = list(value)
         except TypeError:
             raise InputError(f"{where(name, value)}: expected backend names") from None
-    for item in names:
-        if not isinstance(item, str) or item not in known:
-            raise InputError(
-                f"{where(name, value)}: unknown backend {shown(item)} "
-                f"(choose from {', '.join(known)})"
-            )
     if not names:
         raise InputError(f"{where(name, value)}: choose at least one of {', '.join(known)}")
+    seen: set[str] = set()
+    for item in names:
+        if isinstance(item, str) and not item.strip():
+            raise InputError(f"{where(name, value)}: an empty backend name")
+        if not isinstance(item, str) or item not in known:
+            raise InputError(
+                f"{where(name, value)}: unknown backend {shown(item)}"
+                f"{_did_you_mean(item, known)} (choose from {', '.join(known)})"
+            )
+        if item in seen:
+            raise InputError(f"{where(name, value)}: {item} is named twice")
+        seen.add(item)
     return tuple(b for b in known if b in names)
+
+
+def _did_you_mean(item: Any, known: tuple[str, ...]) -> str:
+    """ "; did you mean torch?" for a name that differs from one in case, spaces or a
+    typo or two; "" when nothing is close."""
+    if not isinstance(item, str):
+        return ""
+    import difflib  # the error path only
+
+    folded = item.strip().lower()
+    close = [k for k in known if k == folded] or difflib.get_close_matches(folded, known, n=1)
+    return f"; did you mean {close[0]}?" if close else ""
 
 
 def shape(value: Any, name: str, max_elements: int, minimum: int = 1) -> tuple[int, ...]:
@@ -197,7 +216,7 @@ def not_empty(value: Any, name: str, example: str) -> str:
     """A file name or an entry given as a string that says something: `--save ''` is
     refused, not read as "no --save"."""
     if not isinstance(value, str) or not value.strip():
-        raise InputError(f"{name} {shown(value)!r}: give {example}")
+        raise InputError(f"{name} {shown(value)}: give {example}")
     return value
 
 
@@ -207,6 +226,37 @@ def explain(value: Any, name: str = "explain") -> str:
     if DIGIT_RUN.search(entry):
         raise InputError(f"{where(name, entry)}: the index is out of range")
     return entry
+
+
+def is_name(value: Any) -> bool:
+    """A Python name, or names joined by dots (a module's parameter: fc1.weight)."""
+    return isinstance(value, str) and all(part.isidentifier() for part in value.split("."))
+
+
+def names(value: Any, name: str) -> tuple[str, ...]:
+    """Input names (--no-grad, no_grad=): one name, or an iterable of them; each a name
+    (is_name), each once."""
+    if isinstance(value, str):
+        items: list[Any] = [value]
+    else:
+        try:
+            items = list(value)
+        except TypeError:
+            raise InputError(f"{where(name, value)}: expected input names") from None
+    for item in items:
+        if not is_name(item):
+            raise InputError(f"{where(name, value)}: {shown(item)} is not an input name")
+        if items.count(item) > 1:
+            raise InputError(f"{where(name, item)}: given twice")
+    return tuple(items)
+
+
+def keys(mapping: Any, name: str, *, dotted: bool = True) -> None:
+    """The keys of `inputs`, `shapes` or `args`: names (dotted ones only where a module's
+    parameter may be meant)."""
+    for key in mapping:
+        if not (is_name(key) if dotted else isinstance(key, str) and key.isidentifier()):
+            raise InputError(f"{name}: the key {shown(key)} is not a name such as 'x'")
 
 
 def exclusive(given: dict[str, Any]) -> None:

@@ -28,8 +28,10 @@ cheap to thorough, and each refines only the columns it is given:
    (order h⁴); the error estimate is the spread of the two extrapolations plus rounding.
    The same evaluations and f(x) give the one-sided slopes, extrapolated to h → 0: where
    they differ beyond their error the point is a kink, and the derivative there is the
-   interval between them (a backend value inside it is a valid subgradient); a kink is
-   located only to within the step (relu at 1e-300 is reported as one). Where the
+   interval between them (a backend value inside it is a valid subgradient). A kink
+   seen at h is checked once more at the smallest step that still sees its jump above
+   rounding: it persists there when it is at x (a tie), and is gone when it was only
+   within the step of x (relu at 1e-300), whose column then replaces it. Where the
    one-sided slopes agree and their own spread is smaller than the
    central one (x·|x| at 0, where f'' jumps), their mean is the value. A one-sided
    slope that grows as h shrinks is an infinite derivative (sqrt at 0). Where the error
@@ -70,6 +72,7 @@ TINY = float(np.finfo(np.float64).tiny)  # Im parts below this (over h) underflo
 KINK_FACTOR = 4.0  # one-sided slopes must differ by this many of their error estimates
 GROWTH = 1.2  # a one-sided slope growing by this factor per halving step: infinite
 ADAPTIVE_FACTORS = (1 / 8, 8.0, 1 / 64, 64.0)
+KINK_RECHECK = 1000.0  # a kink's jump is this many ε·|f|/h above rounding at the recheck
 ADAPTIVE_ABOVE = 1e-8  # relative error of a column above which other steps are tried
 ELEMENTS_PER_BLOCK = 1 << 16  # perturbed input elements per call of the batched forward
 
@@ -218,7 +221,7 @@ class Differentiator:
         for j in columns:
             value, error, kink_left, kink_right, infinite = self._column(j, self.step[j])
             if _relative_error(value, error) > ADAPTIVE_ABOVE and not np.any(
-                kink_left != kink_right
+                _differ(kink_left, kink_right)
             ):
                 # the same column at every step: the smallest absolute error wins (a
                 # relative one would prefer a rounding-noise value to an exact 0)
@@ -228,10 +231,14 @@ class Differentiator:
                     score = float(np.max(trial[1], initial=0.0))
                     if score < best:
                         best, (value, error, kink_left, kink_right, infinite) = score, trial
+            elif np.any(_differ(kink_left, kink_right)) and not np.any(infinite):
+                value, error, kink_left, kink_right, infinite = self._recheck_kink(
+                    j, (value, error, kink_left, kink_right, infinite)
+                )
             derivative.value[:, j] = value
             derivative.error.refined[j] = error
             derivative.kinks = [k for k in derivative.kinks if k.j != j]
-            for i in np.flatnonzero((kink_left != kink_right) | infinite):
+            for i in np.flatnonzero(_differ(kink_left, kink_right) | infinite):
                 derivative.kinks.append(
                     Kink(
                         int(i), int(j), float(kink_left[i]), float(kink_right[i]), bool(infinite[i])
@@ -241,9 +248,38 @@ class Differentiator:
             columns
         )
 
-    def _column(self, j: int, h: float) -> tuple[F64, F64, F64, F64, NDArray[np.bool_]]:
+    def _recheck_kink(
+        self, j: int, found: tuple[F64, F64, F64, F64, NDArray[np.bool_]]
+    ) -> tuple[F64, F64, F64, F64, NDArray[np.bool_]]:
+        """A kink seen at steps h, 2h, 4h lies within 4h of x_j, not necessarily at it
+        (relu at 1e-300: the step straddles 0). One column at the smallest step that
+        would still see the jump above rounding (KINK_RECHECK·ε·|f_i|/jump, and at least
+        a few ulp of x_j) decides: a kink at x_j persists there (a tie of first-argmax:
+        slopes 0 and 1 at every step); one that is gone, with an error well below the
+        jump, was only near x_j, and that column replaces it. There each output's
+        rounding is taken relative to its own magnitude near x (relu's 1e-300), not to
+        f_scale (the largest output's): at a step of 1e-313 nothing else would resolve."""
+        _, _, left, right, _ = found
+        at_kink = _differ(left, right)
+        jump = float(np.min(np.abs(right - left)[at_kink]))
+        own = np.maximum(np.where(np.isfinite(self.f0), np.abs(self.f0), 0.0), TINY)
+        x = abs(float(self.x[j]))
+        slope = np.maximum(np.abs(left), np.abs(right))[at_kink]  # x_j's rounding: ε·|x·f'|
+        reach = float(np.max(np.maximum(own[at_kink], x * slope)))
+        h = max(KINK_RECHECK * EPS * reach / jump, 4 * float(np.spacing(x)))
+        if not h < float(self.step[j]) / 4:
+            return found
+        trial = self._column(j, h, own)
+        gone = not np.any(_differ(trial[2], trial[3])) and not np.any(trial[4])
+        precise = KINK_FACTOR * float(np.max(trial[1][at_kink], initial=0.0)) < jump
+        return trial if gone and precise else found
+
+    def _column(
+        self, j: int, h: float, f_scale: F64 | None = None
+    ) -> tuple[F64, F64, F64, F64, NDArray[np.bool_]]:
         """Column j at steps h, 2h, 4h: (value, error, left, right, infinite); left and
-        right differ only at a kink (elsewhere both are the value)."""
+        right differ only at a kink (elsewhere both are the value). `f_scale`: what f's
+        rounding is relative to, if not self.f_scale."""
         offsets = np.array([h, -h, 2 * h, -2 * h, 4 * h, -4 * h])
         points = self.x[j] + offsets
         rows = np.repeat(self.x[np.newaxis, :], len(points), axis=0)
@@ -256,7 +292,8 @@ class Differentiator:
             r2 = (4 * d2 - d4) / 3
             # f's rounding is relative to the largest |f| it was evaluated at
             reach = np.maximum(
-                self.f_scale, np.max(np.abs(f), axis=0, where=np.isfinite(f), initial=0)
+                self.f_scale if f_scale is None else f_scale,
+                np.max(np.abs(f), axis=0, where=np.isfinite(f), initial=0),
             )
             # and x_j's own rounding moves f by ε·|x_j·∂f/∂x_j|
             reach = np.maximum(reach, np.where(np.isfinite(d1), np.abs(self.x[j] * d1), 0.0))
@@ -344,6 +381,14 @@ def _beyond(f: F64, scale: F64) -> F64:
         ratio = np.abs(f) / scale
     out: F64 = np.max(ratio, axis=1, where=np.isfinite(ratio), initial=1.0)
     return out
+
+
+def _differ(left: F64, right: F64) -> NDArray[np.bool_]:
+    """Where one-sided slopes are two numbers that differ: a kink. A NaN is no slope (an
+    infinite or undefined loss there: the report names it as not finite, never as a
+    kink with NaN slopes)."""
+    differ: NDArray[np.bool_] = (left != right) & ~np.isnan(left) & ~np.isnan(right)
+    return differ
 
 
 def _relative_error(value: F64, error: F64) -> float:

@@ -21,6 +21,13 @@ def assert_backends_agree(report: Report) -> None:
     """Raise AssertionError naming what differs, with the worst element of each failed
     comparison (both values and the allowed error), if the report is not ok."""
     __tracebackhide__ = True  # pytest shows the caller's line, not this one
+    from gradcli.report import Report
+
+    if not isinstance(report, Report):
+        from gradcli.errors import InputError
+        from gradcli.params import shown
+
+        raise InputError(f"report {shown(report)}: expected the Report of a gradcli call")
     if report.ok:
         return
     lines = [report.verdict.summary, *("  " + d for d in report.verdict.details[1:])]
@@ -48,8 +55,17 @@ def assert_gradients_correct(forward: Any, **check_arguments: Any) -> Report:
     Returns the Report when the gradients are right.
     """
     __tracebackhide__ = True
+    import inspect
+
     import gradcli
 
+    accepted = inspect.signature(gradcli.check).parameters
+    unknown = sorted(set(check_arguments) - set(accepted))
+    if unknown:  # one InputError, as every bad argument of the API, not a TypeError
+        raise gradcli.InputError(
+            f"assert_gradients_correct got {', '.join(unknown)}, which gradcli.check does "
+            f"not take (it takes {', '.join(k for k in accepted if k != 'forward')})"
+        )
     report = gradcli.check(forward, **check_arguments)
     if report.ok:
         return report

@@ -167,7 +167,7 @@ def user_module(tmp_path):
         ),
         (["{d}/user.py:forward", "--grad", "forward"], "give the input as --shape"),
         (["{d}/user.py:forward", "--grad", "forward", "--shape", "3y4"], "sizes joined by x"),
-        (["user.py", "--grad", "forward", "--shape", "3"], "write path.py:name"),
+        (["user.py", "--grad", "forward", "--shape", "3"], "no file user.py"),
     ],
 )
 def test_every_error_is_one_clear_line(user_module, args, message):

@@ -162,3 +162,106 @@ def test_json_on_an_ascii_stream_is_the_same_document_in_escapes():
     assert b"\\ud835\\udd3c" in escaped  # 𝔼 as a UTF-16 surrogate pair
     assert json.loads(escaped) == document
     assert for_stream(data, "utf-8") is data
+
+
+SHAPES = """
+import numpy as np
+
+
+def wide(x):  # 12 inputs, 2 outputs
+    return np.stack([(x * x).sum(), np.sin(x).sum()])
+
+
+def wide_jacobian(x):
+    j = np.stack([2 * x, np.cos(x)])
+    j[1, 7] *= 1.5  # the culprit, in a middle column
+    return j
+
+
+def tall(x):  # 2 inputs, 12 outputs
+    return np.arange(12.0) * x[0] + x[1] ** 2
+
+
+def tall_jacobian(x):
+    j = np.stack([np.arange(12.0), np.full(12, 2 * x[1])], axis=1)
+    j[7, 1] += 0.25  # the culprit, in a middle row
+    return j
+
+
+def energy(x):  # 16 inputs, a number
+    return (x * x).sum()
+
+
+def energy_vjp(x, g):
+    grad = 2 * x
+    grad[9] = 0.0  # the culprit
+    return g * grad
+"""
+# the culprit's (row, column) in the grid of yours − expected; the derivative's option
+CULPRITS = {
+    "wide": ("1", "7", "--jacobian", "12"),
+    "tall": ("7", "1", "--jacobian", "2"),
+    "energy": ("difference", "9", "--vjp", "16"),
+}
+
+
+def _table(lines: list[str], start: int, part: int = 0) -> dict[str, dict[str, str]]:
+    """The table whose header line is lines[start] (the `part`-th of tables side by side,
+    split at "│"), as {row label: {column: cell}}: cells hold no spaces."""
+    header = lines[start].split("│")[part].split()
+    columns = header[next((k + 1 for k, w in enumerate(header) if "i\\j" in w), 0) :]
+    table = {}
+    for line in lines[start + 1 :]:
+        pieces = line.split("│")
+        words = pieces[part].split() if part < len(pieces) else []
+        if len(words) != len(columns) + 1:
+            break
+        table[words[0]] = dict(zip(columns, words[1:], strict=True))
+    return table
+
+
+@pytest.mark.parametrize("width", [40, 60, 80, 120])
+@pytest.mark.parametrize("case", list(CULPRITS))
+def test_yours_and_expected_stay_comparable_at_any_width(tmp_path, case, width):
+    """A failing wide Jacobian (12 inputs), a tall one (12 outputs) and a long VJP: at
+    every width yours and the expected result show the same columns and rows, the
+    culprit's among them, its difference in the grid, and a note of the columns left
+    out; when the two are not side by side their columns line up."""
+    (tmp_path / "shapes.py").write_text(SHAPES)
+    row, column, option, n = CULPRITS[case]
+    derivative = f"{case}_jacobian" if option == "--jacobian" else f"{case}_vjp"
+    args = ["check", f"{tmp_path}/shapes.py:{case}", option, derivative, "--shape", n]
+    result = CliRunner().invoke(
+        cli, [*args, "--trials", "1"], env={"COLUMNS": str(width), "NO_COLOR": "1"}
+    )
+    assert result.exit_code == 1, result.output
+    lines = result.stdout.splitlines()
+    assert [line for line in lines if len(line) > width] == []
+    assert [line for line in lines if CROPPED.search(line)] == []
+    if case == "energy":  # one table: yours, expected, the difference, a row each
+        start = next(k for k, line in enumerate(lines) if lines[k + 1].startswith("yours "))
+        table = _table(lines, start)
+        assert set(table) == {"yours", "torch", "difference"}
+        yours, expected, grid = table["yours"], table["torch"], table["difference"]
+        assert yours[column] == "0"
+    else:
+        heads = [k for k, line in enumerate(lines) if "i\\j" in line]
+        heads = heads[-2:] if "│" in lines[heads[-2]] else heads[-3:]
+        assert "yours i\\j" in lines[heads[0]]
+        if "│" in lines[heads[0]]:  # side by side
+            tables = [_table(lines, heads[0]), _table(lines, heads[0], 1), _table(lines, heads[1])]
+        else:
+            tables = [_table(lines, k) for k in heads]
+        yours, expected, grid = (t[row] for t in tables)
+        assert set(tables[0]) == set(tables[1]) == set(tables[2])  # the same rows
+        if "│" not in lines[heads[0]]:  # one above the other: the columns line up
+            ends = [[m.end() for m in re.finditer(r"\S+", lines[k])][1:] for k in heads]
+            assert ends[0][-len(ends[2]) :] == ends[1][-len(ends[2]) :] == ends[2]
+    assert set(yours) == set(expected) == set(grid)  # the same columns
+    assert column in grid
+    assert yours[column] != expected[column]
+    assert [c for c, cell in grid.items() if cell not in ("·", "…")] == [column]
+    shown = {c for c in grid if c != "…"}
+    total = 2 if case == "tall" else int(n)
+    words = " ".join(result.stdout.split())  # a note may wrap
+    assert words.count("left out at this width") == (len(shown) < total)

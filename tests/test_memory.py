@@ -182,23 +182,71 @@ def test_a_full_check_that_would_not_fit_is_refused(tmp_path, monkeypatch):
     )
 
 
-@pytest.mark.parametrize("size", [600, 1200])
-def test_the_graph_model_bounds_the_measured_peak(size, tmp_path):
-    rand = ["--rand", f"a={size}x{size}", "--rand", f"b={size}x{size}"]
-    measured = peak_rss(["graph", "y = (a * b).sum()", *rand], tmp_path)
-    nodes = [size * size] * 3 + [1]  # a, b, a * b, the sum
-    estimate = limits.graph_peak(nodes, BACKENDS, drawn=True)
+# (program, --rand inputs, the element count of every node, written out by hand): fd
+# differentiates every one of these along directions (more than 1000 input elements)
+GRAPH_PROGRAMS = [
+    ("y = (a * b).sum()", {"a": (600, 600), "b": (600, 600)}, [600 * 600] * 3 + [1]),
+    ("y = (a * b).sum()", {"a": (1200, 1200), "b": (1200, 1200)}, [1200 * 1200] * 3 + [1]),
+    ("y = (w @ a).sum()", {"w": (600, 600), "a": (600, 600)}, [600 * 600] * 3 + [1]),
+    # the input dominates and every node after it is small: 1.1 GiB measured at 3000²,
+    # where the model that counted nodes only said 0.99 GiB
+    ("y = (w @ x).sum()", {"w": (2000, 2000), "x": (2000, 1)}, [2000 * 2000, 2000, 2000, 1]),
+    ("y = (a @ b @ c).sum()", {"a": (400, 400), "b": (400, 400), "c": (400, 400)},
+     [400 * 400] * 5 + [1]),
+    ("y = softmax(w @ a, dim=0).sum()", {"w": (600, 600), "a": (600, 600)},
+     [600 * 600] * 4 + [1]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("program", "shapes", "nodes"), GRAPH_PROGRAMS)
+def test_the_graph_model_bounds_the_measured_peak(program, shapes, nodes, tmp_path):
+    rand = [f"--rand={name}={'x'.join(map(str, shape))}" for name, shape in shapes.items()]
+    measured = peak_rss(["graph", program, *rand], tmp_path)
+    inputs = sum(int(np.prod(shape)) for shape in shapes.values())
+    estimate = limits.graph_peak(nodes, BACKENDS, drawn=True, directional_inputs=inputs)
+    assert measured <= estimate <= MOST_ABOVE * measured, (measured / 2**20, estimate / 2**20)
+
+
+LINEAR = """
+import numpy as np
+
+
+def linear(x, W, b):
+    return np.tanh(x @ W + b)
+
+
+def linear_vjp(x, W, b, g):
+    d = g * (1 - np.tanh(x @ W + b) ** 2)
+    return d @ W.T, x.T @ d, d.sum(axis=0)
+"""
+
+
+@pytest.mark.parametrize(
+    ("rows", "width", "full"),
+    [(600, 300, False), (10, 30, True)],  # along directions; every element (1230 inputs)
+)
+def test_the_check_model_bounds_the_peak_of_a_forward_of_several_inputs(
+    rows, width, full, tmp_path
+):
+    (tmp_path / "linear.py").write_text(LINEAR)
+    np.save(tmp_path / "w.npy", np.random.default_rng(1).normal(size=(width, width)) / width)
+    args = ["check", "linear.py:linear", "--vjp", "linear_vjp", "--shape", f"x={rows}x{width}"]
+    args += ["--input", "W=w.npy", "--shape", f"b={width}", *(["--full"] if full else [])]
+    measured = peak_rss(args, tmp_path)
+    n_in, n_out = rows * width + width * width + width, rows * width
+    estimate = limits.check_peak(n_in, n_out, sides=2, jacobian=False)  # yours and fd
     assert measured <= estimate <= MOST_ABOVE * measured, (measured / 2**20, estimate / 2**20)
 
 
 def test_a_graph_that_would_not_fit_is_refused_before_it_runs(tmp_path, monkeypatch):
-    # two 2500×2500 inputs and their product, 18.75e6 elements at 8·(3 + 14) bytes and
-    # torch loaded for --rand: 2.69 GiB, beyond 70% of 1.2 GiB
+    # two 2500×2500 inputs and their product, 18.75e6 elements at 8·(3 + 4) bytes, the
+    # 12.5e6 input elements fd moves along directions at 8·16, and torch loaded for
+    # --rand: 2.78 GiB, beyond 70% of 1.2 GiB
     monkeypatch.setattr(limits, "available_memory", lambda: int(1.2 * 2**30))
     rand = ["--rand", "a=2500x2500", "--rand", "b=2500x2500"]
     result = CliRunner().invoke(cli, ["graph", "y = (a * b).sum()", *rand])
     assert result.exit_code == 2, result.output
     assert result.stderr == (
-        "Error: the program would need about 2.69 GiB of memory but 1.2 GiB is available; "
+        "Error: the program would need about 2.78 GiB of memory but 1.2 GiB is available; "
         "use smaller inputs\n"
     )

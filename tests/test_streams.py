@@ -98,6 +98,42 @@ def test_a_stream_that_is_not_utf8_gets_ascii_for_the_math(command, env):
     assert text.count("\n") > 5  # the whole report, not half of it
 
 
+STREAM_ENCODINGS = {
+    "ascii": {"PYTHONIOENCODING": "ascii"},
+    "C locale": {"LC_ALL": "C", "PYTHONUTF8": "0"},
+    "latin-1": {"PYTHONIOENCODING": "latin-1"},
+    "cp437": {"PYTHONIOENCODING": "cp437"},
+}
+
+
+@pytest.mark.parametrize("stream", sorted(STREAM_ENCODINGS))
+@pytest.mark.parametrize("command", ["", "softmax", "layer", "graph", "check"])
+def test_every_help_is_the_utf8_help_with_the_fallback_for_what_the_stream_lacks(command, stream):
+    from gradcli.cli.streams import ASCII_FALLBACK
+
+    args = [*([command] if command else []), "--help"]
+    utf8 = gradcli(*args, env={"PYTHONIOENCODING": "utf-8", "COLUMNS": "80"})
+    assert utf8.returncode == 0
+    env = STREAM_ENCODINGS[stream]
+    proc = gradcli(*args, env={"PYTHONUTF8": "0", "COLUMNS": "80", **env})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == b""
+    encoding = env.get("PYTHONIOENCODING", "ascii")
+
+    def fallback(char):
+        try:
+            char.encode(encoding)
+        except UnicodeEncodeError:
+            return ASCII_FALLBACK.get(char, "?")
+        return char
+
+    expected = "".join(fallback(c) for c in utf8.stdout.decode("utf-8"))
+    assert proc.stdout.decode(encoding) == expected  # bytes of that encoding, never UTF-8
+    if encoding == "ascii":
+        assert proc.stdout.isascii()
+    assert "?" not in set(expected) - set(utf8.stdout.decode())  # every symbol has its ASCII
+
+
 @pytest.mark.parametrize("columns", ["0", "-1", "abc", "²", "5", "100000000", ""])
 def test_any_columns_prints_the_report_at_a_sane_width(columns):
     proc = gradcli(*COMMANDS["softmax"], env={"COLUMNS": columns})
@@ -105,7 +141,12 @@ def test_any_columns_prints_the_report_at_a_sane_width(columns):
     lines = proc.stdout.decode().splitlines()
     assert len(lines) > 10
     assert max(len(line) for line in lines) <= 1000
-    assert any(len(line) >= 40 for line in lines)
+    if columns == "5":  # too narrow: printed as at the narrowest width gradcli lays out
+        narrowest = gradcli(*COMMANDS["softmax"], env={"COLUMNS": "40"})
+        assert proc.stdout == narrowest.stdout
+        assert max(len(line) for line in lines) <= 40
+    else:  # not a width: the default; or too wide: clamped, but a real width
+        assert any(len(line) >= 60 for line in lines)
 
 
 def test_bare_gradcli_prints_the_help():

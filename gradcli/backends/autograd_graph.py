@@ -39,8 +39,9 @@ def graph(program: Program, inputs: dict[str, Array], dtype: str) -> dict[str, A
             else:
                 args = [values[a] for a in node.args]
                 value = REGISTRY[node.op].torch(torch, args, node.params)
-                if number in named_nodes and not value.requires_grad:
-                    value = value.detach().requires_grad_(True)
+            if number in named_nodes and not value.requires_grad:
+                # `z = 2` too: else a loss that no input reaches has no grad_fn
+                value = value.detach().requires_grad_(True)
             values.append(value)
         named = {name: values[node] for name, node in program.variables.items()}
         for tensor in named.values():

@@ -96,6 +96,10 @@ def main(argv: list[str] | None = None) -> NoReturn:
         from gradcli.save import remove_pending
 
         remove_pending()
+    try:  # noqa: SIM105  (an error's partial output, if any; a success has written it all)
+        streams.release_stdout()
+    except (OSError, ValueError):
+        pass
     if status in (ExitStatus.BROKEN_PIPE, ExitStatus.IO_ERROR):
         _silence_stdout()
     sys.exit(int(status))
@@ -107,7 +111,7 @@ def _status(argv: list[str] | None) -> int:
         return ExitStatus.IO_ERROR
     try:
         status = cli.main(args=argv, prog_name="gradcli", standalone_mode=False)
-        sys.stdout.flush()
+        streams.release_stdout()  # the output, in one piece: a closed pipe shows here
     except click.exceptions.NoArgsIsHelpError as exc:  # bare `gradcli`: the help itself
         streams.note(exc.ctx.get_help() if exc.ctx else exc.format_message())
         return ExitStatus.USAGE

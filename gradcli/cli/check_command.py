@@ -137,11 +137,14 @@ def check(ctx: click.Context, /, **options: Any) -> None:
           --shape 5 --trial 1 --explain 'J[0,1]'
     """
     with user_errors():
+        from gradcli import params
         from gradcli.api import check_spec
         from gradcli.cli import check_parse
         from gradcli.problems import check as problem
+        from gradcli.problems.check_target import load
         from gradcli.problems.explanations import with_explanation
 
+        load(options["target"], "TARGET", debug=options["debug"])  # before the inputs
         derivatives = {k: options[k] for k in ("jacobian", "vjp", "grad", "hvp") if options[k]}
         if len(derivatives) > 1:
             raise InputError("give one of --jacobian, --vjp, --grad and --hvp")
@@ -156,7 +159,7 @@ def check(ctx: click.Context, /, **options: Any) -> None:
             args=check_parse.arguments(options["arg_values"]),
             order=options["order"],
             against=options["against"],
-            no_grad=options["no_grad"],
+            no_grad=params.names(options["no_grad"], "--no-grad"),
         )
         if options["taylor"]:
             import dataclasses

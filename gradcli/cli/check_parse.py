@@ -32,13 +32,20 @@ def _by_name(values: tuple[str, ...], option: str) -> dict[str, str]:
     return out
 
 
+def params_where(option: str, text: str) -> str:
+    from gradcli import params
+
+    return params.where(option, text)
+
+
 def shape(text: str, option: str = "--shape") -> tuple[int, ...]:
-    """The rule gradcli.check(shape=...) uses (gradcli.params): ASCII sizes joined by x."""
+    """The rule gradcli.check(shape=...) uses (gradcli.params): ASCII sizes joined by x;
+    `option` ends with = for a named input (`--shape x=`)."""
     from gradcli import params
     from gradcli.problems.check_build import MAX_CHECK_ELEMENTS
 
     if not text:
-        raise InputError(f"{option} '': sizes joined by x, such as 5 or 4x6")
+        raise InputError(f"{params_where(option, text)}: sizes joined by x, such as 5 or 4x6")
     return params.shape(text, option, MAX_CHECK_ELEMENTS)
 
 
@@ -47,13 +54,20 @@ def trial_inputs(options: dict[str, Any]) -> list[dict[str, Any]]:
     from gradcli import inputs
     from gradcli.problems.check_build import draw
 
-    shapes = {name: shape(value) for name, value in _by_name(options["shapes"], "--shape").items()}
+    shapes = {
+        name: shape(value, f"--shape {name}=" if name else "--shape")
+        for name, value in _by_name(options["shapes"], "--shape").items()
+    }
     files = _by_name(options["input_paths"], "--input")
     if not shapes and not files:
         raise InputError("give the input as --shape AxB (random) or --input FILE (one of them)")
     both = set(shapes) & set(files)
     if both:
-        raise InputError(f"{sorted(both)} given both by --shape and --input: give one")
+        named = ", ".join(sorted(both)) or "the input"
+        raise InputError(f"{named} given both by --shape and --input: give one")
+    for name, path in files.items():
+        if not path.strip():
+            raise InputError(f"--input {name + '=' if name else ''}'': give a .npy or .json file")
     if (len(shapes) + len(files) > 1) and "" in (set(shapes) | set(files)):
         raise InputError("with several inputs, name each one: --shape x=8x16 --input W=w.npy")
     fixed = {}
@@ -68,9 +82,10 @@ def trial_inputs(options: dict[str, Any]) -> list[dict[str, Any]]:
     for name, text in _by_name(options["scales"], "--scale").items():
         from gradcli import params  # the rule every numeric option uses
 
-        value = params.number(text, f"--scale {name}" if name else "--scale")
+        option = f"--scale {name}=" if name else "--scale"  # the value as given: W=-1
+        value = params.number(text, option.rstrip("="))
         if value < 0:
-            raise InputError(f"{params.where('--scale', text)}: must be 0 or more")
+            raise InputError(f"{params.where(option, text)}: must be 0 or more")
         scales[name] = value
     dists = _by_name(options["dists"], "--dist")
     for text in dists.values():

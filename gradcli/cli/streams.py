@@ -18,7 +18,17 @@ ASCII_FALLBACK = {
     "⟩": ">", "∞": "inf", "₀": "0", "₁": "1", "₂": "2", "ᵢ": "_i", "ⱼ": "_j", "′": "'",
 }  # fmt: skip
 FALLBACK_HANDLER = "gradcli-ascii"
+# ASCII under another name: click takes a stream whose codec is named "ascii" for a
+# misconfigured one and writes UTF-8 bytes past it (its --help did, on any ASCII stdout);
+# under this name click writes through the stream, and FALLBACK_HANDLER applies.
+ASCII_CODEC = "gradcli_ascii"
 MIN_COLUMNS, MAX_COLUMNS = 40, 1000
+# stdout is held back up to this many bytes and written in one piece when the run ends:
+# more than a pipe's buffer (64 KiB on Linux; 1 MiB is the most an unprivileged process
+# may ask for), so whether a reader that leaves early (`| head -c 10`) makes the run 141
+# depends on the reader and the output's size, never on how gradcli's writes interleave
+# with the reader's (a table printed line by line was 0 or 141 at random).
+HOLD_BYTES = 1 << 20
 
 
 def _fallback(error: UnicodeError) -> tuple[str, int]:
@@ -55,6 +65,31 @@ class WholeWrites(io.RawIOBase):
         return total
 
 
+class HeldWrites(WholeWrites):
+    """WholeWrites that holds the first HOLD_BYTES back until `release` (the end of the
+    run) and writes them in one piece; past HOLD_BYTES, everything passes through."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__(fd)
+        self.held: bytearray | None = bytearray()
+
+    def write(self, data: object) -> int:
+        if self.held is None:
+            return super().write(data)
+        size = memoryview(data).nbytes  # type: ignore[arg-type]
+        self.held += data  # type: ignore[arg-type]
+        if len(self.held) > HOLD_BYTES:
+            self.release()
+        return size
+
+    def release(self) -> None:
+        """Write what is held (once; a write that fails is not tried again) and pass
+        everything through from now on."""
+        held, self.held = self.held, None
+        if held:
+            super().write(held)
+
+
 def _whole_stdout() -> None:
     stream = sys.stdout
     if stream is None or stream is not sys.__stdout__ or not isinstance(stream, io.TextIOWrapper):
@@ -65,11 +100,26 @@ def _whole_stdout() -> None:
     except (OSError, ValueError):
         return
     sys.stdout = io.TextIOWrapper(
-        io.BufferedWriter(WholeWrites(fd)),
+        io.BufferedWriter(HeldWrites(fd)),
         encoding=stream.encoding,
         errors=stream.errors,
         line_buffering=stream.line_buffering,
     )  # sys.__stdout__ keeps the original (and fd 1) alive
+
+
+def _ascii_codec(name: str) -> codecs.CodecInfo | None:
+    if name.replace("-", "_") != ASCII_CODEC:
+        return None
+    ascii_codec = codecs.lookup("ascii")
+    return codecs.CodecInfo(
+        ascii_codec.encode,
+        ascii_codec.decode,
+        name=ASCII_CODEC,
+        incrementalencoder=ascii_codec.incrementalencoder,
+        incrementaldecoder=ascii_codec.incrementaldecoder,
+        streamwriter=ascii_codec.streamwriter,
+        streamreader=ascii_codec.streamreader,
+    )
 
 
 def prepare() -> None:
@@ -78,13 +128,18 @@ def prepare() -> None:
     tiny or huge is clamped."""
     _whole_stdout()
     codecs.register_error(FALLBACK_HANDLER, _fallback)
+    codecs.register(_ascii_codec)
     for stream in (sys.stdout, sys.stderr):
         reconfigure = getattr(stream, "reconfigure", None)
         encoding = getattr(stream, "encoding", None) or "ascii"
         if reconfigure is None or _encodes(encoding, "∂ᵀ·−×≤"):
             continue
+        ascii_named = _codec_name(encoding) == "ascii"
         with contextlib.suppress(ValueError, OSError):  # a stream that cannot be reconfigured
-            reconfigure(errors=FALLBACK_HANDLER)
+            if ascii_named:
+                reconfigure(encoding=ASCII_CODEC, errors=FALLBACK_HANDLER)
+            else:
+                reconfigure(errors=FALLBACK_HANDLER)
     columns = os.environ.get("COLUMNS")
     if columns is not None:
         if not (columns.isascii() and columns.isdigit()) or int(columns[:6]) < 1:
@@ -92,6 +147,25 @@ def prepare() -> None:
         else:
             width = min(max(int(columns[:6]), MIN_COLUMNS), MAX_COLUMNS)
             os.environ["COLUMNS"] = str(width)
+
+
+def release_stdout() -> None:
+    """Flush stdout and write what HeldWrites held: BrokenPipeError or OSError here is
+    the run's output failing, as it would be at any write."""
+    stream = sys.stdout
+    if stream is None:
+        return
+    stream.flush()
+    raw = getattr(getattr(stream, "buffer", None), "raw", None)
+    if isinstance(raw, HeldWrites):
+        raw.release()
+
+
+def _codec_name(encoding: str) -> str:
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        return encoding
 
 
 def _encodes(encoding: str, text: str) -> bool:

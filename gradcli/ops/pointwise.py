@@ -204,11 +204,11 @@ def _unary(name: str, forward: object, vjp: object, twin: str, **extra: object) 
 # pragma: no mutate end
 IDENTITY = Op(
     "identity", 1, (), _same_shape, lambda x, p: x[0], identity_vjp, lambda t, x, p: x[0],
-    analytic=True, function=False,
+    analytic=True, function=False, rounding="exact",
 )  # fmt: skip
 NEG = Op(
     "neg", 1, (), _same_shape, lambda x, p: -x[0], neg_vjp, lambda t, x, p: -x[0],
-    analytic=True, function=False, operator="USub", symbol="-",
+    analytic=True, function=False, operator="USub", symbol="-", rounding="exact",
 )  # fmt: skip
 EXP = _unary("exp", lambda x, p: np.exp(x[0]), exp_vjp, "exp", analytic=True)
 LOG = _unary(
@@ -222,12 +222,14 @@ SQRT = _unary(
 ABS = _unary(
     "abs", abs_forward, abs_vjp, "abs", analytic=False,
     kinks="a kink at a = 0 (slopes −1 and 1)", kink_points=lambda x, o, p: at_zero(x, o, p, "kink"),
+    rounding="exact",
 )  # fmt: skip
 TANH = _unary("tanh", lambda x, p: np.tanh(x[0]), tanh_vjp, "tanh", analytic=True)
 SIGMOID = _unary("sigmoid", sigmoid_forward, sigmoid_vjp, "sigmoid", analytic=True)
 RELU = _unary(
     "relu", relu_forward, relu_vjp, "relu", analytic=False,
     kinks="a kink at a = 0 (slopes 0 and 1)", kink_points=lambda x, o, p: at_zero(x, o, p, "kink"),
+    rounding="exact",
 )  # fmt: skip
 
 OPS = (ADD, SUB, MUL, DIV, POW, IDENTITY, NEG, EXP, LOG, SQRT, ABS, TANH, SIGMOID, RELU)

@@ -242,35 +242,39 @@ DIMS = (Param("dim", "dims", None), Param("keepdim", "bool", False))
 T = Op(
     "T", 1, (), t_shape, lambda x, p: x[0].T, t_vjp,
     lambda t, x, p: x[0] if x[0].ndim < 2 else x[0].transpose(0, 1), analytic=True,
-    function=False, symbol=".T",
+    function=False, symbol=".T", rounding="exact",
 )  # fmt: skip
 TRANSPOSE = Op(
     "transpose", 1, (Param("dim0", "int"), Param("dim1", "int")), transpose_shape,
     lambda x, p: np.swapaxes(x[0], p[0], p[1]) if x[0].ndim else x[0], transpose_vjp,
     lambda t, x, p: t.transpose(x[0], p[0], p[1]), analytic=True, example="transpose(a, 0, 1)",
+    rounding="exact",
 )  # fmt: skip
 RESHAPE = Op(
     "reshape", 1, (Param("shape", "shape"),), reshape_shape,
     lambda x, p: x[0].reshape(p[0]), reshape_vjp, lambda t, x, p: x[0].reshape(p[0]),
-    analytic=True, example="reshape(a, 2, 5)",
+    analytic=True, example="reshape(a, 2, 5)", rounding="exact",
 )  # fmt: skip
 INDEX = Op(
     "index", 1, (), index_shape, lambda x, p: x[0][index_key(p[0])], index_vjp,
     lambda t, x, p: x[0][index_key(p[0])], analytic=True, function=False, symbol="[]",
+    rounding="exact",
 )  # fmt: skip
 SUM = Op(
     "sum", 1, DIMS, reduce_shape, sum_forward, sum_vjp,
     lambda t, x, p: reduce_twin(t.sum, x, p), analytic=True, example="sum(a, dim=0)",
+    rounding="terms",
 )  # fmt: skip
 MEAN = Op(
     "mean", 1, DIMS, reduce_shape, mean_forward, mean_vjp,
     lambda t, x, p: reduce_twin(t.mean, x, p), analytic=True, example="mean(a, dim=0)",
+    rounding="terms",
 )  # fmt: skip
 MAX = Op(
     "max", 1, DIMS, max_shape, max_forward, max_vjp,
     lambda t, x, p: reduce_twin(t.amax, x, p), analytic=False,
     kinks="ties: several elements share the maximum (torch shares the gradient equally)",
-    kink_points=max_kinks, example="max(a, dim=0)",
+    kink_points=max_kinks, example="max(a, dim=0)", rounding="exact",
 )  # fmt: skip
 SOFTMAX = Op(
     "softmax", 1, (Param("dim", "int"),), softmax_shape, softmax_forward, softmax_vjp,
@@ -285,7 +289,7 @@ LOG_SOFTMAX = Op(
 MATMUL = Op(
     "matmul", 2, (), matmul_shape, lambda x, p: np.matmul(x[0], x[1]), matmul_vjp,
     lambda t, x, p: t.matmul(x[0], x[1]), analytic=True, cost=matmul_cost,
-    operator="MatMult", symbol="@", example="matmul(a, b)",
+    operator="MatMult", symbol="@", example="matmul(a, b)", rounding="terms",
 )  # fmt: skip
 
 OPS = (T, TRANSPOSE, RESHAPE, INDEX, SUM, MEAN, MAX, SOFTMAX, LOG_SOFTMAX, MATMUL)

@@ -78,6 +78,8 @@ def _run(spec: CheckSpec) -> Report:
         full = spec.full or _small(trial)
         _check_memory(spec, trial, len(backends), full)
         directional = directional or not full
+        if library is not None:
+            _same_outputs(library, trial)
         drawn = check_quantities.draws(spec.seed, subject, trial, t)
         if spec.mode not in ("jacobian", "grad") and full and len(drawn.cotangents) == 1:
             cotangents.append(drawn.cotangents[0])
@@ -144,7 +146,20 @@ def _against(spec: CheckSpec, subject: Subject) -> Subject | None:
         accepted(subject.args, spec.against),
         autograd=True,
         debug=spec.debug,
+        label=f"the --against function {spec.names.get('against')}",
     )
+
+
+def _same_outputs(library: Subject, trial: Trial) -> None:
+    """The --against function computes what the forward does: as many outputs, of the
+    same shapes (torch.sum against an elementwise forward is refused, not compared)."""
+    theirs = [y.shape for y in _outputs(library, trial.values, "against")]
+    yours = [y.shape for y in trial.outputs]
+    if theirs != yours:
+        raise InputError(
+            f"{library.label} returns {_shapes(theirs) or 'nothing'} where the forward "
+            f"returns {_shapes(yours)}: it must compute the same function"
+        )
 
 
 def _outputs(who: Subject, values: dict[str, Any], side: str) -> tuple[Array, ...]:
@@ -154,8 +169,7 @@ def _outputs(who: Subject, values: dict[str, Any], side: str) -> tuple[Array, ..
 
         with torch.no_grad():
             values = check_backends.tensors(values, "float64")
-    what = "the forward" if side == "yours" else "the --against function"
-    return tuple(check_guard.as_array(y, what) for y in who.user(values))
+    return tuple(check_guard.as_array(y, who.label) for y in who.user(values))
 
 
 def _explained(
@@ -189,6 +203,7 @@ def _trial(subject: Subject, values: dict[str, Array], dtype: str, seed: int) ->
     and the forward's float64 outputs there."""
     rounded = {k: _round(v, dtype) for k, v in values.items()}
     outputs = subject.evaluate(rounded)
+    check_guard.repeatable(subject.label, outputs, subject.evaluate(rounded), dtype)
     sizes, step_factor = check_noise.magnitudes(subject, rounded, outputs, seed)
     return Trial(rounded, outputs, dtype, sizes, step_factor)
 

@@ -168,7 +168,7 @@ def _autograd(
     values = tensors(trial.values, dtype, subject.names)
     with torch.enable_grad():
         outputs = subject.user(values) if user else subject.reference(values)
-        _check_outputs(outputs, trial)
+        _check_outputs(outputs, trial, subject.label)
         loss = sum(
             (y * torch.from_numpy(np.array(g)).to(y.dtype)).sum()
             for y, g in zip(outputs, cotangents, strict=True)
@@ -188,9 +188,9 @@ def _autograd(
     }
 
 
-def _check_outputs(outputs: tuple[Any, ...], trial: Trial) -> None:
+def _check_outputs(outputs: tuple[Any, ...], trial: Trial, what: str) -> None:
     if len(outputs) != len(trial.outputs) or not all(hasattr(y, "grad_fn") for y in outputs):
-        raise InputError("the forward returned something other than tensors for tensor inputs")
+        raise InputError(f"{what} returned something other than tensors for tensor inputs")
 
 
 def torch_vjp(
@@ -209,7 +209,7 @@ def torch_jacobian(
     blocks = {}
     with torch.enable_grad():
         outputs = subject.reference(values)
-        _check_outputs(outputs, trial)
+        _check_outputs(outputs, trial, subject.label)
         inputs = [values[n] for n in subject.names]
         for o, y in enumerate(outputs):
             flat = y.reshape(-1)

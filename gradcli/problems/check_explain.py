@@ -18,32 +18,38 @@ def _failed_pairs(comparisons: tuple[Comparison, ...]) -> list[Comparison]:
 def patterns(results: dict[str, BackendResult], comparisons: tuple[Comparison, ...]) -> list[str]:
     """Name the shape of a wrong derivative, when it has one."""
     found: list[str] = []
-    for c in _failed_pairs(comparisons):
-        yours = results["yours"].arrays[c.quantity].astype(np.float64)
-        ref = results[c.backends[1]].arrays[c.quantity].astype(np.float64)
-        tol = c.tolerance
-
-        def close(a: Array, b: Array, tol: Tolerance = tol) -> bool:
-            return bool(np.all(np.abs(a - b) <= tol.atol + tol.rtol * np.abs(b)))
-
-        big = np.abs(ref) > 10 * tol.atol
-        if not yours.any() and big.any():
-            found.append(f"{c.quantity}: yours is zero where the reference is not (a term dropped)")
-        elif close(yours, -ref):
-            found.append(f"{c.quantity}: yours has the wrong sign")
-        elif yours.ndim == 2 and yours.shape[0] == yours.shape[1] and close(yours, ref.T):
-            found.append(f"{c.quantity}: yours is the transpose of the Jacobian")
-        elif (
-            yours.ndim == 2
-            and yours.shape[0] == yours.shape[1]
-            and close(np.diag(yours), np.diag(ref))
-        ):
-            found.append(f"{c.quantity}: diagonal right, off-diagonal entries wrong")
-        elif big.any():
-            ratio = yours[big] / ref[big]
-            if np.ptp(ratio) <= 1e-6 * abs(float(ratio.mean())):
-                found.append(f"{c.quantity}: wrong by a constant factor {_factor(ratio)}")
+    with np.errstate(all="ignore"):  # a non-finite element is named by the verdict already
+        for c in _failed_pairs(comparisons):
+            found += _pattern(results, c)
     return list(dict.fromkeys(found))
+
+
+def _pattern(results: dict[str, BackendResult], c: Comparison) -> list[str]:
+    """The patterns of one failed pair."""
+    found: list[str] = []
+    yours = results["yours"].arrays[c.quantity].astype(np.float64)
+    ref = results[c.backends[1]].arrays[c.quantity].astype(np.float64)
+    tol = c.tolerance
+
+    def close(a: Array, b: Array, tol: Tolerance = tol) -> bool:
+        return bool(np.all(np.abs(a - b) <= tol.atol + tol.rtol * np.abs(b)))
+
+    big = np.abs(ref) > 10 * tol.atol
+    if not yours.any() and big.any():
+        found.append(f"{c.quantity}: yours is zero where the reference is not (a term dropped)")
+    elif close(yours, -ref):
+        found.append(f"{c.quantity}: yours has the wrong sign")
+    elif yours.ndim == 2 and yours.shape[0] == yours.shape[1] and close(yours, ref.T):
+        found.append(f"{c.quantity}: yours is the transpose of the Jacobian")
+    elif (
+        yours.ndim == 2 and yours.shape[0] == yours.shape[1] and close(np.diag(yours), np.diag(ref))
+    ):
+        found.append(f"{c.quantity}: diagonal right, off-diagonal entries wrong")
+    elif big.any():
+        ratio = yours[big] / ref[big]
+        if np.ptp(ratio) <= 1e-6 * abs(float(ratio.mean())):
+            found.append(f"{c.quantity}: wrong by a constant factor {_factor(ratio)}")
+    return found
 
 
 def worst_entries(

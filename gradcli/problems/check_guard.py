@@ -61,14 +61,55 @@ def call(
     kwargs: dict[str, Any] | None = None,
     debug: bool = False,
 ) -> Any:
-    """function(*args, **kwargs); anything it raises becomes one line naming `what`."""
+    """function(*args, **kwargs) on private copies of its arrays and tensors (code that
+    changes its input in place cannot change what the next call, or the report, sees:
+    a forward doing `x += 1` before a derivative read the moved x checked the derivative
+    at the wrong point and passed); anything it raises becomes one line naming `what`."""
+    args = tuple(_private(a) for a in args)
+    kwargs = {k: _private(v) for k, v in (kwargs or {}).items()}
     try:
         with user_stdout():
-            return function(*args, **(kwargs or {}))
+            return function(*args, **kwargs)
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # SystemExit and GeneratorExit too: untrusted code
         raise InputError(failure(f"{what} raised", exc, debug)) from None
+
+
+RESOLUTION = {"float16": 2.0**-10, "bfloat16": 2.0**-7, "float32": 2.0**-23}
+
+
+def repeatable(what: str, first: tuple[Array, ...], again: tuple[Array, ...], dtype: str) -> None:
+    """Refuse a forward whose two calls at the same input differ beyond its dtype's
+    rounding (random numbers, dropout in training mode, state kept between calls): fd's
+    differences of it would be noise with a huge error bound, against which any
+    derivative "agrees" (a forward adding N(0, 1) noise passed a derivative of zeros)."""
+    resolution = RESOLUTION.get(dtype, 2.0**-52)
+    if len(first) != len(again):
+        raise InputError(f"{what} returned {len(first)} outputs, then {len(again)}")
+    for a, b in zip(first, again, strict=True):
+        scale = float(np.max(np.abs(a), initial=0.0, where=np.isfinite(a)))
+        with np.errstate(all="ignore"):
+            apart = a.shape != b.shape or np.any(
+                (np.abs(a - b) > 64 * resolution * max(scale, np.finfo(np.float64).tiny))
+                & (np.isfinite(a) | np.isfinite(b))
+            )
+        if apart:
+            raise InputError(
+                f"{what} returned different values for the same input (random numbers, "
+                "dropout in training mode, or state kept between calls): finite "
+                "differences need a function; fix its randomness to check it"
+            )
+
+
+def _private(value: Any) -> Any:
+    """A copy of an array or tensor (a tensor's clone stays in autograd's graph)."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(value, torch.Tensor):
+        return value.clone()
+    return value
 
 
 def failure(prefix: str, exc: BaseException, debug: bool) -> str:
@@ -155,7 +196,18 @@ def _has_complex(value: Any) -> bool:
 
 def as_complex(value: Any) -> Array | None:
     """The forward's result at complex input as a complex128 array, or None if it is not
-    a numpy array of complex numbers (the forward did not carry the imaginary part)."""
+    a numpy array or a torch tensor of complex numbers (the forward did not carry the
+    imaginary part)."""
+    if hasattr(value, "detach") and hasattr(value, "is_complex"):  # a torch tensor
+        try:
+            if not value.is_complex() or str(value.device) == "meta":
+                return None
+            import torch
+
+            tensor = value.detach().to("cpu", torch.complex128).resolve_conj()
+            return np.array(tensor.numpy(), dtype=np.complex128)
+        except Exception:  # a tensor subclass that cannot give its values: no complex step
+            return None
     if (
         not isinstance(value, (np.ndarray, np.complexfloating))
         or np.asarray(value).dtype.kind != "c"

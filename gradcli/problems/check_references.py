@@ -97,14 +97,19 @@ class _Probed(references.Differentiator):
 def vjp(
     subject: Subject, trial: Trial, name: str, cotangents: tuple[Array, ...], key: str, label: str
 ) -> Made:
-    """∂⟨g, f⟩/∂x for input `name`, shaped like it."""
+    """∂⟨g, f⟩/∂x for input `name`, shaped like it: the gradient of ⟨g, f(x) − f(x₀)⟩,
+    whose differences are taken element by element before the sum, so that a tiny
+    output (relu at 1e-300) is not lost in the rounding of the large ones."""
     x = trial.values[name]
 
     def f_rows(rows: Array) -> Array:
         out = np.empty((rows.shape[0], 1), dtype=rows.dtype)
         for k, row in enumerate(rows):
             outputs = _evaluate(subject, {**trial.values, name: row.reshape(x.shape)})
-            out[k, 0] = sum(np.sum(g * y) for g, y in zip(cotangents, outputs, strict=True))
+            out[k, 0] = sum(
+                np.sum(g * (y - y0))
+                for g, y, y0 in zip(cotangents, outputs, trial.outputs, strict=True)
+            )
         return out
 
     with np.errstate(all="ignore"):

@@ -62,6 +62,9 @@ def name_inputs(
         if len(given) != 1:
             raise InputError(f"{what} has no signature gradcli can read: give one input")
         return ("x",) if given == [UNNAMED] else tuple(given)
+    both = [n for n in given if n in args]
+    if both:  # an array and an --arg for one parameter: which one would be passed?
+        raise InputError(f"{_list(both)} given both as an input and by --arg: give one")
     free = [p for p in params.positional if p not in args and p not in given]
     names = []
     for name in given:

@@ -45,6 +45,8 @@ class Subject:
     gradient_map: Any = None
     # every input in the forward's order, those not differentiated (--no-grad) included
     call_order: tuple[str, ...] = ()
+    # what a failure of this code is called: "the forward", or the --against function
+    label: str = "the forward"
 
     @property
     def all_inputs(self) -> tuple[str, ...]:
@@ -100,22 +102,39 @@ class Subject:
 
     def user(self, values: dict[str, Any]) -> tuple[Any, ...]:
         """The forward as written, on arrays or tensors of the user's dtype."""
-        return self.outputs(self._call(values, "the forward"), "the forward")
+        return self.outputs(self._call(values, self.label), self.label)
 
     def reference(self, values: dict[str, Any]) -> tuple[Any, ...]:
         """float64 tensors in, differentiable tensors out, by plain torch operations."""
-        return self.outputs(self._call(values, "the forward", ops_only=True), "the forward")
+        return self.outputs(self._call(values, self.label, ops_only=True), self.label)
 
     @property
     def complex_capable(self) -> bool:
-        """A plain numpy forward, which the complex step may call with complex input."""
-        return self.kind == "forward" and self.takes_numpy and self.gradient_map is None
+        """A plain forward (numpy or torch), which the complex step may call with complex
+        input; whether it carries it is probed once (check_analytic)."""
+        return self.kind == "forward" and self.gradient_map is None
 
     def evaluate_complex(self, values: dict[str, Array]) -> tuple[Array, ...] | None:
-        """complex128 outputs at complex128 inputs, or None where the forward returns
-        real numbers (it dropped the imaginary part: no complex step). What it raises is
-        one InputError line, as every call of the user's code."""
-        outputs = [guard.as_complex(y) for y in self.user(values)]
+        """complex128 outputs at complex128 inputs (numpy arrays, or complex128 tensors
+        for a torch-only forward), or None where the forward returns real numbers (it
+        dropped the imaginary part: no complex step). What it raises is one InputError
+        line, as every call of the user's code; its warnings about complex numbers (a
+        cast that discards the imaginary part) are the probe's business, not output."""
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if self.takes_numpy:
+                outputs = [guard.as_complex(y) for y in self.user(values)]
+            else:
+                import torch
+
+                with torch.no_grad():
+                    tensors = {
+                        k: torch.from_numpy(np.array(v, dtype=np.complex128))
+                        for k, v in values.items()
+                    }
+                    outputs = [guard.as_complex(y) for y in self.user(tensors)]
         return (
             None if any(y is None for y in outputs) else tuple(y for y in outputs if y is not None)
         )
@@ -124,7 +143,7 @@ class Subject:
         """float64 outputs at float64 inputs: what finite differences call."""
         if self.takes_numpy:
             out = self.user(values)
-            return tuple(guard.as_array(y, "the forward") for y in out)
+            return tuple(guard.as_array(y, self.label) for y in out)
         import torch
 
         with torch.no_grad():
@@ -132,7 +151,7 @@ class Subject:
                 k: torch.from_numpy(np.array(v, dtype=np.float64)) for k, v in values.items()
             }
             out = self.user(tensors)
-        return tuple(guard.as_array(y, "the forward") for y in out)
+        return tuple(guard.as_array(y, self.label) for y in out)
 
 
 def forward_ops(function: Any, positional: tuple[Any, ...], keywords: dict[str, Any]) -> Any:

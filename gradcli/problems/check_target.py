@@ -26,9 +26,8 @@ _MODULES: dict[str, ModuleType] = {}  # one module object per file, shared by ev
 
 def load(target: str, what: str, *, debug: bool = False) -> Any:
     """The object `name` of `path.py:name` or `module.path:name`."""
-    location, sep, name = target.rpartition(":")
-    if not sep or not location or not name.isidentifier():
-        raise InputError(f"{what} {target!r}: write path.py:name or module.path:name")
+    require_name(target, what, debug=debug)
+    location, _, name = target.rpartition(":")
     module = _module(location, what, target, debug)
     try:
         return getattr(module, name)
@@ -38,17 +37,42 @@ def load(target: str, what: str, *, debug: bool = False) -> Any:
         ) from None
 
 
-def _names(module: ModuleType, name: str) -> str:
-    """ "did you mean" and the callables the module does have (not the ones it imports)."""
-    import difflib
+def require_name(target: str, what: str, *, debug: bool = False) -> None:
+    """Refuse a target that names no object: `lowp.py` or `lowp.py:` says the name is
+    missing and lists what the file defines (checked before anything else of check)."""
+    location, sep, name = target.rpartition(":")
+    if sep and location and name.isidentifier():
+        return
+    if sep and location and name:
+        raise InputError(f"{what} {target!r}: {name!r} is not a Python name")
+    place = location if sep else target
+    if place.endswith(".py") and not Path(place).is_file():
+        raise InputError(f"{what} {target!r}: no file {place}")
+    if place.endswith(".py"):
+        own = _own_names(_module(place, what, target, debug))
+        defines = f" ({place} defines {', '.join(own)})" if own else ""
+        raise InputError(f"{what} {target!r}: name what to check, as {place}:NAME{defines}")
+    module, dot, last = place.rpartition(".")
+    hint = f"; did you mean {module}:{last}?" if dot and module and last.isidentifier() else ""
+    raise InputError(f"{what} {target!r}: write path.py:name or module.path:name{hint}")
 
-    own = [
+
+def _own_names(module: ModuleType) -> list[str]:
+    """The public callables `module` defines (not the ones it imports)."""
+    return [
         n
         for n, v in vars(module).items()
         if callable(v)
         and not n.startswith("_")
         and getattr(v, "__module__", None) == module.__name__
     ]
+
+
+def _names(module: ModuleType, name: str) -> str:
+    """ "did you mean" and the callables the module does have (not the ones it imports)."""
+    import difflib
+
+    own = _own_names(module)
     close = difflib.get_close_matches(name, own, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return f"{hint} (it has: {', '.join(own)})" if own else hint

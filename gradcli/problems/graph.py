@@ -9,6 +9,7 @@ report shows each use's share and that they add up.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,7 @@ import numpy as np
 from gradcli import core, limits
 from gradcli.backends import engine
 from gradcli.errors import InputError
-from gradcli.problems import graph_fd, graph_shapes, graph_text
+from gradcli.problems import graph_fd, graph_rounding, graph_shapes, graph_text
 from gradcli.problems import layer_directional as directional_fd
 from gradcli.problems.graph_shapes import node_shapes
 from gradcli.report import Array, BackendResult, Report
@@ -33,6 +34,7 @@ def validate(spec: GraphSpec) -> list[tuple[int, ...]]:
     """Shapes of every node, checked before any memory is spent; InputError names the
     statement, the expression and the shapes."""
     program = spec.program
+    _constants_fit(program, spec.options.dtype)
     input_shapes = {name: tuple(a.shape) for name, a in spec.inputs.items()}
     try:
         shapes = node_shapes(program, input_shapes)
@@ -55,8 +57,22 @@ def validate(spec: GraphSpec) -> list[tuple[int, ...]]:
     return shapes
 
 
+def _constants_fit(program: Program, dtype: str) -> None:
+    """A constant that overflows the dtype (1e39 in float32) is refused, as an input
+    that does is: both backends would silently compute with inf."""
+    largest = float(np.finfo(np.dtype(dtype)).max)
+    for number, node in enumerate(program.nodes):
+        if node.op == "const" and abs(float(node.params[0])) > largest:
+            reason = f"the constant overflows {dtype} (largest is {largest:.8g})"
+            raise InputError(graph_shapes.where(program, number, reason))
+
+
 def _directional(spec: GraphSpec) -> bool:
     return 2 * sum(a.size for a in spec.inputs.values()) > FD_FULL_FORWARDS
+
+
+def _fd_along(spec: GraphSpec) -> bool:
+    return "fd" in spec.options.backends and _directional(spec)
 
 
 def _fd_forwards(spec: GraphSpec) -> int:
@@ -73,7 +89,8 @@ def run(spec: GraphSpec) -> Report:
     shapes = validate(spec)
     # the model of limits.graph_peak, checked in test_memory.py
     sizes = [graph_shapes.elements(shape) for shape in shapes]
-    peak = limits.graph_peak(sizes, spec.options.backends, bool(spec.draws))
+    along = sum(a.size for a in spec.inputs.values()) if _fd_along(spec) else 0
+    peak = limits.graph_peak(sizes, spec.options.backends, bool(spec.draws), along)
     limits.check_memory(peak, "the program", "use smaller inputs")
     program, options = spec.program, spec.options
     results: dict[str, BackendResult] = {}
@@ -122,6 +139,13 @@ def run(spec: GraphSpec) -> Report:
             f"differences would need {2 * sum(a.size for a in spec.inputs.values())} passes"
         )
     graph = graph_text.graph_lines(program, shapes)
+    noise = functools.cache(
+        lambda: graph_rounding.noise(program, shadow, options.dtype, dirs if directional else None)
+    )
+    # measured only where a comparison fails, and only if it fits beside the run
+    available = limits.available_memory()
+    noise_bytes = graph_rounding.BYTES_PER_ELEMENT * sum(sizes)
+    measurable = available is None or peak + noise_bytes <= limits.MEMORY_SHARE * available
     return core.judge(
         core.Declaration(
             command="graph",
@@ -141,7 +165,15 @@ def run(spec: GraphSpec) -> Report:
             },
         ),
         results,
-        [core.Quantity(q, scale, n_terms) for q, scale in scales.items()],
+        [
+            core.Quantity(
+                q,
+                scale,
+                n_terms,
+                rounding=(lambda q=q: noise()[q]) if measurable else None,  # type: ignore[misc]
+            )
+            for q, scale in scales.items()
+        ],
         options=options,
         references_=refs,
     )

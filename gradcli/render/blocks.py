@@ -102,16 +102,29 @@ def _fold_labels(console: Console, options: Any, table: Table, width: int) -> bo
         for c in labels
     }
     widths = dict(natural)
-    while excess > 0:
-        widest = max(labels, key=lambda c: widths[id(c)], default=None)
-        if widest is None or widths[id(widest)] <= LABEL_MIN:
-            return False
-        widths[id(widest)] -= 1
-        excess -= 1
+    # first down to each column's longest word ("yours vs / torch" wraps between words),
+    # widest first; only then through words ("trial0.jac / obian"), down to LABEL_MIN
+    words = {
+        id(c): max([LABEL_MIN, *(_longest_word(x) for x in [c.header, *c.cells])]) for c in labels
+    }
+    for floor in (words, dict.fromkeys(words, LABEL_MIN)):
+        while excess > 0:
+            room = [c for c in labels if widths[id(c)] > floor[id(c)]]
+            if not room:
+                break
+            widest = max(room, key=lambda c: widths[id(c)])
+            widths[id(widest)] -= 1
+            excess -= 1
+    if excess > 0:
+        return False
     for column in labels:
         if widths[id(column)] < natural[id(column)]:
             column.max_width = widths[id(column)]
     return _width(console, options, table) <= width
+
+
+def _longest_word(cell: Any) -> int:
+    return max((len(w) for w in str(getattr(cell, "plain", cell)).split()), default=0)
 
 
 def fit(table: Titled, console: Console, options: Any, width: int) -> tuple[Any, int]:

@@ -33,7 +33,7 @@ def comparison_table(comparisons: Sequence[Comparison]) -> Titled:
 
 
 def worst_table(comparisons: Sequence[Comparison], fmt: Any) -> Table:
-    table = titled_table("Worst element of each comparison (allowed = atol + rtol·|ref|)")
+    table = titled_table("Worst element of each comparison (allowed = atol + rtol·|ref| + c·error)")
     for header in ("quantity", "a vs ref", "at", "a", "ref", "allowed"):
         _column(table, header)
     for c in comparisons:
@@ -48,7 +48,7 @@ def worst_table(comparisons: Sequence[Comparison], fmt: Any) -> Table:
     return table
 
 
-_LABELS = ("quantity", "a vs ref")
+_LABELS = ("quantity", "a vs ref", "backend", "made by")
 
 
 def _column(table: Table, header: str) -> None:
@@ -81,4 +81,16 @@ def law_table(report: Report, fmt: Any) -> Table:
             f"{law.allowed:.3g}",
             _ok(law.ok),
         )
+    return table
+
+
+def reference_table(report: Report) -> Table:
+    """How each numerical reference was made, per quantity, and its largest error."""
+    from gradcli.render import references_view
+
+    table = titled_table("Numerical references (each element carries its own error estimate)")
+    for header in ("backend", "quantity", "made by", "error ≤"):
+        _column(table, header)
+    for row in references_view.rows(report):
+        table.add_row(*row)
     return table

@@ -9,18 +9,10 @@ from typing import Any
 import numpy as np
 from rich.text import Text
 
-from gradcli.render import findings
+from gradcli.render import compared, findings
 from gradcli.render.findings import Failure, plural, split_trial
-from gradcli.render.grid import (
-    Column,
-    as_matrix,
-    fit_columns,
-    index_column,
-    lines,
-    rows_shown,
-    wrap,
-)
-from gradcli.render.view_parts import MAX_MATRIX_ROWS, beside, entry_name, label_of, matrix_lines
+from gradcli.render.grid import as_matrix, wrap
+from gradcli.render.view_parts import entry_name, label_of
 from gradcli.report import Report
 
 
@@ -42,15 +34,8 @@ def failure_head(report: Report, found: list[Failure], width: int) -> list[Text]
             out += wrap(f"  {second}", width, indent="    ")
         c = f.worst
         worst = f"  worst: {entry_name(report, c.quantity, c.worst_index)}: {c.backends[0]} "
-        digits = next(
-            (
-                d
-                for d in (6, 9, 12, 17)
-                if f"{c.worst_values[0]:.{d}g}" != f"{c.worst_values[1]:.{d}g}"
-            ),
-            17,
-        )
-        worst += f"{c.worst_values[0]:.{digits}g}, {f.expected} {c.worst_values[1]:.{digits}g}, "
+        mine, theirs = findings.told_apart(*c.worst_values)
+        worst += f"{mine}, {f.expected} {theirs}, "
         worst += f"allowed ±{c.allowed:.2g}"
         out += wrap(worst, width, indent=" " * 9)
     listed = {f.base for f in found}
@@ -64,53 +49,31 @@ def failure_head(report: Report, found: list[Failure], width: int) -> list[Text]
 
 
 def failure_body(report: Report, f: Failure, width: int, fmt: Any) -> list[Text]:
-    """The differing result beside the expected one, then yours − expected."""
-    mine, expected = (as_matrix(a).astype(np.float64) for a in f.values(report))
-    tol = f.worst.tolerance
-    with np.errstate(all="ignore"):
-        gap = mine - expected
-    outside = findings.ratios(mine, expected, f.worst)[1]  # as many as the core counted
+    """The differing result beside (or above) the expected one, then yours − expected
+    with `·` where the core judged an entry within tolerance."""
+    raw = f.values(report)
+    mine, expected = (as_matrix(a).astype(np.float64) for a in raw)
+    sides = compared.Sides(
+        mine,
+        expected,
+        findings.ratios(mine, expected, f.worst)[1],  # the core's own mask
+        f.differing,
+        f.expected,
+    )
     trial = f" (trial {f.trial})" if f.trial is not None else ""
-    label = label_of(report, f.base)
-
-    def bad(i: int, j: int) -> str:
-        return "bold red" if outside[i, j] else ""
-
-    tolerance = f"· within ±{tol.atol:.2g} + {tol.rtol:.2g}·|expected|"
-    if np.ndim(f.values(report)[0]) <= 1:  # a vector: three rows of one table
-        heading = f"{label}{trial}: {f.differing}, expected ({f.expected}), the difference"
-        labels = Column("", [f.differing, f.expected, "difference"], left=True)
-        columns = [
-            Column(
-                str(j),
-                [
-                    fmt(mine[0, j]),
-                    fmt(expected[0, j]),
-                    f"{gap[0, j]:.3g}" if outside[0, j] else "·",
-                ],
-                styles=[bad(0, j), "", bad(0, j)],
-            )
-            for j in range(mine.shape[1])
-        ]
+    within = "· within tolerance"
+    if np.ndim(raw[0]) <= 1:  # a vector: three rows of one table
+        heading = f"{label_of(report, f.base)}{trial}: {f.differing}, expected ({f.expected}), "
+        heading += f"the difference ({within})"
+        focus = f.worst.worst_index[-1] if f.worst.worst_index else None
         return [
             *wrap(heading, width, "    ", style="bold"),
-            *lines(fit_columns([labels], columns, width)),
-            *wrap(f"  ({tolerance})", width, "    ", style="dim"),
+            *compared.vector_lines(sides, width, fmt, focus),
         ]
     # the tables' own headers name both sides ("yours i\\j", "torch i\\j")
-    focus = _as_matrix_index(f.worst.worst_index, np.shape(f.values(report)[0]))
-    left = matrix_lines(mine, width, fmt, bad, header=f"{f.differing} i\\j", focus=focus)
-    right = matrix_lines(expected, width, fmt, header=f"{f.expected} i\\j", focus=focus)
-    out: list[Text] = beside(left, right, width) or [*left, *right]
-    out += wrap(f"{f.differing} − expected  ({tolerance})", width, "    ")
-    rows = rows_shown(gap.shape[0], MAX_MATRIX_ROWS, focus[0] if focus else None)
-    columns = []
-    for j in range(gap.shape[1]):
-        cells = ["…" if i is None else (f"{gap[i, j]:.3g}" if outside[i, j] else "·") for i in rows]
-        styles = ["" if i is None else bad(i, j) for i in rows]
-        columns.append(Column(str(j), cells, styles=styles))
-    out += lines(fit_columns([index_column(rows)], columns, width, focus[1] if focus else None))
-    return out
+    focus2 = _as_matrix_index(f.worst.worst_index, np.shape(raw[0]))
+    caption = f"{f.differing} − expected  ({within})"
+    return compared.matrix_lines(sides, width, fmt, focus2, caption)
 
 
 def _as_matrix_index(index: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, int] | None:

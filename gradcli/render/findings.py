@@ -200,6 +200,14 @@ def trials_words(trials: Sequence[int]) -> str:
     return "trials " + ", ".join(map(str, trials))
 
 
+def told_apart(a: float, b: float, least: int = 6) -> tuple[str, str]:
+    """Two values with the fewest significant digits (at least `least`) that tell them
+    apart: not "-0.000889145 vs -0.000889145"; -0.0 reads 0."""
+    a, b = a + 0.0, b + 0.0
+    digits = next((d for d in (least, 9, 12, 17) if f"{a:.{d}g}" != f"{b:.{d}g}"), 17)
+    return f"{a:.{digits}g}", f"{b:.{digits}g}"
+
+
 def plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 

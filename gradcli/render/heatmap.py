@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from gradcli.compare import worst_comparison
+from gradcli.render.findings import told_apart
 from gradcli.report import Array, Comparison, Report
 
 SHADES = "░▒▓█"
@@ -46,11 +47,11 @@ def renderables(report: Report) -> list[Any]:
         label = report.labels.get(quantity, quantity)
         out.append(Text(f"{label}  {_shape(report, quantity)}", style="bold"))
         if worst is not None and marked is not None:
-            a_value, ref_value = worst.worst_values
+            a_value, ref_value = told_apart(*worst.worst_values)
             out.append(
                 Text(
                     f"worst element (underlined): [{', '.join(map(str, marked))}], "
-                    f"{worst.backends[0]} {a_value:.6g} vs {worst.backends[1]} {ref_value:.6g}",
+                    f"{worst.backends[0]} {a_value} vs {worst.backends[1]} {ref_value}",
                     style="dim",
                 )
             )

@@ -56,7 +56,7 @@ def _matrix(
     rows = rows_shown(matrix.shape[0], MAX_ROWS)
     columns = matrix_columns(matrix, fmt, rows)
     fitted = fit_columns(
-        [index_column(rows, name if "\\" in name else f"{name} i\\j")],
+        [index_column(rows, name if "\\" in name else f"{name} i\\j".strip())],
         columns,
         width - sum(c.width + 2 for c in extra or []),
     )
@@ -207,11 +207,12 @@ def _check(report: Report, width: int, fmt: Any, failure: Failure) -> list[Text]
         names = Column("", [f"x (trial {trial})", "g (cotangent)"], left=True)
         columns = [Column(str(j), [fmt(float(x[j])), fmt(float(g[j]))]) for j in range(x.size)]
         return table_lines(fit_columns([names], columns, width))
-    if x.ndim == 1 and g is None:  # one line, wrapped: the numbers to type into a test
+    if x.ndim == 1:  # one line, wrapped: the numbers to type into a test
         shown = ", ".join(fmt(float(v)) for v in x[:MAX_INLINE])
         more = f", … ({x.size} values)" if x.size > MAX_INLINE else ""
-        return wrap(f"x (trial {trial}) = [{shown}{more}]", width, indent="    ")
-    out = _input_block(f"x (trial {trial})", x, width, fmt)
+        out = wrap(f"x (trial {trial}) = [{shown}{more}]", width, indent="    ")
+    else:
+        out = _input_block(f"x (trial {trial})", x, width, fmt)
     if g is not None:
         out += _input_block(f"g (cotangent, trial {trial})", g, width, fmt)
     return out
@@ -219,7 +220,9 @@ def _check(report: Report, width: int, fmt: Any, failure: Failure) -> list[Text]
 
 def _input_block(name: str, array: Any, width: int, fmt: Any) -> list[Text]:
     array = np.asarray(array, dtype=np.float64)
-    if array.ndim <= 1:
+    if array.ndim == 0:
+        return wrap(f"{name} = {fmt(float(array))}", width, indent="    ")
+    if array.ndim == 1:
         return _row(name, array, width, fmt)
     return [Text(name, style="bold"), *_matrix("", array, width, fmt)]
 

@@ -27,6 +27,7 @@ FORMATS = (".png", ".svg")
 MAX_ROWS = 4  # quantities shown; a program with more variables shows the first ones
 FLOOR = -8.0  # log10 of the smallest ratio drawn: a zero difference is drawn here
 ANNOTATED = 36  # matrices up to this many cells print their numbers in the cells
+ANNOTATED_COLUMNS = 8  # and no wider: a row of 10 numbers runs together at this size
 
 
 def check_plot_path(path: str) -> None:
@@ -152,7 +153,7 @@ def _value_panel(figure: Any, ax: Any, report: Report, quantity: str) -> None:
     where = f", trial {trial}" if trial is not None else ""
     ax.set_title(f"{label}\n({backend}{where})", fontsize=8)
     _axes_labels(ax, report, quantity, matrix)
-    if matrix.size <= ANNOTATED:
+    if matrix.size <= ANNOTATED and matrix.shape[1] <= ANNOTATED_COLUMNS:
         for (i, j), value in np.ndenumerate(matrix):
             color = "white" if abs(value) > 0.6 * limit else "black"
             ax.text(j, i, f"{value:.3g}", ha="center", va="center", fontsize=6, color=color)
@@ -163,7 +164,6 @@ def _difference_panel(figure: Any, ax: Any, report: Report, c: Comparison) -> No
     from matplotlib.patches import Rectangle
 
     a, ref = (_matrix(report.results[n].arrays[c.quantity]) for n in c.backends)
-    tol = c.tolerance
     ratio, outside = findings.ratios(a, ref, c)
     with np.errstate(all="ignore"):
         logs = np.where(np.isfinite(ratio), np.log10(np.maximum(ratio, 10.0**FLOOR)), 3.0)
@@ -193,12 +193,12 @@ def _difference_panel(figure: Any, ax: Any, report: Report, c: Comparison) -> No
         ax.add_patch(
             Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="#ffd23f", lw=2.5, ls="--")
         )
-    beyond = f"{c.n_out_of_tolerance} of {c.size} beyond tolerance"
+    beyond = f"{c.n_out_of_tolerance} of {c.size} beyond tolerance (outlined)"
+    where = ",".join(map(str, c.worst_index))
     ax.set_title(
         f"|{c.backends[0]} − {c.backends[1]}|: max {c.max_abs_error:.2g}, {beyond}\n"
-        f"allowed {tol.atol:.2g} + {tol.rtol:.2g}·|{c.backends[1]}| (outlined: beyond"
-        + ("; dashed: a kink" if kinks else "")
-        + ")",
+        f"colour: |a − ref| / allowed ({c.allowed:.2g} at [{where}])"
+        + ("; dashed: a kink" if kinks else ""),
         fontsize=8,
     )
     _axes_labels(ax, report, c.quantity, logs)

@@ -109,6 +109,8 @@ def _renderables(report: Report, precision: int, heatmap: bool = False) -> list[
         ]
     if report.laws:
         tables.append(checks.law_table(report, fmt))
+    if getattr(report, "references", ()):
+        tables.append(checks.reference_table(report))
     out += [(table, False) for table in tables]
     if report.explanation is not None:
         out.append((Text(f"Chain rule for {report.explanation.target}", style="bold"), False))

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from rich.text import Text
 
-from gradcli.render import findings, inputs_view
+from gradcli.render import findings, inputs_view, references_view
 from gradcli.render.blocks import formatter
 from gradcli.render.failure_view import failure_body, failure_head, failure_tail
 from gradcli.render.findings import ratio, split_trial
@@ -122,10 +122,25 @@ def _results_once(report: Report, width: int, fmt: Any, skip: set[str]) -> list[
             return [*out, *wrap(title.plain, width, "    ", style="bold"), *joined]
     for block in vectors:
         out += block
-    for title, q in matrices:
-        out += wrap(title.plain, width, "    ", style="bold")
-        out += matrix_lines(as_matrix(shown_value(report, q)), width, fmt)
-    return out
+    blocks = [
+        [*wrap(title.plain, width, "    ", style="bold"), *_matrix(report, q, width, fmt)]
+        for title, q in matrices
+    ]
+    row: list[Text] = []
+    for block in blocks:  # matrices of as many rows side by side, while they fit
+        depth = max(len(row), len(block))  # the shorter padded with blank lines
+        blank = [Text("")] * depth
+        joined = beside((row + blank)[:depth], (block + blank)[:depth], width) if row else None
+        if joined is not None:
+            row = joined
+            continue
+        out += row
+        row = block
+    return out + row
+
+
+def _matrix(report: Report, quantity: str, width: int, fmt: Any) -> list[Text]:
+    return matrix_lines(as_matrix(shown_value(report, quantity)), width, fmt)
 
 
 def _vector_block(
@@ -178,42 +193,30 @@ def _verdict_block(report: Report, width: int) -> list[Text]:
     elif closest is not None:
         a, ref = closest.backends
         where = entry_name(report, closest.quantity, closest.worst_index)
+        gap = abs(closest.worst_values[0] - closest.worst_values[1])
+        # the difference nearest its allowed error, not the largest |a − ref| (which may
+        # sit where much more is allowed): what came closest to failing
         out += wrap(
-            f"  largest difference {abs(closest.worst_values[0] - closest.worst_values[1]):.3g} "
-            f"at {where} ({a} vs {ref}), allowed {closest.allowed:.3g}",
+            f"  closest to its tolerance: {where}, {gap:.3g} ({a} vs {ref}), "
+            f"allowed {closest.allowed:.3g}",
             width,
+            "    ",
         )
     out += _references(report, width)
     if report.laws:
         names = list(dict.fromkeys(law.law for law in report.laws))
-        out += wrap("  laws hold on every backend: " + " · ".join(names), width, "    ")
-    more = ["--detail", "--heatmap", "--plot FILE.png", _explain_hint(report)]
+        # "; " between laws: their formulas use "·" themselves (Jᵀ·∂L/∂s)
+        out += wrap("  laws hold on every backend: " + "; ".join(names), width, "    ")
+    explain = "" if report.explanation is not None else _explain_hint(report)  # given
+    more = ["--detail", "--heatmap", "--plot FILE.png", explain]
     out += wrap("  more: " + " · ".join(m for m in more if m), width, "    ", style="dim")
     return out
 
 
 def _references(report: Report, width: int) -> list[Text]:
-    """Which numerical references ran, how, and how precise they were: one entry per
-    backend and method, naming its quantities and its largest error estimate."""
-    grouped: dict[tuple[str, str], list[Any]] = {}
-    for ref in getattr(report, "references", ()):
-        grouped.setdefault((ref.backend, ref.method), []).append(ref)
-    parts = []
-    for (backend, method), refs in grouped.items():
-        names = ", ".join(
-            SHORT.get((report.command, r.quantity), entry_name(report, r.quantity, ()))
-            for r in refs
-        )
-        steps: dict[str, int] = {}
-        for r in refs:
-            for how, n in r.columns.items():
-                steps[how] = steps.get(how, 0) + n
-        how = ", ".join(f"{k} {n}" for k, n in steps.items())
-        error = max(r.max_error for r in refs)
-        parts.append(f"{backend} ({method}: {how}) for {names}, error ≤ {error:.2g}")
-    if not parts:
-        return []
-    return wrap("  references: " + "; ".join(parts), width, "    ")
+    """Which numerical references ran, how, and how precise they were."""
+    sentence = references_view.line(report)
+    return wrap("  references: " + sentence, width, "    ") if sentence else []
 
 
 def _explain_hint(report: Report) -> str:

@@ -44,10 +44,12 @@ def beside(left: list[Text], right: list[Text], width: int) -> list[Text] | None
     pad = max(len(t.plain) for t in left)
     if pad + len(SEPARATOR) + max(len(t.plain) for t in right) > width:
         return None
-    return [
-        Text.assemble(a, " " * (pad - len(a.plain)), (SEPARATOR, "dim"), b)
-        for a, b in zip(left, right, strict=True)
-    ]
+    out = []
+    for a, b in zip(left, right, strict=True):
+        line = Text.assemble(a, " " * (pad - len(a.plain)), (SEPARATOR, "dim"), b)
+        line.rstrip()  # a blank right side leaves no trailing spaces
+        out.append(line)
+    return out
 
 
 def shown_value(report: Report, quantity: str) -> Any:
