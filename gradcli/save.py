@@ -66,6 +66,10 @@ def temporary_beside(target: Path) -> tuple[int, str]:
         except FileExistsError:
             PENDING.discard(path)
         except BaseException:
+            # a signal lands between bytecodes: after os.open has made the file and
+            # before it is returned. Remove it (if it is there) before forgetting it.
+            with contextlib.suppress(OSError):
+                os.unlink(path)
             PENDING.discard(path)
             raise
 

@@ -231,3 +231,22 @@ def test_the_same_command_saves_the_same_bytes(tmp_path):
         assert proc.returncode == 0
         time.sleep(1.1)  # a timestamp taken from the clock would now differ
     assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+
+
+def test_a_signal_just_after_the_temporary_is_made_leaves_nothing(tmp_path, monkeypatch):
+    """A signal handler runs between bytecodes: after os.open has made the file and before
+    temporary_beside returns it. Under load that moment was hit 5 times in 60 runs."""
+    from gradcli import save
+
+    real_open = os.open
+
+    def open_then_signal(path, flags, mode=0o777):
+        os.close(real_open(path, flags, mode))
+        raise KeyboardInterrupt  # what the handler raises at that moment
+
+    monkeypatch.setattr(save.os, "open", open_then_signal)
+    with pytest.raises(KeyboardInterrupt):
+        save.temporary_beside(tmp_path / "out.npz")
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == []
+    assert not save.PENDING
