@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gradcli.cli import cli
 
@@ -265,3 +267,29 @@ def test_yours_and_expected_stay_comparable_at_any_width(tmp_path, case, width):
     total = 2 if case == "tall" else int(n)
     words = " ".join(result.stdout.split())  # a note may wrap
     assert words.count("left out at this width") == (len(shown) < total)
+
+
+@given(
+    st.integers(1, 300),
+    st.integers(20, 200),
+    st.data(),
+)
+def test_lazy_columns_fit_as_the_list_does_and_build_only_what_is_looked_at(n, width, data):
+    from gradcli.render.grid import Column, LazyColumns, fit_columns
+
+    cells = data.draw(
+        st.lists(st.text("0123456789.-", min_size=1, max_size=12), min_size=n, max_size=n)
+    )
+    focus = data.draw(st.none() | st.integers(0, n - 1))
+    built: list[int] = []
+
+    def build(j: int) -> Column:
+        built.append(j)
+        return Column(str(j), [cells[j]])
+
+    fixed = [Column("i", ["0"])]
+    eager = fit_columns(fixed, [Column(str(j), [cells[j]]) for j in range(n)], width, focus)
+    lazy = fit_columns(fixed, LazyColumns(n, build), width, focus)
+    assert [c.header for c in lazy] == [c.header for c in eager]
+    assert [c.cells for c in lazy] == [c.cells for c in eager]
+    assert len(set(built)) <= min(n, width // 3 + 3)  # a column is ≥ 1 character + a gap

@@ -13,6 +13,7 @@ from gradcli.render.findings import Failure, shown_backend, trial_position
 from gradcli.render.grid import (
     ELLIPSIS,
     Column,
+    LazyColumns,
     as_matrix,
     fit_columns,
     index_column,
@@ -45,7 +46,7 @@ def lines(report: Report, width: int, fmt: Any, found: list[Failure]) -> list[Te
 def _row(name: str, vector: Any, width: int, fmt: Any) -> list[Text]:
     """A 1-D input as a table of one row (fewer columns when wide)."""
     vector = np.asarray(vector, dtype=np.float64).reshape(-1)
-    columns = [Column(str(j), [fmt(float(v))]) for j, v in enumerate(vector)]
+    columns = LazyColumns(vector.size, lambda j: Column(str(j), [fmt(float(vector[j]))]))
     return table_lines(fit_columns([Column("", [name], left=True)], columns, width))
 
 

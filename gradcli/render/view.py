@@ -24,6 +24,7 @@ from gradcli.render.failure_view import failure_body, failure_head, failure_tail
 from gradcli.render.findings import ratio, split_trial
 from gradcli.render.grid import (
     Column,
+    LazyColumns,
     as_matrix,
     fit_columns,
     index_column,
@@ -180,10 +181,10 @@ def _vector_block(
         [np.asarray(v, dtype=np.float64) for v in same_length.values()]
         + [np.asarray(shown_value(report, q), dtype=np.float64) for q in group]
     )
-    columns = [
-        Column(str(j), [fmt(float(data[r, j])) for r in range(len(labels))]) for j in range(length)
-    ]
-    return lines(fit_columns([label_column], columns, width))
+    by_index = LazyColumns(
+        length, lambda j: Column(str(j), [fmt(float(data[r, j])) for r in range(len(labels))])
+    )
+    return lines(fit_columns([label_column], by_index, width))
 
 
 def headline(report: Report, width: int = 80) -> list[str]:
