@@ -93,9 +93,9 @@ def main(argv: list[str] | None = None) -> NoReturn:
     try:
         status = _status(argv)
     finally:  # a temporary whose `with` block a signal never let start or finish
-        from gradcli.save import remove_pending
-
-        remove_pending()
+        save = sys.modules.get("gradcli.save")  # not imported: no temporary (--help: 6 ms)
+        if save is not None:
+            save.remove_pending()
     try:  # noqa: SIM105  (an error's partial output, if any; a success has written it all)
         streams.release_stdout()
     except (OSError, ValueError):
