@@ -344,7 +344,12 @@ def test_bad_layer_input_exits_2_with_one_clear_message(args, stdin, message):
         (["--loss", "sum"], "L = Σ s\n"),  # "mean over the batch" only with a batch
         (["--loss", "output", "--index", "2"], "L = s_2\n"),
         (["--loss", "sum", "--batch", "2"], "L = Σ s (mean over the batch)"),
-        (["--batch", "2", "--targets", "0,1"], "L = cross-entropy to classes [0, 1] (one per row)"),
+        (
+            ["--batch", "2", "--targets", "0,1"],
+            "L = cross-entropy to classes [0, 1] (one per row, mean over the batch)",
+        ),
+        (["--batch", "3"], "L = cross-entropy to class 0 (mean over the batch)"),
+        ([], "L = cross-entropy to class 0\n"),
     ],
 )
 def test_every_loss_renders_as_tables(args, title):

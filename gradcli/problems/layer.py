@@ -284,10 +284,11 @@ def _title(spec: LayerSpec) -> str:
 
 
 def _loss_words(loss: LossSpec, batched: bool = False) -> str:
-    if loss.kind == "ce" and loss.per_row:
-        return f"cross-entropy to classes {list(loss.targets)} (one per row)"
+    if loss.kind == "ce" and loss.per_row:  # per_row implies a batch
+        return f"cross-entropy to classes {list(loss.targets)} (one per row, mean over the batch)"
     if loss.kind == "ce":
-        return f"cross-entropy to class {loss.targets[0]}"
+        batch = " (mean over the batch)" if batched else ""
+        return f"cross-entropy to class {loss.targets[0]}{batch}"
     if loss.kind == "mse":
         return "mean squared error to y"
     if loss.kind == "sum":
