@@ -48,12 +48,20 @@ def test_correct_derivatives_pass(dtype):
 @pytest.mark.parametrize(
     ("wrong", "pattern"),
     [
-        (lambda x: np.diag(np.diag(jacobian(x))), "diagonal right, off-diagonal entries wrong"),
+        # A has three zero off-diagonal entries: dropping them is right there
+        (
+            lambda x: np.diag(np.diag(jacobian(x))),
+            "diagonal right, 3 of 6 off-diagonal entries wrong",
+        ),
         (lambda x: -jacobian(x), "yours has the wrong sign"),
         (lambda x: jacobian(x).T, "yours is the transpose of the Jacobian"),
         (lambda x: 1.001 * jacobian(x), "wrong by a constant factor 1.001"),
+        (
+            lambda x: jacobian(x) + np.eye(3, k=1) * [[0], [0.01], [0]],  # J[1,2] only
+            "diagonal right, 1 of 6 off-diagonal entries wrong",
+        ),
     ],
-    ids=["missing term", "wrong sign", "transposed", "factor 1.001"],
+    ids=["missing term", "wrong sign", "transposed", "factor 1.001", "one entry"],
 )
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_planted_errors_are_caught_and_named(wrong, pattern, dtype):
