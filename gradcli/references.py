@@ -274,6 +274,20 @@ class Differentiator:
         precise = KINK_FACTOR * float(np.max(trial[1][at_kink], initial=0.0)) < jump
         return trial if gone and precise else found
 
+    def one_sided(self, j: int) -> tuple[F64, F64]:
+        """Column j's one-sided slopes (left, right) for every output: at steps h and 2h,
+        extrapolated to h → 0 (first order). `check --explain` shows them; they differ
+        beyond their error only at a kink."""
+        h = float(self.step[j])
+        points = self.x[j] + np.array([h, 2 * h, -h, -2 * h])
+        rows = np.repeat(self.x[np.newaxis, :], len(points), axis=0)
+        rows[:, j] = points
+        with np.errstate(all="ignore"):
+            f = self._eval(rows)
+            right1, right2 = ((f[k] - self.f0) / (points[k] - self.x[j]) for k in (0, 1))
+            left1, left2 = ((self.f0 - f[k]) / (self.x[j] - points[k]) for k in (2, 3))
+            return 2 * left1 - left2, 2 * right1 - right2
+
     def _column(
         self, j: int, h: float, f_scale: F64 | None = None
     ) -> tuple[F64, F64, F64, F64, NDArray[np.bool_]]:

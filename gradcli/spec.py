@@ -81,6 +81,7 @@ class CheckSpec:
     against: Any = None  # a library function: its forward and autograd, one more reference
     no_grad: tuple[str, ...] = ()  # inputs passed to the code but not differentiated
     first_trial: int = 0  # the number of inputs[0]: --trial K reruns trial K alone
+    explain: str | None = None  # --explain ENTRY: yours, the references, one-sided slopes
 
 
 @dataclass(frozen=True)

@@ -118,11 +118,37 @@ def test_check_explains_an_entry_in_every_trial(monkeypatch):
     assert code == 1
     doc = json.loads(out)
     ex = doc["explanation"]
-    for trial, line in zip(range(2), ex["lines"][1:], strict=True):
+    trials = [line for line in ex["lines"] if line.startswith("  trial")]
+    slopes = [line for line in ex["lines"] if line.startswith("    one-sided slopes (fd): ")]
+    for trial, line, sides in zip(range(2), trials, slopes, strict=True):
         s = softmax(doc["inputs"]["x"][trial])
         assert line.startswith(f"  trial{trial}: yours 0, torch ")
         torch_value = float(line.split("torch ")[1].split(",")[0])
         assert torch_value == pytest.approx(-s[0] * s[1], rel=1e-8)
+        left, right = (float(w.rstrip(",")) for w in sides.split()[4::2])  # left L, right R
+        assert left == pytest.approx(-s[0] * s[1], rel=1e-6)
+        assert right == pytest.approx(-s[0] * s[1], rel=1e-6)
+
+
+def test_check_explains_a_kink_by_its_one_sided_slopes(tmp_path):
+    module = tmp_path / "relu_check.py"
+    module.write_text(
+        "import numpy as np\n"
+        "def f(x):\n    return np.maximum(x, 0)\n"
+        "def df(x):\n    return (x > 0).astype(float)\n"
+    )
+    values = tmp_path / "x.json"
+    values.write_text("[-1.5, 0, 2]")
+    common = ("check", f"{module}:f", "--grad", "df", "--input", str(values), "--explain")
+    code, out, _ = invoke(*common, "grad[1]")
+    assert code == 0
+    assert "a kink: one-sided slopes 0 and 1; a value between them is a valid" in out
+    code, out, _ = invoke(*common, "grad[2]")
+    assert code == 0
+    assert "    one-sided slopes (fd): left 1, right 1" in out
+    code, _, err = invoke(*common, "grad[7]")
+    assert code == 2
+    assert err.startswith("Error: --explain")
 
 
 def test_quiet_keeps_the_explanation():

@@ -122,3 +122,17 @@ def test_the_largest_error_is_over_cheap_and_refined_columns_alike():
     assert error.max() == 7.0
     assert error.dense().tolist() == [[7.0, 0.1, 0.5], [0.0, 0.2, 1.5]]
     assert references.ErrorEstimate(np.zeros(0), np.zeros(0)).max() == 0.0
+
+
+def test_one_sided_slopes_differ_only_at_a_kink():
+    x = np.array([0.0, 0.3, -2.0])
+    d = references.Differentiator(lambda rows: np.abs(rows) + np.sin(rows), x)
+    left, right = d.one_sided(0)  # |x| + sin x at 0: slopes -1 + 1 and 1 + 1
+    assert left[0] == pytest.approx(0.0, abs=1e-7)
+    assert right[0] == pytest.approx(2.0, abs=1e-7)
+    assert (left[1:] == 0).all()  # outputs that x_0 does not reach
+    assert (right[1:] == 0).all()
+    for j, slope in ((1, 1 + np.cos(0.3)), (2, -1 + np.cos(-2.0))):
+        left, right = d.one_sided(j)
+        assert left[j] == pytest.approx(slope, rel=1e-7)  # extrapolated: O(h²), h ≈ 6e-6
+        assert right[j] == pytest.approx(slope, rel=1e-7)

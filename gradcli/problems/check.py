@@ -34,6 +34,7 @@ from gradcli.problems.check_backends import Trial
 from gradcli.problems.check_plan import plan
 from gradcli.problems.check_signature import accepted
 from gradcli.problems.check_subject import Subject
+from gradcli.problems.explanations import entry_index, explain_check
 from gradcli.report import Array, BackendResult, Report, Verdict
 from gradcli.spec import CheckSpec
 
@@ -131,7 +132,35 @@ def _run(spec: CheckSpec) -> Report:
     )
     if cotangents:
         report = dataclasses.replace(report, extra={**report.extra, "cotangents": cotangents})
+    if spec.explain is not None:
+        explanation = explain_check(
+            report, spec.explain, _one_sided(report, spec.explain, numerical)
+        )
+        report = dataclasses.replace(report, explanation=explanation)
     return _explained(report, laws, sections)
+
+
+def _one_sided(
+    report: Report, text: str, numerical: list[core.NumericalReference]
+) -> dict[str, tuple[float, float]]:
+    """The entry's one-sided slopes (left, right) in each trial, from fd's own
+    differentiator (full mode: a directional reference has directions, not entries)."""
+    slopes = {}
+    index = entry_index(report, text)
+    for reference in numerical:
+        d = reference.differentiator
+        rows, columns = reference.derivative.value.shape
+        array = report.results["yours"].arrays.get(reference.quantity)
+        if d is None or array is None or array.size != rows * columns:
+            continue
+        if len(index) != array.ndim or not all(
+            0 <= k < n for k, n in zip(index, array.shape, strict=True)
+        ):
+            continue  # explain_check says what is wrong with the entry
+        i, j = divmod(int(np.ravel_multi_index(index, array.shape)), columns)
+        left, right = d.one_sided(j)
+        slopes[reference.quantity] = (float(left[i]), float(right[i]))
+    return slopes
 
 
 def _against(spec: CheckSpec, subject: Subject) -> Subject | None:
