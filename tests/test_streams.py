@@ -250,3 +250,26 @@ def test_a_signal_just_after_the_temporary_is_made_leaves_nothing(tmp_path, monk
     monkeypatch.undo()
     assert os.listdir(tmp_path) == []
     assert not save.PENDING
+
+
+@pytest.mark.parametrize("command", ["softmax", "layer", "graph"])
+def test_json_to_a_text_only_stdout_in_process(command):
+    """gradcli.cli.main run in process with sys.stdout an io.StringIO (no binary buffer):
+    the JSON arrives as text, not as a TypeError (exit 70). Hypothesis found it through
+    check's option fuzzing, at random."""
+    import contextlib
+    import io
+    import json
+
+    from gradcli.cli import main
+
+    argv = {
+        "softmax": ["softmax", "3", "1", "-3"],
+        "layer": ["layer", "--seed", "1"],
+        "graph": ["graph", "y = a * a", "--var", "a=[1, -2]"],
+    }[command]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as ended:
+        main([*argv, *FAST, "--json"])
+    assert ended.value.code == 0
+    assert json.loads(out.getvalue())["verdict"]["ok"] is True

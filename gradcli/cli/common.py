@@ -268,10 +268,14 @@ def emit(report: Report, options: dict[str, Any], npz: NpzWriter | None) -> None
     elif options["as_json"]:
         from gradcli.render import json
 
-        click.echo(
-            json.for_stream(json.dumps(report, indent=sys.stdout.isatty()), sys.stdout.encoding),
-            nl=False,
+        payload = json.for_stream(
+            json.dumps(report, indent=sys.stdout.isatty()), sys.stdout.encoding
         )
+        if hasattr(sys.stdout, "buffer"):
+            click.echo(payload, nl=False)
+        else:  # a text-only stdout (io.StringIO when gradcli.cli.main runs in process):
+            # click would hand it the bytes
+            click.echo(payload.decode(sys.stdout.encoding or "utf-8"), nl=False)
     elif options["detail"] or options["heatmap"]:
         from gradcli.render import table
 
