@@ -272,4 +272,4 @@ def test_json_to_a_text_only_stdout_in_process(command):
     with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as ended:
         main([*argv, *FAST, "--json"])
     assert ended.value.code == 0
-    assert json.loads(out.getvalue())["verdict"]["ok"] is True
+    assert json.loads(out.getvalue())["ok"] is True
