@@ -4,8 +4,6 @@ Im f(x + ih)/h, so a 1e-9-relative planted error in float64 is caught; one that 
 the imaginary part or refuses complex tensors (abs, relu, .real, comparisons, softmax)
 is probed once and refined by Richardson as before."""
 
-import json
-
 import numpy as np
 import pytest
 import torch
@@ -15,17 +13,10 @@ from gradcli import references
 from gradcli.problems import check_references
 from gradcli.problems.check_analytic import carries_the_complex_step
 from gradcli.problems.check_subject import Subject
+from tests.test_check_complex_step import columns
 
 TIGHT = {"rtol": 1e-12, "atol": 0.0}
 X_SHIFTED = 100 + np.array([0.0013, -0.0021, 0.0034, 0.00071])
-
-
-def columns(report):
-    used = {}
-    for ref in json.loads(report.to_json())["references"]:
-        for method, count in ref["columns"].items():
-            used[method] = used.get(method, 0) + count
-    return used
 
 
 def shifted(x):
