@@ -279,14 +279,19 @@ class Differentiator:
         extrapolated to h → 0 (first order). `check --explain` shows them; they differ
         beyond their error only at a kink."""
         h = float(self.step[j])
-        points = self.x[j] + np.array([h, 2 * h, -h, -2 * h])
+        points = self.x[j] + np.array([h, -h, 2 * h, -2 * h])  # _column's order
         rows = np.repeat(self.x[np.newaxis, :], len(points), axis=0)
         rows[:, j] = points
         with np.errstate(all="ignore"):
-            f = self._eval(rows)
-            right1, right2 = ((f[k] - self.f0) / (points[k] - self.x[j]) for k in (0, 1))
-            left1, left2 = ((self.f0 - f[k]) / (self.x[j] - points[k]) for k in (2, 3))
+            right1, right2, left1, left2 = self._sides(self._eval(rows), points, j)
             return 2 * left1 - left2, 2 * right1 - right2
+
+    def _sides(self, f: F64, points: F64, j: int) -> tuple[F64, F64, F64, F64]:
+        """First-order one-sided slopes (right at h, right at 2h, left at h, left at 2h)
+        from f at x_j + [h, −h, 2h, −2h, …] (rows of `f`, in that order)."""
+        right1, right2 = ((f[k] - self.f0) / (points[k] - self.x[j]) for k in (0, 2))
+        left1, left2 = ((self.f0 - f[k]) / (self.x[j] - points[k]) for k in (1, 3))
+        return right1, right2, left1, left2
 
     def _column(
         self, j: int, h: float, f_scale: F64 | None = None
@@ -315,14 +320,7 @@ class Differentiator:
             error = np.abs(r1 - r2) / 15 * 4 + 2 * rounding  # 4: safety on the h⁴ estimate
             value = r1
             # one-sided slopes at h and 2h, extrapolated to h -> 0 (first order)
-            right1, right2 = (
-                (f[0] - self.f0) / (points[0] - self.x[j]),
-                (f[2] - self.f0) / (points[2] - self.x[j]),
-            )
-            left1, left2 = (
-                (self.f0 - f[1]) / (self.x[j] - points[1]),
-                (self.f0 - f[3]) / (self.x[j] - points[3]),
-            )
+            right1, right2, left1, left2 = self._sides(f, points, j)
             right4 = (f[4] - self.f0) / (points[4] - self.x[j])
             left4 = (self.f0 - f[5]) / (self.x[j] - points[5])
             right, left = 2 * right1 - right2, 2 * left1 - left2
