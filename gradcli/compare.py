@@ -17,13 +17,13 @@ scale, while n·ε/8 = 1.2e-4.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from gradcli import blockstats, parallel, references
 from gradcli.blockstats import Allowed as Allowed  # re-exported: problems build bands
-from gradcli.report import Array, BackendResult, Comparison, LawCheck, NonFinite, Tolerance, Verdict
+from gradcli.report import Array, BackendResult, Comparison, NonFinite, Tolerance
 
 # rtol, and atol as a fraction of the quantity's scale, by the precision of a side.
 #  float64: a few ulp (ε ≈ 2.2e-16) of rounding, grown by sums over n terms: 1e-9 leaves
@@ -261,85 +261,3 @@ def find_non_finite(results: Mapping[str, BackendResult]) -> tuple[NonFinite, ..
                 first = tuple(int(k) for k in np.argwhere(bad)[0])
                 found.append(NonFinite(name, quantity, int(bad.sum()), first))
     return tuple(found)
-
-
-def verdict(
-    backends: Sequence[str],
-    comparisons: Iterable[Comparison],
-    laws: Iterable[LawCheck],
-    non_finite: Iterable[NonFinite],
-) -> Verdict:
-    """One line for a person, and one detail line per failed quantity or law."""
-    comparisons, laws, non_finite = list(comparisons), list(laws), list(non_finite)
-    quantities = list(dict.fromkeys(c.quantity for c in comparisons))
-    order = {q: i for i, q in enumerate(quantities)}
-    by_quantity: dict[str, list[NonFinite]] = {}
-    for nf in sorted(non_finite, key=lambda nf: order.get(nf.quantity, len(order))):
-        by_quantity.setdefault(nf.quantity, []).append(nf)
-    details = [
-        f"{quantity} is not finite on {_join([nf.backend for nf in found])}: "
-        f"{found[0].count} element(s), first at {list(found[0].first_index)}"
-        for quantity, found in by_quantity.items()
-    ]
-    for quantity in quantities:
-        pairs = [c for c in comparisons if c.quantity == quantity]
-        # a failure that is only the non-finite elements is said above, not as "differ"
-        if any(c.n_out_of_tolerance > c.n_non_finite for c in pairs):
-            details.append(
-                f"{quantity}: {odd_one_out([c for c in pairs if c.n_non_finite == 0 or not c.ok])}"
-            )
-    details += [
-        f"law broken on {law.backend}: {law.law} (violation {law.max_violation:.3g} > "
-        f"allowed {law.allowed:.3g})"
-        for law in laws
-        if not law.ok
-    ]
-    if details:
-        return Verdict(False, "DISAGREE: " + details[0], tuple(details))
-    if len(quantities) > 8:
-        what = f"all {len(quantities)} quantities"
-    else:
-        what = _join(quantities) if quantities else "the results"
-    names = _join(list(backends))
-    laws_hold = "; every law holds" if laws else ""
-    if len(backends) == 1:
-        summary = f"OK: only {names} ran, so nothing was compared{laws_hold}"
-    else:
-        summary = f"OK: {names} agree on {what} within tolerance{laws_hold}"
-    return Verdict(True, summary)
-
-
-def worst_comparison(comparisons: Iterable[Comparison], quantity: str) -> Comparison | None:
-    """The comparison of `quantity` that failed, or else came nearest to failing."""
-    pairs = [c for c in comparisons if c.quantity == quantity]
-    if not pairs:
-        return None
-    return max(pairs, key=lambda c: (not c.ok, c.max_abs_error / c.allowed if c.allowed else 0.0))
-
-
-def odd_one_out(pairs: Sequence[Comparison]) -> str:
-    """Say which backend differs ("numpy and fd agree, torch differs"), not only that one does."""
-    names = list(dict.fromkeys(n for c in pairs for n in c.backends))
-    agreeing = [c.backends for c in pairs if c.ok]
-    failing = [c for c in pairs if not c.ok] or list(pairs)
-    worst = max(failing, key=lambda c: c.max_abs_error)
-    a, ref = worst.backends
-    va, vr = worst.worst_values
-    where = (
-        f"worst at {list(worst.worst_index)}: {a} {va:.6g} vs {ref} {vr:.6g} "
-        f"(max abs error {worst.max_abs_error:.3g})"
-    )
-    if len(names) == 2:
-        return f"{names[0]} and {names[1]} disagree, {where}"
-    if len(agreeing) == 1:
-        odd = next(n for n in names if n not in agreeing[0])
-        return f"{agreeing[0][0]} and {agreeing[0][1]} agree, {odd} differs, {where}"
-    if not agreeing:
-        return f"all three backends differ, {where}"
-    x, y = failing[0].backends
-    third = next(n for n in names if n not in (x, y))
-    return f"{x} and {y} differ from each other although each agrees with {third}, {where}"
-
-
-def _join(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]

@@ -35,21 +35,35 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import combinations
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from gradcli import compare, references
+from gradcli import compare, references, verdicts
+from gradcli.findings import (
+    Excused,
+    Failure,
+    Finding,
+    KinkOutside,
+    LawBroken,
+    NotFinite,
+    Pattern,
+    RuleName,
+    Status,
+    Verdict,
+)
+from gradcli.keys import Entry, Key
 from gradcli.report import (
     Array,
     BackendResult,
     Comparison,
+    Explanation,
     KinkInfo,
     LawCheck,
     NonFinite,
     ReferenceInfo,
     Report,
-    Verdict,
+    Shown,
 )
 from gradcli.spec import RunOptions
 
@@ -66,7 +80,7 @@ class Quantity:
     column of a Jacobian), from the inputs or the reference side, never from the side
     under test. `n_terms`: the length of the sums behind it."""
 
-    name: str
+    name: str  # where the backends' arrays are: `key.id` when a key is given
     scale: float | Array = 1.0
     n_terms: int = 1
     view: tuple[int, int] | None = None
@@ -75,6 +89,35 @@ class Quantity:
     # the computation's own rounding noise per element (graph_rounding), added ROUNDING_FACTOR
     # times to every pair's default atol; called only where a comparison fails without it
     rounding: Callable[[], Array] | None = None
+    key: Key | None = None  # the quantity by its parts; None: a plain Key(name)
+
+    def __post_init__(self) -> None:
+        if self.key is not None and self.key.id != self.name:
+            raise ValueError(f"quantity {self.name!r} declared with key {self.key.id!r}")
+
+
+class Rule(Protocol):
+    """A rule a command declares and the core applies after comparing: when it
+    `excuses` the failures, the verdict is OK and says which rule decided (check: the
+    Taylor test decides where only fd differs)."""
+
+    @property
+    def name(self) -> RuleName: ...
+
+    def excuses(
+        self,
+        failures: Sequence[Failure],
+        comparisons: Sequence[Comparison],
+        laws: Sequence[LawCheck],
+    ) -> bool: ...
+
+
+Sections = tuple[tuple[str, tuple[str, ...]], ...]
+# what a command finds in its failures beyond the numbers: the patterns (the shape of a
+# wrong derivative) and sections of text (check: the worst entries)
+Describe = Callable[
+    [Mapping[str, BackendResult], Sequence[Comparison]], tuple[tuple[Pattern, ...], Sections]
+]
 
 
 @dataclass
@@ -101,9 +144,13 @@ class Declaration:
     inputs: Mapping[str, Any]
     labels: Mapping[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
-    sections: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    sections: Sections = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
-    explanation: Any = None
+    explanation: Explanation | None = None
+    keys: Sequence[Key] = ()  # the keys of arrays shown but not compared (check's forward)
+    rules: Sequence[Rule] = ()
+    describe: Describe | None = None
+    shown: Shown | None = None  # render's adapter: the verdict's words, rich and Jupyter
 
 
 def judge(
@@ -120,7 +167,12 @@ def judge(
     `excluded_non_finite`: quantities shown but not compared (their non-finite values
     do not fail the verdict)."""
     refs = {(r.backend, r.quantity): r for r in references_}
-    comparisons = _compare_all(results, quantities, refs, options, refine=True)
+    keys = {k.id: k for k in declaration.keys}
+    keys |= {q.name: q.key or Key(q.name) for q in quantities}
+    comparisons = tuple(
+        replace(c, key=keys[c.quantity])
+        for c in _compare_all(results, quantities, refs, options, refine=True)
+    )
     kinks = _kinks(results, refs, quantities)
     law_checks = tuple(laws(results) if callable(laws) else laws)
     skip = set(excluded_non_finite)
@@ -131,12 +183,42 @@ def judge(
         for nf in _excuse_infinite_kinks(non_finite, results, refs, quantities)
         if nf.quantity in names and nf.quantity not in skip
     ]
-    verdict = compare.verdict(list(results), comparisons, law_checks, judged)
-    verdict = _with_kinks(_culprit_first(verdict), kinks)
-    notes = declaration.notes + tuple(
-        f"kink: {k.sentence()}" + ("" if k.ok else " (outside the interval)") for k in kinks
+    differs = verdicts.leading(verdicts.differs(comparisons))
+    failures: list[Failure] = [
+        *differs,
+        *verdicts.not_finite(judged, results, keys, [q.name for q in quantities]),
+        *(LawBroken(w.backend, w.law, w.max_violation, w.allowed) for w in law_checks if not w.ok),
+    ]
+    rule = next(
+        (r for r in declaration.rules if failures and r.excuses(failures, comparisons, law_checks)),
+        None,
     )
-    return Report(
+    # a value just outside a kink's interval, within the tolerance, is no failure of its
+    # own; beside another failure it says where the interval was missed
+    if failures and rule is None:
+        failures += [_outside(k, keys) for k in kinks if not k.ok]
+    findings: tuple[Finding, ...] = tuple(failures)
+    sections = declaration.sections
+    if declaration.describe is not None and differs:
+        patterns, more = declaration.describe(results, comparisons)
+        findings += patterns if rule is None else ()
+        sections += more
+    status: Status = "OK"
+    if rule is not None:
+        findings = (Excused(rule.name, tuple(failures)),)
+    elif failures:
+        # not finite alike on every backend, first in the order of the computation (the
+        # gradients after it are what fd cannot difference there): the function itself
+        first = failures[0]
+        alike = isinstance(first, NotFinite) and first.alike
+        status = "NOT FINITE" if alike and all(isinstance(f, NotFinite) for f in failures) else "DISAGREE"
+    chosen = verdicts.worst(comparisons)
+    worst = (
+        differs[0].worst
+        if differs and rule is None
+        else (verdicts.as_worst(chosen) if chosen is not None else None)
+    )
+    report = Report(
         command=declaration.command,
         title=declaration.title,
         inputs=declaration.inputs,
@@ -144,15 +226,33 @@ def judge(
         comparisons=comparisons,
         laws=law_checks,
         non_finite=non_finite,
-        verdict=verdict,
-        notes=notes,
+        verdict=Verdict(status == "OK", status, findings, worst),
+        notes=declaration.notes,
         labels=declaration.labels,
         explanation=declaration.explanation,
-        sections=declaration.sections,
+        sections=sections,
         extra=declaration.extra,
         references=tuple(_reference_info(r) for r in references_),
         kinks=tuple(kinks),
+        keys=keys,
+        shown=declaration.shown,
     )
+    return said(report)
+
+
+def said(report: Report) -> Report:
+    """The Report with its verdict's sentences, made by render's adapter from the
+    findings (unchanged without one). A command that adds to a judged Report (check's
+    --explain) calls it again."""
+    if report.shown is None:
+        return report
+    summary, details = report.shown.sentences(report)
+    return replace(report, verdict=replace(report.verdict, summary=summary, details=details))
+
+
+def _outside(k: KinkInfo, keys: Mapping[str, Key]) -> KinkOutside:
+    values = tuple(k.values.items())
+    return KinkOutside(Entry(keys[k.quantity], k.index), k.at, k.left, k.right, values)
 
 
 def _compare_all(
@@ -321,30 +421,6 @@ def _excuse_infinite_kinks(
             and any(k.infinite for k in refs[(nf.backend, nf.quantity)].derivative.kinks)
         )
     )
-
-
-def _culprit_first(verdict: Verdict) -> Verdict:
-    """Lead with a failure that names the odd one out ("torch and fd agree, numpy
-    differs"): in directional mode the full gradient has only numpy and torch, and fd
-    arbitrates on its projection."""
-    if verdict.ok or not verdict.details:
-        return verdict
-    details = sorted(verdict.details, key=lambda d: " agree, " not in d)
-    return Verdict(False, "DISAGREE: " + details[0], tuple(details))
-
-
-def _with_kinks(verdict: Verdict, kinks: list[KinkInfo]) -> Verdict:
-    if not kinks:
-        return verdict
-    failed = [k for k in kinks if not k.ok]
-    if verdict.ok:
-        first = kinks[0].sentence()
-        more = f" (and {len(kinks) - 1} more kinks)" if len(kinks) > 1 else ""
-        return Verdict(True, f"{verdict.summary}; kink: {first}{more}", verdict.details)
-    details = verdict.details + tuple(
-        f"outside the derivative at a kink: {k.sentence()}" for k in failed
-    )
-    return Verdict(False, verdict.summary, details)
 
 
 def _reference_info(r: NumericalReference) -> ReferenceInfo:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 
 from gradcli.errors import InputError
 
-TARGET = re.compile(r"\s*([A-Za-z_]\w*)\s*(?:\[\s*([\d\s,]*)\])?\s*\Z")
+# NAME, NAME.grad (as the view prints a gradient) or either with [i,j]
+TARGET = re.compile(r"\s*([A-Za-z_]\w*)(?:\.grad)?\s*(?:\[\s*([\d\s,]*)\])?\s*\Z")
 
 
 def parse_target(text: str, names: list[str]) -> tuple[str, tuple[int, ...] | None]:
@@ -15,8 +17,10 @@ def parse_target(text: str, names: list[str]) -> tuple[str, tuple[int, ...] | No
         raise InputError(f"--explain {text!r}: write a variable's name, or NAME[i,j]")
     name, index = match.group(1), match.group(2)
     if name not in names:
+        close = difflib.get_close_matches(name, names, n=1, cutoff=0.3)
+        hint = f"did you mean {close[0]}? " if close else ""
         raise InputError(
-            f"--explain {text!r}: no variable {name!r} in the program "
+            f"--explain {text!r}: {hint}no variable {name!r} in the program "
             f"(the variables: {', '.join(names)})"
         )
     if index is None:

@@ -20,18 +20,38 @@ JSON format versions (``"schema_version"``):
      ``inputs.x`` is an object name -> array; ``inputs.mode`` may be ``module``;
      quantities are named per input (``trial0.vjp.W``) and ``trial0.forward``
      appears with ``against``, whose results are one more backend.
+  3: one story (#19). Added: a top-level ``worst`` (the one worst entry, furthest
+     beyond or closest to its allowed error: ``quantity`` as printed and taken by
+     --explain, ``trial``, ``index``, ``name``, ``backend``, ``reference``, ``yours``,
+     ``expected``, ``difference``, ``allowed``, ``max_abs_difference``,
+     ``max_rel_difference``; null when nothing was compared), the same entry every view
+     and the pytest helper name; ``verdict.status`` (``OK``, ``DISAGREE`` or ``NOT
+     FINITE``: not finite alike on every backend) and ``verdict.findings`` (typed:
+     differs, not finite, law broken, kink, pattern, excused); in each comparison
+     ``name`` (the printed name, without the trial) and ``trial``; ``failing_trial`` for
+     every command. Changed: ``verdict.summary`` is the first line of every view
+     (``DISAGREE: vjp.W: torch and fd agree, yours differs in 27 of 27 entries, 3 of 3
+     trials``); a graph's gradients are named ``a.grad`` in verdicts (the JSON's
+     ``results`` keep their nesting, ``grads.a``); kinks are no longer repeated in
+     ``notes`` (they are in ``kinks``). Nothing was removed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
-SCHEMA_VERSION = 2
+from gradcli.findings import Verdict, Worst
+from gradcli.keys import Key
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+SCHEMA_VERSION = 3
 
 # Arrays with more elements than this are summarised in JSON (shape, min, max) instead
 # of written whole; --save writes them whole. 65 536 is a 256×256 Jacobian, about 1.5 MB
@@ -44,15 +64,16 @@ CRITERION = (
 )
 
 Array = NDArray[Any]
+Precision = Literal["float64", "float32", "float16", "bfloat16", "fd"]
 
 
 @dataclass(frozen=True)
 class BackendResult:
-    """The named arrays that one backend computed."""
+    """The named arrays that one backend computed, stored under their keys' `id`."""
 
-    backend: str  # "numpy" | "torch" | "fd"
+    backend: str  # "yours" | "numpy" | "torch" | "fd" | "against"
     method: str  # how, in words: "analytic formulas", "autograd", ...
-    precision: str  # "float64" | "float32" | "fd" (central differences in float64)
+    precision: Precision  # "fd": central differences in float64
     arrays: Mapping[str, Array]
 
 
@@ -82,6 +103,7 @@ class Comparison:
     # shape); None when every element is within. Kept in memory for the grid and the
     # plot, not in the JSON.
     outside: Array | None = field(default=None, compare=False, repr=False)
+    key: Key = Key("")  # the quantity by its parts (the core sets it; `quantity` is key.id)
 
     @property
     def size(self) -> int:
@@ -98,6 +120,8 @@ class Comparison:
     def to_dict(self) -> dict[str, Any]:
         return {
             "quantity": self.quantity,
+            "name": self.key.name,
+            "trial": self.key.trial,
             "backends": list(self.backends),
             "reference": self.backends[1],
             "shape": list(self.shape),
@@ -186,18 +210,6 @@ class KinkInfo:
     values: Mapping[str, float]  # backend -> its value at the kink
     ok: bool  # every backend inside [min, max] of the slopes (or infinite, if infinite)
 
-    def sentence(self) -> str:
-        takers: dict[str, list[str]] = {}
-        for name, v in self.values.items():
-            takers.setdefault(f"{v:.6g}", []).append(name)
-        took = "; ".join(
-            f"{_and(names)} {'takes' if len(names) == 1 else 'take'} {v}"
-            for v, names in takers.items()
-        )
-        if self.infinite:
-            return f"{self.at}: the derivative is infinite; {took}"
-        return f"{self.at}: one-sided slopes {self.left:.6g} and {self.right:.6g}; {took}"
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "quantity": self.quantity,
@@ -209,17 +221,6 @@ class KinkInfo:
             "values": dict(self.values),
             "ok": self.ok,
         }
-
-
-def _and(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-
-@dataclass(frozen=True)
-class Verdict:
-    ok: bool
-    summary: str  # one line
-    details: tuple[str, ...] = ()  # one line per quantity or law that failed
 
 
 @dataclass(frozen=True)
@@ -268,12 +269,29 @@ class Explanation:
         }
 
 
+class Shown(Protocol):
+    """How a Report is shown and said, from the render side (gradcli.render.shown).
+
+    The Report is data and imports nothing above it; whoever assembles a run (each
+    command) hands the core this adapter, which the Report keeps. So `rich.print(report)`
+    and Jupyter show gradcli's default view, and the verdict has its sentences, with no
+    import from here to render and no module rebinding another's attributes (a registry
+    filled by render at import time would be both a hidden import order and a rebinding).
+    """
+
+    def sentences(self, report: Report) -> tuple[str, tuple[str, ...]]: ...
+
+    def rich(self, report: Report) -> RenderableType: ...
+
+    def html(self, report: Report) -> str: ...
+
+
 @dataclass(frozen=True, repr=False)
 class Report:
     """What a run computed: per-backend arrays, comparisons, laws and the verdict.
 
     `to_dict()` defines the JSON format, `to_json()` writes it; in Jupyter and with rich
-    the report renders as gradcli's tables.
+    the report renders as gradcli's default view.
     """
 
     command: str
@@ -291,28 +309,43 @@ class Report:
     extra: Mapping[str, Any] = field(default_factory=dict)  # more JSON keys of the problem
     references: tuple[ReferenceInfo, ...] = ()
     kinks: tuple[KinkInfo, ...] = ()
+    keys: Mapping[str, Key] = field(default_factory=dict)  # array id -> its key
+    shown: Shown | None = field(default=None, compare=False)
 
     @property
     def ok(self) -> bool:
         return self.verdict.ok
 
+    @property
+    def worst(self) -> Worst | None:
+        """The one worst entry (gradcli.verdicts.worst): furthest beyond, or closest to,
+        its allowed error."""
+        return self.verdict.worst
+
+    def key(self, array_id: str) -> Key:
+        """The key of a stored array (a plain key for one the command did not declare)."""
+        return self.keys.get(array_id) or Key(array_id)
+
     def __repr__(self) -> str:
-        return f"<gradcli Report {self.command}: {self.verdict.summary}>"
+        return f"<gradcli Report {self.command}: {self.verdict.summary or self.verdict.status}>"
 
     def to_json(self, *, indent: bool = False, max_elements: int = JSON_MAX_ELEMENTS) -> str:
-        from gradcli.render import json
+        import orjson
 
-        return json.dumps(self, indent=indent, max_elements=max_elements).decode()
+        option = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_APPEND_NEWLINE
+        if indent:
+            option |= orjson.OPT_INDENT_2
+        return orjson.dumps(self.to_dict(max_elements), option=option).decode()
 
-    def __rich__(self) -> Any:
-        from gradcli.render import table
-
-        return table.renderable(self)
+    def __rich__(self) -> RenderableType:
+        if self.shown is None:
+            return repr(self)
+        return self.shown.rich(self)
 
     def _repr_html_(self) -> str:  # Jupyter
-        from gradcli.render import table
-
-        return table.render_html(self)
+        if self.shown is None:
+            return f"<pre>{repr(self)}</pre>"
+        return self.shown.html(self)
 
     def arrays(self) -> dict[str, Array]:
         """Every result array, keyed "<backend>.<quantity>" (the keys of --save)."""
@@ -321,6 +354,24 @@ class Report:
             for name, result in self.results.items()
             for quantity, array in result.arrays.items()
         }
+
+    def failing_trial(self) -> dict[str, Any]:
+        """The worst entry's trial and what reproduces it: x, and in vjp modes the
+        cotangent g. Empty on a pass or without trials."""
+        worst = self.worst
+        if self.ok or worst is None or worst.entry.key.trial is None:
+            return {}
+        trial = worst.entry.key.trial
+        trials = sorted({t for c in self.comparisons if (t := c.key.trial) is not None})
+        position = trials.index(trial) if trial in trials else trial  # --trial K: only K
+        out: dict[str, Any] = {"trial": trial}
+        xs = self.inputs.get("x")
+        if isinstance(xs, list) and position < len(xs):
+            out["x"] = xs[position]
+        cotangents = self.extra.get("cotangents")
+        if isinstance(cotangents, list) and position < len(cotangents):
+            out["g"] = cotangents[position]
+        return out
 
     def to_dict(self, max_elements: int = JSON_MAX_ELEMENTS) -> dict[str, Any]:
         omitted: list[str] = []
@@ -345,14 +396,16 @@ class Report:
         for name, result in self.results.items():
             nested: dict[str, Any] = {}
             for quantity, array in result.arrays.items():
-                # "grads.a" is written as {"grads": {"a": …}}
-                *parents, leaf = quantity.split(".")
+                # trial0.vjp.W is written as {"trial0": {"vjp": {"W": …}}}, from its key
+                *parents, leaf = self.key(quantity).path()
                 slot = nested
                 for parent in parents:
                     slot = slot.setdefault(parent, {})
                 slot[leaf] = jsonable(array, f"{name}.{quantity}")
             results[name] = nested
         extra = {key: jsonable(value, key) for key, value in self.extra.items()}
+        failing = self.failing_trial()
+        verdict = self.verdict
         return {
             "schema_version": SCHEMA_VERSION,
             "command": self.command,
@@ -372,7 +425,14 @@ class Report:
             "notes": list(self.notes),
             **({"explanation": self.explanation.to_dict()} if self.explanation else {}),
             **extra,
-            "verdict": {"summary": self.verdict.summary, "details": list(self.verdict.details)},
+            **({"failing_trial": jsonable(failing, "failing_trial")} if failing else {}),
+            "worst": verdict.worst.to_dict() if verdict.worst else None,
+            "verdict": {
+                "status": verdict.status,
+                "summary": verdict.summary,
+                "details": list(verdict.details),
+                "findings": [f.to_dict() for f in verdict.findings],
+            },
             "ok": self.ok,
         }
 

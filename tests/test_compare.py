@@ -1,6 +1,7 @@
 """The comparison: errors, worst element, tolerance, verdict and the odd one out."""
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -8,7 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from gradcli import compare, laws
+from gradcli import compare, laws, verdicts
+from gradcli.keys import Key
+from gradcli.render import words
 from gradcli.report import Comparison, Tolerance
 
 
@@ -154,19 +157,16 @@ def test_odd_one_out(oks, message):
         _pair("numpy", "fd", oks[1]),
         _pair("torch", "fd", oks[2]),
     ]
-    assert compare.odd_one_out(pairs).startswith(message)
+    (found,) = verdicts.differs([replace(c, key=Key("jacobian")) for c in pairs])
+    assert words.who(found).startswith(message)
 
 
 def test_verdict_of_two_backends_is_agree_or_disagree():
-    v = compare.verdict(["numpy", "fd"], [_pair("numpy", "fd", False)], [], [])
-    assert not v.ok
-    assert v.summary == (
-        "DISAGREE: jacobian: numpy and fd disagree, worst at [1]: numpy 0 vs fd 0 "
-        "(max abs error 0.5)"
-    )
-    ok = compare.verdict(["numpy", "fd"], [_pair("numpy", "fd", True)], [], [])
-    assert ok.ok
-    assert ok.summary == "OK: numpy and fd agree on jacobian within tolerance"
+    (found,) = verdicts.differs([replace(_pair("numpy", "fd", False), key=Key("jacobian"))])
+    assert (found.kind, found.odd, found.n_out, found.size) == ("pair", None, 1, 2)
+    assert words.failure(found) == "jacobian: numpy and fd disagree in 1 of 2 entries"
+    assert found.worst.entry.index == (1,)
+    assert verdicts.differs([replace(_pair("numpy", "fd", True), key=Key("jacobian"))]) == []
 
 
 def test_sum_law_and_symmetry_law():

@@ -14,6 +14,7 @@ from gradcli.cli import cli
 from gradcli.commands.layer import problem as layer
 from gradcli.commands.layer.inputs import draw_layer
 from gradcli.commands.softmax import problem as softmax
+from gradcli.render import shown
 from gradcli.report import BackendResult
 from gradcli.spec import LayerSpec, LossSpec, RunOptions, SoftmaxSpec
 
@@ -34,7 +35,7 @@ def graph_cli(program, *args):
 def test_steep_correct_programs_pass(program, value):
     code, output = graph_cli(program, "--var", value)
     assert code == 0, output
-    assert "OK: numpy, torch and fd agree" in output
+    assert "OK: numpy, torch and fd (finite differences) agree" in output
 
 
 def test_relu_at_zero_is_a_kink_that_autograd_answers_with_a_subgradient():
@@ -54,7 +55,7 @@ def _relu_results(numpy_grad):
     }
     ref = core.NumericalReference("fd", "g", derivative, d)
     return core.judge(
-        core.Declaration("graph", "relu", {}),
+        core.Declaration("graph", "relu", {}, shown=shown.ADAPTER),
         results,
         [core.Quantity("g", 1.0)],
         options=RunOptions(),
@@ -186,9 +187,8 @@ def test_a_planted_softmax_error_is_caught_and_numpy_named(monkeypatch, dtype, r
 
     monkeypatch.setattr(analytic, "softmax_jacobian", planted)
     report = _softmax(np.random.default_rng(1).normal(size=50), dtype)
-    assert report.verdict.summary.startswith(
-        "DISAGREE: jacobian: torch and fd agree, numpy differs, worst at [3, 5]"
-    )
+    assert report.verdict.summary.startswith("DISAGREE: J: torch and fd agree, numpy differs")
+    assert report.worst is not None and report.worst.entry.index == (3, 5)
     (ref,) = report.references
     assert ref.columns["complex step"] >= 1  # refined where the cheap reference was not enough
 
@@ -217,7 +217,7 @@ def test_the_report_says_which_references_ran_and_how_precise_they_were():
     assert (ref.backend, ref.quantity, ref.columns) == ("fd", "jacobian", {"cheap": 3})
     assert 0 < ref.max_error < 1e-9
     doc = report.to_dict()
-    assert doc["schema_version"] == 2
+    assert doc["schema_version"] == 3
     assert doc["references"][0]["max_error"] == ref.max_error
     assert doc["kinks"] == []
 
@@ -266,7 +266,7 @@ def test_a_planted_vjp_error_in_a_graph_is_caught_and_numpy_named(
     monkeypatch.setitem(ops.REGISTRY, "tanh", wrong)
     a = list(np.random.default_rng(1).normal(size=6) + shift)
     report = run("c = a - a.mean(); y = tanh(c) * w", dtype=dtype, a=a, w=[1.0, 2, 3, 4, 5, 6])
-    assert report.verdict.summary.startswith("DISAGREE: grads.a: torch and fd agree, numpy differs")
+    assert report.verdict.summary.startswith("DISAGREE: a.grad: torch and fd agree, numpy differs")
 
 
 @given(
@@ -307,4 +307,4 @@ def test_x_abs_x_relu_at_zero_has_derivative_zero_from_the_one_sided_slopes():
     assert d.kinks == []
     code, output = graph_cli("y = abs(a) * relu(a)", "--var", "a=[0, 2]")
     assert code == 0, output
-    assert "OK: numpy, torch and fd agree" in output
+    assert "OK: numpy, torch and fd (finite differences) agree" in output

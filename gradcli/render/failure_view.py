@@ -9,42 +9,25 @@ from typing import Any
 import numpy as np
 from rich.text import Text
 
-from gradcli.render import compared, findings
-from gradcli.render.findings import Failure, plural, split_trial
+from gradcli.render import compared, findings, words
+from gradcli.render.findings import Failure
 from gradcli.render.grid import as_matrix, wrap
-from gradcli.render.view_parts import entry_name, label_of
+from gradcli.render.view_parts import label_of
 from gradcli.report import Report
 
 
 def failure_head(report: Report, found: list[Failure], width: int) -> list[Text]:
-    """The first lines of a failure: what differs, how much, the pattern, the worst entry."""
-    out: list[Text] = []
-    for n, f in enumerate(found):
-        who = f"{f.odd} differs" if f.odd else f"{f.worst.backends[0]} and {f.expected} disagree"
-        counts = f"in {f.n_out} of {f.size} entries"
-        if f.n_trials > 1:
-            counts += f", {len(f.trials_failed)} of {plural(f.n_trials, 'trial')}"
-        if n:  # the first failure in full; the others on a line each
-            out += wrap(f"  also {f.base}: {who} {counts}", width, indent="    ", style="red")
-            continue
-        out += wrap(f"DISAGREE: {f.base}: {who} {counts}", width, indent=" " * 12, style="bold red")
-        agree = f"{' and '.join(f.agreeing)} agree" if f.odd and len(f.agreeing) > 1 else ""
-        second = "; ".join(p for p in (f"pattern: {f.pattern}" if f.pattern else "", agree) if p)
-        if second:
-            out += wrap(f"  {second}", width, indent="    ")
-        c = f.worst
-        worst = f"  worst: {entry_name(report, c.quantity, c.worst_index)}: {c.backends[0]} "
-        mine, theirs = findings.told_apart(*c.worst_values)
-        worst += f"{mine}, {f.expected} {theirs}, "
-        worst += f"allowed ±{c.allowed:.2g}"
-        out += wrap(worst, width, indent=" " * 9)
-    listed = {f.base for f in found}
-    for detail in report.verdict.details:
-        head = split_trial(detail.partition(": ")[0])[1]
-        if head not in listed and not out:
-            out += wrap("DISAGREE: " + detail, width, indent="    ", style="bold red")
-        elif head not in listed and (detail.startswith("law") or "not finite" in detail):
-            out += wrap("  " + detail, width, indent="    ", style="red")
+    """The first lines of a failure: the verdict's first line (the same words as the
+    JSON's summary and --quiet), the pattern, the other failures, the worst entry."""
+    status = words.status_line(report, spelled=True)
+    out = wrap(status, width, indent=" " * 12, style="bold red")
+    first = found[0] if found else None
+    if first is not None and first.pattern:
+        out += wrap(f"  pattern: {first.pattern}", width, indent="    ")
+    for f in report.verdict.failures()[1:]:
+        out += wrap("  also " + words.failure(f), width, indent="    ", style="red")
+    if report.worst is not None and first is not None:
+        out += wrap("  " + words.worst_line(report.worst), width, indent=" " * 9)
     return out
 
 
@@ -60,11 +43,12 @@ def failure_body(report: Report, f: Failure, width: int, fmt: Any) -> list[Text]
         f.differing,
         f.expected,
     )
-    trial = f" (trial {f.trial})" if f.trial is not None else ""
     within = "· within tolerance"
+    # every block titled with its quantity and trial (two 3×3 blocks of vjp.x and vjp.W
+    # one after the other are otherwise told apart by nothing)
+    heading = f"{label_of(report, f.worst.key)}: {f.differing}, expected ({f.expected})"
     if np.ndim(raw[0]) <= 1:  # a vector: three rows of one table
-        heading = f"{label_of(report, f.base)}{trial}: {f.differing}, expected ({f.expected}), "
-        heading += f"the difference ({within})"
+        heading += f", the difference ({within})"
         focus = f.worst.worst_index[-1] if f.worst.worst_index else None
         return [
             *wrap(heading, width, "    ", style="bold"),
@@ -73,7 +57,10 @@ def failure_body(report: Report, f: Failure, width: int, fmt: Any) -> list[Text]
     # the tables' own headers name both sides ("yours i\\j", "torch i\\j")
     focus2 = _as_matrix_index(f.worst.worst_index, np.shape(raw[0]))
     caption = f"{f.differing} − expected  ({within})"
-    return compared.matrix_lines(sides, width, fmt, focus2, caption)
+    return [
+        *wrap(heading, width, "    ", style="bold"),
+        *compared.matrix_lines(sides, width, fmt, focus2, caption),
+    ]
 
 
 def _as_matrix_index(index: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, int] | None:
@@ -87,11 +74,31 @@ def _as_matrix_index(index: tuple[int, ...], shape: tuple[int, ...]) -> tuple[in
 def failure_tail(report: Report, found: list[Failure], width: int, rerun: str | None) -> list[Text]:
     out: list[Text] = []
     if not found:
-        return wrap(report.verdict.summary, width, style="bold red")
+        return out
     trial = found[0].trial
     if rerun and trial is not None and found[0].n_trials > 1:
-        out += wrap(f"rerun this trial: {rerun} --trial {trial}", width, "    ")
+        out += command_lines("rerun this trial: ", f"{rerun} --trial {trial}", width)
     out += wrap(
         "more: --detail (every backend, pair and tolerance) · --plot FILE.png", width, "    "
     )
     return out
+
+
+def command_lines(prefix: str, command: str, width: int) -> list[Text]:
+    """A command to copy: on one line when it fits, else on lines continued with ` \\`
+    (the shell's line continuation), never wrapped in the middle of a word."""
+    if len(prefix) + len(command) <= width:
+        return [Text(prefix + command)]
+    import shlex
+
+    out, line, indent = [Text(prefix.rstrip())], "   ", "   "
+    try:  # whole arguments ('y = log(a)' is one), quoted as the shell reads them
+        words_ = [shlex.quote(w) for w in shlex.split(command)]
+    except ValueError:
+        words_ = command.split(" ")
+    for word in words_:
+        if len(line) + 1 + len(word) + 2 > width and line.strip():
+            out.append(Text(line + " \\"))
+            line = indent
+        line += " " + word
+    return [*out, Text(line)]

@@ -8,57 +8,70 @@ pictures. It reads the Report only (render never feeds back into problems).
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
 
+from gradcli.findings import Differs
+from gradcli.keys import Key
+from gradcli.render.words import patterns as pattern_text
+from gradcli.render.words import plural as plural
+from gradcli.render.words import told_apart as told_apart
+from gradcli.render.words import trials_words as trials_words
 from gradcli.report import Array, Comparison, Report
+from gradcli.verdicts import ratio as ratio
 
 # Whose numbers a result is shown with when the backends agree: the derivative under
 # test first (check), then the most exact backend.
 SHOWN_FIRST = ("yours", "numpy", "torch", "fd")
-# The expected side of a failure: the most exact backend that is not the odd one out.
-EXPECTED_FIRST = ("torch", "numpy", "fd", "yours")
-TRIAL = re.compile(r"\Atrial(\d+)\.(.+)\Z")
-
-
-def split_trial(quantity: str) -> tuple[int | None, str]:
-    """(trial, base): "trial2.jacobian" → (2, "jacobian"); "dW" → (None, "dW")."""
-    match = TRIAL.match(quantity)
-    return (int(match.group(1)), match.group(2)) if match else (None, quantity)
-
-
-def ratio(c: Comparison) -> float:
-    """How far the comparison's worst entry is from its allowed error (> 1: outside)."""
-    gap = abs(c.worst_values[0] - c.worst_values[1])
-    if gap != gap:
-        return float("inf")
-    return gap / c.allowed if c.allowed > 0 else (float("inf") if gap else 0.0)
 
 
 @dataclass(frozen=True)
 class Failure:
-    """One quantity (over all its trials) on which a backend differs."""
+    """The view of one Differs finding: the core's numbers, and the comparison of its
+    worst entry (differing vs expected) whose tolerance and mask the grids draw."""
 
-    base: str  # the quantity without its trial prefix: "jacobian", "dW", "grads.a"
-    odd: str | None  # the backend that differs; None when no single one does
-    expected: str  # the backend whose values are shown as expected
-    agreeing: tuple[str, ...]  # the other backends, which agree with each other
-    worst: Comparison  # odd vs expected, where the difference is largest against allowed
-    n_out: int  # entries out of tolerance, over every trial
-    size: int
-    trials_failed: tuple[int, ...]
-    n_trials: int
-    pattern: str | None
+    finding: Differs
+    worst: Comparison  # oriented: backends[0] differs, backends[1] is the expected side
+    pattern: str
 
     @property
-    def trial(self) -> int | None:
-        return split_trial(self.worst.quantity)[0]
+    def base(self) -> Key:
+        return self.finding.key
+
+    @property
+    def odd(self) -> str | None:
+        return self.finding.odd
+
+    @property
+    def agreeing(self) -> tuple[str, ...]:
+        return self.finding.agreeing
+
+    @property
+    def expected(self) -> str:
+        return self.finding.worst.reference
 
     @property
     def differing(self) -> str:
-        return self.odd or self.worst.backends[0]
+        return self.finding.worst.backend
+
+    @property
+    def n_out(self) -> int:
+        return self.finding.n_out
+
+    @property
+    def size(self) -> int:
+        return self.finding.size
+
+    @property
+    def n_trials(self) -> int:
+        return self.finding.n_trials
+
+    @property
+    def trials_failed(self) -> tuple[int, ...]:
+        return self.finding.trials_failed
+
+    @property
+    def trial(self) -> int | None:
+        return self.finding.worst.entry.key.trial
 
     def values(self, report: Report) -> tuple[Array, Array]:
         """(differing, expected) arrays of the worst trial."""
@@ -68,28 +81,8 @@ class Failure:
 
 def trial_position(report: Report, trial: int) -> int:
     """Where trial K's input is in the report's list (a --trial rerun holds only K)."""
-    trials = sorted(
-        {t for c in report.comparisons if (t := split_trial(c.quantity)[0]) is not None}
-    )
+    trials = sorted({t for c in report.comparisons if (t := c.key.trial) is not None})
     return trials.index(trial) if trial in trials else trial
-
-
-def failing_inputs(report: Report) -> dict[str, Any]:
-    """The worst failing trial's inputs: its number, x and (in vjp modes) the cotangent g.
-    Empty when nothing failed or the report has no trials."""
-    found = failures(report)
-    if not found or found[0].trial is None:
-        return {}
-    trial = found[0].trial
-    position = trial_position(report, trial)
-    xs = report.inputs.get("x")
-    out: dict[str, Any] = {"trial": trial}
-    if isinstance(xs, list) and position < len(xs):
-        out["x"] = xs[position]
-    cotangents = report.extra.get("cotangents")
-    if isinstance(cotangents, list) and position < len(cotangents):
-        out["g"] = cotangents[position]
-    return out
 
 
 def shown_backend(report: Report, quantity: str) -> str:
@@ -98,119 +91,19 @@ def shown_backend(report: Report, quantity: str) -> str:
 
 
 def failures(report: Report) -> list[Failure]:
+    """The core's Differs findings, in the order the verdict tells them."""
     out = []
-    bases = dict.fromkeys(split_trial(c.quantity)[1] for c in report.comparisons)
-    patterns = _patterns(report)
-    for base in bases:
-        pairs = [c for c in report.comparisons if split_trial(c.quantity)[1] == base]
-        # only non-finite elements out: said as "not finite" by the verdict, not as "differ"
-        failed = [c for c in pairs if c.n_out_of_tolerance > c.n_non_finite]
-        if not failed:
-            continue
-        odd = _odd_one_out(pairs)
-        names = list(dict.fromkeys(n for c in pairs for n in c.backends))
-        expected = next(
-            (n for n in EXPECTED_FIRST if n in names and n != odd),
-            failed[0].backends[1],
+    for f in report.verdict.differs():
+        w = f.worst
+        pair = next(
+            c
+            for c in report.comparisons
+            if c.key == w.entry.key and set(c.backends) == {w.backend, w.reference}
         )
-        odd_side: str | None = None
-        if odd is None:
-            odd_side = failed[0].backends[0] if failed[0].backends[1] == expected else None
-            candidates = [c for c in failed if expected in c.backends]
-            odd_side = odd_side or (candidates[0].backends[0] if candidates else None)
-        ours = [c for c in pairs if set(c.backends) == {odd or odd_side, expected}]
-        ours = ours or failed
-        worst = max(ours, key=lambda c: (not c.ok, ratio(c)))
-        if worst.backends[1] != expected and expected in worst.backends:
-            worst = _swap(worst)
-        trials = {split_trial(c.quantity)[0] for c in pairs}
-        failed_trials = sorted(
-            {t for c in ours if not c.ok if (t := split_trial(c.quantity)[0]) is not None}
-        )
-        out.append(
-            Failure(
-                base=base,
-                odd=odd,
-                expected=worst.backends[1],
-                agreeing=tuple(n for n in names if n != odd),
-                worst=worst,
-                n_out=sum(c.n_out_of_tolerance for c in ours),
-                size=sum(c.size for c in ours),
-                trials_failed=tuple(failed_trials),
-                n_trials=len(trials - {None}),
-                pattern=patterns.get(base),
-            )
-        )
+        if pair.backends[0] != w.backend:
+            pair = replace(pair, backends=pair.backends[::-1], worst_values=pair.worst_values[::-1])
+        out.append(Failure(f, pair, pattern_text(report, f.key)))
     return out
-
-
-def _swap(c: Comparison) -> Comparison:
-    """The same comparison with its sides named the other way round (for display)."""
-    from dataclasses import replace
-
-    return replace(c, backends=c.backends[::-1], worst_values=c.worst_values[::-1])
-
-
-def _odd_one_out(pairs: Sequence[Comparison]) -> str | None:
-    """The one backend in every failed pair while every pair without it passes."""
-    names = list(dict.fromkeys(n for c in pairs for n in c.backends))
-    failed = [c for c in pairs if not c.ok]
-    for name in names:
-        in_all_failed = all(name in c.backends for c in failed)
-        others_pass = all(c.ok for c in pairs if name not in c.backends)
-        if in_all_failed and others_pass and len(names) > 2:
-            return name
-    if len(names) == 2 and "yours" in names:
-        return "yours"
-    return None
-
-
-def _patterns(report: Report) -> dict[str, str]:
-    """The named pattern of a failure per base quantity, with the trials it was seen in.
-
-    Read from a structured field when the problem gives one, else from the verdict's
-    detail lines of the form "<quantity>: <pattern>" that are not odd-one-out lines."""
-    given = report.extra.get("patterns") if isinstance(report.extra, dict) else None
-    found: dict[str, dict[str, list[int]]] = {}
-    lines: list[tuple[str, str]] = []
-    if isinstance(given, list):
-        lines = [(str(p.get("quantity", "")), str(p.get("pattern", ""))) for p in given]
-    else:
-        quantities = {c.quantity for c in report.comparisons}
-        for detail in report.verdict.details:
-            quantity, sep, text = detail.partition(": ")
-            if sep and quantity in quantities and not re.search(r"agree|differ", text):
-                lines.append((quantity, text))
-    for quantity, text in lines:
-        trial, base = split_trial(quantity)
-        found.setdefault(base, {}).setdefault(text, []).append(-1 if trial is None else trial)
-    named = {}
-    for base, texts in found.items():
-        parts = []
-        for text, trials in texts.items():
-            real = [t for t in trials if t >= 0]
-            every = len(real) == len({t for ts in texts.values() for t in ts})
-            parts.append(f"{text} ({trials_words(real)})" if real and not every else text)
-        named[base] = "; ".join(parts)
-    return named
-
-
-def trials_words(trials: Sequence[int]) -> str:
-    if len(trials) == 1:
-        return f"trial {trials[0]}"
-    return "trials " + ", ".join(map(str, trials))
-
-
-def told_apart(a: float, b: float, least: int = 6) -> tuple[str, str]:
-    """Two values with the fewest significant digits (at least `least`) that tell them
-    apart: not "-0.000889145 vs -0.000889145"; -0.0 reads 0."""
-    a, b = a + 0.0, b + 0.0
-    digits = next((d for d in (least, 9, 12, 17) if f"{a:.{d}g}" != f"{b:.{d}g}"), 17)
-    return f"{a:.{digits}g}", f"{b:.{digits}g}"
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def ratios(a: Array, ref: Array, c: Comparison) -> tuple[Array, Array]:
@@ -245,26 +138,26 @@ def ratios(a: Array, ref: Array, c: Comparison) -> tuple[Array, Array]:
 
 
 def closest_pair(report: Report) -> Comparison | None:
-    """The comparison nearest its tolerance (the "largest difference" of a pass)."""
-    return max(report.comparisons, key=ratio, default=None)
+    """The comparison of the verdict's worst entry."""
+    w = report.worst
+    if w is None:
+        return None
+    return next(
+        (
+            c
+            for c in report.comparisons
+            if c.key == w.entry.key and set(c.backends) == {w.backend, w.reference}
+        ),
+        None,
+    )
+
+
+def failing_inputs(report: Report) -> dict[str, object]:
+    """The worst failing trial's inputs (Report.failing_trial)."""
+    return report.failing_trial()
 
 
 def quiet_line(report: Report) -> str:
-    """--quiet: one line that keeps the counts and the pattern."""
-    if report.ok:
-        return report.verdict.summary
-    found = failures(report)
-    if not found:
-        return report.verdict.summary
-    parts = []
-    for f in found:
-        who = f"{f.odd} differs" if f.odd else f"{f.worst.backends[0]} and {f.expected} disagree"
-        trials = ""
-        if f.n_trials > 1:
-            trials = f", {len(f.trials_failed)} of {plural(f.n_trials, 'trial')}"
-        text = f"{f.base}: {who} in {f.n_out} of {f.size} entries{trials}"
-        if f.pattern:
-            text += f"; pattern: {f.pattern}"
-        parts.append(text)
-    extra = [d for d in report.verdict.details if d.startswith("law broken")]
-    return "DISAGREE: " + "; ".join(parts + extra)
+    from gradcli.render.words import quiet_line as line
+
+    return line(report)

@@ -10,14 +10,16 @@ is named in a line under the quantity's title (not when every difference is 0).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from rich.table import Table
 from rich.text import Text
 
-from gradcli.compare import worst_comparison
+from gradcli import verdicts
 from gradcli.render.findings import told_apart
+from gradcli.render.view_parts import label_of
 from gradcli.report import Array, Comparison, Report
 
 SHADES = "░▒▓█"
@@ -25,14 +27,17 @@ DECADES = 6
 MAX_CELLS = 32  # rows and columns shown; larger arrays show their top-left corner
 
 
-def renderables(report: Report) -> list[Any]:
-    """A grid per backend, then one of |difference|, for each array quantity."""
+def renderables(report: Report, only: Sequence[str] | None = None) -> list[Any]:
+    """A grid per backend, then one of |difference|, for each array quantity (of `only`)."""
     out: list[Any] = []
     quantities = dict.fromkeys(
-        q for r in report.results.values() for q, a in r.arrays.items() if a.ndim and a.size
+        q
+        for r in report.results.values()
+        for q, a in r.arrays.items()
+        if a.ndim and a.size and (only is None or q in only)
     )
     for quantity in quantities:
-        worst = worst_comparison(report.comparisons, quantity)
+        worst = verdicts.worst([c for c in report.comparisons if c.quantity == quantity])
         # no worst element to point at when every difference is 0
         marked = worst.worst_index if worst is not None and worst.max_abs_error > 0 else None
         grids = [
@@ -44,7 +49,7 @@ def renderables(report: Report) -> list[Any]:
             a, ref = (report.results[n].arrays[quantity] for n in worst.backends)
             title = f"|{worst.backends[0]} − {worst.backends[1]}|"
             grids.append((title, _difference_grid(a, ref, worst, marked)))
-        label = report.labels.get(quantity, quantity)
+        label = label_of(report, quantity)
         out.append(Text(f"{label}  {_shape(report, quantity)}", style="bold"))
         if worst is not None and marked is not None:
             a_value, ref_value = told_apart(*worst.worst_values)

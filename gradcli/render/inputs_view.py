@@ -10,6 +10,7 @@ import numpy as np
 from rich.text import Text
 
 from gradcli.render.findings import Failure, shown_backend, trial_position
+from gradcli.render.view_parts import label_of
 from gradcli.render.grid import (
     ELLIPSIS,
     Column,
@@ -35,7 +36,7 @@ def lines(report: Report, width: int, fmt: Any, found: list[Failure]) -> list[Te
     if command == "layer":
         return _layer(report, width, fmt)
     if command == "graph":
-        return _graph(report, width, fmt, {f.base for f in found})
+        return _graph(report, width, fmt, {f.base.id for f in found})
     if command == "check" and found:
         return _check(report, width, fmt, found[0])
     if command == "softmax" and found:
@@ -104,8 +105,8 @@ def _graph(report: Report, width: int, fmt: Any, failing: set[str]) -> list[Text
     if given:
         out += wrap(f"inputs {', '.join(given)}: given with --var, computed in {dtype}", width)
     graph = report.extra.get("graph", [])
-    leaves = [node["name"] for node in graph if node.get("op") == "input"]
-    for name in leaves:
+    # every named variable's gradient as numbers (a corner of each), as retain_grad prints
+    for name in [node["name"] for node in graph]:
         quantity = f"grads.{name}"
         having = [r for r in report.results.values() if quantity in r.arrays]
         if not having or quantity in failing:  # a failing gradient is shown beside expected
@@ -113,8 +114,11 @@ def _graph(report: Report, width: int, fmt: Any, failing: set[str]) -> list[Text
         if not np.size(report.results[shown_backend(report, quantity)].arrays[quantity]):
             continue  # an empty tensor: its row in the table of variables says so
         array = report.results[shown_backend(report, quantity)].arrays[quantity]
-        title = report.labels.get(quantity, quantity)
-        if np.ndim(array) <= 1:  # a vector or a number: one row beside its name
+        title = label_of(report, quantity)
+        if np.ndim(array) == 0:
+            out += wrap(f"{name}.grad = {fmt(float(array))}", width)
+            continue
+        if np.ndim(array) <= 1:  # a vector: one row beside its name
             out += _row(f"{name}.grad", array, width, fmt)
             continue
         shape = "×".join(map(str, np.shape(array))) or "scalar"

@@ -19,7 +19,6 @@ import numpy as np
 
 from gradcli.errors import InputError
 from gradcli.render import findings
-from gradcli.render.findings import split_trial
 from gradcli.report import Comparison, Report
 from gradcli.save import atomic_write
 
@@ -76,7 +75,7 @@ def build_figure(report: Report, command: str | None = None) -> Any:
     if graph:
         graph_picture.draw(figure.add_subplot(grid[0, :]), report)
     for n, (quantity, comparison) in enumerate(rows):
-        base = split_trial(quantity)[1]
+        base = report.key(quantity).base
         _value_panel(figure, figure.add_subplot(grid[top + n, 0]), report, quantity)
         if comparison is not None:
             _difference_panel(figure, figure.add_subplot(grid[top + n, 1]), report, comparison)
@@ -100,7 +99,7 @@ def _rows(report: Report) -> list[tuple[str, Comparison | None]]:
     trial against the expected backend, else the pair nearest its tolerance."""
     failing = findings.failures(report)
     chosen: list[tuple[str, Comparison | None]] = [(f.worst.quantity, f.worst) for f in failing]
-    seen = {split_trial(q)[1] for q, _ in chosen}
+    seen = {report.key(q).base for q, _ in chosen}
     arrays = dict.fromkeys(  # an empty tensor has nothing to draw
         q for r in report.results.values() for q, a in r.arrays.items() if a.ndim and a.size
     )
@@ -108,7 +107,7 @@ def _rows(report: Report) -> list[tuple[str, Comparison | None]]:
     first = ("jacobian", "dW", "db", "dx")  # the parameters' gradients before dL/ds, dL/dz
     derivatives.sort(key=lambda q: first.index(q) if q in first else len(first))
     for quantity in derivatives or list(arrays):
-        base = split_trial(quantity)[1]
+        base = report.key(quantity).base
         if base in seen:
             continue
         seen.add(base)
@@ -130,8 +129,8 @@ def _matrix(array: Any) -> Any:
 
 
 def _axes_labels(ax: Any, report: Report, quantity: str, matrix: Any) -> None:
-    base = split_trial(quantity)[1]
-    jacobian = base == "jacobian" or base.startswith("dW")
+    key = report.key(quantity)
+    jacobian = key.quantity in ("jacobian", "dW")
     ax.set_xlabel("j (input)" if jacobian else "index" if matrix.shape[0] == 1 else "column")
     ax.set_ylabel("i (output)" if jacobian else "" if matrix.shape[0] == 1 else "row")
     for axis, n in ((ax.xaxis, matrix.shape[1]), (ax.yaxis, matrix.shape[0])):
@@ -148,10 +147,9 @@ def _value_panel(figure: Any, ax: Any, report: Report, quantity: str) -> None:
     limit = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
     image = ax.imshow(matrix, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
     figure.colorbar(image, ax=ax, shrink=0.85).ax.tick_params(labelsize=7)
-    trial, base = split_trial(quantity)
-    label = report.labels.get(base, report.labels.get(quantity, base))
-    where = f", trial {trial}" if trial is not None else ""
-    ax.set_title(f"{label}\n({backend}{where})", fontsize=8)
+    from gradcli.render.view_parts import label_of
+
+    ax.set_title(f"{label_of(report, quantity)}\n({backend})", fontsize=8)
     _axes_labels(ax, report, quantity, matrix)
     if matrix.size <= ANNOTATED and matrix.shape[1] <= ANNOTATED_COLUMNS:
         for (i, j), value in np.ndenumerate(matrix):
@@ -208,7 +206,7 @@ def _scatter_panel(ax: Any, report: Report, failure: findings.Failure) -> None:
     """yours against expected over every trial: on the diagonal where right."""
     mine, expected = [], []
     for quantity in dict.fromkeys(c.quantity for c in report.comparisons):
-        if split_trial(quantity)[1] != failure.base:
+        if report.key(quantity).base != failure.base:
             continue
         mine.append(np.ravel(report.results[failure.differing].arrays[quantity]))
         expected.append(np.ravel(report.results[failure.expected].arrays[quantity]))

@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gradcli.render.findings import plural, split_trial
-from gradcli.render.view_parts import SHORT, entry_name
+from gradcli.render.findings import plural
 from gradcli.report import Report
 
 REFINED = {
@@ -41,20 +40,15 @@ def method_words(columns: Mapping[str, int], in_all: bool = False) -> str:
 
 
 def short_name(report: Report, quantity: str) -> str:
-    """A quantity as people write it: "J", "∂L/∂W", "a.grad" (without its trial)."""
-    base = split_trial(quantity)[1]
-    if (report.command, base) in SHORT:
-        return SHORT[(report.command, base)]
-    if report.command == "layer":
-        return report.labels.get(base, base).partition(" = ")[0]
-    return entry_name(report, base, ())
+    """A quantity's one name without its trial: "J", "dW", "a.grad", "vjp.W"."""
+    return report.key(quantity).name
 
 
 def _names(report: Report, quantities: Sequence[str]) -> str:
     """The quantities' names, trials folded: "J in each of 3 trials", "∂L/∂s and ∂L/∂W"."""
     trials: dict[str, list[int | None]] = {}
     for q in quantities:
-        trials.setdefault(short_name(report, q), []).append(split_trial(q)[0])
+        trials.setdefault(short_name(report, q), []).append(report.key(q).trial)
     seen_sets = {tuple(seen) for seen in trials.values()}
     if len(trials) > 1 and len(seen_sets) == 1 and len(next(iter(seen_sets))) > 1:
         names = list(trials)  # every quantity in the same trials: said once, at the end
@@ -81,7 +75,7 @@ def line(report: Report) -> str:
     for (backend, _), refs in grouped.items():
         names = _names(report, [r.quantity for r in refs])
         error = max(r.max_error for r in refs)
-        same = {split_trial(r.quantity)[1] for r in refs} == {split_trial(refs[0].quantity)[1]}
+        same = {report.key(r.quantity).base for r in refs} == {report.key(refs[0].quantity).base}
         if same and all(r.columns == refs[0].columns for r in refs):  # each trial alike
             how = method_words(refs[0].columns)
         else:

@@ -15,7 +15,7 @@ import numpy as np
 from rich.console import Console, Group
 from rich.text import Text
 
-from gradcli.compare import worst_comparison
+from gradcli import verdicts
 from gradcli.render import checks
 from gradcli.render.blocks import Titled, cell, formatter, titled_table
 from gradcli.report import Array, Comparison, Report
@@ -33,9 +33,34 @@ class _Console(Console):
 
 
 def print_report(report: Report, *, precision: int = 6, heatmap: bool = False) -> None:
-    """Print `report` to stdout; with `heatmap`, arrays as grids instead of numbers."""
+    """Print `report` to stdout: --detail; with `heatmap`, the default view drawn as
+    grids (the same verdict and worst entry, the quantities it shows, as grids)."""
     console = _Console(highlight=False)
-    _render(console, report, precision, heatmap)
+    if heatmap:
+        for item in heatmap_view(report, console.width):
+            console.print(item, soft_wrap=isinstance(item, Text))
+        return
+    _render(console, report, precision)
+
+
+def heatmap_view(report: Report, width: int) -> list[Any]:
+    """--heatmap: the default view's verdict, title and tail around grids of what the
+    default view shows (a failure's worst trials; on a pass, the first trial)."""
+    from gradcli.render import findings
+    from gradcli.render import heatmap as grids
+    from gradcli.render.view import headline_lines, tail_lines
+
+    found = findings.failures(report)
+    if found:
+        shown = [f.worst.quantity for f in found]
+    else:
+        trials = [t for c in report.comparisons if (t := c.key.trial) is not None]
+        first = min(trials, default=None)
+        shown = [q for q in report.keys if report.key(q).trial in (None, first)]
+    out: list[Any] = [*headline_lines(report, width)]
+    out += [Text(line, style="bold") for line in report.title.splitlines()]
+    out += grids.renderables(report, shown)
+    return out + tail_lines(report, width, found, None)
 
 
 def print_view(report: Report, *, precision: int = 6, rerun: str | None = None) -> None:
@@ -82,22 +107,24 @@ def render_html(report: Report, *, width: int = 100, precision: int = 6) -> str:
 
 
 def _render(console: Console, report: Report, precision: int, heatmap: bool = False) -> None:
-    for item, soft_wrap in _renderables(report, precision, heatmap):
+    if heatmap:
+        for item in heatmap_view(report, console.width):
+            console.print(item, soft_wrap=isinstance(item, Text))
+        return
+    for item, soft_wrap in _renderables(report, precision):
         console.print(item, soft_wrap=soft_wrap)
 
 
-def _renderables(report: Report, precision: int, heatmap: bool = False) -> list[tuple[Any, bool]]:
+def _renderables(report: Report, precision: int) -> list[tuple[Any, bool]]:
     """Everything shown, in order; True where a long line should run on, not wrap."""
+    from gradcli.render.view import headline_lines
+
     fmt = formatter(precision)
-    out: list[tuple[Any, bool]] = [(Text(_title(report), style="bold"), False)]
+    out: list[tuple[Any, bool]] = [(line, False) for line in headline_lines(report, 10_000)]
+    out.append((Text(_title(report), style="bold"), False))
     worst = _worst_elements(report.comparisons)
     scalars, vector_groups, matrices = _split_by_rank(report)
     tables: list[Any] = [_scalar_table(report, scalars, fmt)] if scalars else []
-    if heatmap:
-        from gradcli.render import heatmap as grids
-
-        tables += grids.renderables(report)
-        vector_groups, matrices = [], []
     for group in vector_groups:
         single = len(group) == 1
         tables.append((_vector_table if single else _vectors_by_row)(report, group, worst, fmt))
@@ -119,9 +146,6 @@ def _renderables(report: Report, precision: int, heatmap: bool = False) -> list[
         out.append((Text(title, style="bold"), False))
         out += [(Text("  " + line), False) for line in lines]
     out += [(Text("note: " + note, style="yellow"), False) for note in report.notes]
-    style = "bold green" if report.ok else "bold red"
-    out.append((Text(report.verdict.summary, style=style), False))
-    out += [(Text("  " + detail, style="red"), False) for detail in report.verdict.details[1:]]
     return out
 
 
@@ -207,7 +231,7 @@ def _worst_elements(comparisons: Sequence[Comparison]) -> dict[str, tuple[tuple[
     """Per quantity, the element to mark, and whether its pair failed."""
     marks = {}
     for quantity in dict.fromkeys(c.quantity for c in comparisons):
-        worst = worst_comparison(comparisons, quantity)
+        worst = verdicts.worst([c for c in comparisons if c.quantity == quantity])
         if worst is not None:
             marks[quantity] = (worst.worst_index, not worst.ok)
     return marks

@@ -18,10 +18,9 @@ from typing import Any
 import numpy as np
 from rich.text import Text
 
-from gradcli.render import findings, inputs_view, references_view
+from gradcli.render import findings, inputs_view, references_view, words
 from gradcli.render.blocks import formatter
 from gradcli.render.failure_view import failure_body, failure_head, failure_tail
-from gradcli.render.findings import ratio, split_trial
 from gradcli.render.grid import (
     Column,
     LazyColumns,
@@ -33,9 +32,7 @@ from gradcli.render.grid import (
 )
 from gradcli.render.view_parts import (
     SEPARATOR,
-    SHORT,
     beside,
-    entry_name,
     first_input,
     label_of,
     matrix_lines,
@@ -54,21 +51,18 @@ def view_lines(
     """Everything the default view prints, line by line."""
     fmt = formatter(precision)
     found = findings.failures(report)
-    out: list[Text] = []
-    if not report.ok:
-        out += failure_head(report, found, width)
+    out: list[Text] = headline_lines(report, width)  # the verdict first, in every view
     for title in report.title.splitlines():
         out += wrap(title, width, style="bold")
     out += inputs_view.lines(report, width, fmt, found)
-    failing = {split_trial(f.worst.quantity)[1] for f in found}
     if found:
         for failure in found[:BODIES]:
             out += failure_body(report, failure, width, fmt)
         if len(found) > BODIES:
-            rest = ", ".join(f.base for f in found[BODIES:])
+            rest = ", ".join(str(f.base) for f in found[BODIES:])
             out += wrap(f"also differing: {rest} (every table with --detail)", width, "    ")
     else:
-        out += _results_once(report, width, fmt, skip=failing)
+        out += _results_once(report, width, fmt)
     out += inputs_view.sections(report, width, fmt)
     if report.explanation is not None:
         target = report.explanation.target
@@ -80,14 +74,29 @@ def view_lines(
         for line in report.explanation.lines:
             out += wrap(line, width, indent="      ")
     for note in report.notes:
-        if note in report.verdict.summary:
-            continue  # said in the verdict already
         out += wrap("note: " + note, width, style="yellow")
-    out += _verdict_block(report, width) if report.ok else failure_tail(report, found, width, rerun)
+    for kink in report.kinks[1:] if report.ok else report.kinks:  # the first is in the verdict
+        out += wrap("note: kink: " + words.kink(kink), width, style="yellow")
+    return out + tail_lines(report, width, found, rerun)
+
+
+def tail_lines(report: Report, width: int, found: list[findings.Failure], rerun: str | None) -> list[Text]:
+    """The view's last lines: a pass's references, laws and hints; a failure's rerun."""
+    return _pass_tail(report, width) if report.ok else failure_tail(report, found, width, rerun)
+
+
+def headline_lines(report: Report, width: int) -> list[Text]:
+    """The verdict's first line, the same words in every view, and the worst entry."""
+    if not report.ok:
+        return failure_head(report, findings.failures(report), width)
+    out = wrap(words.status_line(report, spelled=True), width, style="bold green")
+    out += [wrap("  " + line, width, "    ")[0] for line in report.verdict.details]
+    if report.worst is not None:
+        out += wrap("  " + words.worst_line(report.worst), width, "    ")
     return out
 
 
-def _results_once(report: Report, width: int, fmt: Any, skip: set[str]) -> list[Text]:
+def _results_once(report: Report, width: int, fmt: Any) -> list[Text]:
     """Each quantity once, grouped: scalars on a line, vectors of one length in one
     table, matrices each in their own."""
     if report.command == "graph":
@@ -95,8 +104,7 @@ def _results_once(report: Report, width: int, fmt: Any, skip: set[str]) -> list[
     shapes: dict[str, tuple[int, ...]] = {}
     for result in report.results.values():
         for q, a in result.arrays.items():
-            if split_trial(q)[1] not in skip:
-                shapes.setdefault(q, a.shape)
+            shapes.setdefault(q, a.shape)
     out: list[Text] = []
     scalars = [q for q, s in shapes.items() if len(s) == 0]
     if scalars:
@@ -110,14 +118,14 @@ def _results_once(report: Report, width: int, fmt: Any, skip: set[str]) -> list[
     every = [q for q, s in shapes.items() if len(s) >= 2]
     # matrices of several trials: the first trial's (six 8×16 gradients would fill a
     # screen with numbers that agree); the others are in --detail
-    first = min((t for q in every if (t := split_trial(q)[0]) is not None), default=None)
-    shown = [q for q in every if split_trial(q)[0] in (None, first)]
+    first = min((t for q in every if (t := report.key(q).trial) is not None), default=None)
+    shown = [q for q in every if report.key(q).trial in (None, first)]
     matrices = [
         (Text(f"{label_of(report, q)}   ({shape_text(shown_value(report, q))})", style="bold"), q)
         for q in shown
     ]
     if len(shown) < len(every):
-        others = sorted({t for q in every if (t := split_trial(q)[0]) not in (None, first)})
+        others = sorted({t for q in every if (t := report.key(q).trial) not in (None, first)})
         text = f"the results of trial {first} ({findings.trials_words(others)} with --detail)"
         out += wrap(text, width)
     if len(vectors) == 1 and len(matrices) == 1:  # softmax: s beside J, row i by row i
@@ -170,12 +178,12 @@ def _vector_block(
         ]
         q = group[0]
         values = np.asarray(shown_value(report, q))
-        name = SHORT.get((report.command, q))
-        header = f"{name}_i" if name else label_of(report, q)
+        key = report.key(q)
+        header = f"{key.symbol}_i" if key.symbol else label_of(report, q)
         columns.append(Column(header, [fmt(float(values[i])) for i in rows]))
         if columns[-1].width + sum(c.width + 2 for c in columns[:-1]) <= width:
             return lines(columns)
-    labels = [*same_length, *(SHORT.get((report.command, q)) or label_of(report, q) for q in group)]
+    labels = [*same_length, *(report.key(q).symbol or label_of(report, q) for q in group)]
     label_column = Column("", labels, left=True)
     data = np.stack(
         [np.asarray(v, dtype=np.float64) for v in same_length.values()]
@@ -188,34 +196,18 @@ def _vector_block(
 
 
 def headline(report: Report, width: int = 80) -> list[str]:
-    """The verdict in a few plain lines: the first lines of a failure, or the OK block."""
-    if report.ok:
-        return [t.plain for t in _verdict_block(report, width)[:2]]
-    return [t.plain for t in failure_head(report, findings.failures(report), width)]
+    """The verdict in a few plain lines, as every view opens."""
+    return [t.plain for t in headline_lines(report, width)]
 
 
-def _verdict_block(report: Report, width: int) -> list[Text]:
-    out = wrap(report.verdict.summary, width, style="bold green")
-    closest = findings.closest_pair(report)
-    if closest is not None and ratio(closest) == 0:
-        out += wrap("  every difference is exactly 0", width)
-    elif closest is not None:
-        a, ref = closest.backends
-        where = entry_name(report, closest.quantity, closest.worst_index)
-        gap = abs(closest.worst_values[0] - closest.worst_values[1])
-        # the difference nearest its allowed error, not the largest |a − ref| (which may
-        # sit where much more is allowed): what came closest to failing
-        out += wrap(
-            f"  closest to its tolerance: {where}, {gap:.3g} ({a} vs {ref}), "
-            f"allowed {closest.allowed:.3g}",
-            width,
-            "    ",
-        )
-    out += _references(report, width)
+def _pass_tail(report: Report, width: int) -> list[Text]:
+    """After a pass's tables: the references, the laws, what more there is to see."""
+    out = _references(report, width)
     if report.laws:
         names = list(dict.fromkeys(law.law for law in report.laws))
         # "; " between laws: their formulas use "·" themselves (Jᵀ·∂L/∂s)
-        out += wrap("  laws hold on every backend: " + "; ".join(names), width, "    ")
+        on = words.join(list(dict.fromkeys(law.backend for law in report.laws)))
+        out += wrap(f"  laws hold on {on}: " + "; ".join(names), width, "    ")
     explain = "" if report.explanation is not None else _explain_hint(report)  # given
     more = ["--detail", "--heatmap", "--plot FILE.png", explain]
     out += wrap("  more: " + " · ".join(m for m in more if m), width, "    ", style="dim")
@@ -231,18 +223,16 @@ def _references(report: Report, width: int) -> list[Text]:
 def _explain_hint(report: Report) -> str:
     hints = {
         "softmax": "--explain 'J[0,1]'",
-        "layer": "--explain 'W[0,0]'",
-        "graph": f"--explain {first_input(report)}",
+        "layer": "--explain 'dW[0,0]'",
+        "graph": f"--explain {first_input(report)}.grad",
         "check": _check_hint(report),
     }
     return hints.get(report.command, "")
 
 
 def _check_hint(report: Report) -> str:
-    """An entry check --explain takes as typed: its first quantity's first entry."""
+    """An entry check --explain takes as printed: the first quantity's first entry."""
     c = report.comparisons[0] if report.comparisons else None
     if c is None or not c.shape:
         return ""
-    base = split_trial(c.quantity)[1]
-    name = SHORT.get((report.command, base), base.partition(".")[0])
-    return f"--explain '{name}[{','.join('0' * len(c.shape))}]'"
+    return f"--explain '{c.key.name}[{','.join('0' * len(c.shape))}]'"

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 from rich.text import Text
 
+from gradcli.keys import Entry, Key
 from gradcli.render import findings
-from gradcli.render.findings import split_trial
 from gradcli.render.grid import fit_columns, index_column, lines, matrix_columns, rows_shown
 from gradcli.report import Report
 
@@ -18,16 +18,21 @@ FORMULAS = {
     ("softmax", "jacobian"): "J_ij = s_i(δ_ij − s_j)",
     ("softmax", "softmax"): "s_i = exp(z_i/T) / Σ_k exp(z_k/T)",
 }
-SHORT = {("softmax", "jacobian"): "J", ("softmax", "softmax"): "s", ("check", "jacobian"): "J"}
 
 
-def label_of(report: Report, quantity: str) -> str:
-    label = report.labels.get(quantity, quantity)
-    formula = FORMULAS.get((report.command, quantity))
+def label_of(report: Report, quantity: str | Key) -> str:
+    """The quantity's one name (str(key)), then what it is when the command says so:
+    "dW: ∂L/∂W = (∂L/∂z)ᵀ·x", "vjp.W in trial 2"."""
+    key = quantity if isinstance(quantity, Key) else report.key(quantity)
+    name = str(key)
+    label = report.labels.get(key.id, "")
+    if label and label != key.name:
+        name = label if label.startswith(f"{key.name} = ") else f"{name}: {label}"
+    formula = FORMULAS.get((report.command, key.id))
     temperature = report.inputs.get("temperature", 1.0) if report.command == "softmax" else 1
-    if formula and quantity == "jacobian" and temperature != 1:
+    if formula and key.id == "jacobian" and temperature != 1:
         formula = formula.replace("s_i(δ_ij − s_j)", "s_i(δ_ij − s_j)/T")
-    return f"{label}: {formula}" if formula and formula not in label else label
+    return f"{name}: {formula}" if formula and formula not in name else name
 
 
 def shape_text(array: Any) -> str:
@@ -79,10 +84,4 @@ def first_input(report: Report) -> str:
 
 
 def entry_name(report: Report, quantity: str, index: tuple[int, ...]) -> str:
-    trial, base = split_trial(quantity)
-    kind, _, variable = base.partition(".")
-    if report.command == "graph" and variable:
-        base = f"{variable}.grad" if kind == "grads" else variable
-    name = SHORT.get((report.command, base), base)
-    where = f"{name}[{','.join(map(str, index))}]" if index else name
-    return f"{where} in trial {trial}" if trial is not None else where
+    return str(Entry(report.key(quantity), index))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 
 import numpy as np
@@ -11,12 +12,31 @@ from gradcli.errors import InputError
 from gradcli.report import Explanation, Report, Term
 
 
+ALIASES = {"J": "jacobian"}  # the printed name of a one-input, one-output Jacobian
+
+
 def entry_index(report: Report, text: str) -> tuple[int, ...]:
-    """The index of check's --explain ENTRY ('J[0,1]', 'vjp[2]')."""
-    _, index = parse_target(text, [text.partition("[")[0].strip()])
+    """The index of check's --explain ENTRY ('jacobian[0,1]', 'vjp.W[2,0]')."""
+    return _target(report, text)[1]
+
+
+def _target(report: Report, text: str) -> tuple[str, tuple[int, ...]]:
+    """(the quantity's printed name, the index) of an entry as the view prints it:
+    every name a table, the verdict or the JSON shows is taken ("vjp.W[0,1]"); another
+    is refused with the names there are, the closest first ("did you mean")."""
+    names = list(dict.fromkeys(c.key.name for c in report.comparisons))
+    typed = text.split(" in trial ")[0].strip()  # "vjp.W[0,1] in trial 2", as printed
+    base, bracket, rest = typed.partition("[")
+    base = ALIASES.get(base.strip(), base.strip()) if base.strip() not in names else base.strip()
+    if base not in names:
+        close = difflib.get_close_matches(base, names, n=1, cutoff=0.3)
+        hint = f"did you mean {close[0]}[…]? " if close else ""
+        raise InputError(f"--explain {text!r}: {hint}the quantities are {', '.join(names)}")
+    _, index = parse_target(f"x{bracket}{rest}", ["x"])
     if index is None:
-        raise InputError(f"--explain {text!r}: give an entry, such as J[0,1] or vjp[0]")
-    return tuple(index)
+        example = f"{names[0]}[{','.join('0' * len(report.comparisons[0].shape))}]"
+        raise InputError(f"--explain {text!r}: give an entry, such as {example}")
+    return base, tuple(index)
 
 
 def explain_check(
@@ -24,9 +44,8 @@ def explain_check(
 ) -> Explanation:
     """check --explain 'J[i,j]' (or 'vjp[i]', 'grad[i]'): the entry in every trial, yours
     beside each reference, and fd's one-sided slopes there (`slopes`, by quantity)."""
-    quantities = list(dict.fromkeys(c.quantity for c in report.comparisons))
-    base = quantities[0].partition(".")[2] if quantities else ""
-    index = entry_index(report, text)
+    base, index = _target(report, text)
+    quantities = list(dict.fromkeys(c.quantity for c in report.comparisons if c.key.name == base))
     lines = [f"{base}{list(index)} in each trial, yours beside the references"]
     terms: list[Term] = []
     yours = report.results.get("yours")
@@ -38,7 +57,7 @@ def explain_check(
         ):
             raise InputError(f"--explain {text!r}: {base} has shape {np.shape(first)}")
         values = ", ".join(f"{n} {float(a[index]):.9g}" for n, a in arrays.items())
-        lines.append(f"  {quantity.partition('.')[0]}: {values}")
+        lines.append(f"  trial {report.key(quantity).trial}: {values}")
         kinked = False
         for kink in report.kinks:  # a kink here: the derivative is an interval
             if kink.quantity == quantity and tuple(kink.index) == tuple(index):

@@ -16,6 +16,8 @@ The user's code is untrusted (check_guard): its prints go to stderr for the whol
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -33,7 +35,10 @@ from gradcli.commands.check.plan import plan
 from gradcli.commands.check.signature import accepted
 from gradcli.commands.check.subject import Subject
 from gradcli.errors import InputError
-from gradcli.report import Array, BackendResult, Report, Verdict
+from gradcli.findings import Differs, Failure, RuleName
+from gradcli.keys import Key
+from gradcli.render import shown
+from gradcli.report import Array, BackendResult, Comparison, LawCheck, Report
 from gradcli.spec import CheckSpec
 
 MAX_FULL_FD_CALLS = 4_000  # full fd calls the forward twice per input element
@@ -69,6 +74,7 @@ def _run(spec: CheckSpec) -> Report:
     views: dict[str, tuple[int, int]] = {}
     numerical: list[core.NumericalReference] = []
     magnitudes: dict[str, Array] = {}
+    keys: dict[str, Key] = {}
     directional = False
     cotangents: list[Array] = []  # g of each trial in vjp modes, to reproduce a failure
     for t, trial in enumerate(trials, start=spec.first_trial):  # --trial K keeps K's draws
@@ -90,13 +96,15 @@ def _run(spec: CheckSpec) -> Report:
             views.update(done.views)
             numerical.extend(done.references)
             magnitudes.update(done.magnitudes)
+            keys.update(done.keys)
         if library is not None:
             for side, who in (("yours", subject), ("against", library)):
                 values = check_backends.user_values(who, trial) if side == "yours" else trial.values
                 for o, y in enumerate(_outputs(who, values, side)):
-                    name = f"trial{t}.forward" + (f".out{o}" if len(trial.outputs) > 1 else "")
-                    arrays[side][name] = y
-                    views[name] = (1, y.size)
+                    k = Key("forward", t, o if len(trial.outputs) > 1 else None)
+                    keys[k.id] = k
+                    arrays[side][k.id] = y
+                    views[k.id] = (1, y.size)
     notes = check_report.notes(spec, subject, references, use_torch, directional)
     methods = {
         "yours": f"your {spec.mode if spec.mode != 'module' else 'module backward'}",
@@ -111,7 +119,13 @@ def _run(spec: CheckSpec) -> Report:
         notes.append(check_report.low_precision_note(options))
     n_terms = 1 if low else max(sum(v.size for v in t.values.values()) for t in trials)
     quantities = [
-        core.Quantity(q, _scale(results, q, trials, views[q], magnitudes.get(q)), n_terms, views[q])
+        core.Quantity(
+            q,
+            _scale(results, keys[q], trials, views[q], magnitudes.get(q)),
+            n_terms,
+            views[q],
+            key=keys[q],
+        )
         for q in arrays["yours"]
     ]
     laws, sections = check_report.taylor(spec, subject, trials)
@@ -121,6 +135,12 @@ def _run(spec: CheckSpec) -> Report:
             title=check_report.title(spec, subject, trials),
             inputs=check_report.inputs(spec, subject, trials),
             notes=tuple(notes),
+            sections=tuple(sections),
+            extra={"cotangents": cotangents} if cotangents else {},
+            keys=tuple(keys.values()),
+            rules=(TaylorDecides(),) if laws else (),
+            describe=check_explain.describe,
+            shown=shown.ADAPTER,
         ),
         results,
         quantities,
@@ -128,14 +148,37 @@ def _run(spec: CheckSpec) -> Report:
         references_=numerical,
         laws=laws,
     )
-    if cotangents:
-        report = dataclasses.replace(report, extra={**report.extra, "cotangents": cotangents})
-    if spec.explain is not None:
+    if spec.explain is not None:  # not part of the verdict: added to the judged Report
         explanation = explain_check(
             report, spec.explain, _one_sided(report, spec.explain, numerical)
         )
         report = dataclasses.replace(report, explanation=explanation)
-    return _explained(report, laws, sections)
+    return report
+
+
+@dataclass(frozen=True)
+class TaylorDecides:
+    """check's declared rule (core.Rule): where only fd differs, every law (the Taylor
+    test of each trial) holds and nothing is non-finite, the Taylor test decides: fd's
+    own error there is beyond its estimate, and the remainder falling as h² says the
+    derivative is right."""
+
+    name: RuleName = "taylor"
+
+    def excuses(
+        self,
+        failures: Sequence[Failure],
+        comparisons: Sequence[Comparison],
+        laws: Sequence[LawCheck],
+    ) -> bool:
+        failing = [c for c in comparisons if not c.ok]
+        return (
+            bool(laws)
+            and all(law.ok for law in laws)
+            and all(isinstance(f, Differs) for f in failures)
+            and bool(failing)
+            and all("fd" in c.backends for c in failing)
+        )
 
 
 def _one_sided(
@@ -199,32 +242,6 @@ def _outputs(who: Subject, values: dict[str, Any], side: str) -> tuple[Array, ..
     return tuple(check_guard.as_array(y, who.label) for y in who.user(values))
 
 
-def _explained(
-    report: Report, laws: tuple[Any, ...], sections: list[tuple[str, tuple[str, ...]]]
-) -> Report:
-    """The patterns of a wrong derivative and its worst entries; the Taylor test's say
-    where only fd differs."""
-    verdict, notes = report.verdict, list(report.notes)
-    patterns = check_explain.patterns(dict(report.results), report.comparisons)
-    if patterns and not verdict.ok:
-        verdict = Verdict(verdict.ok, verdict.summary, (*verdict.details, *patterns))
-    if laws and all(law.ok for law in laws) and not report.non_finite and not verdict.ok:
-        failing = [c for c in report.comparisons if not c.ok]
-        if failing and all("fd" in c.backends for c in failing):
-            notes.append(
-                "fd differs, but only fd, and the Taylor remainder falls as h² in every "
-                f"trial: the Taylor test decides ({verdict.details[0]})"
-            )
-            verdict = Verdict(True, "OK: the Taylor test passes in every trial", ())
-    worst = check_explain.worst_entries(dict(report.results), report.comparisons)
-    return dataclasses.replace(
-        report,
-        verdict=verdict,
-        notes=tuple(notes),
-        sections=(*report.sections, *worst, *sections),
-    )
-
-
 def _trial(subject: Subject, values: dict[str, Array], dtype: str, seed: int) -> Trial:
     """The inputs rounded to the user's dtype (so that every side sees the same values),
     and the forward's float64 outputs there."""
@@ -278,7 +295,7 @@ def _shapes(shapes: list[tuple[int, ...]]) -> str:
 
 def _scale(
     results: dict[str, BackendResult],
-    quantity: str,
+    key: Key,
     trials: list[Trial],
     view: tuple[int, int],
     measured: Array | None,
@@ -288,21 +305,19 @@ def _scale(
     derivative of f at this x; |f| as large as the terms f sums), and at least the
     rounding torch's float32 run measures (`measured`). A Jacobian's is per row (m, 1):
     a saturated output's row is judged on its own size, not on the largest row's."""
-    rows = "jacobian" in quantity.split(".")[1] and view[0] > 1
+    rows = key.quantity == "jacobian" and view[0] > 1
     m = view[0] if rows else 1
     scale = np.zeros((m, 1))
     for backend, result in results.items():
-        if backend == "yours" or quantity not in result.arrays:
+        if backend == "yours" or key.id not in result.arrays:
             continue
-        values = np.abs(result.arrays[quantity]).reshape(m, -1)
+        values = np.abs(result.arrays[key.id]).reshape(m, -1)
         finite = np.where(np.isfinite(values), values, 0.0)
         scale = np.maximum(scale, finite.max(axis=1, keepdims=True))
-    number = int(quantity.split(".", 1)[0].removeprefix("trial"))
+    number = key.trial or 0
     trial = trials[number if len(trials) > number else -1]  # --trial K: trials == [trial K]
     sizes = trial.magnitudes or tuple(np.abs(y) for y in trial.outputs)
-    output = next(
-        (int(p[3:]) for p in quantity.split(".") if p[:3] == "out" and p[3:].isdigit()), 0
-    )
+    output = key.output or 0
     with np.errstate(all="ignore"):
         reach = max(1.0, *(float(np.abs(x).max()) for x in trial.values.values()))
         if rows:

@@ -15,6 +15,7 @@ from gradcli.commands.check import backends as sides
 from gradcli.commands.check import references as fd
 from gradcli.commands.check.backends import Trial
 from gradcli.commands.check.subject import Subject
+from gradcli.keys import Key
 
 Array = np.ndarray[Any, Any]
 DIRECTIONS = 8
@@ -38,6 +39,15 @@ class Computed:
     # from its float64 one, in units of float32's ε (the rounding it does, whatever the
     # size of the result: a zero gradient of a sum of large terms, a saturated softmax)
     magnitudes: dict[str, Array] = field(default_factory=dict)  # (m, 1) for a Jacobian
+    keys: dict[str, Key] = field(default_factory=dict)  # id -> key
+
+    def name(
+        self, trial: int, quantity: str, subject: Subject, input_: str, output: int | None = None
+    ) -> str:
+        """Where the quantity's array is stored (its key's id); the key is kept."""
+        k = key(trial, quantity, subject, input_, output)
+        self.keys[k.id] = k
+        return k.id
 
 
 def draws(seed: int, subject: Subject, trial: Trial, index: int) -> Draws:
@@ -51,28 +61,28 @@ def draws(seed: int, subject: Subject, trial: Trial, index: int) -> Draws:
     return Draws(cotangents, u, v)
 
 
-def key(quantity: str, subject: Subject, name: str, output: int | None = None) -> str:
+def key(
+    trial: int, quantity: str, subject: Subject, name: str, output: int | None = None
+) -> Key:
     """ "vjp" for one input, "vjp.W" for several; "jacobian.out1.W" for several outputs."""
-    text = quantity if output is None else f"{quantity}.out{output}"
-    return text if len(subject.names) == 1 else f"{text}.{name}"
+    return Key(quantity, trial, output, None if len(subject.names) == 1 else name)
 
 
 def compute(
     spec: Any, subject: Subject, backend: str, trial: Trial, index: int, full: bool, drawn: Draws
 ) -> Computed:
     out = Computed()
-    prefix = f"trial{index}."
     if not full:
-        _directional(spec, subject, backend, trial, drawn, prefix, out)
+        _directional(spec, subject, backend, trial, drawn, index, out)
     elif spec.mode == "jacobian":
         several = len(trial.outputs) > 1
         for o, y in enumerate(trial.outputs):
             for n in subject.names:
-                name = prefix + key("jacobian", subject, n, o if several else None)
+                name = out.name(index, "jacobian", subject, n, o if several else None)
                 out.views[name] = (y.size, trial.values[n].size)
         if backend == "fd":
             for o, n in [(o, n) for o in range(len(trial.outputs)) for n in subject.names]:
-                name = prefix + key("jacobian", subject, n, o if several else None)
+                name = out.name(index, "jacobian", subject, n, o if several else None)
                 out.arrays[name], ref = fd.jacobian(subject, trial, o, n, name, f"trial{index}:{n}")
                 out.references.append(ref)
         else:
@@ -82,11 +92,11 @@ def compute(
                 else sides.torch_jacobian(subject, trial)
             )
             for (o, n), block in blocks.items():
-                out.arrays[prefix + key("jacobian", subject, n, o if several else None)] = block
+                out.arrays[out.name(index, "jacobian", subject, n, o if several else None)] = block
             if backend == "torch":
                 low = _in_float32(lambda: sides.torch_jacobian(subject, trial, "float32"))
                 for (o, n), block in (low or {}).items():
-                    name = prefix + key("jacobian", subject, n, o if several else None)
+                    name = out.name(index, "jacobian", subject, n, o if several else None)
                     out.magnitudes[name] = _magnitude(block, out.arrays[name], rows=True)
     else:
         quantity = {"grad": "grad"}.get(spec.mode, "hvp" if spec.second == "hvp" else "vjp")
@@ -96,10 +106,10 @@ def compute(
             else drawn.cotangents
         )
         for n in subject.names:
-            out.views[prefix + key(quantity, subject, n)] = (1, trial.values[n].size)
+            out.views[out.name(index, quantity, subject, n)] = (1, trial.values[n].size)
         if backend == "fd":
             for n in subject.names:
-                name = prefix + key(quantity, subject, n)
+                name = out.name(index, quantity, subject, n)
                 out.arrays[name], ref = fd.vjp(
                     subject, trial, n, cotangents, name, f"trial{index}:{n}"
                 )
@@ -112,11 +122,11 @@ def compute(
             else:
                 grads = sides.torch_vjp(subject, trial, cotangents)
             for n, g in grads.items():
-                out.arrays[prefix + key(quantity, subject, n)] = g
+                out.arrays[out.name(index, quantity, subject, n)] = g
             if backend == "torch":
                 low = _in_float32(lambda: sides.torch_vjp(subject, trial, cotangents, "float32"))
                 for n, g in (low or {}).items():
-                    name = prefix + key(quantity, subject, n)
+                    name = out.name(index, quantity, subject, n)
                     out.magnitudes[name] = _magnitude(g, out.arrays[name], rows=False)
     return out
 
@@ -127,17 +137,17 @@ def _directional(
     backend: str,
     trial: Trial,
     drawn: Draws,
-    prefix: str,
+    index: int,
     out: Computed,
 ) -> None:
     """vᵀJu per input along DIRECTIONS random (u, v): yours and torch from their Jᵀv (or
     your Jacobian, or your elementwise derivative), fd as a reference."""
     u, v = drawn.u, drawn.v
     for n in subject.names:
-        out.views[prefix + key("vᵀJu", subject, n)] = (1, DIRECTIONS)
+        out.views[out.name(index, "vᵀJu", subject, n)] = (1, DIRECTIONS)
     if backend == "fd":
         for n in subject.names:
-            name = prefix + key("vᵀJu", subject, n)
+            name = out.name(index, "vᵀJu", subject, n)
             out.arrays[name], ref = fd.directional(subject, trial, n, u[n], v, name, name)
             out.references.append(ref)
         return
@@ -165,7 +175,7 @@ def _directional(
             for n in subject.names:
                 values[n].append(float(np.sum(grads[n] * u[n][k])))
     for n in subject.names:
-        out.arrays[prefix + key("vᵀJu", subject, n)] = np.array(values[n])
+        out.arrays[out.name(index, "vᵀJu", subject, n)] = np.array(values[n])
 
 
 def _in_float32(compute: Any) -> Any:

@@ -23,6 +23,8 @@ from gradcli.commands.graph import shapes as graph_shapes
 from gradcli.commands.graph import text as graph_text
 from gradcli.commands.graph.shapes import node_shapes
 from gradcli.errors import InputError
+from gradcli.keys import Key
+from gradcli.render import shown
 from gradcli.report import Array, BackendResult, Report
 from gradcli.spec import GraphSpec, Program
 
@@ -133,6 +135,11 @@ def run(spec: GraphSpec) -> Report:
         largest = float(np.abs(v).reshape(len(v), -1).sum(axis=1).max())
         scales[directional_fd.projected_name(q)] = scales[q] * largest
     n_terms = max([1, *(n for s in shapes for n in s)])
+    keys = {
+        k.id: k
+        for n in program.variables
+        for k in (Key("values", input=n), Key("grads", input=n), Key("grads", input=n, projected=True))
+    }
     notes = [f"{name} does not reach the loss: its gradient is zero" for name in unreached]
     notes += graph_text.first_non_finite(program, results)
     if directional:
@@ -162,10 +169,8 @@ def run(spec: GraphSpec) -> Report:
                 *graph_text.path_sections(paths, results),
             ),
             extra={"graph": graph[1], "paths": paths},
-            labels={
-                **{f"values.{n}": f"{n} (value)" for n in program.variables},
-                **{f"grads.{n}": f"∂L/∂{n} = {n}.grad" for n in program.variables},
-            },
+            labels={f"grads.{n}": f"∂L/∂{n}" for n in program.variables},
+            shown=shown.ADAPTER,
         ),
         results,
         [
@@ -174,6 +179,7 @@ def run(spec: GraphSpec) -> Report:
                 scale,
                 n_terms,
                 rounding=(lambda q=q: noise()[q]) if measurable else None,  # type: ignore[misc]
+                key=keys[q],
             )
             for q, scale in scales.items()
         ],

@@ -9,6 +9,7 @@ with ∂s_k/∂z_i = s_i(1 − s_i) when k = i and −s_k s_i when k ≠ i.
 
 from __future__ import annotations
 
+import difflib
 import re
 
 import numpy as np
@@ -17,7 +18,7 @@ from gradcli.errors import InputError
 from gradcli.report import Array, BackendResult, Explanation, Term
 from gradcli.spec import LayerSpec
 
-TARGET = re.compile(r"\s*([Wbx])\s*\[\s*(\d+)\s*(?:,\s*(\d+)\s*)?\]\s*\Z")
+TARGET = re.compile(r"\s*d?([Wbx])\s*\[\s*(\d+)\s*(?:,\s*(\d+)\s*)?\]\s*\Z")
 ROWS_SHOWN = 4  # a batch with more rows shows each row's subtotal, not its terms
 TERMS_SHOWN = 12  # per row; the rest are summed in one line
 MAX_TERMS = 4096  # kept in the JSON
@@ -26,8 +27,13 @@ MAX_TERMS = 4096  # kept in the JSON
 def parse_target(text: str, spec: LayerSpec) -> tuple[str, int | None, int, int | None]:
     """(name, row, first index, second index) from 'W[i,j]', 'b[i]', 'x[j]' or 'x[r,j]'."""
     match = TARGET.match(text)
-    if not match:
-        raise InputError(f"--explain {text!r}: write W[i,j], b[i], x[j] or x[r,j] (for a batch)")
+    if not match:  # dW[i,j] as the view prints it, or W[i,j]
+        names = ["dW", "db", "dx"]
+        close = difflib.get_close_matches(text.partition("[")[0].strip(), names, n=1, cutoff=0.3)
+        hint = f"did you mean {close[0]}[…]? " if close else ""
+        raise InputError(
+            f"--explain {text!r}: {hint}write dW[i,j], db[i], dx[j] or dx[r,j] (for a batch)"
+        )
     name, first, second = match.group(1), int(match.group(2)), match.group(3)
     out_features, in_features = spec.w.shape
     batched = spec.x.ndim == 2

@@ -17,15 +17,19 @@ from gradcli.backends import analytic
 from gradcli.commands.layer import explain as explainer
 from gradcli.commands.layer import fd as layer_fd
 from gradcli.commands.layer.inputs import validate
+from gradcli.keys import Key
 from gradcli.laws import equal_law, sum_law
+from gradcli.render import shown
 from gradcli.report import Array, BackendResult, LawCheck, Report, Tolerance
 from gradcli.spec import LayerSpec, LossSpec
 
 QUANTITIES = ("z", "s", "loss", "dL_ds", "dL_dz", "dW", "db", "dx")
+# every quantity's key, and its projection along random directions (directional fd)
+KEYS = {k.id: k for q in QUANTITIES for k in (Key(q), Key(q, projected=True))}
 LABELS = {
     "z": "z = W·x + b",
     "s": "s = softmax(z)",
-    "loss": "loss L",
+    "loss": "L",
     "dL_ds": "∂L/∂s",
     "dL_dz": "∂L/∂z = Jᵀ·∂L/∂s",
     "dW": "∂L/∂W = (∂L/∂z)ᵀ·x",
@@ -83,6 +87,7 @@ def run(spec: LayerSpec) -> Report:
             inputs=_inputs(spec),
             notes=tuple(notes),
             labels=LABELS,
+            shown=shown.ADAPTER,
             explanation=explainer.explain(spec, explained) if spec.explain else None,
         ),
         results,
@@ -91,8 +96,9 @@ def run(spec: LayerSpec) -> Report:
                 q,
                 scale,
                 n_terms,
-                condition=condition if q.split("·")[0] in after_softmax else 0.0,
+                condition=condition if KEYS[q].quantity in after_softmax else 0.0,
                 floor_scale=floor_scale,
+                key=KEYS[q],
             )
             for q, scale in scales.items()
         ],

@@ -12,6 +12,8 @@ import numpy as np
 from gradcli import compare, core, limits, prefault, references
 from gradcli.backends import analytic, finite_diff
 from gradcli.errors import InputError
+from gradcli.keys import Key
+from gradcli.render import shown
 from gradcli.inputs import check_fits_dtype
 from gradcli.laws import sum_law, symmetry_law
 from gradcli.report import BackendResult, LawCheck, Report
@@ -90,9 +92,14 @@ def run(spec: SoftmaxSpec, allocate: limits.Allocate = limits.in_memory) -> Repo
     # with every small off-diagonal term missing pass).
     s64 = analytic.softmax(z.astype(np.float64), t)
     quantities = [
-        core.Quantity("softmax", 1.0, z.size),
+        core.Quantity("softmax", 1.0, z.size, key=Key("softmax", symbol="s")),
         core.Quantity(
-            "jacobian", (s64 / t)[:, np.newaxis], z.size, (z.size, z.size), floor_scale=1 / t
+            "jacobian",
+            (s64 / t)[:, np.newaxis],
+            z.size,
+            (z.size, z.size),
+            floor_scale=1 / t,
+            key=Key("jacobian", symbol="J"),
         ),
     ]
     title = f"s = softmax(z / T) of {spec.z.size} logits, T = {spec.temperature:g}, {options.dtype}"
@@ -102,6 +109,7 @@ def run(spec: SoftmaxSpec, allocate: limits.Allocate = limits.in_memory) -> Repo
             title=title,
             inputs={"z": spec.z, "temperature": spec.temperature, "dtype": options.dtype},
             labels=LABELS,
+            shown=shown.ADAPTER,
         ),
         results,
         quantities,
