@@ -71,6 +71,8 @@ def differs(comparisons: Sequence[Comparison]) -> list[Differs]:
         expected = next(
             (n for n in EXPECTED_FIRST if n in names and n != odd), failed[0].backends[1]
         )
+        if odd is None and len(names) == 2:  # two backends: the reference is expected
+            expected = failed[0].backends[1]
         side = odd
         if side is None:
             with_expected = [c for c in failed if expected in c.backends]

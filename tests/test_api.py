@@ -55,14 +55,17 @@ def test_bad_input_raises_input_error_with_the_cli_message():
 def test_repr_rich_and_jupyter():
     report = gradcli.softmax([3, 1, -3], backends=["numpy", "fd"])
     assert repr(report) == (
-        "<gradcli Report softmax: OK: numpy and fd agree on softmax and jacobian within "
+        "<gradcli Report softmax: OK: numpy and fd agree on s and J within "
         "tolerance; every law holds>"
     )
     from rich.console import Console
 
     console = Console(record=True, width=100, color_system=None, file=io.StringIO())
     console.print(report)
-    assert "Jacobian ∂s_i/∂z_j" in console.export_text()
+    text = console.export_text()  # the default view, verdict first (not --detail's tables)
+    assert text.startswith("OK: numpy and fd (finite differences) agree on s and J")
+    assert "Jacobian ∂s_i/∂z_j" in text
+    assert "Differences (the second backend is the reference)" not in text
     html = report._repr_html_()
     assert html.startswith("<!DOCTYPE html>")
     assert "0.878878" in html
@@ -76,16 +79,17 @@ def test_assert_backends_agree_passes_and_fails_readably(monkeypatch):
     with pytest.raises(AssertionError) as info:
         assert_backends_agree(gradcli.softmax([3, 1, -3]))
     message = str(info.value)
-    assert message.startswith("DISAGREE: jacobian: torch and fd agree, numpy differs")
-    assert "jacobian numpy vs fd: worst at [1, 0]: numpy 0.0 vs fd -0.104536622" in message
-    assert "6 of 9 out of tolerance" in message
+    assert message.startswith("DISAGREE: J: torch and fd agree, numpy differs in 6 of 9 entries")
+    assert "worst, furthest beyond its allowed error: J[1,0]: numpy 0 vs torch -0.104537" in message
 
 
 def test_quiet_prints_only_the_verdict():
     result = CliRunner().invoke(cli, ["softmax", "3", "1", "-3", "--quiet"])
     assert result.exit_code == 0
     assert result.stdout == (
-        "OK: numpy, torch and fd agree on softmax and jacobian within tolerance; every law holds\n"
+        "OK: numpy, torch and fd agree on s and J within tolerance; every law holds; "
+        "worst, closest to its allowed error: J[1,2]: numpy -0.00025912038 vs fd "
+        "-0.000259120379, allowed ±1.2e-11; max abs difference 1.31e-11, max rel 2.71e-09\n"
     )
     both = CliRunner().invoke(cli, ["layer", "--quiet", "--json"])
     assert both.exit_code == 2

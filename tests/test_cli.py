@@ -40,13 +40,13 @@ def test_tables_show_values_and_the_verdict():
     assert "0.00217852" in out
     assert "Jacobian ∂s_i/∂z_j" in out
     assert "backends: numpy (analytic formulas), torch (autograd), fd (central differences)" in out
-    assert "OK: numpy, torch and fd agree on softmax and jacobian within tolerance" in out
+    assert out.startswith("OK: numpy, torch and fd (finite differences) agree on s and J within")
     assert result.stderr == ""
 
 
 def test_json_document():
     doc = softmax_json("3", "1", "-3")
-    assert doc["schema_version"] == 2
+    assert doc["schema_version"] == 3
     assert doc["command"] == "softmax"
     assert doc["inputs"] == {"z": [3.0, 1.0, -3.0], "temperature": 1.0, "dtype": "float64"}
     assert set(doc["results"]) == {"numpy", "torch", "fd"}
@@ -147,7 +147,7 @@ def test_disagreement_exits_1_and_names_the_odd_one_out(monkeypatch):
     )
     result = invoke("softmax", "3", "1", "-3", "--detail")
     assert result.exit_code == 1
-    assert "DISAGREE: jacobian: torch and fd agree, numpy differs" in result.stdout
+    assert result.stdout.startswith("DISAGREE: J: torch and fd (finite differences) agree, numpy")
     assert "FAIL" in result.stdout
     doc = json.loads(invoke("softmax", "3", "1", "-3", "--json").stdout)
     assert doc["ok"] is False

@@ -122,7 +122,7 @@ def test_check_explains_an_entry_in_every_trial(monkeypatch):
     slopes = [line for line in ex["lines"] if line.startswith("    one-sided slopes (fd): ")]
     for trial, line, sides in zip(range(2), trials, slopes, strict=True):
         s = softmax(doc["inputs"]["x"][trial])
-        assert line.startswith(f"  trial{trial}: yours 0, torch ")
+        assert line.startswith(f"  trial {trial}: yours 0, torch ")
         torch_value = float(line.split("torch ")[1].split(",")[0])
         assert torch_value == pytest.approx(-s[0] * s[1], rel=1e-8)
         left, right = (float(w.rstrip(",")) for w in sides.split()[4::2])  # left L, right R

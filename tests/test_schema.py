@@ -115,7 +115,7 @@ def test_kinks_and_references_are_in_the_document():
     assert kink["right"] == pytest.approx(1.0)
     (ref,) = doc["references"]
     assert ref["columns"]["richardson"] == 3
-    assert doc["schema_version"] == 2
+    assert doc["schema_version"] == 3
 
 
 def test_an_infinite_derivative_is_valid_json():

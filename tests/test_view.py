@@ -42,7 +42,9 @@ def view(*args: str, width: int = 80) -> tuple[int, str]:
 
 @pytest.mark.parametrize(
     ("args", "status", "most"),
-    [(SOFTMAX, 0, 16), (LAYER, 0, 30), (GRAPH_RUN, 0, 40), (FAILING_CHECK, 1, 30)],
+    # #19: the verdict and its worst entry (with max abs and max rel) open every view;
+    # graph shows every variable's gradient as numbers, not only ranges
+    [(SOFTMAX, 0, 16), (LAYER, 0, 30), (GRAPH_RUN, 0, 52), (FAILING_CHECK, 1, 32)],
     ids=["softmax", "layer", "graph", "check"],
 )
 @pytest.mark.parametrize("width", [80, 120])
@@ -58,11 +60,18 @@ def test_the_view_fits_its_line_budget_and_the_terminal(args, status, most, widt
 def test_a_failing_check_says_what_failed_in_its_first_five_lines():
     code, out = view(*FAILING_CHECK)
     assert code == 1
-    head = "\n".join(out.splitlines()[:5])
-    assert head.startswith("DISAGREE: jacobian: yours differs in 60 of 75 entries, 3 of 3 trials")
+    head = " ".join(" ".join(out.splitlines()[:5]).split())  # the words, unwrapped
+    assert head.startswith(
+        "DISAGREE: J: torch and fd (finite differences) agree, yours differs in 60 of 75 "
+        "entries, 3 of 3 trials"
+    )
     assert "pattern: diagonal right, off-diagonal entries wrong" in head
     # the worst entry against the expected value, where the missing cross term is −s_i·s_j
-    found = re.search(r"worst: J\[(\d),(\d)\] in trial (\d): yours 0, torch (-0\.\d+)", head)
+    found = re.search(
+        r"worst \(furthest beyond its allowed error\): J\[(\d),(\d)\] in trial (\d): "
+        r"yours 0 vs torch (-0\.\d+)",
+        head,
+    )
     assert found is not None, head
     i, j, trial = (int(found.group(k)) for k in (1, 2, 3))
     x = json.loads(view(*FAILING_CHECK, "--json")[1])["inputs"]["x"][trial]
@@ -100,10 +109,13 @@ def test_a_vjp_failure_records_its_cotangent():
 def test_quiet_keeps_the_counts_and_the_pattern():
     code, out = view(*FAILING_CHECK, "--quiet")
     assert code == 1
-    assert out == (
-        "DISAGREE: jacobian: yours differs in 60 of 75 entries, 3 of 3 trials; "
-        "pattern: diagonal right, off-diagonal entries wrong\n"
+    worst = json.loads(view(*FAILING_CHECK, "--json")[1])["worst"]
+    assert out.startswith(
+        "DISAGREE: J: torch and fd agree, yours differs in 60 of 75 entries, 3 of 3 trials; "
+        "pattern: diagonal right, off-diagonal entries wrong; worst (furthest beyond its "
+        f"allowed error): {worst['name']}: yours 0 vs torch "
     )
+    assert out.count("\n") == 1
 
 
 def test_detail_keeps_every_table():
@@ -122,39 +134,47 @@ def test_an_agreeing_result_is_shown_once():
 
 def test_softmax_at_80_columns():
     assert view(*SOFTMAX)[1] == snapshot("""\
+OK: numpy, torch and fd (finite differences) agree on s and J within tolerance;
+  every law holds
+  worst (closest to its allowed error): J[1,2]: numpy -0.00025912038 vs fd
+    -0.000259120379, allowed ±1.2e-11; max abs diff 1.31e-11, max rel diff
+    2.71e-09
 s = softmax(z / T) of 3 logits, T = 1, float64
-                       Jacobian ∂s_i/∂z_j: J_ij = s_i(δ_ij − s_j)   (3×3)
+                       J: Jacobian ∂s_i/∂z_j: J_ij = s_i(δ_ij − s_j)   (3×3)
 i  z_i         s_i  │  i\\j            0            1            2
 0    3    0.878878  │    0     0.106451    -0.104537  -0.00191466
 1    1    0.118943  │    1    -0.104537     0.104796  -0.00025912
 2   -3  0.00217852  │    2  -0.00191466  -0.00025912   0.00217378
-OK: numpy, torch and fd agree on softmax and jacobian within tolerance; every
-  law holds
-  closest to its tolerance: J[1,2], 7.01e-13 (numpy vs fd), allowed 1.2e-11
   references: fd: J by central differences over 3 inputs, error ≤ 2.6e-10
-  laws hold on every backend: s sums to 1; rows of J sum to 0; J symmetric
+  laws hold on numpy, torch and fd: s sums to 1; rows of J sum to 0; J symmetric
   more: --detail · --heatmap · --plot FILE.png · --explain 'J[0,1]'
 """)
 
 
 def test_softmax_at_120_columns():
     assert view(*SOFTMAX, width=120)[1] == snapshot("""\
+OK: numpy, torch and fd (finite differences) agree on s and J within tolerance; every law holds
+  worst (closest to its allowed error): J[1,2]: numpy -0.00025912038 vs fd -0.000259120379, allowed ±1.2e-11; max abs
+    diff 1.31e-11, max rel diff 2.71e-09
 s = softmax(z / T) of 3 logits, T = 1, float64
-                       Jacobian ∂s_i/∂z_j: J_ij = s_i(δ_ij − s_j)   (3×3)
+                       J: Jacobian ∂s_i/∂z_j: J_ij = s_i(δ_ij − s_j)   (3×3)
 i  z_i         s_i  │  i\\j            0            1            2
 0    3    0.878878  │    0     0.106451    -0.104537  -0.00191466
 1    1    0.118943  │    1    -0.104537     0.104796  -0.00025912
 2   -3  0.00217852  │    2  -0.00191466  -0.00025912   0.00217378
-OK: numpy, torch and fd agree on softmax and jacobian within tolerance; every law holds
-  closest to its tolerance: J[1,2], 7.01e-13 (numpy vs fd), allowed 1.2e-11
   references: fd: J by central differences over 3 inputs, error ≤ 2.6e-10
-  laws hold on every backend: s sums to 1; rows of J sum to 0; J symmetric
+  laws hold on numpy, torch and fd: s sums to 1; rows of J sum to 0; J symmetric
   more: --detail · --heatmap · --plot FILE.png · --explain 'J[0,1]'
 """)
 
 
 def test_layer_at_80_columns():
     assert view(*LAYER)[1] == snapshot("""\
+OK: numpy, torch and fd (finite differences) agree on z, s, loss, dL_ds, dL_dz,
+  dW, db and dx within tolerance; every law holds
+  worst (closest to its allowed error): dx[1]: numpy 0.141946064875 vs fd
+    0.141946064925, allowed ±6.7e-10; max abs diff 4.99e-11, max rel diff
+    6.46e-10
 layer z = W·x + b, s = softmax(z), L = cross-entropy to class 0
 3 → 3, seed 42, float64
 W i\\j          0           1          2         b_i
@@ -162,32 +182,33 @@ W i\\j          0           1          2         b_i
     1   0.227901   -0.468604   0.549201    -0.14919
     2   0.301538    0.330319  -0.429417    0.492786
   x_j  0.0660307     1.12724   0.467509
-loss L = 1.23869
-                               0          1          2
-z = W·x + b            0.0776243  -0.405614   0.684289
-s = softmax(z)          0.289764   0.178721   0.531515
-∂L/∂s                   -3.45109          0          0
-∂L/∂z = Jᵀ·∂L/∂s       -0.710236   0.178721   0.531515
-∂L/∂b = Σ_rows ∂L/∂z   -0.710236   0.178721   0.531515
-∂L/∂x = ∂L/∂z·W       -0.0236714   0.141946  -0.424177
-∂L/∂W = (∂L/∂z)ᵀ·x   (3×3)
+loss: L = 1.23869
+                                   0          1          2
+z = W·x + b                0.0776243  -0.405614   0.684289
+s = softmax(z)              0.289764   0.178721   0.531515
+dL_ds: ∂L/∂s                -3.45109          0          0
+dL_dz: ∂L/∂z = Jᵀ·∂L/∂s    -0.710236   0.178721   0.531515
+db: ∂L/∂b = Σ_rows ∂L/∂z   -0.710236   0.178721   0.531515
+dx: ∂L/∂x = ∂L/∂z·W       -0.0236714   0.141946  -0.424177
+dW: ∂L/∂W = (∂L/∂z)ᵀ·x   (3×3)
 i\\j           0          1          2
   0  -0.0468974  -0.800607  -0.332042
   1   0.0118011   0.201462  0.0835539
   2   0.0350963   0.599145   0.248488
-OK: numpy, torch and fd agree on z, s, loss, dL_ds, dL_dz, dW, db and dx within
-  tolerance; every law holds
-  closest to its tolerance: dx[1], 4.99e-11 (torch vs fd), allowed 6.71e-10
-  references: fd: ∂L/∂s, ∂L/∂z, ∂L/∂W, ∂L/∂b and ∂L/∂x by central differences
-    over 21 inputs in all, error ≤ 3.2e-09
-  laws hold on every backend: s sums to 1; ∂L/∂z sums to 0; fused s − onehot(t)
-    = Jᵀ·∂L/∂s; db = Σ_rows ∂L/∂z; dW = (∂L/∂z)ᵀ·x; dx = ∂L/∂z·W
-  more: --detail · --heatmap · --plot FILE.png · --explain 'W[0,0]'
+  references: fd: dL_ds, dL_dz, dW, db and dx by central differences over 21
+    inputs in all, error ≤ 3.2e-09
+  laws hold on numpy, torch and fd: s sums to 1; ∂L/∂z sums to 0; fused s −
+    onehot(t) = Jᵀ·∂L/∂s; db = Σ_rows ∂L/∂z; dW = (∂L/∂z)ᵀ·x; dx = ∂L/∂z·W
+  more: --detail · --heatmap · --plot FILE.png · --explain 'dW[0,0]'
 """)
 
 
 def test_layer_at_120_columns():
     assert view(*LAYER, width=120)[1] == snapshot("""\
+OK: numpy, torch and fd (finite differences) agree on z, s, loss, dL_ds, dL_dz, dW, db and dx within tolerance; every
+  law holds
+  worst (closest to its allowed error): dx[1]: numpy 0.141946064875 vs fd 0.141946064925, allowed ±6.7e-10; max abs diff
+    4.99e-11, max rel diff 6.46e-10
 layer z = W·x + b, s = softmax(z), L = cross-entropy to class 0
 3 → 3, seed 42, float64
 W i\\j          0           1          2         b_i
@@ -195,40 +216,42 @@ W i\\j          0           1          2         b_i
     1   0.227901   -0.468604   0.549201    -0.14919
     2   0.301538    0.330319  -0.429417    0.492786
   x_j  0.0660307     1.12724   0.467509
-loss L = 1.23869
-                               0          1          2
-z = W·x + b            0.0776243  -0.405614   0.684289
-s = softmax(z)          0.289764   0.178721   0.531515
-∂L/∂s                   -3.45109          0          0
-∂L/∂z = Jᵀ·∂L/∂s       -0.710236   0.178721   0.531515
-∂L/∂b = Σ_rows ∂L/∂z   -0.710236   0.178721   0.531515
-∂L/∂x = ∂L/∂z·W       -0.0236714   0.141946  -0.424177
-∂L/∂W = (∂L/∂z)ᵀ·x   (3×3)
+loss: L = 1.23869
+                                   0          1          2
+z = W·x + b                0.0776243  -0.405614   0.684289
+s = softmax(z)              0.289764   0.178721   0.531515
+dL_ds: ∂L/∂s                -3.45109          0          0
+dL_dz: ∂L/∂z = Jᵀ·∂L/∂s    -0.710236   0.178721   0.531515
+db: ∂L/∂b = Σ_rows ∂L/∂z   -0.710236   0.178721   0.531515
+dx: ∂L/∂x = ∂L/∂z·W       -0.0236714   0.141946  -0.424177
+dW: ∂L/∂W = (∂L/∂z)ᵀ·x   (3×3)
 i\\j           0          1          2
   0  -0.0468974  -0.800607  -0.332042
   1   0.0118011   0.201462  0.0835539
   2   0.0350963   0.599145   0.248488
-OK: numpy, torch and fd agree on z, s, loss, dL_ds, dL_dz, dW, db and dx within tolerance; every law holds
-  closest to its tolerance: dx[1], 4.99e-11 (torch vs fd), allowed 6.71e-10
-  references: fd: ∂L/∂s, ∂L/∂z, ∂L/∂W, ∂L/∂b and ∂L/∂x by central differences over 21 inputs in all, error ≤ 3.2e-09
-  laws hold on every backend: s sums to 1; ∂L/∂z sums to 0; fused s − onehot(t) = Jᵀ·∂L/∂s; db = Σ_rows ∂L/∂z; dW =
-    (∂L/∂z)ᵀ·x; dx = ∂L/∂z·W
-  more: --detail · --heatmap · --plot FILE.png · --explain 'W[0,0]'
+  references: fd: dL_ds, dL_dz, dW, db and dx by central differences over 21 inputs in all, error ≤ 3.2e-09
+  laws hold on numpy, torch and fd: s sums to 1; ∂L/∂z sums to 0; fused s − onehot(t) = Jᵀ·∂L/∂s; db = Σ_rows ∂L/∂z; dW
+    = (∂L/∂z)ᵀ·x; dx = ∂L/∂z·W
+  more: --detail · --heatmap · --plot FILE.png · --explain 'dW[0,0]'
 """)
 
 
 def test_graph_at_80_columns():
     assert view(*GRAPH_RUN)[1] == snapshot("""\
+OK: numpy, torch and fd (finite differences) agree on all 10 quantities within
+  tolerance
+  worst (closest to its allowed error): w.grad[1,6]: numpy 0.625877928 vs fd
+    0.62587793, allowed ±1.4e-08; max abs diff 2.07e-09, max rel diff 3.31e-09
 graph of 3 statements, loss = sum(y), float64
 inputs w, a: torch.rand after torch.manual_seed(42), drawn in float32; computed
   in float64 (--dtype float32 prints what your PyTorch script prints)
-∂L/∂w = w.grad   (4×10)
+w.grad: ∂L/∂w   (4×10)
 i\\j        0        1         2       3        4       5         6  …         9
   0  1.37439  1.19099  0.945761  1.2483  1.02721  0.9939  0.625878  …  0.967572
   1  1.37439  1.19099  0.945761  1.2483  1.02721  0.9939  0.625878  …  0.967572
   2  1.37439  1.19099  0.945761  1.2483  1.02721  0.9939  0.625878  …  0.967572
   3  1.37439  1.19099  0.945761  1.2483  1.02721  0.9939  0.625878  …  0.967572
-∂L/∂a = a.grad   (10×10)
+a.grad: ∂L/∂a   (10×10)
 i\\j           0           1           2           3           4  …           9
   0    0.135375    0.195664    0.117008    0.201676    0.209302  …    0.244314
   1  -0.0450657  -0.0444979  -0.0620793  -0.0191028  -0.0299273  …  -0.0626335
@@ -236,6 +259,23 @@ i\\j           0           1           2           3           4  …           
   3    0.118248    0.172868    0.100009     0.18072    0.186595  …    0.215179
   …           …           …           …           …           …  …           …
   9   -0.208273   -0.261722   -0.224062   -0.218795   -0.246308  …   -0.340264
+b.grad: ∂L/∂b   (1×10)
+i\\j          0         1         2          3          4  …          9
+  0  -0.405865  -0.52471  -0.42017  -0.460559  -0.508276  …  -0.676387
+c.grad: ∂L/∂c   (10×10)
+i\\j        0        1        2        3        4        5        6  …        9
+  0  3.03805  3.03805  3.03805  3.03805  3.03805  3.03805  3.03805  …  3.03805
+  1  2.02521  2.02521  2.02521  2.02521  2.02521  2.02521  2.02521  …  2.02521
+  2   2.4352   2.4352   2.4352   2.4352   2.4352   2.4352   2.4352  …   2.4352
+  3  2.94192  2.94192  2.94192  2.94192  2.94192  2.94192  2.94192  …  2.94192
+  …        …        …        …        …        …        …        …  …        …
+  9  1.10911  1.10911  1.10911  1.10911  1.10911  1.10911  1.10911  …  1.10911
+y.grad: ∂L/∂y   (4×10)
+i\\j  0  1  2  3  4  5  6  7  8  9
+  0  1  1  1  1  1  1  1  1  1  1
+  1  1  1  1  1  1  1  1  1  1  1
+  2  1  1  1  1  1  1  1  1  1  1
+  3  1  1  1  1  1  1  1  1  1  1
 variable  shape  value [min, max]         ∂L/∂· [min, max]
 w         4×10   [0.00616044, 0.959306]   [0.625878, 1.37439]
 a         10×10  [0.00291967, 0.999804]   [-0.496236, 0.291191]
@@ -245,27 +285,27 @@ y         4×10   [0.264973, 0.768379]     1
 program: b = a.sum(dim=0, keepdim=True); c = a / b; y = w @ c
 a.grad sums its 2 uses: a.grad[0,0] = -0.405865 (via b = a.sum(dim=0,
     keepdim=True)) + 0.54124 (via c = a / b) = 0.135375
-OK: numpy, torch and fd agree on all 10 quantities within tolerance
-  closest to its tolerance: w.grad[1,6], 2.07e-09 (numpy vs fd), allowed
-    1.39e-08
   references: fd: w.grad and a.grad by central differences over 140 inputs in
     all, error ≤ 6.6e-09
-  more: --detail · --heatmap · --plot FILE.png · --explain w
+  more: --detail · --heatmap · --plot FILE.png · --explain w.grad
 """)
 
 
 def test_graph_at_120_columns():
     assert view(*GRAPH_RUN, width=120)[1] == snapshot("""\
+OK: numpy, torch and fd (finite differences) agree on all 10 quantities within tolerance
+  worst (closest to its allowed error): w.grad[1,6]: numpy 0.625877928 vs fd 0.62587793, allowed ±1.4e-08; max abs diff
+    2.07e-09, max rel diff 3.31e-09
 graph of 3 statements, loss = sum(y), float64
 inputs w, a: torch.rand after torch.manual_seed(42), drawn in float32; computed in float64 (--dtype float32 prints what
   your PyTorch script prints)
-∂L/∂w = w.grad   (4×10)
+w.grad: ∂L/∂w   (4×10)
 i\\j        0        1         2       3        4       5         6         7       8         9
   0  1.37439  1.19099  0.945761  1.2483  1.02721  0.9939  0.625878  0.836906  0.7891  0.967572
   1  1.37439  1.19099  0.945761  1.2483  1.02721  0.9939  0.625878  0.836906  0.7891  0.967572
   2  1.37439  1.19099  0.945761  1.2483  1.02721  0.9939  0.625878  0.836906  0.7891  0.967572
   3  1.37439  1.19099  0.945761  1.2483  1.02721  0.9939  0.625878  0.836906  0.7891  0.967572
-∂L/∂a = a.grad   (10×10)
+a.grad: ∂L/∂a   (10×10)
 i\\j           0           1           2           3           4           5           6           7  …           9
   0    0.135375    0.195664    0.117008    0.201676    0.209302    0.291191    0.143198    0.187127  …    0.244314
   1  -0.0450657  -0.0444979  -0.0620793  -0.0191028  -0.0299273  -0.0338275  -0.0465874    -0.17169  …  -0.0626335
@@ -273,6 +313,23 @@ i\\j           0           1           2           3           4           5    
   3    0.118248    0.172868    0.100009     0.18072    0.186595    0.260341    0.125184    0.153069  …    0.215179
   …           …           …           …           …           …           …           …           …  …           …
   9   -0.208273   -0.261722   -0.224062   -0.218795   -0.246308   -0.327804   -0.218246   -0.496236  …   -0.340264
+b.grad: ∂L/∂b   (1×10)
+i\\j          0         1         2          3          4          5         6          7          8          9
+  0  -0.405865  -0.52471  -0.42017  -0.460559  -0.508276  -0.683715  -0.42607  -0.889158  -0.451921  -0.676387
+c.grad: ∂L/∂c   (10×10)
+i\\j        0        1        2        3        4        5        6        7        8        9
+  0  3.03805  3.03805  3.03805  3.03805  3.03805  3.03805  3.03805  3.03805  3.03805  3.03805
+  1  2.02521  2.02521  2.02521  2.02521  2.02521  2.02521  2.02521  2.02521  2.02521  2.02521
+  2   2.4352   2.4352   2.4352   2.4352   2.4352   2.4352   2.4352   2.4352   2.4352   2.4352
+  3  2.94192  2.94192  2.94192  2.94192  2.94192  2.94192  2.94192  2.94192  2.94192  2.94192
+  …        …        …        …        …        …        …        …        …        …        …
+  9  1.10911  1.10911  1.10911  1.10911  1.10911  1.10911  1.10911  1.10911  1.10911  1.10911
+y.grad: ∂L/∂y   (4×10)
+i\\j  0  1  2  3  4  5  6  7  8  9
+  0  1  1  1  1  1  1  1  1  1  1
+  1  1  1  1  1  1  1  1  1  1  1
+  2  1  1  1  1  1  1  1  1  1  1
+  3  1  1  1  1  1  1  1  1  1  1
 variable  shape  value [min, max]         ∂L/∂· [min, max]        defined as
 w         4×10   [0.00616044, 0.959306]   [0.625878, 1.37439]     input
 a         10×10  [0.00291967, 0.999804]   [-0.496236, 0.291191]   input
@@ -281,21 +338,22 @@ c         10×10  [0.000898922, 0.277436]  [1.10911, 3.03805]      a / b
 y         4×10   [0.264973, 0.768379]     1                       w @ c
 a.grad sums its 2 uses: a.grad[0,0] = -0.405865 (via b = a.sum(dim=0, keepdim=True)) + 0.54124 (via c = a / b) =
     0.135375
-OK: numpy, torch and fd agree on all 10 quantities within tolerance
-  closest to its tolerance: w.grad[1,6], 2.07e-09 (numpy vs fd), allowed 1.39e-08
   references: fd: w.grad and a.grad by central differences over 140 inputs in all, error ≤ 6.6e-09
-  more: --detail · --heatmap · --plot FILE.png · --explain w
+  more: --detail · --heatmap · --plot FILE.png · --explain w.grad
 """)
 
 
 def test_failing_check_at_80_columns():
     assert view(*FAILING_CHECK)[1] == snapshot("""\
-DISAGREE: jacobian: yours differs in 60 of 75 entries, 3 of 3 trials
-  pattern: diagonal right, off-diagonal entries wrong; torch and fd agree
-  worst: J[3,1] in trial 2: yours 0, torch -0.109347, allowed ±1.1e-10
+DISAGREE: J: torch and fd (finite differences) agree, yours differs in 60 of 75
+    entries, 3 of 3 trials
+  pattern: diagonal right, off-diagonal entries wrong
+  worst (furthest beyond its allowed error): J[3,1] in trial 2: yours 0 vs torch
+    -0.109347, allowed ±1.1e-10; max abs diff 0.109, max rel diff 1
 check softmax_jacobian_no_cross_terms (jacobian) of examples/ops.py:softmax: 3
   trials, x of shape (5,), float64
 x (trial 2) = [-0.623274, 0.041326, -2.32503, -0.218792, -1.24591]
+J in trial 2: yours, expected (torch)
 yours i\\j            0           1            2           3            4
         0     0.156215           0            0           0            0
         1            0    0.234774            0           0            0
@@ -315,7 +373,8 @@ yours − expected  (· within tolerance)
         2      0.00685      0.0133            ·      0.0103      0.00367
         3       0.0563       0.109       0.0103           ·       0.0302
         4       0.0201      0.0392      0.00367      0.0302            ·
-rerun this trial: gradcli check examples/ops.py:softmax --jacobian
+rerun this trial:
+    gradcli check examples/ops.py:softmax --jacobian \\
     softmax_jacobian_no_cross_terms --shape 5 --trial 2
 more: --detail (every backend, pair and tolerance) · --plot FILE.png
 """)
@@ -323,11 +382,13 @@ more: --detail (every backend, pair and tolerance) · --plot FILE.png
 
 def test_failing_check_at_120_columns():
     assert view(*FAILING_CHECK, width=120)[1] == snapshot("""\
-DISAGREE: jacobian: yours differs in 60 of 75 entries, 3 of 3 trials
-  pattern: diagonal right, off-diagonal entries wrong; torch and fd agree
-  worst: J[3,1] in trial 2: yours 0, torch -0.109347, allowed ±1.1e-10
+DISAGREE: J: torch and fd (finite differences) agree, yours differs in 60 of 75 entries, 3 of 3 trials
+  pattern: diagonal right, off-diagonal entries wrong
+  worst (furthest beyond its allowed error): J[3,1] in trial 2: yours 0 vs torch -0.109347, allowed ±1.1e-10; max abs
+    diff 0.109, max rel diff 1
 check softmax_jacobian_no_cross_terms (jacobian) of examples/ops.py:softmax: 3 trials, x of shape (5,), float64
 x (trial 2) = [-0.623274, 0.041326, -2.32503, -0.218792, -1.24591]
+J in trial 2: yours, expected (torch)
 yours i\\j            0           1            2           3            4
         0     0.156215           0            0           0            0
         1            0    0.234774            0           0            0
@@ -415,7 +476,7 @@ def test_equal_looking_worst_values_get_the_digits_that_tell_them_apart(tmp_path
     code, out = view("check", f"{module}:f", "--grad", "df", "--shape", "6", width=120)
     assert code == 1
     worst = out.splitlines()[2]
-    assert worst.lstrip().startswith("worst:")
+    assert worst.lstrip().startswith("worst (furthest beyond its allowed error):")
     words = worst.split()
     numbers = [
         words[words.index("yours") + 1].rstrip(","),
@@ -445,14 +506,14 @@ def test_a_batch_shows_its_matrices_side_by_side_while_they_fit():
     code, out = view("layer", "--batch", "2", "--seed", "1")
     assert code == 0
     lines = out.splitlines()
-    assert len(lines) <= 36  # 47 with one matrix under the other
+    assert len(lines) <= 38  # 49 with one matrix under the other
     assert max(len(line) for line in lines) <= 80
     assert all(line == line.rstrip() for line in lines)
     pairs = [line.split("│") for line in lines if "(2×3)" in line or "(3×3)" in line]
     assert [[p.split("   (")[0].strip() for p in pair] for pair in pairs] == [
         ["z = W·x + b", "s = softmax(z)"],
-        ["∂L/∂s", "∂L/∂z = Jᵀ·∂L/∂s"],
-        ["∂L/∂W = (∂L/∂z)ᵀ·x", "∂L/∂x = ∂L/∂z·W"],
+        ["dL_ds: ∂L/∂s", "dL_dz: ∂L/∂z = Jᵀ·∂L/∂s"],  # the one name, then what it is
+        ["dW: ∂L/∂W = (∂L/∂z)ᵀ·x", "dx: ∂L/∂x = ∂L/∂z·W"],
     ]
 
 
@@ -461,17 +522,18 @@ def test_a_passing_check_of_matrices_shows_the_first_trial_and_says_so():
     code, out = view(*args)
     assert code == 0
     assert "the results of trial 0 (trials 1, 2 with --detail)" in out
-    assert "trial0.vjp.x   (8×16)" in out
+    assert "vjp.x in trial 0   (8×16)" in out
     assert "trial1.vjp" not in out.split("OK:")[0]  # the verdict names every trial
     assert "fd: vjp.x and vjp.W in each of 3 trials by central differences" in " ".join(out.split())
-    assert len(out.splitlines()) == 26  # 58 with every trial's two matrices
+    assert len(out.splitlines()) == 27  # 59 with every trial's two matrices
 
 
 @pytest.mark.parametrize(
     ("args", "hint"),
     [
         (("examples/ops.py:softmax", "--jacobian", "softmax_jacobian", "--shape", "5"), "J[0,0]"),
-        (("examples/second.py:Cube", "--shape", "5", "--order", "2"), "vjp[0]"),
+        # several inputs: the hint names the input (vjp[0] was refused, #19)
+        (("examples/second.py:Cube", "--shape", "5", "--order", "2"), "vjp.x[0]"),
     ],
 )
 def test_checks_explain_hint_runs_as_typed(args, hint):
@@ -499,7 +561,8 @@ def test_a_result_that_is_not_finite_is_said_so_first_and_in_its_range(
     code, out = view("graph", program, "--var", f"a={values}")
     assert code == 1
     lines = out.splitlines()
-    assert lines[0].startswith("DISAGREE: values.y is not finite on numpy, torch and fd")
+    assert lines[0].startswith("NOT FINITE: y: 1 element not finite on numpy, torch and fd")
+    assert sum("not finite" in line for line in lines) == 2  # y, then a.grad: each once
     assert "disagree in" not in out
     y_row = next(line for line in lines if line.startswith("y "))
     a_row = next(line for line in lines if line.startswith("a ") and "input" in line)

@@ -76,10 +76,10 @@ def worst_line(w: Worst) -> str:
     mine, theirs = told_apart(w.value, w.expected)
     how = "furthest beyond its allowed error" if w.outside else "closest to its allowed error"
     if w.difference == 0 and w.max_abs == 0:
-        return f"worst: every difference is exactly 0 ({w.backend} vs {w.reference})"
+        return f"worst: none, every difference is exactly 0 ({w.backend} vs {w.reference})"
     return (
-        f"worst, {how}: {w.entry}: {w.backend} {mine} vs {w.reference} {theirs}, "
-        f"allowed ±{w.allowed:.2g}; max abs difference {w.max_abs:.3g}, max rel {w.max_rel:.3g}"
+        f"worst ({how}): {w.entry}: {w.backend} {mine} vs {w.reference} {theirs}, "
+        f"allowed ±{w.allowed:.2g}; max abs diff {w.max_abs:.3g}, max rel diff {w.max_rel:.3g}"
     )
 
 

@@ -12,7 +12,7 @@ from gradcli.errors import InputError
 from gradcli.report import Explanation, Report, Term
 
 
-ALIASES = {"J": "jacobian"}  # the printed name of a one-input, one-output Jacobian
+ALIASES = {"jacobian": "J"}  # the quantity's name for its printed one
 
 
 def entry_index(report: Report, text: str) -> tuple[int, ...]:

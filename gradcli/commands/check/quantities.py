@@ -65,7 +65,8 @@ def key(
     trial: int, quantity: str, subject: Subject, name: str, output: int | None = None
 ) -> Key:
     """ "vjp" for one input, "vjp.W" for several; "jacobian.out1.W" for several outputs."""
-    return Key(quantity, trial, output, None if len(subject.names) == 1 else name)
+    symbol = "J" if quantity == "jacobian" else None  # as the view has always printed it
+    return Key(quantity, trial, output, None if len(subject.names) == 1 else name, symbol)
 
 
 def compute(
