@@ -18,16 +18,16 @@ from gradcli.report import Report
 
 def failure_head(report: Report, found: list[Failure], width: int) -> list[Text]:
     """The first lines of a failure: the verdict's first line (the same words as the
-    JSON's summary and --quiet), the pattern, the other failures, the worst entry."""
+    JSON's summary and --quiet), the pattern, the worst entry, the other failures."""
     status = words.status_line(report, spelled=True)
     out = wrap(status, width, indent="    ", style="bold red")
     first = found[0] if found else None
     if first is not None and first.pattern:
         out += wrap(f"  pattern: {first.pattern}", width, indent="    ")
-    for f in report.verdict.failures()[1:]:
-        out += wrap("  also " + words.failure(f), width, indent="    ", style="red")
     if report.worst is not None and first is not None:
         out += wrap("  " + words.worst_line(report.worst), width, indent="    ")
+    for f in report.verdict.failures()[1:]:
+        out += wrap("  also " + words.failure(f), width, indent="    ", style="red")
     return out
 
 

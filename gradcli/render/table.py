@@ -96,7 +96,7 @@ def render_text(
 
 def renderable(report: Report, *, precision: int = 6) -> Group:
     """The report as one rich renderable (what `Report.__rich__` returns)."""
-    return Group(*(item for item, _ in _renderables(report, precision)))
+    return Group(*(item for item, _ in _renderables(report, precision, 100)))
 
 
 def render_html(report: Report, *, width: int = 100, precision: int = 6) -> str:
@@ -111,16 +111,17 @@ def _render(console: Console, report: Report, precision: int, heatmap: bool = Fa
         for item in heatmap_view(report, console.width):
             console.print(item, soft_wrap=isinstance(item, Text))
         return
-    for item, soft_wrap in _renderables(report, precision):
+    for item, soft_wrap in _renderables(report, precision, console.width):
         console.print(item, soft_wrap=soft_wrap)
 
 
-def _renderables(report: Report, precision: int) -> list[tuple[Any, bool]]:
+def _renderables(report: Report, precision: int, width: int) -> list[tuple[Any, bool]]:
     """Everything shown, in order; True where a long line should run on, not wrap."""
     from gradcli.render.view import headline_lines
 
     fmt = formatter(precision)
-    out: list[tuple[Any, bool]] = [(line, False) for line in headline_lines(report, 10_000)]
+    # the verdict first, wrapped as the default view wraps it (the same lines)
+    out: list[tuple[Any, bool]] = [(line, True) for line in headline_lines(report, width)]
     out.append((Text(_title(report), style="bold"), False))
     worst = _worst_elements(report.comparisons)
     scalars, vector_groups, matrices = _split_by_rank(report)

@@ -29,7 +29,8 @@ def _target(report: Report, text: str) -> tuple[str, tuple[int, ...]]:
     base, bracket, rest = typed.partition("[")
     base = ALIASES.get(base.strip(), base.strip()) if base.strip() not in names else base.strip()
     if base not in names:
-        close = difflib.get_close_matches(base, names, n=1, cutoff=0.3)
+        close = [n for n in names if n.lower() == base.lower()]  # vjp.w for vjp.W
+        close = close or difflib.get_close_matches(base, names, n=1, cutoff=0.3)
         hint = f"did you mean {close[0]}[…]? " if close else ""
         raise InputError(f"--explain {text!r}: {hint}the quantities are {', '.join(names)}")
     _, index = parse_target(f"x{bracket}{rest}", ["x"])
