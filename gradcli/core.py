@@ -211,7 +211,11 @@ def judge(
         # gradients after it are what fd cannot difference there): the function itself
         first = failures[0]
         alike = isinstance(first, NotFinite) and first.alike
-        status = "NOT FINITE" if alike and all(isinstance(f, NotFinite) for f in failures) else "DISAGREE"
+        status = (
+            "NOT FINITE"
+            if alike and all(isinstance(f, NotFinite) for f in failures)
+            else "DISAGREE"
+        )
     chosen = verdicts.worst(comparisons)
     worst = (
         differs[0].worst

@@ -18,6 +18,9 @@ Status = Literal["OK", "DISAGREE", "NOT FINITE"]
 RuleName = Literal["taylor"]
 # the shapes of a wrong derivative that commands/check names
 PatternKind = Literal["zero", "sign", "transpose", "diagonal", "factor"]
+# who differs from whom: one odd one out, the two of a pair, all three, or two that
+# differ from each other although each agrees with the third
+DiffersKind = Literal["odd", "pair", "all", "each"]
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,7 @@ class Differs:
     trials_failed: tuple[int, ...]
     n_trials: int
     worst: Worst
-    kind: Literal["odd", "pair", "all", "each"] = "odd"  # who differs from whom
+    kind: DiffersKind = "odd"
 
     def to_dict(self) -> dict[str, object]:
         return {

@@ -65,6 +65,15 @@ CRITERION = (
 
 Array = NDArray[Any]
 Precision = Literal["float64", "float32", "float16", "bfloat16", "fd"]
+PRECISIONS: tuple[Precision, ...] = ("float64", "float32", "float16", "bfloat16", "fd")
+
+
+def precision(name: str) -> Precision:
+    """A dtype's name as a Precision (the options carry it as the user's text)."""
+    for known in PRECISIONS:
+        if name == known:
+            return known
+    raise ValueError(f"no precision {name!r}")
 
 
 @dataclass(frozen=True)
@@ -103,7 +112,8 @@ class Comparison:
     # shape); None when every element is within. Kept in memory for the grid and the
     # plot, not in the JSON.
     outside: Array | None = field(default=None, compare=False, repr=False)
-    key: Key = Key("")  # the quantity by its parts (the core sets it; `quantity` is key.id)
+    # the quantity by its parts (the core sets it; `quantity` is key.id)
+    key: Key = field(default_factory=lambda: Key(""))
 
     @property
     def size(self) -> int:
@@ -344,7 +354,7 @@ class Report:
 
     def _repr_html_(self) -> str:  # Jupyter
         if self.shown is None:
-            return f"<pre>{repr(self)}</pre>"
+            return f"<pre>{self!r}</pre>"
         return self.shown.html(self)
 
     def arrays(self) -> dict[str, Array]:

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from gradcli.findings import Differs, NotFinite, Worst
+from gradcli.findings import Differs, DiffersKind, NotFinite, Worst
 from gradcli.keys import Entry, Key
 from gradcli.report import BackendResult, Comparison, NonFinite
 
@@ -115,7 +115,7 @@ def _odd_one_out(pairs: Sequence[Comparison], names: list[str]) -> str | None:
     return None
 
 
-def _kind(pairs: Sequence[Comparison], names: list[str], odd: str | None) -> str:
+def _kind(pairs: Sequence[Comparison], names: list[str], odd: str | None) -> DiffersKind:
     if odd is not None and len(names) > 2:
         return "odd"
     if len(names) == 2:

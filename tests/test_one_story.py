@@ -20,7 +20,7 @@ from gradcli.testing import assert_backends_agree, assert_gradients_correct
 
 torch = pytest.importorskip("torch")
 
-TANH = '''\
+TANH = """\
 import numpy as np
 
 
@@ -33,7 +33,7 @@ def vjp(x, W, b, g):
     y = forward(x, W, b)
     d = g * (1 - y)  # wrong: the derivative of tanh is 1 - y**2
     return d @ W.T, x.T @ d, d.sum(axis=0)
-'''
+"""
 SHAPES = ("--shape", "x=3x3", "--shape", "W=3x3", "--shape", "b=3")
 
 
@@ -94,7 +94,8 @@ def told_the_same_way(argv: list[str], report: gradcli.Report, status: int) -> d
     yours = report.results[worst.backend].arrays[c.quantity][worst.entry.index]
     expected = report.results[worst.reference].arrays[c.quantity][worst.entry.index]
     assert (worst.value, worst.expected) == (float(yours), float(expected))
-    assert worst.max_abs == c.max_abs_error and worst.max_rel == c.max_rel_error
+    assert worst.max_abs == c.max_abs_error
+    assert worst.max_rel == c.max_rel_error
     return doc
 
 
@@ -118,14 +119,15 @@ def test_a_wrong_multi_input_vjp_is_one_story(tmp_path):
     # every block of numbers is titled with its quantity and trial
     code, default = run(*argv)
     shown = [line for line in default.splitlines() if ": yours, expected (" in line]
-    assert shown and all(" in trial " in line for line in shown)
+    assert shown
+    assert all(" in trial " in line for line in shown)
     # --explain takes every quantity's printed name, the hint included
     for quantity in ("vjp.x", "vjp.W", "vjp.b"):
         index = "[0]" if quantity == "vjp.b" else "[0,1]"
         code, explained = run(*argv, "--explain", f"{quantity}{index}")
         assert code == 1
         assert f"{quantity}{index.replace(',', ', ')} in each trial" in explained
-    code, refused = run(*argv, "--explain", "vjp.w[0,1]")
+    code, _refused = run(*argv, "--explain", "vjp.w[0,1]")
     assert code == 2
     result = CliRunner().invoke(cli, [*argv, "--explain", "vjp.w[0,1]"])
     assert "did you mean vjp.W" in result.stderr
@@ -176,13 +178,25 @@ def test_ties_go_to_the_declared_order():
 
     def pair(a: str, value: float) -> Comparison:
         return Comparison(
-            "dx", (a, "fd"), (3,), Tolerance(1e-9, 1e-12), 0.0, 0.0, (1,), (value, 0.0),
-            1.0, 0, 0, key=Key("dx"),
+            "dx",
+            (a, "fd"),
+            (3,),
+            Tolerance(1e-9, 1e-12),
+            0.0,
+            0.0,
+            (1,),
+            (value, 0.0),
+            1.0,
+            0,
+            0,
+            key=Key("dx"),
         )
 
     low, high = 0.5, np.nextafter(0.5, 1.0)
     for numpy_value, torch_value in ((low, high), (high, low)):
         chosen = verdicts.worst([pair("numpy", numpy_value), pair("torch", torch_value)])
-        assert chosen is not None and chosen.backends[0] == "numpy"
+        assert chosen is not None
+        assert chosen.backends[0] == "numpy"
     clear = verdicts.worst([pair("numpy", 0.5), replace(pair("torch", 0.6))])
-    assert clear is not None and clear.backends[0] == "torch"
+    assert clear is not None
+    assert clear.backends[0] == "torch"

@@ -188,7 +188,8 @@ def test_a_planted_softmax_error_is_caught_and_numpy_named(monkeypatch, dtype, r
     monkeypatch.setattr(analytic, "softmax_jacobian", planted)
     report = _softmax(np.random.default_rng(1).normal(size=50), dtype)
     assert report.verdict.summary.startswith("DISAGREE: J: torch and fd agree, numpy differs")
-    assert report.worst is not None and report.worst.entry.index == (3, 5)
+    assert report.worst is not None
+    assert report.worst.entry.index == (3, 5)
     (ref,) = report.references
     assert ref.columns["complex step"] >= 1  # refined where the cheap reference was not enough
 

@@ -9,6 +9,7 @@ pictures. It reads the Report only (render never feeds back into problems).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 from gradcli.findings import Differs
 from gradcli.keys import Key
@@ -152,7 +153,7 @@ def closest_pair(report: Report) -> Comparison | None:
     )
 
 
-def failing_inputs(report: Report) -> dict[str, object]:
+def failing_inputs(report: Report) -> dict[str, Any]:
     """The worst failing trial's inputs (Report.failing_trial)."""
     return report.failing_trial()
 

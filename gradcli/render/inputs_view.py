@@ -10,7 +10,6 @@ import numpy as np
 from rich.text import Text
 
 from gradcli.render.findings import Failure, shown_backend, trial_position
-from gradcli.render.view_parts import label_of
 from gradcli.render.grid import (
     ELLIPSIS,
     Column,
@@ -25,6 +24,7 @@ from gradcli.render.grid import (
 from gradcli.render.grid import (
     lines as table_lines,
 )
+from gradcli.render.view_parts import label_of
 from gradcli.report import Report
 
 MAX_ROWS = 6

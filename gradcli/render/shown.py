@@ -12,7 +12,6 @@ in is visible in the signature of whoever builds the run.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 
 from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 
@@ -29,11 +28,7 @@ class _DefaultView:
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         from gradcli.render.view import view_lines
 
-        yield from _lines(view_lines(self.report, width=options.max_width))
-
-
-def _lines(lines: list[RenderableType]) -> Iterator[RenderableType]:
-    yield from lines
+        yield from view_lines(self.report, width=options.max_width)
 
 
 class Adapter:

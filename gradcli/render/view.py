@@ -80,7 +80,9 @@ def view_lines(
     return out + tail_lines(report, width, found, rerun)
 
 
-def tail_lines(report: Report, width: int, found: list[findings.Failure], rerun: str | None) -> list[Text]:
+def tail_lines(
+    report: Report, width: int, found: list[findings.Failure], rerun: str | None
+) -> list[Text]:
     """The view's last lines: a pass's references, laws and hints; a failure's rerun."""
     return _pass_tail(report, width) if report.ok else failure_tail(report, found, width, rerun)
 

@@ -89,7 +89,11 @@ def pattern_words(p: Pattern, every: bool = True) -> str:
         "sign": "yours has the wrong sign",
         "transpose": "yours is the transpose of the Jacobian",
         "diagonal": "diagonal right, "
-        + ("off-diagonal entries wrong" if p.wrong == p.of else f"{p.wrong} of {p.of} off-diagonal entries wrong"),
+        + (
+            "off-diagonal entries wrong"
+            if p.wrong == p.of
+            else f"{p.wrong} of {p.of} off-diagonal entries wrong"
+        ),
         "factor": f"wrong by a constant factor {_factor(p.factor)}",
     }[p.kind]
     return text if every or not p.trials else f"{text} ({trials_words(p.trials)})"

@@ -11,7 +11,6 @@ from gradcli.entries import parse_target
 from gradcli.errors import InputError
 from gradcli.report import Explanation, Report, Term
 
-
 ALIASES = {"jacobian": "J"}  # the quantity's name for its printed one
 
 

@@ -16,8 +16,6 @@ The user's code is untrusted (check_guard): its prints go to stderr for the whol
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -35,10 +33,9 @@ from gradcli.commands.check.plan import plan
 from gradcli.commands.check.signature import accepted
 from gradcli.commands.check.subject import Subject
 from gradcli.errors import InputError
-from gradcli.findings import Differs, Failure, RuleName
 from gradcli.keys import Key
 from gradcli.render import shown
-from gradcli.report import Array, BackendResult, Comparison, LawCheck, Report
+from gradcli.report import Array, BackendResult, Report, precision
 from gradcli.spec import CheckSpec
 
 MAX_FULL_FD_CALLS = 4_000  # full fd calls the forward twice per input element
@@ -113,7 +110,9 @@ def _run(spec: CheckSpec) -> Report:
         "against": f"the forward and autograd of {spec.names.get('against')} (float64)",
     }
     precisions = {"yours": options.dtype, "torch": "float64", "fd": "fd", "against": "float64"}
-    results = {b: BackendResult(b, methods[b], precisions[b], arrays[b]) for b in backends}
+    results = {
+        b: BackendResult(b, methods[b], precision(precisions[b]), arrays[b]) for b in backends
+    }
     low = options.dtype in LOW_PRECISION
     if low:
         notes.append(check_report.low_precision_note(options))
@@ -138,7 +137,7 @@ def _run(spec: CheckSpec) -> Report:
             sections=tuple(sections),
             extra={"cotangents": cotangents} if cotangents else {},
             keys=tuple(keys.values()),
-            rules=(TaylorDecides(),) if laws else (),
+            rules=(check_report.TaylorDecides(),) if laws else (),
             describe=check_explain.describe,
             shown=shown.ADAPTER,
         ),
@@ -154,31 +153,6 @@ def _run(spec: CheckSpec) -> Report:
         )
         report = dataclasses.replace(report, explanation=explanation)
     return report
-
-
-@dataclass(frozen=True)
-class TaylorDecides:
-    """check's declared rule (core.Rule): where only fd differs, every law (the Taylor
-    test of each trial) holds and nothing is non-finite, the Taylor test decides: fd's
-    own error there is beyond its estimate, and the remainder falling as h² says the
-    derivative is right."""
-
-    name: RuleName = "taylor"
-
-    def excuses(
-        self,
-        failures: Sequence[Failure],
-        comparisons: Sequence[Comparison],
-        laws: Sequence[LawCheck],
-    ) -> bool:
-        failing = [c for c in comparisons if not c.ok]
-        return (
-            bool(laws)
-            and all(law.ok for law in laws)
-            and all(isinstance(f, Differs) for f in failures)
-            and bool(failing)
-            and all("fd" in c.backends for c in failing)
-        )
 
 
 def _one_sided(

@@ -61,9 +61,7 @@ def draws(seed: int, subject: Subject, trial: Trial, index: int) -> Draws:
     return Draws(cotangents, u, v)
 
 
-def key(
-    trial: int, quantity: str, subject: Subject, name: str, output: int | None = None
-) -> Key:
+def key(trial: int, quantity: str, subject: Subject, name: str, output: int | None = None) -> Key:
     """ "vjp" for one input, "vjp.W" for several; "jacobian.out1.W" for several outputs."""
     symbol = "J" if quantity == "jacobian" else None  # as the view has always printed it
     return Key(quantity, trial, output, None if len(subject.names) == 1 else name, symbol)

@@ -3,12 +3,15 @@ name), its notes, the low-precision tolerances and the Taylor test's lines."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from gradcli.commands.check.backends import Trial
 from gradcli.commands.check.quantities import DIRECTIONS
 from gradcli.commands.check.subject import Subject
-from gradcli.report import LawCheck
+from gradcli.findings import Differs, Failure, RuleName
+from gradcli.report import Comparison, LawCheck
 from gradcli.spec import CheckSpec
 
 # The resolution ε (spacing just above 1) of the low-precision dtypes your code may run
@@ -103,3 +106,28 @@ def _trials(spec: CheckSpec, trials: list[Any]) -> str:
     if spec.first_trial:  # --trial K
         return f"trial {spec.first_trial}"
     return "1 trial" if len(trials) == 1 else f"{len(trials)} trials"
+
+
+@dataclass(frozen=True)
+class TaylorDecides:
+    """check's declared rule (core.Rule): where only fd differs, every law (the Taylor
+    test of each trial) holds and nothing is non-finite, the Taylor test decides: fd's
+    own error there is beyond its estimate, and the remainder falling as h² says the
+    derivative is right."""
+
+    name: RuleName = "taylor"
+
+    def excuses(
+        self,
+        failures: Sequence[Failure],
+        comparisons: Sequence[Comparison],
+        laws: Sequence[LawCheck],
+    ) -> bool:
+        failing = [c for c in comparisons if not c.ok]
+        return (
+            bool(laws)
+            and all(law.ok for law in laws)
+            and all(isinstance(f, Differs) for f in failures)
+            and bool(failing)
+            and all("fd" in c.backends for c in failing)
+        )

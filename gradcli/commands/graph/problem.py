@@ -25,7 +25,7 @@ from gradcli.commands.graph.shapes import node_shapes
 from gradcli.errors import InputError
 from gradcli.keys import Key
 from gradcli.render import shown
-from gradcli.report import Array, BackendResult, Report
+from gradcli.report import Array, BackendResult, Report, precision
 from gradcli.spec import GraphSpec, Program
 
 MAX_ELEMENTS = 10_000_000  # in any one tensor of the program (80 MB in float64)
@@ -126,8 +126,9 @@ def run(spec: GraphSpec) -> Report:
                 paths, unreached = extra["paths"], extra["unreached"]
             if directional:
                 arrays = {**arrays, **directional_fd.project(arrays, dirs)}
-        precision = "fd" if name == "fd" else options.dtype
-        results[name] = BackendResult(name, method, precision, arrays)
+        results[name] = BackendResult(
+            name, method, precision("fd" if name == "fd" else options.dtype), arrays
+        )
     # what L's rounding is relative to (a loss that is 0 still rounds its terms)
     loss = graph_fd.loss_rounding_scale(program, shadow)
     scales = _scales(program, values64, results, loss)
@@ -138,7 +139,11 @@ def run(spec: GraphSpec) -> Report:
     keys = {
         k.id: k
         for n in program.variables
-        for k in (Key("values", input=n), Key("grads", input=n), Key("grads", input=n, projected=True))
+        for k in (
+            Key("values", input=n),
+            Key("grads", input=n),
+            Key("grads", input=n, projected=True),
+        )
     }
     notes = [f"{name} does not reach the loss: its gradient is zero" for name in unreached]
     notes += graph_text.first_non_finite(program, results)

@@ -20,7 +20,7 @@ from gradcli.commands.layer.inputs import validate
 from gradcli.keys import Key
 from gradcli.laws import equal_law, sum_law
 from gradcli.render import shown
-from gradcli.report import Array, BackendResult, LawCheck, Report, Tolerance
+from gradcli.report import Array, BackendResult, LawCheck, Report, Tolerance, precision
 from gradcli.spec import LayerSpec, LossSpec
 
 QUANTITIES = ("z", "s", "loss", "dL_ds", "dL_dz", "dW", "db", "dx")
@@ -164,8 +164,7 @@ def _shaped(name: str, arrays: dict[str, Array], spec: LayerSpec, dtype: str) ->
             a = a.reshape(-1)
         out[q] = a if a.flags.c_contiguous else a.copy()
     method = {"numpy": "chain rule by hand", "torch": "autograd", "fd": "central differences"}
-    precision = "fd" if name == "fd" else dtype
-    return BackendResult(name, method[name], precision, out)
+    return BackendResult(name, method[name], precision("fd" if name == "fd" else dtype), out)
 
 
 def _scales(

@@ -12,11 +12,11 @@ import numpy as np
 from gradcli import compare, core, limits, prefault, references
 from gradcli.backends import analytic, finite_diff
 from gradcli.errors import InputError
-from gradcli.keys import Key
-from gradcli.render import shown
 from gradcli.inputs import check_fits_dtype
+from gradcli.keys import Key
 from gradcli.laws import sum_law, symmetry_law
-from gradcli.report import BackendResult, LawCheck, Report
+from gradcli.render import shown
+from gradcli.report import BackendResult, LawCheck, Report, precision
 from gradcli.spec import RunOptions, SoftmaxSpec
 
 LABELS = {"softmax": "s = softmax(z / T)", "jacobian": "Jacobian ∂s_i/∂z_j"}
@@ -125,7 +125,7 @@ def _numpy(z: np.ndarray, temperature: float, out: np.ndarray) -> BackendResult:
     s = analytic.softmax(z, temperature)
     jac = analytic.softmax_jacobian(s, temperature, out)
     return BackendResult(
-        "numpy", "analytic formulas", str(z.dtype), {"softmax": s, "jacobian": jac}
+        "numpy", "analytic formulas", precision(str(z.dtype)), {"softmax": s, "jacobian": jac}
     )
 
 
@@ -133,7 +133,8 @@ def _torch(z: np.ndarray, temperature: float, out: np.ndarray) -> BackendResult:
     from gradcli.backends import autograd
 
     s, jac = autograd.softmax_and_jacobian(z, temperature, out)
-    return BackendResult("torch", "autograd", str(z.dtype), {"softmax": s, "jacobian": jac})
+    arrays = {"softmax": s, "jacobian": jac}
+    return BackendResult("torch", "autograd", precision(str(z.dtype)), arrays)
 
 
 def _fd(z: np.ndarray, t: float, out: np.ndarray) -> tuple[BackendResult, core.NumericalReference]:
