@@ -187,7 +187,11 @@ def judge(
     failures: list[Failure] = [
         *differs,
         *verdicts.not_finite(judged, results, keys, [q.name for q in quantities]),
-        *(LawBroken(w.backend, w.law, w.max_violation, w.allowed) for w in law_checks if not w.ok),
+        *(
+            LawBroken(w.backend, w.law, w.max_violation, w.allowed, w.trial, w.rate)
+            for w in law_checks
+            if not w.ok
+        ),
     ]
     rule = next(
         (r for r in declaration.rules if failures and r.excuses(failures, comparisons, law_checks)),

@@ -129,6 +129,8 @@ class LawBroken:
     law: str  # the law's formula, as the command declared it
     violation: float
     allowed: float
+    trial: int | None = None  # a law checked per trial (check's Taylor test)
+    rate: float | None = None  # the Taylor test's measured rate
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -137,6 +139,8 @@ class LawBroken:
             "law": self.law,
             "violation": self.violation,
             "allowed": self.allowed,
+            "trial": self.trial,
+            "rate": self.rate,
         }
 
 

@@ -29,7 +29,8 @@ JSON format versions (``"schema_version"``):
      FINITE``: not finite alike on every backend) and ``verdict.findings`` (typed:
      differs, not finite, law broken, kink, pattern, excused); in each comparison
      ``name`` (the printed name, without the trial) and ``trial``; ``failing_trial`` for
-     every command. Changed: ``verdict.summary`` is the first line of every view
+     every command; in each law ``trial`` and ``rate`` (check's Taylor test, whose
+     ``law`` no longer carries them). Changed: ``verdict.summary`` is the first line of every view
      (``DISAGREE: vjp.W: torch and fd agree, yours differs in 27 of 27 entries, 3 of 3
      trials``); a graph's gradients are named ``a.grad`` in verdicts (the JSON's
      ``results`` keep their nesting, ``grads.a``); kinks are no longer repeated in
@@ -159,6 +160,8 @@ class LawCheck:
     max_violation: float
     allowed: float  # at the element where the violation is largest relative to its bound
     ok: bool
+    trial: int | None = None  # a law checked per trial (check's Taylor test)
+    rate: float | None = None  # the Taylor test's measured rate (2: right, 1: wrong)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -167,6 +170,8 @@ class LawCheck:
             "max_violation": self.max_violation,
             "allowed": self.allowed,
             "ok": self.ok,
+            "trial": self.trial,
+            "rate": self.rate,
         }
 
 

@@ -27,7 +27,7 @@ X = np.array([0.0013, -0.0021, 0.0034, 0.00071])  # where fd's Richardson is far
 
 
 def rates(report):
-    return [float(law.law.split("rate ")[1].rstrip(")")) for law in report.laws]
+    return [law.rate for law in report.laws]
 
 
 @pytest.mark.parametrize("backends", [["fd"], ["torch", "fd"]])

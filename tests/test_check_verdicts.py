@@ -167,7 +167,7 @@ def test_the_taylor_rate_is_2_when_right_and_1_when_wrong(factor, ok):
     taylor = [law for law in report.laws if "Taylor" in law.law]
     assert len(taylor) == 3
     assert all(law.ok for law in taylor) is ok
-    rates = [float(law.law.split("rate ")[1].rstrip(")")) for law in taylor if "rate" in law.law]
+    rates = [law.rate for law in taylor if law.rate is not None]
     if ok:
         assert all(r > 1.8 for r in rates), rates
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rich import box
@@ -14,7 +15,11 @@ LABEL_MIN = 8  # a name column folds down to this width before anything else giv
 ELLIPSIS = "…"
 
 
-def formatter(precision: int) -> Any:
+# how a number is written in a table: formatter(precision)
+Format = Callable[[float], str]
+
+
+def formatter(precision: int) -> Format:
     def fmt(value: float) -> str:
         if value != value:
             return "nan"
@@ -173,6 +178,6 @@ def titled_table(title: str) -> Titled:
     )
 
 
-def cell(value: float, marked: bool, failed: bool, fmt: Any) -> Text:
+def cell(value: float, marked: bool, failed: bool, fmt: Format) -> Text:
     style = ("bold red" if failed else "bold") if marked else ""
     return Text(fmt(value), style=style)

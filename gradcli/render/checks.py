@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from rich.table import Table
 from rich.text import Text
 
-from gradcli.render.blocks import Titled, cell, titled_table
+from gradcli.render.blocks import Format, Titled, cell, titled_table
 from gradcli.report import CRITERION, Comparison, Report
 
 
@@ -32,7 +31,7 @@ def comparison_table(comparisons: Sequence[Comparison]) -> Titled:
     return table
 
 
-def worst_table(comparisons: Sequence[Comparison], fmt: Any) -> Table:
+def worst_table(comparisons: Sequence[Comparison], fmt: Format) -> Table:
     table = titled_table("Worst element of each comparison (allowed = atol + rtol·|ref| + c·error)")
     for header in ("quantity", "a vs ref", "at", "a", "ref", "allowed"):
         _column(table, header)
@@ -69,7 +68,7 @@ def _ok(ok: bool) -> Text:
     return Text("ok", style="green") if ok else Text("FAIL", style="bold red")
 
 
-def law_table(report: Report, fmt: Any) -> Table:
+def law_table(report: Report, fmt: Format) -> Table:
     table = titled_table("Laws of the exact result, on each backend")
     for header in ("backend", "law", "max violation", "allowed", ""):
         table.add_column(header, justify="right" if header not in ("backend", "law") else "left")

@@ -4,12 +4,11 @@ beside the expected one and the grid of `yours − expected` (`·` within tolera
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from rich.text import Text
 
 from gradcli.render import compared, findings, words
+from gradcli.render.blocks import Format
 from gradcli.render.findings import Failure
 from gradcli.render.grid import as_matrix, wrap
 from gradcli.render.view_parts import label_of
@@ -26,12 +25,12 @@ def failure_head(report: Report, found: list[Failure], width: int) -> list[Text]
         out += wrap(f"  pattern: {first.pattern}", width, indent="    ")
     if report.worst is not None and first is not None:
         out += wrap("  " + words.worst_line(report.worst), width, indent="    ")
-    for f in report.verdict.failures()[1:]:
-        out += wrap("  also " + words.failure(f), width, indent="    ", style="red")
+    for line in words.failures(report.verdict.failures())[1:]:
+        out += wrap("  also " + line, width, indent="    ", style="red")
     return out
 
 
-def failure_body(report: Report, f: Failure, width: int, fmt: Any) -> list[Text]:
+def failure_body(report: Report, f: Failure, width: int, fmt: Format) -> list[Text]:
     """The differing result beside (or above) the expected one, then yours − expected
     with `·` where the core judged an entry within tolerance."""
     raw = f.values(report)

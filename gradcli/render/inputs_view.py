@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from rich.text import Text
 
+from gradcli.render.blocks import Format
 from gradcli.render.findings import Failure, shown_backend, trial_position
 from gradcli.render.grid import (
     ELLIPSIS,
@@ -31,7 +32,7 @@ MAX_ROWS = 6
 MAX_INLINE = 24  # values of a failing trial's x written on its line(s)
 
 
-def lines(report: Report, width: int, fmt: Any, found: list[Failure]) -> list[Text]:
+def lines(report: Report, width: int, fmt: Format, found: list[Failure]) -> list[Text]:
     command = report.command
     if command == "layer":
         return _layer(report, width, fmt)
@@ -44,7 +45,7 @@ def lines(report: Report, width: int, fmt: Any, found: list[Failure]) -> list[Te
     return []
 
 
-def _row(name: str, vector: Any, width: int, fmt: Any) -> list[Text]:
+def _row(name: str, vector: Any, width: int, fmt: Format) -> list[Text]:
     """A 1-D input as a table of one row (fewer columns when wide)."""
     vector = np.asarray(vector, dtype=np.float64).reshape(-1)
     columns = LazyColumns(vector.size, lambda j: Column(str(j), [fmt(float(vector[j]))]))
@@ -52,7 +53,7 @@ def _row(name: str, vector: Any, width: int, fmt: Any) -> list[Text]:
 
 
 def _matrix(
-    name: str, array: Any, width: int, fmt: Any, extra: list[Column] | None = None
+    name: str, array: Any, width: int, fmt: Format, extra: list[Column] | None = None
 ) -> list[Text]:
     matrix = as_matrix(np.asarray(array, dtype=np.float64))
     rows = rows_shown(matrix.shape[0], MAX_ROWS)
@@ -65,7 +66,7 @@ def _matrix(
     return table_lines([*fitted, *(extra or [])])
 
 
-def _layer(report: Report, width: int, fmt: Any) -> list[Text]:
+def _layer(report: Report, width: int, fmt: Format) -> list[Text]:
     """W with b beside it (both indexed by the output i), then x."""
     w, b, x = (np.asarray(report.inputs[k], dtype=np.float64) for k in ("W", "b", "x"))
     rows = rows_shown(w.shape[0], MAX_ROWS)
@@ -86,7 +87,7 @@ def _layer(report: Report, width: int, fmt: Any) -> list[Text]:
     return _matrix("W", w, width, fmt, [b_column]) + _matrix("x r\\j", x, width, fmt)
 
 
-def _graph(report: Report, width: int, fmt: Any, failing: set[str]) -> list[Text]:
+def _graph(report: Report, width: int, fmt: Format, failing: set[str]) -> list[Text]:
     """Where each input came from, each input's gradient, and every variable."""
     inputs = report.inputs
     values = inputs.get("values", {})
@@ -131,7 +132,7 @@ def _graph(report: Report, width: int, fmt: Any, failing: set[str]) -> list[Text
     return out
 
 
-def _variables(report: Report, graph: list[dict[str, Any]], width: int, fmt: Any) -> list[Text]:
+def _variables(report: Report, graph: list[dict[str, Any]], width: int, fmt: Format) -> list[Text]:
     """A row per variable: shape, the range of its value and of its gradient, its source."""
     if not graph:
         return []
@@ -175,7 +176,7 @@ def _statements(report: Report) -> dict[str, str]:
     return found
 
 
-def _range(report: Report, quantity: str, fmt: Any) -> str:
+def _range(report: Report, quantity: str, fmt: Format) -> str:
     having = [r for r in report.results.values() if quantity in r.arrays]
     if not having:
         return ""
@@ -195,7 +196,7 @@ def _range(report: Report, quantity: str, fmt: Any) -> str:
     return f"{text}, {n_nan} NaN" if n_nan else text
 
 
-def _check(report: Report, width: int, fmt: Any, failure: Failure) -> list[Text]:
+def _check(report: Report, width: int, fmt: Format, failure: Failure) -> list[Text]:
     """The failing trial's input x (and the cotangent g of a VJP check, when given)."""
     trial = failure.trial or 0
     position = trial_position(report, trial)
@@ -227,7 +228,7 @@ def _check(report: Report, width: int, fmt: Any, failure: Failure) -> list[Text]
     return out
 
 
-def _input_block(name: str, array: Any, width: int, fmt: Any) -> list[Text]:
+def _input_block(name: str, array: Any, width: int, fmt: Format) -> list[Text]:
     array = np.asarray(array, dtype=np.float64)
     if array.ndim == 0:
         return wrap(f"{name} = {fmt(float(array))}", width, indent="    ")
@@ -236,7 +237,7 @@ def _input_block(name: str, array: Any, width: int, fmt: Any) -> list[Text]:
     return [Text(name, style="bold"), *_matrix("", array, width, fmt)]
 
 
-def sections(report: Report, width: int, fmt: Any) -> list[Text]:
+def sections(report: Report, width: int, fmt: Format) -> list[Text]:
     """The problem's own sections, condensed: graph's paths; check's worst entries are
     already in the difference grid, and the graph text is in the variables table."""
     if report.command != "graph":

@@ -17,7 +17,7 @@ from rich.text import Text
 
 from gradcli import verdicts
 from gradcli.render import checks
-from gradcli.render.blocks import Titled, cell, formatter, titled_table
+from gradcli.render.blocks import Format, Titled, cell, formatter, titled_table
 from gradcli.report import Array, Comparison, Report
 
 MAX_VECTOR_ROWS = 20  # longer vectors: the first VECTOR_HEAD rows, "…", the last one
@@ -180,7 +180,7 @@ def _having(report: Report, quantity: str) -> list[tuple[str, Array]]:
     return [(n, r.arrays[quantity]) for n, r in report.results.items() if quantity in r.arrays]
 
 
-def _scalar_table(report: Report, quantities: list[str], fmt: Any) -> Titled:
+def _scalar_table(report: Report, quantities: list[str], fmt: Format) -> Titled:
     table = titled_table("Scalars")
     table.add_column("quantity")
     for name in report.results:
@@ -195,7 +195,7 @@ def _vectors_by_row(
     report: Report,
     quantities: list[str],
     worst: Mapping[str, tuple[tuple[int, ...], bool]],
-    fmt: Any,
+    fmt: Format,
 ) -> Titled:
     """Several vectors of one length: a row per quantity and backend, a column per index."""
     length = _having(report, quantities[0])[0][1].size
@@ -249,7 +249,7 @@ def _vector_table(
     report: Report,
     quantities: list[str],
     worst: Mapping[str, tuple[tuple[int, ...], bool]],
-    fmt: Any,
+    fmt: Format,
 ) -> Titled:
     length = _having(report, quantities[0])[0][1].size
     inputs = {
@@ -284,7 +284,7 @@ def _matrix_table(
     report: Report,
     quantity: str,
     worst: Mapping[str, tuple[tuple[int, ...], bool]],
-    fmt: Any,
+    fmt: Format,
 ) -> Titled:
     """One matrix quantity: a block of rows per backend, the top-left corner if large."""
     full_shape = _having(report, quantity)[0][1].shape

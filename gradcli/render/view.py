@@ -13,13 +13,11 @@ never clipped cells.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from rich.text import Text
 
 from gradcli.render import findings, inputs_view, references_view, words
-from gradcli.render.blocks import formatter
+from gradcli.render.blocks import Format, formatter
 from gradcli.render.failure_view import failure_body, failure_head, failure_tail
 from gradcli.render.grid import (
     Column,
@@ -92,13 +90,14 @@ def headline_lines(report: Report, width: int) -> list[Text]:
     if not report.ok:
         return failure_head(report, findings.failures(report), width)
     out = wrap(words.status_line(report, spelled=True), width, style="bold green")
-    out += [wrap("  " + line, width, "    ")[0] for line in report.verdict.details]
+    for line in report.verdict.details:  # a rule's decision: what it excused
+        out += wrap("  " + line, width, "    ")
     if report.worst is not None:
         out += wrap("  " + words.worst_line(report.worst), width, "    ")
     return out
 
 
-def _results_once(report: Report, width: int, fmt: Any) -> list[Text]:
+def _results_once(report: Report, width: int, fmt: Format) -> list[Text]:
     """Each quantity once, grouped: scalars on a line, vectors of one length in one
     table, matrices each in their own."""
     if report.command == "graph":
@@ -113,8 +112,9 @@ def _results_once(report: Report, width: int, fmt: Any) -> list[Text]:
         parts = [f"{label_of(report, q)} = {fmt(float(shown_value(report, q)))}" for q in scalars]
         out += wrap(";  ".join(parts), width)
     groups: dict[int, list[str]] = {}
-    for q, s in shapes.items():
-        if len(s) == 1:
+    trials = [t for q in shapes if (t := report.key(q).trial) is not None]
+    for q, s in shapes.items():  # vectors of several trials: the first trial's, as matrices
+        if len(s) == 1 and report.key(q).trial in (None, min(trials, default=None)):
             groups.setdefault(s[0], []).append(q)
     vectors = [_vector_block(report, g, n, width, fmt) for n, g in groups.items()]
     every = [q for q, s in shapes.items() if len(s) >= 2]
@@ -158,12 +158,12 @@ def _results_once(report: Report, width: int, fmt: Any) -> list[Text]:
     return out + row
 
 
-def _matrix(report: Report, quantity: str, width: int, fmt: Any) -> list[Text]:
+def _matrix(report: Report, quantity: str, width: int, fmt: Format) -> list[Text]:
     return matrix_lines(as_matrix(shown_value(report, quantity)), width, fmt)
 
 
 def _vector_block(
-    report: Report, group: list[str], length: int, width: int, fmt: Any
+    report: Report, group: list[str], length: int, width: int, fmt: Format
 ) -> list[Text]:
     """Vectors of one length: as columns beside their index (and the inputs of that
     length) when short, else a row per quantity."""
@@ -207,6 +207,9 @@ def _pass_tail(report: Report, width: int) -> list[Text]:
     out = _references(report, width)
     if report.laws:
         names = list(dict.fromkeys(law.law for law in report.laws))
+        rates = [f"{law.rate:.2f}" for law in report.laws if law.rate is not None]
+        if rates:  # the Taylor test's rate in each trial, on its one line (right: 2)
+            names = [f"{n} (rate {', '.join(rates)}; right: 2, wrong: 1)" for n in names]
         # "; " between laws: their formulas use "·" themselves (Jᵀ·∂L/∂s)
         on = words.join(list(dict.fromkeys(law.backend for law in report.laws)))
         out += wrap(f"  laws hold on {on}: " + "; ".join(names), width, "    ")

@@ -10,8 +10,9 @@ from rich.text import Text
 
 from gradcli.keys import Entry, Key
 from gradcli.render import findings
+from gradcli.render.blocks import Format
 from gradcli.render.grid import fit_columns, index_column, lines, matrix_columns, rows_shown
-from gradcli.report import Report
+from gradcli.report import Array, Report
 
 MAX_MATRIX_ROWS = 6  # rows of a matrix in the default view: the first 4, "…", the last
 FORMULAS = {
@@ -35,7 +36,7 @@ def label_of(report: Report, quantity: str | Key) -> str:
     return f"{name}: {formula}" if formula and formula not in name else name
 
 
-def shape_text(array: Any) -> str:
+def shape_text(array: Array) -> str:
     return "×".join(map(str, np.shape(array))) or "scalar"
 
 
@@ -57,14 +58,14 @@ def beside(left: list[Text], right: list[Text], width: int) -> list[Text] | None
     return out
 
 
-def shown_value(report: Report, quantity: str) -> Any:
+def shown_value(report: Report, quantity: str) -> Array:
     return report.results[findings.shown_backend(report, quantity)].arrays[quantity]
 
 
 def matrix_lines(
     matrix: Any,
     width: int,
-    fmt: Any,
+    fmt: Format,
     style: Any = None,
     limit: int = MAX_MATRIX_ROWS,
     header: str = "i\\j",

@@ -142,6 +142,11 @@ def failure(f: Failure) -> str:
         return f"{f.key}: {who(f)} {counts(f)}"
     if isinstance(f, NotFinite):
         return not_finite(f)
+    if isinstance(f, LawBroken) and f.rate is not None:
+        return (
+            f"law broken on {f.backend}: {f.law} in trial {f.trial} "
+            f"(rate {f.rate:.2f}; right: 2, wrong: 1)"
+        )
     if isinstance(f, LawBroken):
         return (
             f"law broken on {f.backend}: {f.law} (violation {f.violation:.3g} > "
@@ -188,7 +193,26 @@ def details(report: Report) -> tuple[str, ...]:
     excused = v.excused()
     if excused is not None:
         return tuple(excused_line(excused))
-    return tuple(failure(f) for f in v.failures())
+    return tuple(failures(v.failures()))
+
+
+def failures(found: Sequence[Failure]) -> list[str]:
+    """A line per failure; a law broken in several trials (the Taylor test) once."""
+    out: list[str] = []
+    trials: dict[tuple[str, str], list[LawBroken]] = {}
+    for f in found:
+        if isinstance(f, LawBroken) and f.rate is not None:
+            if (f.backend, f.law) not in trials:
+                out.append(f"law:{len(trials)}")  # its place, filled below
+            trials.setdefault((f.backend, f.law), []).append(f)
+        else:
+            out.append(failure(f))
+    for n, ((backend, law), broken) in enumerate(trials.items()):
+        rates = ", ".join(f"{b.rate:.2f}" for b in broken)
+        which = trials_words([b.trial for b in broken if b.trial is not None])
+        line = f"law broken on {backend}: {law} in {which} (rate {rates}; right: 2, wrong: 1)"
+        out[out.index(f"law:{n}")] = line
+    return out
 
 
 def excused_line(e: Excused) -> list[str]:
@@ -209,7 +233,7 @@ def quiet_line(report: Report) -> str:
     first = next(iter(report.verdict.differs()), None)
     if first is not None and (named := patterns(report, first.key)):
         parts.append(f"pattern: {named}")
-    parts += [failure(f) for f in report.verdict.failures()[1:]]
+    parts += failures(report.verdict.failures())[1:]
     if report.worst is not None:
         parts.append(worst_line(report.worst))
     return "; ".join(parts)

@@ -12,7 +12,7 @@ from gradcli.commands.check.quantities import DIRECTIONS
 from gradcli.commands.check.subject import Subject
 from gradcli.findings import Differs, Failure, RuleName
 from gradcli.report import Comparison, LawCheck
-from gradcli.spec import CheckSpec
+from gradcli.spec import CheckSpec, RunOptions
 
 # The resolution ε (spacing just above 1) of the low-precision dtypes your code may run
 # in; their tolerances follow it (LOW_PRECISION_ULPS of it, relative and of the scale).
@@ -20,7 +20,7 @@ LOW_PRECISION = {"float16": 2.0**-10, "bfloat16": 2.0**-7}
 LOW_PRECISION_ULPS = 2.0
 
 
-def low_precision_note(options: Any) -> str:
+def low_precision_note(options: RunOptions) -> str:
     eps = LOW_PRECISION[options.dtype]
     chosen = []
     if options.rtol is None:
@@ -46,7 +46,10 @@ def taylor(
     for t, trial in enumerate(trials, start=spec.first_trial):
         law, shown = taylor_test(spec, subject, trial, t)
         laws.append(law)
-        lines.extend(shown if not law.ok or t == 0 else shown[:1])
+        lines.extend(shown if not law.ok else ())  # the steps of a failing trial only
+    # each trial's rate is said once, on the laws' line (render.view)
+    if not lines:
+        return tuple(laws), []
     return tuple(laws), [("Taylor test: the remainder's rate as h halves", tuple(lines))]
 
 

@@ -31,6 +31,8 @@ STEPS = 24  # h₀ / 2ᵏ, k < STEPS: from 0.5 down to 6e-8 of the inputs' scale
 MAX_STEPS = 56
 H0 = 0.5
 PASS_RATE = 1.5  # between the rates 1 (wrong) and 2 (right)
+# φ(t) = ⟨v, f(x + t·u)⟩ along a random direction u, against the derivative's ⟨v, J·u⟩
+LAW = "Taylor remainder |φ(x+h·u) − φ(x) − h·⟨v, J·u⟩| falls as h²"
 LAST_RATES = 3  # the rates of the smallest valid steps decide (the asymptotic regime)
 NOISE_ULPS = 256.0  # of |φ|'s terms, below which a remainder is rounding
 CLEAR = 16.0  # times that rounding: a remainder whose rate is not bent by it
@@ -89,10 +91,12 @@ def taylor_test(
     said = "every remainder is rounding" if rate is None else f"rate {rate:.2f}"
     law = LawCheck(
         "yours",
-        f"trial{index}: Taylor remainder |φ(x+h·u) − φ(x) − h·⟨v, J·u⟩| falls as h² ({said})",
+        LAW,
         max_violation=0.0 if rate is None else max(0.0, 2.0 - rate),
         allowed=2.0 - PASS_RATE,
         ok=ok,
+        trial=index,
+        rate=rate,
     )
     lines = tuple(
         f"h = {steps[k]:.3g}: remainder {remainders[k]:.3g}"
