@@ -32,7 +32,10 @@ def comparison_table(comparisons: Sequence[Comparison]) -> Titled:
 
 
 def worst_table(comparisons: Sequence[Comparison], fmt: Format) -> Table:
-    table = titled_table("Worst element of each comparison (allowed = atol + rtol·|ref| + c·error)")
+    table = titled_table(
+        "Worst element of each comparison (allowed = atol + rtol·|ref| + c·error, error: the "
+        "reference's own error estimate)"
+    )
     for header in ("quantity", "a vs ref", "at", "a", "ref", "allowed"):
         _column(table, header)
     for c in comparisons:

@@ -214,7 +214,9 @@ def _check(report: Report, width: int, fmt: Format, failure: Failure) -> list[Te
     if isinstance(cotangents, list) and position < len(cotangents):
         g = np.asarray(cotangents[position], dtype=np.float64)
     if x.ndim == 1 and g is not None and g.shape == x.shape:  # one table, a row each
-        names = Column("", [f"x (trial {trial})", "g (cotangent)"], left=True)
+        names = Column(
+            "", [f"x (trial {trial})", "g (the vector your VJP multiplies, gᵀJ)"], left=True
+        )
         columns = [Column(str(j), [fmt(float(x[j])), fmt(float(g[j]))]) for j in range(x.size)]
         return table_lines(fit_columns([names], columns, width))
     if x.ndim == 1:  # one line, wrapped: the numbers to type into a test
@@ -224,7 +226,9 @@ def _check(report: Report, width: int, fmt: Format, failure: Failure) -> list[Te
     else:
         out = _input_block(f"x (trial {trial})", x, width, fmt)
     if g is not None:
-        out += _input_block(f"g (cotangent, trial {trial})", g, width, fmt)
+        out += _input_block(
+            f"g (the vector your VJP multiplies, gᵀJ; trial {trial})", g, width, fmt
+        )
     return out
 
 

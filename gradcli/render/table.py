@@ -38,7 +38,7 @@ def print_report(report: Report, *, precision: int = 6, heatmap: bool = False) -
     console = _Console(highlight=False)
     if heatmap:
         for item in heatmap_view(report, console.width):
-            console.print(item, soft_wrap=isinstance(item, Text))
+            console.print(item)
         return
     _render(console, report, precision)
 
@@ -109,7 +109,7 @@ def render_html(report: Report, *, width: int = 100, precision: int = 6) -> str:
 def _render(console: Console, report: Report, precision: int, heatmap: bool = False) -> None:
     if heatmap:
         for item in heatmap_view(report, console.width):
-            console.print(item, soft_wrap=isinstance(item, Text))
+            console.print(item)
         return
     for item, soft_wrap in _renderables(report, precision, console.width):
         console.print(item, soft_wrap=soft_wrap)

@@ -65,7 +65,8 @@ def notes(
     if directional:
         notes.append(
             f"large input: each trial compared along {DIRECTIONS} random directions "
-            "(vᵀJu), not element by element; --full forces the full check"
+            "(vᵀJu: the Jacobian between random vectors u and v), not element by element; "
+            "--full forces the full check"
         )
     if subject.kind == "module" and not subject.functions:
         notes.append("the module has no custom autograd.Function: torch is its own autograd")
