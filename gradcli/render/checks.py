@@ -18,7 +18,7 @@ def comparison_table(comparisons: Sequence[Comparison]) -> Titled:
         _column(table, header)
     for c in comparisons:
         table.add_row(
-            c.quantity,
+            str(c.key),  # the one printed name (the JSON's "quantity" is its id)
             f"{c.backends[0]} vs {c.backends[1]}",
             f"{c.max_abs_error:.3g}",
             f"{c.max_rel_error:.3g}",
@@ -40,7 +40,7 @@ def worst_table(comparisons: Sequence[Comparison], fmt: Format) -> Table:
         _column(table, header)
     for c in comparisons:
         table.add_row(
-            c.quantity,
+            str(c.key),  # the one printed name (the JSON's "quantity" is its id)
             f"{c.backends[0]} vs {c.backends[1]}",
             ",".join(map(str, c.worst_index)),
             cell(c.worst_values[0], True, not c.ok, fmt) if not c.ok else fmt(c.worst_values[0]),

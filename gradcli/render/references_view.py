@@ -91,6 +91,6 @@ def line(report: Report) -> str:
 def rows(report: Report) -> list[tuple[str, str, str, str]]:
     """--detail: (backend, quantity, how, error) for each reference and quantity."""
     return [
-        (r.backend, r.quantity, method_words(r.columns), f"{r.max_error:.2g}")
+        (r.backend, str(report.key(r.quantity)), method_words(r.columns), f"{r.max_error:.2g}")
         for r in getattr(report, "references", ())
     ]

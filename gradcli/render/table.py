@@ -156,7 +156,9 @@ def _title(report: Report) -> str:
 
 
 def _label(report: Report, quantity: str) -> str:
-    return report.labels.get(quantity, quantity)
+    from gradcli.render.view_parts import label_of
+
+    return label_of(report, quantity)
 
 
 def _split_by_rank(report: Report) -> tuple[list[str], list[list[str]], list[str]]:
