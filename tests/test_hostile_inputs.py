@@ -1,0 +1,89 @@
+"""Hostile inputs from the #21 sweep that reached a traceback: each is now one `Error:`
+line and exit status 2, or answered exactly as numpy and torch answer it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gradcli.cli import cli
+
+pytest.importorskip("torch")
+
+
+def run(*args: str, stdin: str | None = None):
+    return CliRunner(env={"COLUMNS": "80"}).invoke(cli, list(args), input=stdin)
+
+
+def refused(*args: str, stdin: str | None = None) -> str:
+    result = run(*args, stdin=stdin)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ")
+    return lines[0]
+
+
+@given(st.integers(10_000_001, 2**63 - 1))
+@settings(max_examples=20, deadline=None)
+def test_a_slice_step_past_any_axis_is_refused(step):
+    line = refused("graph", f"y = a[::{step}]", "--var", "a=[1, 2, 3]")
+    assert f"the slice step {step} is past any axis" in line
+
+
+def test_a_long_slice_step_within_the_limit_takes_the_first_entry():
+    result = run("graph", "y = a[::10000000].sum()", "--var", "a=[5, 2, 3]", "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["results"]["torch"]["values"]["y"] == 5.0
+    assert doc["results"]["numpy"]["grads"]["a"] == [1.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("rows", [2**62, 2**63 - 1, 2**61 + 1])
+def test_reshaping_an_empty_array_to_an_impossible_shape_is_refused(rows):
+    line = refused("graph", f"y = a.reshape({rows}, 0).sum()", "--var", "a=[]")
+    assert "no array has an axis that long" in line
+
+
+def test_reshaping_an_empty_array_to_a_possible_empty_shape_works():
+    result = run("graph", "y = a.reshape(1024, 0).sum()", "--var", "a=[]", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["results"]["numpy"]["values"]["y"] == 0.0
+
+
+LAYER = {"W": [[1, 2], [3, 4]], "b": [0, 0], "x": [[1, 2], [3, 4]]}
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        ({"targets": 5}, "unknown key 'targets'"),
+        ({"targets": [0, 1]}, 'targets go in the loss: {"kind": "ce", "targets": [0, 1]}'),
+        ({"los": {"kind": "ce"}}, "unknown key 'los'"),
+        ({"loss": {"kind": "ce", "targets": 5}}, "targets 5: one class per row, as a list"),
+        ({"loss": {"kind": "ce", "targets": "01"}}, "targets '01': one class per row"),
+        ({"loss": {"kind": "ce", "tagret": 1}}, "loss: unknown key 'tagret'"),
+    ],
+)
+def test_a_layer_spec_with_a_misplaced_or_misspelt_key_is_refused(extra, says):
+    line = refused("layer", "--spec", "-", stdin=json.dumps({**LAYER, **extra}))
+    assert says in line
+
+
+def test_a_layer_spec_with_targets_in_the_loss_runs():
+    spec = {**LAYER, "loss": {"kind": "ce", "targets": [0, 1]}}
+    result = run("layer", "--spec", "-", "--json", stdin=json.dumps(spec))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["inputs"]["loss"]["targets"] == [0, 1]
+
+
+def test_layer_json_output_still_reads_back_as_a_spec():
+    out = run("layer", "--seed", "42", "--json").stdout
+    result = run("layer", "--spec", "-", "--json", stdin=out)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["inputs"]["W"] == json.loads(out)["inputs"]["W"]
