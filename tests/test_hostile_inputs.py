@@ -87,3 +87,15 @@ def test_layer_json_output_still_reads_back_as_a_spec():
     result = run("layer", "--spec", "-", "--json", stdin=out)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["inputs"]["W"] == json.loads(out)["inputs"]["W"]
+
+
+@pytest.mark.parametrize(
+    ("program", "value"), [("y = a @ a", "[]"), ("y = (a @ a.T).sum()", "[[]]")]
+)
+@pytest.mark.parametrize("view", [(), ("--detail",), ("--heatmap",), ("--quiet",)])
+def test_an_empty_matmul_is_zero_with_an_empty_gradient(program, value, view):
+    result = run("graph", program, "--var", f"a={value}", *view)
+    assert result.exit_code == 0, result.output
+    doc = json.loads(run("graph", program, "--var", f"a={value}", "--json").stdout)
+    assert doc["results"]["torch"]["values"]["y"] == 0.0
+    assert doc["results"]["numpy"]["grads"]["a"] == json.loads(value)
