@@ -4,6 +4,9 @@ line and exit status 2, or answered exactly as numpy and torch answer it."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -99,3 +102,23 @@ def test_an_empty_matmul_is_zero_with_an_empty_gradient(program, value, view):
     doc = json.loads(run("graph", program, "--var", f"a={value}", "--json").stdout)
     assert doc["results"]["torch"]["values"]["y"] == 0.0
     assert doc["results"]["numpy"]["grads"]["a"] == json.loads(value)
+
+
+@pytest.mark.parametrize("command", [["softmax", "3", "1", "-3"], ["graph", "y = (a * a).sum()"]])
+def test_plot_with_a_home_that_cannot_be_written_is_quiet_and_leaves_nothing(tmp_path, command):
+    """A read-only or missing HOME: matplotlib would warn twice and leave /tmp/matplotlib-*.
+    /proc/nohome cannot be made even by root."""
+    pytest.importorskip("matplotlib")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("MPLCONFIGDIR", "XDG_CONFIG_HOME")}
+    env.update(HOME="/proc/nohome", TMPDIR=str(temp), COLUMNS="80")
+    args = [*command, "--var", "a=[1, 2]"] if command[0] == "graph" else command
+    done = subprocess.run(
+        [sys.executable, "-m", "gradcli", *args, "--plot", str(tmp_path / "out.png")],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [f"gradcli: plotted to {tmp_path / 'out.png'}"]
+    assert (tmp_path / "out.png").stat().st_size > 1000
+    assert list(temp.iterdir()) == []

@@ -96,6 +96,9 @@ def main(argv: list[str] | None = None) -> NoReturn:
         save = sys.modules.get("gradcli.save")  # not imported: no temporary (--help: 6 ms)
         if save is not None:
             save.remove_pending()
+        mpl_home = sys.modules.get("gradcli.render.mpl_home")  # --plot's matplotlib folder
+        if mpl_home is not None:
+            mpl_home.remove()
     try:  # noqa: SIM105  (an error's partial output, if any; a success has written it all)
         streams.release_stdout()
     except (OSError, ValueError):
