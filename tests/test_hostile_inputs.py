@@ -122,3 +122,21 @@ def test_plot_with_a_home_that_cannot_be_written_is_quiet_and_leaves_nothing(tmp
     assert done.stderr.splitlines() == [f"gradcli: plotted to {tmp_path / 'out.png'}"]
     assert (tmp_path / "out.png").stat().st_size > 1000
     assert list(temp.iterdir()) == []
+
+
+@pytest.mark.parametrize("args", [["softmax", "3", "1", "-3"], ["layer", "--seed", "1", "--json"]])
+def test_a_deleted_current_folder_is_one_error_line(tmp_path, args):
+    """torch's MKL printed its own fatal error (exit 2 with no Error: line) there."""
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    code = (
+        "import os, sys; os.chdir(sys.argv[1]); os.rmdir(sys.argv[1]); "
+        "from gradcli.cli import main; main(sys.argv[2:])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(gone), *args],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr == "Error: the current folder no longer exists; cd to one that does\n"

@@ -113,6 +113,12 @@ def _status(argv: list[str] | None) -> int:
         streams.note("Error: cannot write the output: stdout is closed")
         return ExitStatus.IO_ERROR
     try:
+        os.getcwd()
+    except FileNotFoundError:  # deleted under the shell: torch's MKL then dies at import
+        # with its own fatal error, and a relative path could only land somewhere else
+        streams.note("Error: the current folder no longer exists; cd to one that does")
+        return ExitStatus.USAGE
+    try:
         status = cli.main(args=argv, prog_name="gradcli", standalone_mode=False)
         streams.release_stdout()  # the output, in one piece: a closed pipe shows here
     except click.exceptions.NoArgsIsHelpError as exc:  # bare `gradcli`: the help itself
