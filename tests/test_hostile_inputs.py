@@ -140,3 +140,45 @@ def test_a_deleted_current_folder_is_one_error_line(tmp_path, args):
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr == "Error: the current folder no longer exists; cd to one that does\n"
+
+
+def limited(kib: int, *args: str) -> subprocess.CompletedProcess[str]:
+    def limit() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (kib * 1024, kib * 1024))
+
+    return subprocess.run(
+        [sys.executable, "-m", "gradcli", *args],
+        preexec_fn=limit, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def test_too_little_address_space_for_torch_is_one_error_line():
+    done = limited(500_000, "softmax", "3", "1", "-3")
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.startswith("Error: torch could not be loaded: ")
+    assert len(done.stderr.splitlines()) == 1
+
+
+def test_running_out_of_memory_after_the_prediction_is_one_error_line():
+    """numpy without torch: a 3000-logit softmax's Jacobians under a 200 MB limit."""
+    done = limited(200_000, "softmax", "--backend", "numpy,fd", *map(str, range(3000)))
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == "Error: out of memory: the run needs more than this process may use\n"
+
+
+def test_chunks_run_on_the_calling_thread_when_no_thread_can_start(monkeypatch):
+    """Under ulimit -v a thread's stack may not be had: "can't start new thread" was a
+    RuntimeError (exit 70); the caller does the work itself instead."""
+    import threading
+
+    from gradcli import parallel
+
+    def refuse(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(parallel, "WORKERS", 4)
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    assert parallel.map_chunks(lambda k: k * k, list(range(50))) == [k * k for k in range(50)]

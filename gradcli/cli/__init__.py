@@ -145,7 +145,14 @@ def _status(argv: list[str] | None) -> int:
         if streams.pipe_closed():  # click's own EPIPE handling exits with 1: it is 141
             return ExitStatus.BROKEN_PIPE
         raise exc from None
-    except Exception:
+    except MemoryError:  # past what was predicted: an address-space limit (ulimit -v)
+        streams.note("Error: out of memory: the run needs more than this process may use")
+        return ExitStatus.USAGE
+    except Exception as exc:
+        if isinstance(exc, ImportError) and "torch" in f"{exc.name} {exc}":
+            # libtorch_cpu.so "failed to map segment": too little address space for torch
+            streams.note(f"Error: torch could not be loaded: {' '.join(str(exc).split())}")
+            return ExitStatus.USAGE
         import traceback
 
         streams.note(traceback.format_exc().rstrip())
