@@ -203,7 +203,7 @@ def in_process_softmax(n: int, repeat: int) -> Result:
     """The library's softmax problem (all three backends) against numpy's diag − outer."""
     import numpy as np
 
-    from gradcli.problems import softmax
+    from gradcli.commands.softmax import problem as softmax
     from gradcli.spec import SoftmaxSpec
 
     z = np.random.default_rng(0).normal(size=n)

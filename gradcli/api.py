@@ -37,7 +37,7 @@ def softmax(
     atol: float | None = None,
 ) -> Report:
     """s = softmax(z / T) and its Jacobian through the backends (as `gradcli softmax`)."""
-    from gradcli.problems import softmax as problem
+    from gradcli.commands.softmax import problem
 
     return problem.run(softmax_spec(z, temperature, run_options(backends, dtype, rtol, atol)))
 
@@ -67,7 +67,7 @@ def layer(
     `target` is the class for ce and y (array-like) for mse; `targets` one class per row.
     Without W, b and x, they are drawn from `seed` with the given sizes, as the CLI does.
     """
-    from gradcli.problems import layer as problem
+    from gradcli.commands.layer import problem
 
     spec = layer_spec(
         w, b, x, loss,
@@ -94,7 +94,7 @@ def graph(
     `inputs` maps names to arrays; `rand` maps names to shapes ("4x10", "4x10:normal"),
     drawn as `--rand` draws them after torch.manual_seed(seed).
     """
-    from gradcli.problems import graph as problem
+    from gradcli.commands.graph import problem
 
     options = run_options(backends, dtype, rtol, atol)
     return problem.run(graph_spec(program, inputs, options, rand=rand, seed=seed))
@@ -116,7 +116,7 @@ def check_spec(
 ) -> Any:
     """A CheckSpec from objects or `path.py:name` strings (the CLI passes strings);
     `inputs` holds one array, or one mapping name -> array, per trial."""
-    from gradcli.problems.check_build import build
+    from gradcli.commands.check.build import build
 
     return build(
         target,
@@ -174,9 +174,9 @@ def check(
     """
     import dataclasses
 
+    from gradcli.commands.check import problem
+    from gradcli.commands.check.build import draw
     from gradcli.errors import InputError
-    from gradcli.problems import check as problem
-    from gradcli.problems.check_build import draw
 
     if forward is None or not (callable(forward) or isinstance(forward, str)):
         from gradcli.params import shown

@@ -148,6 +148,8 @@ class Differentiator:
     (default max|f(x)|, per output when given as an (m,) array). `bounded`: the caller
     knows that f_scale bounds |f| and |x_j·∂f/∂x_j| near x (softmax: s_i bounds both),
     so the cheap step need not measure them (three passes fewer over the Jacobian).
+    `threads`: the cheap pass may spread its blocks over gradcli.parallel's threads; False
+    for a function that must run on the calling thread (a user's forward, under check).
     """
 
     def __init__(
@@ -158,9 +160,11 @@ class Differentiator:
         f_scale: F64 | float | None = None,
         *,
         bounded: bool = False,
+        threads: bool = True,
     ) -> None:
         self.f_rows = f_rows
         self.bounded = bounded
+        self.threads = threads
         self.x = np.asarray(x, dtype=np.float64).reshape(-1)
         self.step = (
             CBRT_EPS * np.maximum(1.0, np.abs(self.x))
@@ -209,7 +213,12 @@ class Differentiator:
                     reach[cols] = np.maximum(reach[cols], _beyond(f_plus, self.f_scale))
 
         per_block = max(1, ELEMENTS_PER_BLOCK // max(n, self.m))
-        parallel.map_chunks(block, parallel.spans(n, per_block))
+        spans = parallel.spans(n, per_block)
+        if self.threads:
+            parallel.map_chunks(block, spans)
+        else:
+            for span in spans:
+                block(span)
         with np.errstate(divide="ignore"):
             error = ErrorEstimate(2 * ROUNDING * EPS * self.f_scale, reach / width)
         return Derivative(jac, error, "central differences", methods_used={"cheap": n})

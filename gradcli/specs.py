@@ -72,8 +72,8 @@ def layer_spec(
     `sizes` = (in_features, out_features, batch), as `gradcli layer --seed` draws them."""
     from gradcli import params
     from gradcli.arrays import real_array
+    from gradcli.commands.layer import inputs as layer_inputs
     from gradcli.names import LOSSES
-    from gradcli.problems import layer_inputs
     from gradcli.spec import LayerSpec, LossSpec
 
     prebuilt = loss if isinstance(loss, LossSpec) else None  # --spec's loss, with overrides
@@ -131,8 +131,8 @@ def graph_spec(
     manual_seed(seed), first, in order), `inputs` names to arrays."""
     from gradcli import params
     from gradcli.arrays import real_array
+    from gradcli.commands.graph.parse import parse_program
     from gradcli.errors import InputError
-    from gradcli.problems.graph_parse import parse_program
     from gradcli.spec import GraphSpec
 
     if not isinstance(program, str):

@@ -10,7 +10,7 @@ import pytest
 
 import gradcli
 from gradcli import references
-from gradcli.problems.check_analytic import carries_the_complex_step
+from gradcli.commands.check.analytic import carries_the_complex_step
 
 
 def columns(report):

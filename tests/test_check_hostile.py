@@ -140,7 +140,7 @@ def test_a_forward_returning_nonsense_is_one_line(tmp_path):
         )
         import importlib
 
-        from gradcli.problems import check_target
+        from gradcli.commands.check import target as check_target
 
         check_target._MODULES.clear()
         importlib.invalidate_caches()

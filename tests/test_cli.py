@@ -192,7 +192,7 @@ def test_bad_input_exits_2_with_one_clear_message(args, stdin, message):
 
 
 def test_main_maps_interrupt_and_bugs_to_their_statuses(monkeypatch, capsys):
-    from gradcli.problems import softmax as problem
+    from gradcli.commands.softmax import problem
 
     def interrupted(spec, allocate=None):
         raise KeyboardInterrupt

@@ -10,9 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gradcli.cli import cli
+from gradcli.commands.graph import problem
+from gradcli.commands.graph.parse import parse_program
 from gradcli.errors import InputError
-from gradcli.problems import graph as problem
-from gradcli.problems.graph_parse import parse_program
 from gradcli.spec import GraphSpec, RunOptions
 
 WORKED = "b = a.sum(dim=0, keepdim=True); c = a/b; y = w@c"

@@ -13,10 +13,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gradcli.cli import cli
+from gradcli.commands.graph import problem
+from gradcli.commands.graph.parse import MAX_DEPTH, parse_program
 from gradcli.errors import InputError
 from gradcli.ops import FUNCTIONS, REGISTRY
-from gradcli.problems import graph as problem
-from gradcli.problems.graph_parse import MAX_DEPTH, parse_program
 from gradcli.spec import GraphSpec, RunOptions
 
 torch = pytest.importorskip("torch")
@@ -334,7 +334,7 @@ def test_work_beyond_the_budget_is_refused_before_running(args, advice):
 
 
 def test_the_work_estimate_counts_a_matmul_by_its_multiply_adds():
-    from gradcli.problems.graph_shapes import forward_flops, node_shapes
+    from gradcli.commands.graph.shapes import forward_flops, node_shapes
 
     program = parse_program("y = a @ b", ("a", "b"))
     shapes = node_shapes(program, {"a": (64, 128), "b": (128, 32)})

@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 
 from gradcli.backends import analytic
 from gradcli.cli import cli
+from gradcli.commands.layer import fd as layer_fd
+from gradcli.commands.layer import problem
+from gradcli.commands.layer.inputs import build_loss, draw_layer
 from gradcli.errors import InputError
-from gradcli.problems import layer as problem
-from gradcli.problems import layer_fd
-from gradcli.problems.layer_inputs import build_loss, draw_layer
 from gradcli.spec import LayerSpec, LossSpec, RunOptions
 
 
@@ -389,7 +389,7 @@ def test_directional_projections_are_dot_products_of_the_full_gradients():
     full = problem.run(
         LayerSpec(d["W"], d["b"], d["x"], LossSpec("ce", (0,)), 4, None, RunOptions(), "full")
     )
-    from gradcli.problems import layer_directional
+    from gradcli import directional as layer_directional
 
     dirs = layer_directional.directions(layer_fd.gradient_shapes(d["W"], d["x"].reshape(1, -1)), 4)
     expected = np.tensordot(dirs["dW"], full.results["fd"].arrays["dW"], axes=2)

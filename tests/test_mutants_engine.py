@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from gradcli.backends import engine
 from gradcli.cli import cli
+from gradcli.commands.graph.parse import parse_program
 from gradcli.ops import REGISTRY
-from gradcli.problems.graph_parse import parse_program
 
 DTYPES = ["float32", "float64"]
 

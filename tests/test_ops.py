@@ -16,8 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gradcli.backends import engine
+from gradcli.commands.graph.parse import parse_program
 from gradcli.ops import REGISTRY, kink_points, program_is_analytic
-from gradcli.problems.graph_parse import parse_program
 
 torch = pytest.importorskip("torch")
 

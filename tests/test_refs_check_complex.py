@@ -10,9 +10,9 @@ import torch
 
 import gradcli
 from gradcli import references
-from gradcli.problems import check_references
-from gradcli.problems.check_analytic import carries_the_complex_step
-from gradcli.problems.check_subject import Subject
+from gradcli.commands.check import references as check_references
+from gradcli.commands.check.analytic import carries_the_complex_step
+from gradcli.commands.check.subject import Subject
 from tests.test_check_complex_step import columns
 
 TIGHT = {"rtol": 1e-12, "atol": 0.0}

@@ -1,4 +1,4 @@
-"""A graph program's own rounding noise (gradcli/problems/graph_rounding.py): correct
+"""A graph program's own rounding noise (gradcli/commands/graph/rounding.py): correct
 code at ill-conditioned inputs passes, in float64 and float32, and planted errors above
 that noise are still caught (issue 12, "no false alarm ... every planted error caught")."""
 
@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from gradcli import core, ops
 from gradcli.backends import autograd_graph, engine
 from gradcli.cli import cli
-from gradcli.problems import graph_rounding
-from gradcli.problems.graph_parse import parse_program
+from gradcli.commands.graph import rounding as graph_rounding
+from gradcli.commands.graph.parse import parse_program
 from tests.test_graph import run
 
 LAYER_NORM = (

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gradcli.backends import analytic
-from gradcli.problems import softmax as problem
+from gradcli.commands.softmax import problem
 from gradcli.render import json as render_json
 from gradcli.render.table import render_text
 from gradcli.spec import RunOptions, SoftmaxSpec

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from gradcli.backends import analytic, autograd
+from gradcli.commands.softmax import problem
 from gradcli.errors import InputError
-from gradcli.problems import softmax as problem
 from gradcli.spec import RunOptions, SoftmaxSpec
 
 

@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from gradcli import core, references
 from gradcli.backends import analytic
 from gradcli.cli import cli
-from gradcli.problems import layer, softmax
-from gradcli.problems.layer_inputs import draw_layer
+from gradcli.commands.layer import problem as layer
+from gradcli.commands.layer.inputs import draw_layer
+from gradcli.commands.softmax import problem as softmax
 from gradcli.report import BackendResult
 from gradcli.spec import LayerSpec, LossSpec, RunOptions, SoftmaxSpec
 

@@ -20,7 +20,7 @@ from gradcli.ops import REGISTRY, Op
 from gradcli.spec import Program
 
 Array = NDArray[Any]
-# A model of rounding (gradcli.problems.graph_rounding): (value, the magnitude its
+# A model of rounding (gradcli.commands.graph.rounding): (value, the magnitude its
 # rounding is relative to, whether it is one operation whose short result is exact)
 # -> the value as some correct implementation might round it. A sum of several terms
 # rounds its partial sums even where the result is short.

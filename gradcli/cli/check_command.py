@@ -143,8 +143,8 @@ def check(ctx: click.Context, /, **options: Any) -> None:
         from gradcli import params
         from gradcli.api import check_spec
         from gradcli.cli import check_parse
-        from gradcli.problems import check as problem
-        from gradcli.problems.check_target import load
+        from gradcli.commands.check import problem
+        from gradcli.commands.check.target import load
 
         load(options["target"], "TARGET", debug=options["debug"])  # before the inputs
         derivatives = {k: options[k] for k in ("jacobian", "vjp", "grad", "hvp") if options[k]}

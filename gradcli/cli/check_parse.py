@@ -42,7 +42,7 @@ def shape(text: str, option: str = "--shape") -> tuple[int, ...]:
     """The rule gradcli.check(shape=...) uses (gradcli.params): ASCII sizes joined by x;
     `option` ends with = for a named input (`--shape x=`)."""
     from gradcli import params
-    from gradcli.problems.check_build import MAX_CHECK_ELEMENTS
+    from gradcli.commands.check.build import MAX_CHECK_ELEMENTS
 
     if not text:
         raise InputError(f"{params_where(option, text)}: sizes joined by x, such as 5 or 4x6")
@@ -52,7 +52,7 @@ def shape(text: str, option: str = "--shape") -> tuple[int, ...]:
 def trial_inputs(options: dict[str, Any]) -> list[dict[str, Any]]:
     """One mapping name -> array per trial: drawn from --shape, read from --input."""
     from gradcli import inputs
-    from gradcli.problems.check_build import draw
+    from gradcli.commands.check.build import draw
 
     shapes = {
         name: shape(value, f"--shape {name}=" if name else "--shape")

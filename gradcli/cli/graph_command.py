@@ -64,17 +64,17 @@ def graph(ctx: click.Context, /, **options: Any) -> None:
       gradcli graph -f examples/program.txt --rand x=2x3 --rand W1=3x4
     """
     with user_errors():
-        from gradcli.problems import graph as problem
-        from gradcli.problems.explanations import with_explanation
+        from gradcli.commands.graph import problem
+        from gradcli.explanations import with_explanation
 
         spec = _graph_spec(options)
         if options["explain"]:
-            from gradcli.problems.explain_graph import parse_target
+            from gradcli.entries import parse_target
 
             parse_target(options["explain"], list(spec.program.variables))  # before any work
         if options["plot"]:  # the model of limits.graph_plot_peak, checked in test_memory.py
             from gradcli import limits
-            from gradcli.problems.graph_shapes import elements
+            from gradcli.commands.graph.shapes import elements
 
             sizes = [elements(shape) for shape in problem.validate(spec)]
             peak = limits.graph_plot_peak(sizes, spec.options.backends, bool(spec.draws))

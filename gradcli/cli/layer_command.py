@@ -79,7 +79,7 @@ def layer(ctx: click.Context, /, **options: Any) -> None:
       gradcli layer --seed 42 --json | gradcli layer --spec - --json
     """
     with user_errors():
-        from gradcli.problems import layer as problem
+        from gradcli.commands.layer import problem
 
         spec = _layer_spec(ctx, options)
         if options["plot"]:
@@ -92,7 +92,7 @@ def layer(ctx: click.Context, /, **options: Any) -> None:
 
 def _layer_spec(ctx: click.Context, options: dict[str, Any]) -> Any:
     """A LayerSpec from the options, built by the API: drawn from --seed, or read from --spec."""
-    from gradcli.problems import layer_inputs
+    from gradcli.commands.layer import inputs as layer_inputs
     from gradcli.specs import layer_spec
 
     if options["target"] is not None and options["targets"] is not None:
@@ -140,7 +140,7 @@ def _layer_plot_peak(spec: Any) -> int:
 
 def _spec_loss(from_spec: Any, kind: str | None, loss_options: dict[str, Any]) -> Any:
     """The spec's loss, with --loss/--target/--targets/--index overriding it."""
-    from gradcli.problems import layer_inputs
+    from gradcli.commands.layer import inputs as layer_inputs
 
     base = dict(from_spec or {"kind": "ce"})
     if kind is not None and kind != base.get("kind"):

@@ -75,14 +75,14 @@ def softmax(
     """
     with user_errors():
         from gradcli import limits
-        from gradcli.problems import softmax as problem
-        from gradcli.problems.explanations import with_explanation
+        from gradcli.commands.softmax import problem
+        from gradcli.explanations import with_explanation
         from gradcli.specs import softmax_spec
 
         z = read_vector(values, input_path)
         spec = softmax_spec(z, temperature, run_options(options), cli=True)
         if explain:
-            from gradcli.problems.explain_softmax import parse_target
+            from gradcli.commands.softmax.explain import parse_target
 
             parse_target(explain, z.size)  # a bad entry fails before any work
         if options["plot"]:  # the problem checks its own peak; --plot's comes on top

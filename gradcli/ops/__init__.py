@@ -1,11 +1,11 @@
 """The operations of the graph language, each declared once (micrograd / JAX primitives).
 
 An `Op` record holds everything about one operation: its name and arguments (read by
-the parser, `gradcli.problems.graph_parse`), its shape rule (`graph_shapes`), its numpy
+the parser, `gradcli.commands.graph.parse`), its shape rule (`graph_shapes`), its numpy
 forward and its backward rule with the math in a comment (the numpy engine,
 `gradcli.backends.engine`), its torch twin (`gradcli.backends.autograd_graph`),
 whether it is analytic or where its derivative is not defined, and how its result
-rounds (`gradcli.problems.graph_rounding`). Nothing else lists them.
+rounds (`gradcli.commands.graph.rounding`). Nothing else lists them.
 
 For references that need it (the complex step, kink detection):
 

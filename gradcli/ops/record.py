@@ -85,7 +85,7 @@ class Op:
     operator: str = ""  # the ast class of its infix or prefix operator: "Add", "USub"
     symbol: str = ""  # how people write the operator: "+", "-"
     example: str = ""  # a call that works, for messages
-    # how its result rounds (a model for gradcli.problems.graph_rounding): "result" relative
+    # how its result rounds (a model for gradcli.commands.graph.rounding): "result" relative
     # to itself (elementwise arithmetic), "terms" relative to the same op on |args| (a sum,
     # a matmul: a cancelling sum keeps the rounding of its terms), "exact" not at all
     # (moving, picking or masking elements, negating)

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from gradcli import core, ops, references
+from gradcli import directional as directional_fd
 from gradcli.backends import engine
-from gradcli.problems import graph_rounding
-from gradcli.problems import layer_directional as directional_fd
+from gradcli.commands.graph import rounding as graph_rounding
 from gradcli.report import Array
 from gradcli.spec import GraphSpec, Program
 

@@ -21,20 +21,18 @@ from typing import Any
 import numpy as np
 
 from gradcli import core, limits
+from gradcli.commands.check import backends as check_backends
+from gradcli.commands.check import guard as check_guard
+from gradcli.commands.check import noise as check_noise
+from gradcli.commands.check import patterns as check_explain
+from gradcli.commands.check import quantities as check_quantities
+from gradcli.commands.check import report as check_report
+from gradcli.commands.check.backends import Trial
+from gradcli.commands.check.explain import entry_index, explain_check
+from gradcli.commands.check.plan import plan
+from gradcli.commands.check.signature import accepted
+from gradcli.commands.check.subject import Subject
 from gradcli.errors import InputError
-from gradcli.problems import (
-    check_backends,
-    check_explain,
-    check_guard,
-    check_noise,
-    check_quantities,
-    check_report,
-)
-from gradcli.problems.check_backends import Trial
-from gradcli.problems.check_plan import plan
-from gradcli.problems.check_signature import accepted
-from gradcli.problems.check_subject import Subject
-from gradcli.problems.explanations import entry_index, explain_check
 from gradcli.report import Array, BackendResult, Report, Verdict
 from gradcli.spec import CheckSpec
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from gradcli.commands.check import guard
+from gradcli.commands.check.signature import accepted, bind
+from gradcli.commands.check.subject import Subject, tensors
 from gradcli.errors import InputError
-from gradcli.problems import check_guard as guard
-from gradcli.problems.check_signature import accepted, bind
-from gradcli.problems.check_subject import Subject, tensors
 
 __all__ = ["Trial", "tensors", "user_values"]
 

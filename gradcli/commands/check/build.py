@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 
+from gradcli.commands.check import guard
+from gradcli.commands.check import target as check_target
+from gradcli.commands.check.signature import UNNAMED, parameters
 from gradcli.errors import InputError
-from gradcli.problems import check_guard as guard
-from gradcli.problems import check_target
-from gradcli.problems.check_signature import UNNAMED, parameters
 from gradcli.spec import CheckSpec, RunOptions
 
 MAX_CHECK_ELEMENTS = 10_000_000  # all inputs of one trial together

@@ -16,8 +16,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from gradcli.commands.check.guard import as_array, call, failure, user_stdout
 from gradcli.errors import InputError
-from gradcli.problems.check_guard import as_array, call, failure, user_stdout
 
 __all__ = ["as_array", "call", "load", "module_of"]
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from gradcli.commands.check.signature import bind
+from gradcli.commands.check.subject import Subject, forward_ops
 from gradcli.errors import InputError
-from gradcli.problems.check_signature import bind
-from gradcli.problems.check_subject import Subject, forward_ops
 
 Array = np.ndarray[Any, Any]
 

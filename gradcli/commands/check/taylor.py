@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.problems import check_backends as sides
-from gradcli.problems.check_backends import Trial
-from gradcli.problems.check_subject import Subject
+from gradcli.commands.check import backends as sides
+from gradcli.commands.check.backends import Trial
+from gradcli.commands.check.subject import Subject
 from gradcli.report import LawCheck
 
 STEPS = 24  # h₀ / 2ᵏ, k < STEPS: from 0.5 down to 6e-8 of the inputs' scale

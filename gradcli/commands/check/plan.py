@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from gradcli.commands.check import guard
+from gradcli.commands.check.signature import UNNAMED, Parameters, bind, name_inputs, parameters
+from gradcli.commands.check.subject import Subject, tensors
 from gradcli.errors import InputError
-from gradcli.problems import check_guard as guard
-from gradcli.problems.check_signature import UNNAMED, Parameters, bind, name_inputs, parameters
-from gradcli.problems.check_subject import Subject, tensors
 
 Array = np.ndarray[Any, Any]
 
@@ -19,7 +19,7 @@ Array = np.ndarray[Any, Any]
 def plan(spec: Any) -> tuple[Subject, list[dict[str, Array]]]:
     """The subject, and each trial's inputs by name (a module's parameters included);
     for second order, the first derivative made the subject (check_second)."""
-    from gradcli.problems import check_second
+    from gradcli.commands.check import second as check_second
 
     if spec.mode == "function":
         subject, trials = _function(spec)

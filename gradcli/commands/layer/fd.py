@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 
 from gradcli import core, limits, references
+from gradcli import directional as directional_fd
 from gradcli.backends import analytic
 from gradcli.errors import InputError
-from gradcli.problems import layer_directional as directional_fd
 from gradcli.report import Array, BackendResult
 from gradcli.spec import LayerSpec
 

@@ -12,12 +12,12 @@ from typing import Any
 import numpy as np
 
 from gradcli import compare, core
+from gradcli import directional as directional_fd
 from gradcli.backends import analytic
+from gradcli.commands.layer import explain as explainer
+from gradcli.commands.layer import fd as layer_fd
+from gradcli.commands.layer.inputs import validate
 from gradcli.laws import equal_law, sum_law
-from gradcli.problems import explain as explainer
-from gradcli.problems import layer_directional as directional_fd
-from gradcli.problems import layer_fd
-from gradcli.problems.layer_inputs import validate
 from gradcli.report import Array, BackendResult, LawCheck, Report, Tolerance
 from gradcli.spec import LayerSpec, LossSpec
 

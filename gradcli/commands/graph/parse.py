@@ -15,10 +15,10 @@ import ast
 import difflib
 from typing import Any, NoReturn
 
+from gradcli.commands.graph.shapes import shorten
+from gradcli.commands.graph.words import HINTS, MODULES, kind_of
 from gradcli.errors import InputError
 from gradcli.ops import FUNCTIONS, OPERATORS, REGISTRY, REQUIRED, Op, Param
-from gradcli.problems.graph_shapes import shorten
-from gradcli.problems.graph_words import HINTS, MODULES, kind_of
 from gradcli.spec import Node, Program
 
 MAX_PROGRAM_CHARS = 100_000

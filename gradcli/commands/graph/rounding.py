@@ -36,8 +36,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from gradcli import directional as directional_fd
 from gradcli.backends import engine
-from gradcli.problems import layer_directional as directional_fd
 from gradcli.report import Array
 from gradcli.spec import Program
 

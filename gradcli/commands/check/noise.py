@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from gradcli.commands.check import guard as check_guard
+from gradcli.commands.check.backends import Trial, user_values
+from gradcli.commands.check.subject import Subject
 from gradcli.errors import InputError
-from gradcli.problems import check_guard
-from gradcli.problems.check_backends import Trial, user_values
-from gradcli.problems.check_subject import Subject
 
 Array = np.ndarray[Any, Any]
 PROBES = 3  # random directions of the second difference

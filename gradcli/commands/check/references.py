@@ -14,42 +14,18 @@ cheap pass is run as one block, never on the thread pool).
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from gradcli import core, parallel, references
-from gradcli.problems import check_analytic
-from gradcli.problems.check_backends import Trial
-from gradcli.problems.check_subject import Subject
+from gradcli import core, references
+from gradcli.commands.check import analytic as check_analytic
+from gradcli.commands.check.backends import Trial
+from gradcli.commands.check.subject import Subject
 
 Array = np.ndarray[Any, Any]
 Made = tuple[Array, core.NumericalReference]
-
-
-class _OnThisThread:
-    """gradcli.parallel's interface, one chunk after another on the calling thread."""
-
-    spans = staticmethod(parallel.spans)
-
-    @staticmethod
-    def map_chunks(function: Callable[[Any], Any], items: Any) -> list[Any]:
-        return [function(item) for item in items]
-
-
-@contextlib.contextmanager
-def _one_block() -> Iterator[None]:
-    """The cheap pass on the calling thread, block after block (memory stays bounded by
-    the references' block size): the user's forward must not run on the pool's threads."""
-    namespace = vars(references)  # its module-level `parallel`, swapped for the block
-    saved = namespace["parallel"]
-    namespace["parallel"] = _OnThisThread
-    try:
-        yield
-    finally:
-        namespace["parallel"] = saved
 
 
 def _reference(
@@ -66,10 +42,11 @@ def _reference(
     flat = x.reshape(-1)
     if step is None:
         step = references.CBRT_EPS * np.maximum(1.0, np.abs(flat))
-    with _one_block():
-        d = _Probed(f_rows, flat, step * factor, f_scale)
-        d.probe_step = step  # the inputs' scale, without the noise's step factor
-        derivative = d.cheap()
+    # the cheap pass block after block on the calling thread (memory stays bounded by the
+    # references' block size): the user's forward must not run on the pool's threads
+    d = _Probed(f_rows, flat, step * factor, f_scale, threads=False)
+    d.probe_step = step  # the inputs' scale, without the noise's step factor
+    derivative = d.cheap()
     return derivative, core.NumericalReference("fd", key, derivative, d, complex_input, describe)
 
 

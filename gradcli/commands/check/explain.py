@@ -1,37 +1,18 @@
-"""--explain for softmax, graph and check: an explanation added to a finished Report
-(layer's is built with its run, in :mod:`gradcli.problems.explain`)."""
+"""check --explain ENTRY: the entry in every trial, yours beside each reference."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 
 import numpy as np
 
+from gradcli.entries import parse_target
 from gradcli.errors import InputError
 from gradcli.report import Explanation, Report, Term
 
 
-def with_explanation(report: Report, text: str | None) -> Report:
-    if not text:
-        return report
-    if report.command == "softmax":
-        from gradcli.problems import explain_softmax
-
-        return dataclasses.replace(report, explanation=explain_softmax.explain(report, text))
-    if report.command == "graph":
-        from gradcli.problems import explain_graph
-
-        return dataclasses.replace(report, explanation=explain_graph.explain(report, text))
-    if report.command == "check":
-        return dataclasses.replace(report, explanation=explain_check(report, text))
-    return report
-
-
 def entry_index(report: Report, text: str) -> tuple[int, ...]:
     """The index of check's --explain ENTRY ('J[0,1]', 'vjp[2]')."""
-    from gradcli.problems.explain_graph import parse_target
-
     _, index = parse_target(text, [text.partition("[")[0].strip()])
     if index is None:
         raise InputError(f"--explain {text!r}: give an entry, such as J[0,1] or vjp[0]")

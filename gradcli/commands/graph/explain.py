@@ -12,15 +12,13 @@ computed by the numpy engine) and every backend's gradient.
 from __future__ import annotations
 
 import ast
-import re
 from typing import Any
 
 import numpy as np
 
+from gradcli.entries import parse_target
 from gradcli.errors import InputError
 from gradcli.report import Explanation, Report, Term
-
-TARGET = re.compile(r"\s*([A-Za-z_]\w*)\s*(?:\[\s*([\d\s,]*)\])?\s*\Z")
 
 # How each operation sends ∂L/∂out (g) back to its argument, by argument position.
 RULES: dict[str, tuple[str, ...]] = {
@@ -57,24 +55,6 @@ OPERATORS = {
     ast.Pow: "pow",
     ast.MatMult: "matmul",
 }
-
-
-def parse_target(text: str, names: list[str]) -> tuple[str, tuple[int, ...] | None]:
-    match = TARGET.match(text)
-    if not match:
-        raise InputError(f"--explain {text!r}: write a variable's name, or NAME[i,j]")
-    name, index = match.group(1), match.group(2)
-    if name not in names:
-        raise InputError(
-            f"--explain {text!r}: no variable {name!r} in the program "
-            f"(the variables: {', '.join(names)})"
-        )
-    if index is None:
-        return name, None
-    try:
-        return name, tuple(int(part) for part in index.split(","))
-    except ValueError:
-        raise InputError(f"--explain {text!r}: the index is integers, such as a[0,0]") from None
 
 
 def op_of(expression: str) -> str:

@@ -15,11 +15,14 @@ from typing import Any
 import numpy as np
 
 from gradcli import core, limits
+from gradcli import directional as directional_fd
 from gradcli.backends import engine
+from gradcli.commands.graph import fd as graph_fd
+from gradcli.commands.graph import rounding as graph_rounding
+from gradcli.commands.graph import shapes as graph_shapes
+from gradcli.commands.graph import text as graph_text
+from gradcli.commands.graph.shapes import node_shapes
 from gradcli.errors import InputError
-from gradcli.problems import graph_fd, graph_rounding, graph_shapes, graph_text
-from gradcli.problems import layer_directional as directional_fd
-from gradcli.problems.graph_shapes import node_shapes
 from gradcli.report import Array, BackendResult, Report
 from gradcli.spec import GraphSpec, Program
 

@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 
 from gradcli import core
-from gradcli.problems import check_backends as sides
-from gradcli.problems import check_references as fd
-from gradcli.problems.check_backends import Trial
-from gradcli.problems.check_subject import Subject
+from gradcli.commands.check import backends as sides
+from gradcli.commands.check import references as fd
+from gradcli.commands.check.backends import Trial
+from gradcli.commands.check.subject import Subject
 
 Array = np.ndarray[Any, Any]
 DIRECTIONS = 8

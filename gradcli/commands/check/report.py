@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from gradcli.problems.check_backends import Trial
-from gradcli.problems.check_quantities import DIRECTIONS
-from gradcli.problems.check_subject import Subject
+from gradcli.commands.check.backends import Trial
+from gradcli.commands.check.quantities import DIRECTIONS
+from gradcli.commands.check.subject import Subject
 from gradcli.report import LawCheck
 from gradcli.spec import CheckSpec
 
@@ -36,7 +36,7 @@ def taylor(
 ) -> tuple[tuple[LawCheck, ...], list[tuple[str, tuple[str, ...]]]]:
     if not spec.taylor:
         return (), []
-    from gradcli.problems.check_taylor import taylor_test
+    from gradcli.commands.check.taylor import taylor_test
 
     laws: list[LawCheck] = []
     lines: list[str] = []

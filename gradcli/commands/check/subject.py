@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from gradcli.commands.check import guard
+from gradcli.commands.check.signature import Parameters, bind
 from gradcli.errors import InputError
-from gradcli.problems import check_guard as guard
-from gradcli.problems.check_signature import Parameters, bind
 
 Array = np.ndarray[Any, Any]
 

@@ -1,0 +1,1 @@
+"""graph: a small program of named variables, its gradients by a numpy engine, torch and fd."""
