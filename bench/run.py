@@ -231,7 +231,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7, help="runs of each command (default 7)")
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument(
-        "--markdown", action="store_true", help="also print the table as Markdown (docs/performance.md)"
+        "--markdown", action="store_true", help="also print the table as Markdown (docs/)"
     )
     parser.add_argument(
         "--only",
