@@ -143,7 +143,12 @@ def _fd(z: np.ndarray, t: float, out: np.ndarray) -> tuple[BackendResult, core.N
     step = t * finite_diff.cube_root_step(centred / t)
     s = analytic.softmax(shadow, t)
     differentiator = references.Differentiator(
-        lambda rows: analytic.softmax(rows, t), centred, step, f_scale=s, bounded=True
+        lambda rows: analytic.softmax(rows, t),
+        centred,
+        step,
+        f_scale=s,
+        bounded=True,
+        f_changed=lambda cols, values: analytic.softmax_changed(centred, cols, values, t),
     )
     derivative = differentiator.cheap(out)
     reference = core.NumericalReference("fd", "jacobian", derivative, differentiator, analytic=True)
