@@ -38,7 +38,8 @@ def sum_law(backend: str, law: str, terms: Array, target: float, tol: Tolerance)
             if screen:  # Σ|t| of the rows that may be the worst only
 
                 def allowed_at(at: Array) -> Array:
-                    return tol.atol + tol.rtol * np.abs(part[at]).sum(axis=1, dtype=np.float64)
+                    sums: Array = np.abs(part[at]).sum(axis=1, dtype=np.float64)
+                    return tol.atol + tol.rtol * sums
 
                 found = _screen(backend, law, violation, allowed_at, tol.atol)
                 if found is not None:
@@ -84,8 +85,8 @@ def symmetry_law(backend: str, matrix: Array, tol: Tolerance) -> LawCheck:
                 columns = upper.shape[1]
 
                 def allowed_at(at: Array) -> Array:
-                    values = upper[at // columns, at % columns]
-                    return np.abs(values, dtype=np.float64) * tol.rtol + tol.atol
+                    values: Array = np.abs(upper[at // columns, at % columns], dtype=np.float64)
+                    return values * tol.rtol + tol.atol
 
                 found = _screen(backend, "J symmetric", violation.ravel(), allowed_at, tol.atol)
                 if found is not None:
