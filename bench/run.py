@@ -200,24 +200,33 @@ def jacobian_memory(n: int) -> Result:
 
 
 def in_process_softmax(n: int, repeat: int) -> Result:
-    """The library's softmax problem (all three backends) against numpy's diag − outer."""
+    """`gradcli.softmax` (all three backends, laws, comparisons, the Report) against one
+    numpy Jacobian, np.diag(s) − np.outer(s, s), timed alternately in the same run."""
     import numpy as np
 
-    from gradcli.commands.softmax import problem as softmax
-    from gradcli.spec import SoftmaxSpec
+    import gradcli
 
     z = np.random.default_rng(0).normal(size=n)
-    softmax.run(SoftmaxSpec(z))  # warm up: torch's first call
+    gradcli.softmax(z)  # warm up: torch's import and first call
 
     def hand() -> None:
         s = np.exp(z - z.max())
         s /= s.sum()
         np.diag(s) - np.outer(s, s)
 
-    ours = statistics.median(_timed(lambda: softmax.run(SoftmaxSpec(z))) for _ in range(repeat))
-    theirs = statistics.median(_timed(hand) for _ in range(repeat))
-    name = f"in process: softmax n = {n}, 3 backends + comparisons vs one numpy Jacobian"
-    return Result(name, "time", ours, theirs, None, "s")
+    # interleaved, so that drift in the machine's speed hits both
+    ours, theirs = [], []
+    for _ in range(repeat):
+        ours.append(_timed(lambda: gradcli.softmax(z)))
+        theirs.append(_timed(hand))
+    return Result(
+        f"in process: gradcli.softmax n = {n}, 3 backends vs one numpy Jacobian",
+        "time",
+        statistics.median(ours),
+        statistics.median(theirs),
+        10.0,
+        "s",
+    )
 
 
 def _timed(fn: object) -> float:
@@ -317,7 +326,7 @@ def main() -> None:
                 2.0,
             ),
             "npz": lambda: npz_rows(npz_work, work, max(3, r // 2)),
-            "in-process": lambda: [in_process_softmax(4096, 3)],
+            "in-process": lambda: [in_process_softmax(4096, max(3, r))],
         }
         results = [result for key in args.only or cases for result in cases[key]()]
     finally:
