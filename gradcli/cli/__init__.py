@@ -61,7 +61,8 @@ def cli() -> None:
       gradcli softmax 3 1 -3
       gradcli softmax 3 1 -3 --json | jq .comparisons
       gradcli layer --seed 42 --loss output --index 0 --explain 'W[0,0]'
-      gradcli graph "c = a / a.sum(0, keepdim=True); y = w @ c" --rand w=4x10 --rand a=10x10
+      gradcli graph "c = a / a.sum(0, keepdim=True); y = w @ c" \\
+          --rand w=4x10 --rand a=10x10
     """
 
 
@@ -135,7 +136,10 @@ def _status(argv: list[str] | None) -> int:
     except SystemExit as exc:
         if streams.pipe_closed():  # click's own EPIPE handling exits with 1: it is 141
             return ExitStatus.BROKEN_PIPE
-        raise exc from None
+        # click's shell completion (_GRADCLI_COMPLETE=bash_source …) ends in sys.exit
+        # once it has printed: what it printed is the output, released as any other
+        streams.release_stdout()
+        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     except Exception:
         import traceback
 

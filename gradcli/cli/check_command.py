@@ -132,11 +132,13 @@ def check(ctx: click.Context, /, **options: Any) -> None:
     \b
     Examples:
       gradcli check examples/ops.py:softmax --jacobian softmax_jacobian --shape 5
-      gradcli check examples/ops.py:softmax --jacobian softmax_jacobian --input z.npy
+      gradcli check examples/ops.py:softmax --jacobian softmax_jacobian \\
+          --input z.npy
       gradcli check examples/ops.py:Square --shape 4x6
       gradcli check examples/linear.py:linear --vjp linear_vjp --shape x=8x16 \\
           --shape W=16x4 --shape b=4
-      gradcli check examples/ops.py:softmax --jacobian softmax_jacobian_no_cross_terms \\
+      gradcli check examples/ops.py:softmax \\
+          --jacobian softmax_jacobian_no_cross_terms \\
           --shape 5 --trial 1 --explain 'J[0,1]'
     """
     with user_errors():

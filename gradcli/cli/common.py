@@ -20,6 +20,8 @@ from gradcli.names import BACKENDS, DTYPES
 from gradcli.tokens import NEGATIVE_NUMBER_LIKE
 
 if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem
+
     from gradcli.npz import NpzWriter
     from gradcli.report import Report
     from gradcli.spec import RunOptions
@@ -73,9 +75,19 @@ class Rule(click.ParamType):  # type: ignore[type-arg]  # generic only since cli
     """An option checked by its rule in gradcli.params, the rule the API uses too; the
     message names the option and shows the value as typed."""
 
-    def __init__(self, metavar: str, rule: Callable[[Any, str], Any]) -> None:
+    def __init__(
+        self, metavar: str, rule: Callable[[Any, str], Any], *, files: bool = False
+    ) -> None:
         self.name = metavar
         self.rule = rule
+        self.files = files  # a file name: shell completion offers the shell's files
+
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[CompletionItem]:
+        from click.shell_completion import CompletionItem
+
+        return [CompletionItem(incomplete, type="file")] if self.files else []
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         option = max(param.opts, key=len) if param is not None and param.opts else "value"
@@ -105,7 +117,7 @@ def FiniteFloat(minimum: float | None = None) -> Rule:
 
 
 BackendList = Rule("LIST", params.backends)
-FILE = Rule("FILE", lambda value, name: params.not_empty(value, name, "a file name"))
+FILE = Rule("FILE", lambda value, name: params.not_empty(value, name, "a file name"), files=True)
 
 
 class OutputProblem(click.ClickException):
@@ -176,13 +188,13 @@ def check_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--plot",
-            type=Rule("FILE.png|.svg", FILE.rule),
+            type=Rule("FILE.png|.svg", FILE.rule, files=True),
             help="Draw each result, its difference against the tolerance, and the verdict "
             "(graph: the graph too; needs gradcli[plot]).",
         ),
         click.option(
             "--save",
-            type=Rule("FILE.npz", FILE.rule),
+            type=Rule("FILE.npz", FILE.rule, files=True),
             help='Write every result array to FILE.npz (keys "<backend>.<quantity>").',
         ),
     ]

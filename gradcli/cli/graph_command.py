@@ -60,7 +60,8 @@ def graph(ctx: click.Context, /, **options: Any) -> None:
           --rand w=4x10 --rand a=10x10 --seed 42
       gradcli graph "s = softmax(z, dim=0); y = s[0]" --var 'z=[3, 1, -3]' --json
       gradcli graph "b = a.sum(dim=0, keepdim=True); c = a/b; y = w@c" \\
-          --rand w=4x10 --rand a=10x10 --explain 'a[0,0]' --plot graph.svg --dot graph.dot
+          --rand w=4x10 --rand a=10x10 --explain 'a[0,0]' \\
+          --plot graph.svg --dot graph.dot
       gradcli graph -f examples/program.txt --rand x=2x3 --rand W1=3x4
     """
     with user_errors():

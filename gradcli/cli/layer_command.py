@@ -47,7 +47,10 @@ SIZE = integer_range(1, 100_000)  # layer_inputs.MAX_FEATURES and MAX_BATCH, wit
 )
 @click.option("--index", type=integer_range(0, 2**31), help="output: k in L = s_k [0].")
 @click.option(
-    "--spec", "spec_path", type=Rule("FILE|-", FILE.rule), help="W, b, x (and loss) from JSON."
+    "--spec",
+    "spec_path",
+    type=Rule("FILE|-", FILE.rule, files=True),
+    help="W, b, x (and loss) from JSON.",
 )
 @click.option(
     "--explain",
