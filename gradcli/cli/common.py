@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 
     from gradcli.npz import NpzWriter
     from gradcli.report import Report
-    from gradcli.spec import RunOptions
 
 
 class InputProblem(click.ClickException):
@@ -102,6 +101,8 @@ def integer_range(low: int, high: int) -> Rule:
 
 
 SEED = Rule("INTEGER", params.seed)  # 0 to 2**63 - 1: what numpy and torch both take
+# An integer in ASCII digits, its range decided by the API (gradcli.params' rules there)
+INTEGER = Rule("INTEGER", lambda value, name: params.integer(value, name, -(2**63), 2**63))
 
 
 def FiniteFloat(minimum: float | None = None) -> Rule:
@@ -131,7 +132,8 @@ def user_errors() -> Iterator[None]:
     """Turn the library's InputError into click's one-line error with exit status 2,
     and its OutputError into one with 74."""
     try:
-        yield
+        with params.as_options():  # the library's messages name the options as typed
+            yield
     except InputError as exc:
         raise InputProblem(str(exc)) from None
     except OutputError as exc:
@@ -218,28 +220,16 @@ def read_stdin() -> str:
         raise InputError(f"cannot read stdin: {exc.strerror or exc}") from None
 
 
-def check_plot_memory(peak: int, what: str) -> None:
-    """Refuse a --plot whose estimated peak (limits' model) would not fit."""
-    from gradcli import limits
-
-    limits.check_memory(peak, what, "leave out --plot, or plot a smaller problem")
-
-
-def run_options(options: dict[str, Any]) -> RunOptions:
-    """The options every command shares, checked before anything is computed."""
-    from gradcli.specs import run_options as shared
-
+def run_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The API's arguments that every command shares (--backend, --dtype, --rtol,
+    --atol, --plot), once the output options are checked, before anything is computed."""
     if options["quiet"] and options["as_json"]:
         raise InputError("--quiet and --json exclude each other")
-    if options["plot"]:
-        from gradcli.render.plot import check_plot_path
-
-        check_plot_path(options["plot"])
     if options["save"]:
         from gradcli.save import check_save_path
 
         check_save_path(options["save"])
-    return shared(options["backends"], options["dtype"], options["rtol"], options["atol"], cli=True)
+    return {k: options[k] for k in ("backends", "dtype", "rtol", "atol", "plot")}
 
 
 @contextmanager
@@ -266,10 +256,7 @@ def emit(report: Report, options: dict[str, Any], npz: NpzWriter | None) -> None
         arrays.update({f"failing_trial.{k}": v for k, v in failing.items() if k != "trial"})
         npz.finish(arrays)
         note(f"gradcli: saved {len(arrays)} arrays to {npz.path}")
-    if options["plot"]:
-        from gradcli.render.plot import save_plot
-
-        save_plot(report, options["plot"], command_line())
+    if options["plot"]:  # drawn by the API (gradcli.X(..., plot=FILE))
         note(f"gradcli: plotted to {options['plot']}")
     if options["quiet"]:
         from gradcli.render.findings import quiet_line
