@@ -47,9 +47,9 @@ def check(
 ) -> Report:
     """Your derivative against autograd of your forward and finite differences.
 
-    As ``gradcli check``. Your code runs in this process (the CLI runs it as the API
-    does): what it does to the process (exits, prints, changes directory) is not
-    guarded against here.
+    As ``gradcli check``. Called here, your code runs in this process: what it does
+    to the process (exits, prints below Python, changes directory) is not guarded
+    against.
 
     Parameters
     ----------

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from gradcli.api import CHECK_BACKENDS
+from gradcli.arguments import LOW_PRECISION
 from gradcli.cli.common import (
     INTEGER,
     SEED,
@@ -18,6 +19,7 @@ from gradcli.cli.common import (
 )
 from gradcli.cli.group import COMMANDS, CONTEXT_SETTINGS
 from gradcli.exit_status import ExitStatus
+from gradcli.names import DTYPES
 
 
 @click.command(
@@ -167,7 +169,7 @@ def check(ctx: click.Context, /, **options: Any) -> None:
 
 
 # check alone runs code in float16 and bfloat16 (the references stay in float64)
-CHECK_DTYPES = ("float64", "float32", "float16", "bfloat16")
+CHECK_DTYPES = (*DTYPES, *LOW_PRECISION)  # gradcli.check decides what each means
 for _param in check.params:
     if _param.name == "dtype":
         _param.type = click.Choice(CHECK_DTYPES)
