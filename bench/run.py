@@ -75,7 +75,7 @@ np.savez(sys.argv[2], numpy=jac_numpy, torch=jac_torch, fd=jac_fd)
 # The same work two ways: three 4096×4096 float64 Jacobians of a softmax, computed and
 # saved as one .npz. "writer" computes them straight into gradcli's NpzWriter (the
 # file's pages); "savez" computes them in memory and calls np.savez (zipfile). What
-# the hand-written writer buys is the difference (README: Performance).
+# the hand-written writer buys is the difference (docs/performance.md).
 NPZ_WORK = """
 import sys
 import numpy as np
@@ -231,7 +231,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7, help="runs of each command (default 7)")
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument(
-        "--markdown", action="store_true", help="also print the table as Markdown (README)"
+        "--markdown", action="store_true", help="also print the table as Markdown (docs/)"
     )
     parser.add_argument(
         "--only",

@@ -97,6 +97,9 @@ def main(argv: list[str] | None = None) -> NoReturn:
         save = sys.modules.get("gradcli.save")  # not imported: no temporary (--help: 6 ms)
         if save is not None:
             save.remove_pending()
+        mpl_home = sys.modules.get("gradcli.render.mpl_home")  # --plot's matplotlib folder
+        if mpl_home is not None:
+            mpl_home.remove()
     try:  # noqa: SIM105  (an error's partial output, if any; a success has written it all)
         streams.release_stdout()
     except (OSError, ValueError):
@@ -110,6 +113,12 @@ def _status(argv: list[str] | None) -> int:
     if sys.stdout is None:  # started with stdout closed (`>&-`): nowhere for the answer
         streams.note("Error: cannot write the output: stdout is closed")
         return ExitStatus.IO_ERROR
+    try:
+        os.getcwd()
+    except FileNotFoundError:  # deleted under the shell: torch's MKL then dies at import
+        # with its own fatal error, and a relative path could only land somewhere else
+        streams.note("Error: the current folder no longer exists; cd to one that does")
+        return ExitStatus.USAGE
     try:
         status = cli.main(args=argv, prog_name="gradcli", standalone_mode=False)
         streams.release_stdout()  # the output, in one piece: a closed pipe shows here
@@ -140,7 +149,14 @@ def _status(argv: list[str] | None) -> int:
         # once it has printed: what it printed is the output, released as any other
         streams.release_stdout()
         return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-    except Exception:
+    except MemoryError:  # past what was predicted: an address-space limit (ulimit -v)
+        streams.note("Error: out of memory: the run needs more than this process may use")
+        return ExitStatus.USAGE
+    except Exception as exc:
+        if isinstance(exc, ImportError) and "torch" in f"{exc.name} {exc}":
+            # libtorch_cpu.so "failed to map segment": too little address space for torch
+            streams.note(f"Error: torch could not be loaded: {' '.join(str(exc).split())}")
+            return ExitStatus.USAGE
         import traceback
 
         streams.note(traceback.format_exc().rstrip())

@@ -134,7 +134,7 @@ def check(ctx: click.Context, /, **options: Any) -> None:
     Examples:
       gradcli check examples/ops.py:softmax --jacobian softmax_jacobian --shape 5
       gradcli check examples/ops.py:softmax --jacobian softmax_jacobian \\
-          --input z.npy
+          --input examples/z.npy
       gradcli check examples/ops.py:Square --shape 4x6
       gradcli check examples/linear.py:linear --vjp linear_vjp --shape x=8x16 \\
           --shape W=16x4 --shape b=4

@@ -70,7 +70,7 @@ def softmax(
       gradcli softmax 3 1 -3 --explain 'J[0,1]'
       gradcli softmax 1000 1001 1002 --temperature 2
       echo '[3, 1, -3]' | gradcli softmax - --json | jq .ok
-      gradcli softmax --input z.npy --dtype float32 --save out.npz
+      gradcli softmax --input examples/z.npy --dtype float32 --save out.npz
     """
     with user_errors():
         from gradcli import api
