@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from gradcli import params
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
 
 DISTS = ("normal", "uniform")
 LOW_PRECISION = ("float16", "bfloat16")  # check alone runs your code in these
+# The command line a plot is headed with (the CLI sets it around its call; the API: none)
+PLOT_COMMAND: ContextVar[str | None] = ContextVar("gradcli_plot_command", default=None)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -215,7 +218,7 @@ def drawn(report: Report, plot: str | None) -> Report:
     if plot is not None:
         from gradcli.render.plot import save_plot
 
-        save_plot(report, plot)
+        save_plot(report, plot, PLOT_COMMAND.get())
     return report
 
 

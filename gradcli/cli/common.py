@@ -131,6 +131,9 @@ class OutputProblem(click.ClickException):
 def user_errors() -> Iterator[None]:
     """Turn the library's InputError into click's one-line error with exit status 2,
     and its OutputError into one with 74."""
+    from gradcli.arguments import PLOT_COMMAND
+
+    token = PLOT_COMMAND.set(command_line())  # a --plot is headed with the command
     try:
         with params.as_options():  # the library's messages name the options as typed
             yield
@@ -138,6 +141,8 @@ def user_errors() -> Iterator[None]:
         raise InputProblem(str(exc)) from None
     except OutputError as exc:
         raise OutputProblem(str(exc)) from None
+    finally:
+        PLOT_COMMAND.reset(token)
 
 
 def check_options(func: Callable[..., Any]) -> Callable[..., Any]:
