@@ -61,7 +61,8 @@ def cli() -> None:
       gradcli softmax 3 1 -3
       gradcli softmax 3 1 -3 --json | jq .comparisons
       gradcli layer --seed 42 --loss output --index 0 --explain 'W[0,0]'
-      gradcli graph "c = a / a.sum(0, keepdim=True); y = w @ c" --rand w=4x10 --rand a=10x10
+      gradcli graph "c = a / a.sum(0, keepdim=True); y = w @ c" \\
+          --rand w=4x10 --rand a=10x10
     """
 
 
@@ -144,7 +145,10 @@ def _status(argv: list[str] | None) -> int:
     except SystemExit as exc:
         if streams.pipe_closed():  # click's own EPIPE handling exits with 1: it is 141
             return ExitStatus.BROKEN_PIPE
-        raise exc from None
+        # click's shell completion (_GRADCLI_COMPLETE=bash_source …) ends in sys.exit
+        # once it has printed: what it printed is the output, released as any other
+        streams.release_stdout()
+        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     except MemoryError:  # past what was predicted: an address-space limit (ulimit -v)
         streams.note("Error: out of memory: the run needs more than this process may use")
         return ExitStatus.USAGE

@@ -14,11 +14,11 @@ from gradcli.backends import analytic, finite_diff
 from gradcli.errors import InputError
 from gradcli.inputs import check_fits_dtype
 from gradcli.laws import sum_law, symmetry_law
+from gradcli.params import MAX_TEMPERATURE, MIN_TEMPERATURE  # the one range, params'
 from gradcli.report import BackendResult, LawCheck, Report
 from gradcli.spec import RunOptions, SoftmaxSpec
 
 LABELS = {"softmax": "s = softmax(z / T)", "jacobian": "Jacobian ∂s_i/∂z_j"}
-MIN_TEMPERATURE, MAX_TEMPERATURE = 1e-8, 1e8
 
 
 def validate(spec: SoftmaxSpec) -> None:
