@@ -4,8 +4,10 @@
 an idle machine) on one core while the other is idle, and the numpy Jacobian, fd and
 their laws need no torch. `start("torch")` runs the import on a daemon thread; whoever
 needs torch later simply imports it, and Python's module lock makes that import wait
-for the thread's (or, if the thread's failed, import it again and raise the error
-itself). Nothing depends on the thread: without it the import happens where it is used.
+for the thread's. A failed import can leave half a module behind (torch under ulimit -v:
+its submodules loaded, `torch` itself not, and a second import then fails another way),
+so whoever needs the module calls `finish(name)` first, which raises the thread's own
+error. Nothing else depends on the thread: without it the import happens where it is used.
 
 The GIL: the importer runs Python bytecode much of the time, and the numpy work gives
 the GIL up inside each large loop; every time the work wants it back it would wait up
@@ -20,10 +22,11 @@ import importlib
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 
 SWITCH_INTERVAL = 1e-4  # s: see the module docstring
 _threads: dict[str, threading.Thread] = {}
+_failures: dict[str, BaseException] = {}
 
 
 def start(name: str) -> None:
@@ -56,6 +59,18 @@ def overlapping() -> Iterator[None]:
         sys.setswitchinterval(interval)
 
 
+def finish(name: str) -> None:
+    """Wait for an import started here; raise its error if it failed."""
+    thread = _threads.get(name)
+    if thread is not None:
+        thread.join()
+    failure = _failures.pop(name, None)
+    if failure is not None:
+        raise failure
+
+
 def _import(name: str) -> None:
-    with suppress(BaseException):  # the importer that needs the module raises it again
+    try:
         importlib.import_module(name)
+    except BaseException as exc:  # raised again by finish(), in the thread that needs it
+        _failures[name] = exc

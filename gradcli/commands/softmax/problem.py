@@ -96,6 +96,7 @@ def run(spec: SoftmaxSpec, allocate: limits.Allocate = limits.in_memory) -> Repo
             if name != "torch":
                 compute(name)
     if "torch" in jacobians:
+        preload.finish("torch")
         compute("torch")
     faulted_in()
     results = {name: computed[name] for name in options.backends}  # in the order asked
