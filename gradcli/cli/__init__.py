@@ -106,7 +106,23 @@ def main(argv: list[str] | None = None) -> NoReturn:
         pass
     if status in (ExitStatus.BROKEN_PIPE, ExitStatus.IO_ERROR):
         _silence_stdout()
+    _settle_stderr()
     sys.exit(int(status))
+
+
+def _settle_stderr() -> None:
+    """A note gradcli could not write to stderr (`2>/dev/full`, `2>&-`) is lost, not a
+    failure: with stderr buffered (no PYTHONUNBUFFERED), Python's own flush at exit would
+    fail and turn the run's status into 120."""
+    try:
+        if sys.stderr is not None:
+            sys.stderr.flush()
+    except (OSError, ValueError):
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+        except OSError:
+            pass
 
 
 def _status(argv: list[str] | None) -> int:
