@@ -118,11 +118,7 @@ def _settle_stderr() -> None:
         if sys.stderr is not None:
             sys.stderr.flush()
     except (OSError, ValueError):
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, 2)
-        except OSError:
-            pass
+        _to_devnull(2)
 
 
 def _status(argv: list[str] | None) -> int:
@@ -187,10 +183,17 @@ def _silence_stdout() -> None:
     """Python would print "Exception ignored … BrokenPipeError" (or the write error
     again) when it flushes stdout at exit; point stdout at /dev/null first, as the
     signal module's documentation advises."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+    try:  # noqa: SIM105  (contextlib is not imported on this path)
+        _to_devnull(sys.stdout.fileno())
     except (OSError, ValueError, AttributeError):  # AttributeError: no stdout at all
+        pass
+
+
+def _to_devnull(fd: int) -> None:
+    """Point `fd` at /dev/null: what is still buffered for it is dropped, not an error."""
+    try:  # noqa: SIM105  (contextlib is not imported on this path)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), fd)
+    except OSError:
         pass
 
 
