@@ -75,7 +75,7 @@ np.savez(sys.argv[2], numpy=jac_numpy, torch=jac_torch, fd=jac_fd)
 # The same work two ways: three 4096×4096 float64 Jacobians of a softmax, computed and
 # saved as one .npz. "writer" computes them straight into gradcli's NpzWriter (the
 # file's pages); "savez" computes them in memory and calls np.savez (zipfile). What
-# the hand-written writer buys is the difference (README: Performance).
+# the hand-written writer buys is the difference (docs/performance.md).
 NPZ_WORK = """
 import sys
 import numpy as np
@@ -200,24 +200,33 @@ def jacobian_memory(n: int) -> Result:
 
 
 def in_process_softmax(n: int, repeat: int) -> Result:
-    """The library's softmax problem (all three backends) against numpy's diag − outer."""
+    """`gradcli.softmax` (all three backends, laws, comparisons, the Report) against one
+    numpy Jacobian, np.diag(s) − np.outer(s, s), timed alternately in the same run."""
     import numpy as np
 
-    from gradcli.commands.softmax import problem as softmax
-    from gradcli.spec import SoftmaxSpec
+    import gradcli
 
     z = np.random.default_rng(0).normal(size=n)
-    softmax.run(SoftmaxSpec(z))  # warm up: torch's first call
+    gradcli.softmax(z)  # warm up: torch's import and first call
 
     def hand() -> None:
         s = np.exp(z - z.max())
         s /= s.sum()
         np.diag(s) - np.outer(s, s)
 
-    ours = statistics.median(_timed(lambda: softmax.run(SoftmaxSpec(z))) for _ in range(repeat))
-    theirs = statistics.median(_timed(hand) for _ in range(repeat))
-    name = f"in process: softmax n = {n}, 3 backends + comparisons vs one numpy Jacobian"
-    return Result(name, "time", ours, theirs, None, "s")
+    # interleaved, so that drift in the machine's speed hits both
+    ours, theirs = [], []
+    for _ in range(repeat):
+        ours.append(_timed(lambda: gradcli.softmax(z)))
+        theirs.append(_timed(hand))
+    return Result(
+        f"in process: gradcli.softmax n = {n}, 3 backends vs one numpy Jacobian",
+        "time",
+        statistics.median(ours),
+        statistics.median(theirs),
+        10.0,
+        "s",
+    )
 
 
 def _timed(fn: object) -> float:
@@ -231,7 +240,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7, help="runs of each command (default 7)")
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument(
-        "--markdown", action="store_true", help="also print the table as Markdown (README)"
+        "--markdown", action="store_true", help="also print the table as Markdown (docs/)"
     )
     parser.add_argument(
         "--only",
@@ -317,7 +326,7 @@ def main() -> None:
                 2.0,
             ),
             "npz": lambda: npz_rows(npz_work, work, max(3, r // 2)),
-            "in-process": lambda: [in_process_softmax(4096, 3)],
+            "in-process": lambda: [in_process_softmax(4096, max(3, r))],
         }
         results = [result for key in args.only or cases for result in cases[key]()]
     finally:

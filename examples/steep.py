@@ -1,6 +1,6 @@
 """A steep analytic function for `gradcli check`: sin(1e5·x) varies over 1e-5, below
 the step of central differences, and takes complex input, so the fd reference is
-refined by the complex step (README, `gradcli check`)."""
+refined by the complex step (docs/commands/check.md)."""
 
 import numpy as np
 

@@ -85,9 +85,11 @@ def leave(code: object) -> None:
     `python -c "import torch"`, and does nothing the OS does not do at exit. gradcli
     has nothing left to finalize: --save and --plot files are closed and renamed
     before the report is printed, and output goes through stdout and stderr, flushed
-    here. Without torch the normal exit is cheap, and taken.
+    here. Without torch the normal exit is cheap, and taken (unless gradcli.preload's
+    thread is importing it: finalization must not run under that import).
     """
-    if "torch" not in sys.modules:
+    preload = sys.modules.get("gradcli.preload")
+    if "torch" not in sys.modules and not (preload is not None and preload.pending()):
         raise SystemExit(code)
     try:
         for stream in (sys.stdout, sys.stderr):

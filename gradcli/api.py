@@ -1,16 +1,16 @@
-"""The library under the command line: each function returns the same Report the CLI
-renders, with the per-backend arrays, the comparisons, `.ok` and `.to_json()`.
+"""The library under the command line: each function returns the Report the CLI renders
+(the per-backend arrays, the comparisons, `.ok`, `.to_json()`), and each takes every
+option its command offers; the CLI parses its options and calls these, so the same
+options give the same Report, and every decision (a limit, a draw, a precision) is made
+once, here or below.
 
     >>> import gradcli
-    >>> report = gradcli.softmax([3, 1, -3])
-    >>> report.ok
+    >>> gradcli.softmax([3, 1, -3]).ok
     True
 
-Every argument is checked here, at the boundary, by the rules of gradcli.params (the
-ones the CLI's options use): bad input raises gradcli.InputError (a ValueError) with
-the CLI's message, never a TypeError, MemoryError or SystemExit. The CLI builds its
-specs with the same `*_spec` functions (gradcli.specs), so the same options give the
-same Report.
+Every argument is checked at this boundary by the rules of gradcli.params (the ones the
+CLI's options use): bad input raises gradcli.InputError (a ValueError) with the CLI's
+message, never a TypeError, MemoryError or SystemExit.
 """
 
 from __future__ import annotations
@@ -18,64 +18,200 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from gradcli.api_check import CHECK_BACKENDS, check
+from gradcli.arguments import drawn as _drawn
+from gradcli.arguments import layer_plot_peak, plot_fits
+from gradcli.errors import InputError
 from gradcli.specs import graph_spec, layer_spec, run_options, softmax_spec
 
 if TYPE_CHECKING:
+    from gradcli.limits import Allocate
     from gradcli.report import Report
-    from gradcli.spec import RunOptions
 
 ALL_BACKENDS = ("numpy", "torch", "fd")
+__all__ = ["ALL_BACKENDS", "CHECK_BACKENDS", "check", "graph", "layer", "softmax"]
 
 
 def softmax(
     z: Any,
     *,
     temperature: float = 1.0,
+    explain: str | None = None,
     dtype: str = "float64",
     backends: Iterable[str] = ALL_BACKENDS,
     rtol: float | None = None,
     atol: float | None = None,
+    plot: str | None = None,
+    allocate: Allocate | None = None,
 ) -> Report:
-    """s = softmax(z / T) and its Jacobian through the backends (as `gradcli softmax`)."""
-    from gradcli.commands.softmax import problem
+    """The softmax s = softmax(z / T) and its Jacobian, checked three ways.
 
-    return problem.run(softmax_spec(z, temperature, run_options(backends, dtype, rtol, atol)))
+    As ``gradcli softmax``: J from the formulas in numpy, from torch autograd and from
+    central finite differences, every pair compared, and the laws of J checked (it is
+    symmetric, its rows sum to 0, s sums to 1).
+
+    Parameters
+    ----------
+    z : array_like
+        The logits: a non-empty vector of real, finite numbers.
+    temperature : float
+        T in softmax(z / T), from 1e-8 to 1e8.
+    explain : str, optional
+        One entry of J to explain with its numbers, such as ``"J[0,1]"``.
+    dtype : {"float64", "float32"}
+        The precision of numpy and torch (fd always works in float64).
+    backends : iterable of str or str
+        Some of "numpy", "torch", "fd" (or one string "numpy,fd").
+    rtol, atol : float, optional
+        Tolerances for every comparison (default: by precision and scale).
+    plot : str, optional
+        Draw the results and their differences to this .png or .svg file
+        (needs matplotlib: ``pip install 'gradcli[plot]'``).
+    allocate : callable, optional
+        Makes each backend's Jacobian, as ``allocate(key, shape, dtype)``; the CLI's
+        ``--save`` passes its file's, so that large Jacobians are computed into it.
+
+    Returns
+    -------
+    Report
+        ``.ok``, ``.verdict``, ``.results[backend].arrays``, ``.comparisons``,
+        ``.to_json()``.
+
+    Raises
+    ------
+    gradcli.InputError
+        A bad argument, with the message the CLI gives for the same option.
+
+    Examples
+    --------
+    >>> import gradcli
+    >>> report = gradcli.softmax([3, 1, -3], backends=["numpy", "fd"])
+    >>> report.ok
+    True
+    >>> report.results["numpy"].arrays["softmax"].round(4)
+    array([0.8789, 0.1189, 0.0022])
+    """
+    from gradcli import params
+    from gradcli.commands.softmax import problem
+    from gradcli.explanations import with_explanation
+    from gradcli.limits import in_memory
+
+    spec = softmax_spec(z, temperature, run_options(backends, dtype, rtol, atol))
+    if explain is not None:
+        from gradcli.commands.softmax.explain import parse_target
+
+        # a bad entry fails before any work
+        parse_target(params.explain(explain, params.named("explain", "--explain")), spec.z.size)
+    if plot is not None:
+        from gradcli import limits
+
+        n = spec.z.size
+        plot_fits(
+            plot, limits.softmax_peak(n, spec.options.backends, plot=True), f"{n}×{n} Jacobians"
+        )
+    report = with_explanation(problem.run(spec, allocate or in_memory), explain)
+    return _drawn(report, plot)
 
 
 def layer(
     w: Any = None,
     b: Any = None,
     x: Any = None,
-    loss: str = "ce",
+    loss: str | None = None,
     *,
     target: Any = None,
     targets: Iterable[int] | None = None,
     index: int | None = None,
+    spec: Any = None,
     explain: str | None = None,
     fd_mode: str = "auto",
     seed: int | None = None,
     in_features: int = 3,
     out_features: int = 3,
     batch: int | None = None,
-    dtype: str = "float64",
+    dtype: str | None = None,
     backends: Iterable[str] = ALL_BACKENDS,
     rtol: float | None = None,
     atol: float | None = None,
+    plot: str | None = None,
 ) -> Report:
-    """A softmax layer z = W·x + b and the gradients of its loss (as `gradcli layer`).
+    """A softmax layer z = W·x + b, s = softmax(z), a loss L(s): dW, db, dx three ways.
 
-    `target` is the class for ce and y (array-like) for mse; `targets` one class per row.
-    Without W, b and x, they are drawn from `seed` with the given sizes, as the CLI does.
+    As ``gradcli layer``: numpy follows the chain rule by hand, torch uses autograd,
+    fd perturbs every parameter (or, for large layers, 8 random directions).
+
+    Parameters
+    ----------
+    w, b, x : array_like, optional
+        W (out, in), b (out,) and x (in,) or (batch, in). Without all three, they are
+        drawn from `seed` with the sizes given, as the CLI draws them.
+    loss : {"ce", "mse", "sum", "output"}, optional
+        Cross-entropy (the default), mean squared error, L = Σ s, or L = s_k.
+    target : int or array_like, optional
+        ce: the class (default 0); mse: y (drawn from the seed when W, b, x are).
+    targets : sequence of int, optional
+        ce with a batch: one class per row.
+    index : int, optional
+        output: k in L = s_k (default 0).
+    spec : mapping or str, optional
+        W, b, x (and loss, dtype) from a document ``{"W", "b", "x", "loss"}`` or a
+        ``gradcli layer --json`` output, or the path of a JSON file holding one; `loss`,
+        `target`, `targets`, `index` and `dtype` given beside it override its own.
+    explain : str, optional
+        Show the chain rule for one entry: ``"W[i,j]"``, ``"b[i]"``, ``"x[j]"``.
+    fd_mode : {"auto", "full", "directional"}
+        fd on every element, along 8 random directions, or full unless too costly.
+    seed : int, optional
+        The seed of W, b, x (and an mse target) when they are drawn (default 0).
+    in_features, out_features, batch : int
+        The sizes drawn (batch None: one vector x).
+    dtype : {"float64", "float32"}, optional
+        The precision of numpy and torch (default float64, or the one `spec` names).
+    backends, rtol, atol, plot
+        As for :func:`softmax`.
+
+    Returns
+    -------
+    Report
+        With ``.explanation`` when `explain` is given.
+
+    Raises
+    ------
+    gradcli.InputError
+        A bad argument, shapes that do not fit, a class out of range.
+
+    Examples
+    --------
+    >>> import numpy as np, gradcli
+    >>> report = gradcli.layer(np.eye(2), [0, 0], [1, 0], loss="mse", target=[0.5, 0.5])
+    >>> report.ok
+    True
+    >>> gradcli.layer(seed=42, loss="output", explain="W[0,0]").explanation is not None
+    True
     """
+    from gradcli import params
     from gradcli.commands.layer import problem
+    from gradcli.specs import layer_document, layer_loss
 
-    spec = layer_spec(
-        w, b, x, loss,
-        target=target, targets=targets, index=index, explain=explain, fd_mode=fd_mode,
-        options=run_options(backends, dtype, rtol, atol), seed=seed,
+    overrides = {"target": target, "targets": targets, "index": index}
+    chosen: Any = "ce" if loss is None else loss  # the loss's kind, or the spec's LossSpec
+    if spec is not None:
+        given = [n for n, v in (("W", w), ("b", b), ("x", x), ("seed", seed)) if v is not None]
+        if given:
+            where = params.named("spec", "--spec")
+            raise InputError(f"{where} gives W, b and x: {', '.join(given)} cannot be used with it")
+        document = layer_document(spec)
+        w, b, x, dtype = document["W"], document["b"], document["x"], dtype or document["dtype"]
+        chosen = layer_loss(document["loss"], loss, overrides)
+        overrides = dict.fromkeys(overrides)  # in the spec's loss now
+    built = layer_spec(
+        w, b, x, chosen, **overrides, explain=explain, fd_mode=fd_mode,
+        options=run_options(backends, dtype or "float64", rtol, atol), seed=seed,
         sizes=(in_features, out_features, batch),
     )  # fmt: skip
-    return problem.run(spec)
+    if plot is not None:
+        plot_fits(plot, layer_plot_peak(built), "the layer's gradients")
+    return _drawn(problem.run(built), plot)
 
 
 def graph(
@@ -84,195 +220,78 @@ def graph(
     *,
     rand: Mapping[str, Any] | None = None,
     seed: int = 0,
+    explain: str | None = None,
+    dot: str | None = None,
     dtype: str = "float64",
     backends: Iterable[str] = ALL_BACKENDS,
     rtol: float | None = None,
     atol: float | None = None,
+    plot: str | None = None,
 ) -> Report:
-    """Every named variable's value and gradient in `program` (as `gradcli graph`).
+    """Every named variable's value and gradient in a small tensor program, three ways.
 
-    `inputs` maps names to arrays; `rand` maps names to shapes ("4x10", "4x10:normal"),
-    drawn as `--rand` draws them after torch.manual_seed(seed).
+    As ``gradcli graph``: the program is statements ``name = expression`` separated by
+    ``;`` or newlines, in PyTorch's tensor semantics; it is parsed, never evaluated. The
+    loss is the sum of the last statement's value.
+
+    Parameters
+    ----------
+    program : str
+        The program's text, such as ``"b = a.sum(0, keepdim=True); y = (a / b).sum()"``.
+    inputs : mapping of str to array_like, optional
+        Inputs given by value.
+    rand : mapping of str to str or shape, optional
+        Inputs drawn by torch after ``torch.manual_seed(seed)``, in order: a shape
+        ("4x10", (4, 10)) for torch.rand, or "4x10:normal" for torch.randn.
+    seed : int
+        The seed of the `rand` inputs.
+    explain : str, optional
+        Where a gradient comes from: each use of a variable (``"a"``, ``"a[0,0]"``).
+    dot : str, optional
+        Also write the graph to this file as Graphviz text (``dot -Tsvg FILE``).
+    dtype, backends, rtol, atol, plot
+        As for :func:`softmax`.
+
+    Returns
+    -------
+    Report
+        ``.results[backend].arrays["grads.a"]`` is the gradient of the loss in ``a``.
+
+    Raises
+    ------
+    gradcli.InputError
+        A program that does not parse, shapes that do not fit, an unknown name.
+
+    Examples
+    --------
+    >>> import gradcli
+    >>> report = gradcli.graph("y = (a * a).sum()", {"a": [1.0, 2.0]})
+    >>> report.results["numpy"].arrays["grads.a"]
+    array([2., 4.])
     """
+    from gradcli import params
     from gradcli.commands.graph import problem
+    from gradcli.explanations import with_explanation
 
     options = run_options(backends, dtype, rtol, atol)
-    return problem.run(graph_spec(program, inputs, options, rand=rand, seed=seed))
+    spec = graph_spec(program, inputs, options, rand=rand, seed=seed)
+    if explain is not None:
+        from gradcli.entries import parse_target
 
+        entry = params.explain(explain, params.named("explain", "--explain"))
+        parse_target(entry, list(spec.program.variables))  # before any work
+    if dot is not None:
+        params.not_empty(dot, params.named("dot", "--dot"), "a file name")
+    if plot is not None:  # the model of limits.graph_plot_peak, checked in test_memory.py
+        from gradcli import limits
+        from gradcli.commands.graph.shapes import elements
 
-def check_spec(
-    target: Any,
-    derivatives: Mapping[str, Any],
-    *,
-    inputs: Iterable[Any],
-    seed: int = 0,
-    full: bool = False,
-    debug: bool = False,
-    options: Any = None,
-    args: Mapping[str, Any] | None = None,
-    order: int = 1,
-    against: Any = None,
-    no_grad: Iterable[str] = (),
-) -> Any:
-    """A CheckSpec from objects or `path.py:name` strings (the CLI passes strings);
-    `inputs` holds one array, or one mapping name -> array, per trial."""
-    from gradcli.commands.check.build import build
+        sizes = [elements(shape) for shape in problem.validate(spec)]
+        peak = limits.graph_plot_peak(sizes, spec.options.backends, bool(spec.draws))
+        plot_fits(plot, peak, "the program's gradients")
+    report = with_explanation(problem.run(spec), explain)
+    if dot is not None:
+        from gradcli.render.graph_picture import save_dot
 
-    return build(
-        target,
-        derivatives,
-        inputs=inputs,
-        seed=seed,
-        full=full,
-        debug=debug,
-        options=options,
-        args=args,
-        order=order,
-        against=against,
-        no_grad=no_grad,
-    )
-
-
-def check(
-    forward: Any,
-    *,
-    jacobian: Any = None,
-    vjp: Any = None,
-    grad: Any = None,
-    hvp: Any = None,
-    x: Any = None,
-    shape: tuple[int, ...] | None = None,
-    inputs: Mapping[str, Any] | None = None,
-    shapes: Mapping[str, tuple[int, ...]] | None = None,
-    args: Mapping[str, Any] | None = None,
-    seed: int = 0,
-    trials: int = 3,
-    scale: float = 1.0,
-    full: bool = False,
-    dtype: str = "float64",
-    backends: Iterable[str] = ALL_BACKENDS,
-    rtol: float | None = None,
-    atol: float | None = None,
-    taylor: bool = False,
-    order: int = 1,
-    against: Any = None,
-    no_grad: Iterable[str] = (),
-) -> Report:
-    """Your derivative against autograd and finite differences (as `gradcli check`).
-
-    `forward` is a function of one or more arrays (or a torch.autograd.Function class,
-    whose backward is checked, or an nn.Module, whose parameters and inputs are); give
-    one of `jacobian`, `vjp`, `grad`. One input: `x`, or `trials` arrays of `shape`
-    drawn from `seed` (scale·N(0, 1)). Several: `inputs` (name -> array, fixed) and
-    `shapes` (name -> shape, drawn); `args` are non-array arguments by keyword;
-    `no_grad`: inputs passed to your code but not differentiated (a mask, an index).
-    `taylor`: also the Taylor test (the remainder's rate as h halves: 2 right, 1 wrong).
-    Second order: `order=2` checks a Function's backward's own derivative (as
-    gradgradcheck); `hvp=FN` checks FN(x, v) = H·v of a scalar forward. `against`: a
-    library function (or its dotted path) whose forward and autograd are one more
-    reference.
-    """
-    import dataclasses
-
-    from gradcli.commands.check import problem
-    from gradcli.commands.check.build import draw
-    from gradcli.errors import InputError
-
-    if forward is None or not (callable(forward) or isinstance(forward, str)):
-        from gradcli.params import shown
-
-        raise InputError(
-            f"forward {shown(forward)}: expected a function, a torch.autograd.Function or an "
-            "nn.Module"
-        )
-    low = dtype in ("float16", "bfloat16")  # check alone runs your code in these
-    options, shape, seed, trials = _check_arguments(
-        shape, seed, trials, full, backends, "float64" if low else dtype, rtol, atol
-    )
-    options = dataclasses.replace(options, dtype=dtype)
-    for value, name in ((inputs, "inputs"), (shapes, "shapes"), (args, "args")):
-        if value is not None and not isinstance(value, Mapping):
-            raise InputError(f"{name} must be a mapping of names, such as {{'x': ...}}")
-    if not isinstance(taylor, bool):
-        raise InputError(f"taylor must be True or False, got {taylor!r}"[:120])
-    from gradcli import params
-
-    params.keys(inputs or {}, "inputs")
-    params.keys(shapes or {}, "shapes")
-    params.keys(args or {}, "args", dotted=False)
-    twice = sorted(set(inputs or {}) & set(shapes or {}))
-    if twice:
-        raise InputError(f"{', '.join(twice)} given both in inputs and in shapes: give one")
-    fixed = dict(inputs or {})
-    drawn = {str(name): params_shape(s, f"shapes[{name!r}]") for name, s in (shapes or {}).items()}
-    scale = _scale(scale)
-    if x is not None:
-        fixed[""] = x
-    if shape is not None:
-        drawn[""] = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
-    if not fixed and not drawn:
-        raise InputError("give x or shape (one input), or inputs/shapes by name")
-    if x is not None and shape is not None:
-        raise InputError("give x, or shape for random inputs (one of them)")
-    if drawn:
-        arrays = draw(drawn, trials=trials, seed=seed, scales={"": scale}, fixed=fixed)
-    else:
-        arrays = [fixed]
-    derivatives = {
-        k: v
-        for k, v in (("jacobian", jacobian), ("vjp", vjp), ("grad", grad), ("hvp", hvp))
-        if v is not None
-    }
-    spec = check_spec(
-        forward,
-        derivatives,
-        inputs=arrays,
-        seed=seed,
-        full=full,
-        options=options,
-        args=args,
-        order=order,
-        against=against,
-        no_grad=params.names(no_grad, "no_grad"),
-    )
-    return problem.run(dataclasses.replace(spec, taylor=taylor))
-
-
-MAX_CHECK_ELEMENTS = 10_000_000
-
-
-def params_shape(shape: Any, name: str = "shape") -> tuple[int, ...]:
-    from gradcli import params
-
-    return params.shape(shape, name, MAX_CHECK_ELEMENTS)
-
-
-def _scale(value: Any) -> float:
-    from gradcli import params
-    from gradcli.errors import InputError
-
-    scale = params.number(value, "scale")
-    if scale < 0:
-        raise InputError(f"{params.where('scale', value)}: must be 0 or more")
-    return scale
-
-
-def _check_arguments(
-    shape: Any, seed: Any, trials: Any, full: Any, backends: Any, dtype: Any, rtol: Any, atol: Any
-) -> tuple[RunOptions, tuple[int, ...] | None, int, int]:
-    """check's own parameters, by the rules its options use (numbers may be given as the
-    strings the command line passes). `backends` is what the derivative is checked
-    against, as `--backend` is: the same options as the CLI, refused (numpy alone) by
-    the same problem code."""
-    from gradcli import params
-    from gradcli.errors import InputError
-
-    checked_shape = None if shape is None else params_shape(shape)
-    if not isinstance(full, bool):
-        raise InputError(f"full {params.shown(full)}: expected True or False")
-    return (
-        run_options(backends, dtype, rtol, atol),
-        checked_shape,
-        params.seed(seed),
-        params.integer(trials, "trials", 1, 100),
-    )
+        save_dot(report, dot)
+    return _drawn(report, plot)

@@ -199,12 +199,13 @@ def chunk_stats(pairs: Sequence[Pair], span: tuple[int, int]) -> list[Stats]:
     rows = max(1, min(r1 - r0, SUB_BLOCK // max(n, 1)))
     block = _Block(pairs, span, rows)
     parts: list[list[Stats]] = [[] for _ in pairs]
-    for s0 in range(r0, r1, rows):
-        sub = (s0, min(s0 + rows, r1))
-        block.start(sub)
-        for pair, found in zip(pairs, parts, strict=True):
-            common = block.common(pair) if n else None
-            found.append(common if common is not None else general_stats(pair, sub))
+    with np.errstate(all="ignore"):  # once per chunk: a sub-block's own costs ~20 µs
+        for s0 in range(r0, r1, rows):
+            sub = (s0, min(s0 + rows, r1))
+            block.start(sub)
+            for pair, found in zip(pairs, parts, strict=True):
+                common = block.common(pair) if n else None
+                found.append(common if common is not None else general_stats(pair, sub))
     return [merge(found, n) for found in parts]
 
 
@@ -222,7 +223,10 @@ class _Block:
         self.usable = {id(p): p.common for p in pairs}
         # kinks by row, and each error's refined columns for this chunk's rows at once
         # (a loop over the refined columns once per chunk, not once per sub-block)
-        self.kink_rows = {id(p): np.sort([k.i for k in p.allowed.kinks]) for p in pairs}
+        self.kink_rows = {
+            id(p): np.sort([k.i for k in p.allowed.kinks]) for p in pairs if p.allowed.kinks
+        }
+        self.keys = {id(p): _band_keys(p) for p in pairs}
         self.refined: dict[int, tuple[Array, Array]] = {}
         for p in pairs:
             err = p.allowed.error
@@ -251,12 +255,15 @@ class _Block:
         """The sub-block's statistics by the common-case path, or None where the
         definition must decide (`general_stats`)."""
         s0, s1 = self.sub
-        kink_rows = self.kink_rows[id(pair)]
-        at = int(np.searchsorted(kink_rows, s0))
-        if not self.usable[id(pair)] or (at < kink_rows.size and kink_rows[at] < s1):
+        if not self.usable[id(pair)]:
             return None
+        kink_rows = self.kink_rows.get(id(pair))
+        if kink_rows is not None:
+            at = int(np.searchsorted(kink_rows, s0))
+            if at < kink_rows.size and kink_rows[at] < s1:
+                return None
         a, ref = pair.a[s0:s1], pair.ref[s0:s1]
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"):  # (chunk_stats sets it too; here for any caller)
             diff = self._buffer("diff")
             np.subtract(a, ref, out=diff, dtype=np.float64)
             np.abs(diff, out=diff)
@@ -286,7 +293,6 @@ class _Block:
                     failing = np.asarray(mask.any(axis=0))
                     outside = ((self.sub, mask),)
         wi, wj = divmod(worst, self.n)
-        atol = pair.atol if pair.atol.ndim == 0 else np.broadcast_to(pair.atol[s0:s1], a.shape)
         return Stats(
             max_abs=max_abs,
             max_rel=0.0 if math.isnan(max_rel) else max_rel,
@@ -297,7 +303,7 @@ class _Block:
             worst_a=float(a[wi, wj]),
             worst_ref=float(ref[wi, wj]),
             worst_allowed=float(allowed[wi, wj]),
-            worst_atol=float(atol if atol.ndim == 0 else atol[wi, wj]),
+            worst_atol=_at(pair.atol, s0 + wi, wj),
             worst_error=self._error_at(pair.allowed.error, s0 + wi, wj),
             failing=failing,
             outside=outside,
@@ -312,18 +318,16 @@ class _Block:
         def absolute(out: Array) -> None:
             np.abs(pair.ref[s0:s1], out=out, dtype=np.float64)
 
-        ref_abs = self._once(("abs", id(pair.ref)), absolute)
+        abs_key, key, error_key = self.keys[id(pair)]
+        ref_abs = self._once(abs_key, absolute)
         error = tol.error
 
         def fill(out: Array) -> None:
             np.multiply(ref_abs, tol.rtol, out=out)
             out += pair.atol if pair.atol.ndim == 0 else pair.atol[s0:s1]
             if error is not None:
-                out += self._once(
-                    ("error", id(error), tol.c), lambda e: self._error(error, tol.c, e)
-                )
+                out += self._once(error_key, lambda e: self._error(error, tol.c, e))
 
-        key = ("allowed", id(pair.ref), _key(pair.atol), tol.rtol, _key(error), tol.c)
         return ref_abs, self._once(key, fill)
 
     def _error(self, error: references.ErrorEstimate, c: float, out: Array) -> None:
@@ -341,6 +345,25 @@ class _Block:
         if j in error.refined:
             return float(error.refined[j][i])
         return float(error.rows[i] * error.cols[j])
+
+
+def _band_keys(pair: Pair) -> tuple[Hashable, Hashable, Hashable]:
+    """What `_Block._band` shares between pairs: |ref| by reference, the allowed band by
+    (reference, atol, rtol, error, c), c·error by (error, c)."""
+    tol = pair.allowed
+    return (
+        ("abs", id(pair.ref)),
+        ("allowed", id(pair.ref), _key(pair.atol), tol.rtol, _key(tol.error), tol.c),
+        ("error", id(tol.error), tol.c),
+    )
+
+
+def _at(atol: Array, i: int, j: int) -> float:
+    """Element (i, j) of an atol broadcastable to the (m, n) view: 0-d, (m, 1) or (m, n)."""
+    if atol.ndim == 0:
+        return float(atol)
+    row = atol[i] if atol.shape[0] > 1 else atol[0]
+    return float(row[j] if row.shape[0] > 1 else row[0])
 
 
 def _key(value: object) -> Hashable:

@@ -2,12 +2,20 @@
 
 Each law is checked element by element against ``atol + rtol·|value|`` and reports its
 worst element; large arrays are checked in cache-sized blocks spread over the cores.
+
+Where the tolerance is positive (atol ≥ FLOOR, rtol ≥ 0) and the law holds, a block is
+screened (`_screen`) rather than divided through: allowed ≥ atol everywhere, so an
+element whose violation is below L·atol (L: the ratio of the largest violation, a lower
+bound of the worst ratio) cannot be the worst, and only the few elements above that are
+divided by their allowed band. A block where the screen cannot decide (a non-finite
+violation, a ratio ≥ 1, a threshold out of float64's normal range) takes the definition.
+tests/test_laws_paths.py proves both paths equal.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -21,10 +29,21 @@ def sum_law(backend: str, law: str, terms: Array, target: float, tol: Tolerance)
     summed in float64 a block of rows at a time."""
     rows = terms.reshape(-1, terms.shape[-1])
 
+    screen = _positive(tol) and rows.dtype == np.float64  # no cast: the same row sums
+
     def block(span: tuple[int, int]) -> LawCheck:
         part = rows[span[0] : span[1]]
         with np.errstate(all="ignore"):
             violation = np.abs(part.sum(axis=1, dtype=np.float64) - target)
+            if screen:  # Σ|t| of the rows that may be the worst only
+
+                def allowed_at(at: Array) -> Array:
+                    sums: Array = np.abs(part[at]).sum(axis=1, dtype=np.float64)
+                    return tol.atol + tol.rtol * sums
+
+                found = _screen(backend, law, violation, allowed_at, tol.atol)
+                if found is not None:
+                    return found
             allowed = tol.atol + tol.rtol * np.abs(part).sum(axis=1, dtype=np.float64)
         return _law(backend, law, violation, allowed)
 
@@ -53,7 +72,7 @@ def symmetry_law(backend: str, matrix: Array, tol: Tolerance) -> LawCheck:
     """|J_ij − J_ji| ≤ atol + rtol·|J_ij|, over the tiles on and above the diagonal."""
     n = matrix.shape[0]
     tiles = [(i, j) for i in range(0, n, TILE) for j in range(i, n, TILE)]
-    positive = tol.atol >= FLOOR and tol.rtol >= 0  # then allowed ≥ FLOOR everywhere
+    positive = _positive(tol)  # then allowed ≥ FLOOR everywhere
 
     def tile(pair: tuple[int, int]) -> LawCheck:
         i, j = pair
@@ -62,6 +81,16 @@ def symmetry_law(backend: str, matrix: Array, tol: Tolerance) -> LawCheck:
         with np.errstate(all="ignore"):
             violation = np.subtract(upper, lower, dtype=np.float64)
             np.abs(violation, out=violation)
+            if positive:
+                columns = upper.shape[1]
+
+                def allowed_at(at: Array) -> Array:
+                    values: Array = np.abs(upper[at // columns, at % columns], dtype=np.float64)
+                    return values * tol.rtol + tol.atol
+
+                found = _screen(backend, "J symmetric", violation.ravel(), allowed_at, tol.atol)
+                if found is not None:
+                    return found
             allowed = np.abs(upper, dtype=np.float64)
             allowed *= tol.rtol
             allowed += tol.atol
@@ -78,6 +107,47 @@ def _worst_law(backend: str, law: str, parts: Sequence[LawCheck]) -> LawCheck:
 
 
 FLOOR = 1e-300  # allowed is floored here before dividing by it
+EPS = float(np.finfo(np.float64).eps)
+NORMAL = float(np.finfo(np.float64).tiny)
+
+
+def _positive(tol: Tolerance) -> bool:
+    return tol.atol >= FLOOR and tol.rtol >= 0
+
+
+def _screen(
+    backend: str,
+    law: str,
+    violation: Array,
+    allowed_at: Callable[[Array], Array],
+    atol: float,
+) -> LawCheck | None:
+    """`_law`'s result for a law that holds, from the allowed band of a few elements:
+    `allowed_at(indices)` is atol + rtol·|value| there (≥ atol: rounding is monotone),
+    as the definition computes it. None where the definition must decide.
+
+    L = violation / allowed at the largest violation is at most the worst ratio. An
+    element of ratio ≥ L has fl(v / atol) ≥ L, so v ≥ L·atol·(1 − ε): the threshold,
+    L·atol·(1 − 8ε) as rounded, lies below that while it is a normal number. The worst
+    element is the first largest ratio among the elements at or above it (flat order,
+    as np.argmax picks)."""
+    top = int(np.argmax(violation))
+    largest = float(violation[top])
+    if not math.isfinite(largest):
+        return None
+    if largest == 0.0:  # every violation is 0 (an exactly symmetric J): the first element
+        return LawCheck(backend, law, 0.0, float(allowed_at(np.zeros(1, np.intp))[0]), True)
+    bound = largest / float(allowed_at(np.array([top]))[0])
+    threshold = bound * atol * (1.0 - 8.0 * EPS)
+    if not NORMAL <= threshold < math.inf:
+        return None
+    candidates = np.flatnonzero(violation >= threshold)
+    allowed = allowed_at(candidates)
+    ratios = violation[candidates] / allowed
+    k = int(np.argmax(ratios))
+    if not float(ratios[k]) < 1.0:  # out of tolerance (or NaN): the definition says how
+        return None
+    return LawCheck(backend, law, float(violation[candidates[k]]), float(allowed[k]), True)
 
 
 def _law(

@@ -45,9 +45,14 @@ def map_chunks(function: Callable[[T], R], items: Sequence[T]) -> list[R]:
                 failures.append(exc)
                 return
 
-    helpers = [threading.Thread(target=work, daemon=True) for _ in range(WORKERS - 1)]
-    for helper in helpers:
-        helper.start()
+    helpers = []
+    for _ in range(WORKERS - 1):
+        helper = threading.Thread(target=work, daemon=True)
+        try:
+            helper.start()
+        except RuntimeError:  # "can't start new thread" (ulimit -v, -u): fewer helpers
+            break
+        helpers.append(helper)
     try:
         work()
     except BaseException as exc:  # a signal between items: the helpers stop too

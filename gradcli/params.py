@@ -15,7 +15,9 @@ from __future__ import annotations
 import math
 import numbers
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from gradcli.errors import InputError
@@ -31,6 +33,26 @@ MAX_SEED = 2**63 - 1  # what numpy's default_rng and torch.manual_seed both take
 # than any limit gradcli has, and keeps int() far from Python's 4300-digit guard.
 INTEGER = re.compile(r"[+-]?[0-9]{1,20}\Z")
 DIGIT_RUN = re.compile(r"[0-9]{19,}")
+
+
+# Whether messages name parameters as the command line spells them (`--rand a=`) or as
+# the Python API does (`rand['a']`): one message, made where the rule is, for both.
+_AS_OPTIONS: ContextVar[bool] = ContextVar("gradcli_as_options", default=False)
+
+
+@contextmanager
+def as_options() -> Iterator[None]:
+    """Within this block (the CLI's commands), `named` gives the option's spelling."""
+    token = _AS_OPTIONS.set(True)
+    try:
+        yield
+    finally:
+        _AS_OPTIONS.reset(token)
+
+
+def named(parameter: str, option: str) -> str:
+    """`parameter` (the API's name) or, under `as_options`, `option` (the CLI's)."""
+    return option if _AS_OPTIONS.get() else parameter
 
 
 def shown(value: Any, limit: int = 40) -> str:

@@ -10,26 +10,19 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from gradcli.spec import GraphSpec, LayerSpec, RunOptions, SoftmaxSpec
+    from gradcli.spec import GraphSpec, LayerSpec, LossSpec, RunOptions, SoftmaxSpec
 
 
-def run_options(
-    backends: Any, dtype: Any, rtol: Any, atol: Any, *, cli: bool = False
-) -> RunOptions:
-    """The options every problem shares, each by its rule (`cli` names them as options)."""
+def run_options(backends: Any, dtype: Any, rtol: Any, atol: Any) -> RunOptions:
+    """The options every problem shares, each by its rule."""
     from gradcli import params
     from gradcli.spec import RunOptions
 
-    names = (
-        ("--backend", "--dtype", "--rtol", "--atol")
-        if cli
-        else ("backends", "dtype", "rtol", "atol")
-    )
     return RunOptions(
-        params.backends(backends, names[0]),
-        params.dtype(dtype, names[1]),
-        params.tolerance(rtol, names[2]),
-        params.tolerance(atol, names[3]),
+        params.backends(backends, params.named("backends", "--backend")),
+        params.dtype(dtype, params.named("dtype", "--dtype")),
+        params.tolerance(rtol, params.named("rtol", "--rtol")),
+        params.tolerance(atol, params.named("atol", "--atol")),
     )
 
 
@@ -41,14 +34,12 @@ def _fits(arrays: Mapping[str, Any], dtype: str) -> None:
         check_fits_dtype(array, dtype, name)
 
 
-def softmax_spec(
-    z: Any, temperature: Any, options: RunOptions, *, cli: bool = False
-) -> SoftmaxSpec:
+def softmax_spec(z: Any, temperature: Any, options: RunOptions) -> SoftmaxSpec:
     from gradcli import params
     from gradcli.arrays import real_array
     from gradcli.spec import SoftmaxSpec
 
-    t = params.temperature(temperature, "--temperature" if cli else "temperature")
+    t = params.temperature(temperature, params.named("temperature", "--temperature"))
     return SoftmaxSpec(real_array(z, "z"), t, options)
 
 
@@ -73,6 +64,7 @@ def layer_spec(
     from gradcli import params
     from gradcli.arrays import real_array
     from gradcli.commands.layer import inputs as layer_inputs
+    from gradcli.errors import InputError
     from gradcli.names import LOSSES
     from gradcli.spec import LayerSpec, LossSpec
 
@@ -80,26 +72,38 @@ def layer_spec(
     kind = (
         prebuilt.kind if prebuilt else params.choice("ce" if loss is None else loss, "loss", LOSSES)
     )
-    params.exclusive({"target": target, "targets": targets})
-    classes = None if targets is None else params.classes(targets, "targets")
+    params.exclusive(
+        {params.named("target", "--target"): target, params.named("targets", "--targets"): targets}
+    )
+    classes = (
+        None if targets is None else params.classes(targets, params.named("targets", "--targets"))
+    )
     if index is not None:
-        index = params.integer(index, "index", 0, 2**31)
+        index = params.integer(index, params.named("index", "--index"), 0, 2**31)
     if explain is not None:
-        explain = params.explain(explain, "explain")
+        explain = params.explain(explain, params.named("explain", "--explain"))
     mode = params.fd_mode(fd_mode)
     if target is not None and kind == "mse":
         target = real_array(target, "target").tolist()
     elif target is not None and kind == "ce":
-        target = params.integer(target, "target", 0, 2**31)
+        where = params.named("target", "--target")
+        if isinstance(target, bool) or not isinstance(target, (int, str)):
+            raise InputError(
+                f"{params.where(where, target)}: a class for cross-entropy is an integer"
+            )
+        target = params.integer(target, where, 0, 2**31)
     drawn: dict[str, Any] = {}
     if w is None and b is None and x is None:
-        seed = params.seed(0 if seed is None else seed)
-        in_f, out_f, batch = (
-            params.integer(sizes[0], "in_features", 1, layer_inputs.MAX_FEATURES),
-            params.integer(sizes[1], "out_features", 1, layer_inputs.MAX_FEATURES),
+        seed = params.seed(0 if seed is None else seed, params.named("seed", "--seed"))
+        features, rows = layer_inputs.MAX_FEATURES, layer_inputs.MAX_BATCH
+        in_f = params.integer(sizes[0], params.named("in_features", "--in-features"), 1, features)
+        out_f = params.integer(
+            sizes[1], params.named("out_features", "--out-features"), 1, features
+        )
+        batch = (
             None
             if sizes[2] is None
-            else params.integer(sizes[2], "batch", 1, layer_inputs.MAX_BATCH),
+            else params.integer(sizes[2], params.named("batch", "--batch"), 1, rows)
         )
         layer_inputs.check_sizes(in_f, out_f, batch)
         drawn = layer_inputs.draw_layer(seed, in_f, out_f, batch)
@@ -114,6 +118,41 @@ def layer_spec(
     return LayerSpec(w, b, x, loss_spec, seed, explain, options, mode)
 
 
+def layer_document(document: Any) -> dict[str, Any]:
+    """W, b, x (arrays), the loss (a dict or None) and dtype (or None) of a layer's spec:
+    a mapping ({"W", "b", "x", "loss"}, or a `gradcli layer --json` document), or the
+    path of a JSON file holding one."""
+    import os
+
+    from gradcli import inputs, params
+    from gradcli.commands.layer.inputs import read_spec
+
+    if isinstance(document, (str, os.PathLike)):
+        path = params.not_empty(os.fspath(document), params.named("spec", "--spec"), "a file")
+        return read_spec(inputs.parse_json(inputs.read_text_file(path), path), path)
+    return read_spec(document, params.named("spec", "--spec -"))
+
+
+def layer_loss(from_spec: dict[str, Any] | None, kind: Any, overrides: dict[str, Any]) -> LossSpec:
+    """The spec's loss, with the loss, target, targets and index given beside it
+    overriding it (another kind of loss replaces it whole)."""
+    from gradcli import params
+    from gradcli.commands.layer.inputs import loss_from_json
+    from gradcli.names import LOSSES
+
+    base = dict(from_spec or {"kind": "ce"})
+    if kind is not None:
+        kind = params.choice(kind, params.named("loss", "--loss"), LOSSES)
+        if kind != base.get("kind"):
+            base = {"kind": kind}
+    for key, value in overrides.items():
+        if value is not None:
+            base.pop("target" if key == "targets" else "targets" if key == "target" else key, None)
+            base[key] = value
+    where = params.named("spec loss: ", "--spec loss: ") if from_spec else ""
+    return loss_from_json(base, where)
+
+
 MAX_RAND_ELEMENTS = 10_000_000
 MAX_NAME_LENGTH = 1000  # of a graph variable: a --save member "<backend>.grads.<name>.npy"
 
@@ -125,7 +164,6 @@ def graph_spec(
     *,
     rand: Any = None,
     seed: Any = 0,
-    cli: bool = False,
 ) -> GraphSpec:
     """A GraphSpec: `rand` maps names to "SHAPE[:normal|:uniform]" (drawn by torch after
     manual_seed(seed), first, in order), `inputs` names to arrays."""
@@ -142,12 +180,13 @@ def graph_spec(
             raise InputError(f"{what}: expected a mapping of names, got {params.shown(mapping)}")
         if mapping is not None and not all(isinstance(k, str) for k in mapping):
             raise InputError(f"{what}: every name must be a string")
-    draws = [_draw(name, text, cli) for name, text in (rand or {}).items()]
+    draws = [_draw(name, text) for name, text in (rand or {}).items()]
     values = {}
     for name, value in (inputs or {}).items():
+        var = params.named(name, f"--var {name}")
         if name in (rand or {}):
-            raise InputError(f"{'--var ' if cli else ''}{name}: {name!r} is given twice")
-        values[name] = real_array(value, f"--var {name}" if cli else name, max_dims=32)
+            raise InputError(f"{var}: {name!r} is given twice")
+        values[name] = real_array(value, var, max_dims=32)
     names = tuple([d[0] for d in draws] + list(values))
     parsed = parse_program(program, names)
     too_long = [n for n in parsed.variables if len(n) > MAX_NAME_LENGTH]
@@ -156,7 +195,7 @@ def graph_spec(
             f"the name {too_long[0][:40]}… has {len(too_long[0])} characters; "
             f"the limit is {MAX_NAME_LENGTH}"
         )
-    seed = params.seed(seed, "--seed" if cli else "seed")
+    seed = params.seed(seed, params.named("seed", "--seed"))
     if draws:
         from gradcli.backends import autograd
 
@@ -171,11 +210,11 @@ def graph_spec(
     )
 
 
-def _draw(name: str, text: Any, cli: bool) -> tuple[str, tuple[int, ...], str]:
+def _draw(name: str, text: Any) -> tuple[str, tuple[int, ...], str]:
     from gradcli import params
     from gradcli.errors import InputError
 
-    where = f"--rand {name}=" if cli else f"rand[{name!r}]"
+    where = params.named(f"rand[{name!r}]", f"--rand {name}=")
     if not name:
         raise InputError(f"{where}{text}: write NAME=SHAPE such as a=10x10 (or a=10x10:normal)")
     dist = "uniform"

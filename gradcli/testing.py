@@ -18,8 +18,37 @@ if TYPE_CHECKING:
 
 
 def assert_backends_agree(report: Report) -> None:
-    """Raise AssertionError naming what differs, with the worst element of each failed
-    comparison (both values and the allowed error), if the report is not ok."""
+    """Fail (AssertionError) unless every backend of `report` agrees.
+
+    The message names what differs, with the worst element of each failed comparison
+    (both values and the allowed error).
+
+    Parameters
+    ----------
+    report : Report
+        What gradcli.softmax, layer, graph or check returned.
+
+    Returns
+    -------
+    None
+        When the report is ok.
+
+    Raises
+    ------
+    AssertionError
+        The report is not ok; its first line is the verdict.
+    gradcli.InputError
+        `report` is not a gradcli Report.
+
+    Examples
+    --------
+    >>> import gradcli
+    >>> from gradcli.testing import assert_backends_agree
+    >>> assert_backends_agree(gradcli.softmax([3, 1, -3], backends=["numpy", "fd"]))
+    >>> assert_backends_agree("OK")
+    Traceback (most recent call last):
+    gradcli.errors.InputError: report OK: expected the Report of a gradcli call
+    """
     __tracebackhide__ = True  # pytest shows the caller's line, not this one
     from gradcli.report import Report
 
@@ -34,17 +63,46 @@ def assert_backends_agree(report: Report) -> None:
 
 
 def assert_gradients_correct(forward: Any, **check_arguments: Any) -> Report:
-    """Check your derivative as `gradcli.check(forward, **check_arguments)` does, and fail
-    the test if it is wrong, with a first line that carries the reason, as
-    numpy.testing.assert_allclose does (pytest's summary shows that line):
+    """Check your derivative as ``gradcli.check(forward, **check_arguments)`` does, and
+    fail the test if it is wrong.
+
+    The failure's first line carries the reason, as numpy.testing.assert_allclose's
+    does (pytest's summary shows that line), such as::
 
         DISAGREE: vjp.W: torch and fd agree, yours differs in 64 of 64 entries, 3 of 3
         trials; pattern: wrong by a constant factor 0.125; worst, furthest beyond its
         allowed error: vjp.W[12,1] in trial 0: yours -0.96783 vs torch -7.74264, allowed
         ±4.9e-08; max abs difference 6.77, max rel 0.875
 
-    e.g. assert_gradients_correct(f, vjp=f_vjp, shapes={"x": (8, 16), "W": (16, 4)}).
-    Returns the Report when the gradients are right.
+    Parameters
+    ----------
+    forward : callable or str
+        As for :func:`gradcli.check`.
+    **check_arguments
+        Any of gradcli.check's keyword arguments: the derivative (``vjp=``, ``grad=``,
+        ...), the inputs (``shape=``, ``shapes={"x": (8, 16), "W": (16, 4)}``, ...).
+
+    Returns
+    -------
+    Report
+        The check's Report, when the gradients are right.
+
+    Raises
+    ------
+    AssertionError
+        Your derivative differs from the references.
+    gradcli.InputError
+        An argument gradcli.check refuses, or does not take.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gradcli.testing import assert_gradients_correct
+    >>> assert_gradients_correct(np.sin, grad=np.cos, shape=3, backends=["fd"]).ok
+    True
+    >>> assert_gradients_correct(np.sin, grad=np.sin, shape=3, backends=["fd"])
+    Traceback (most recent call last):
+    AssertionError: ...
     """
     __tracebackhide__ = True
     import inspect

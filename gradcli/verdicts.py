@@ -15,11 +15,11 @@ from gradcli.report import BackendResult, Comparison, NonFinite
 
 # The expected side of a failure: the most exact backend that is not the odd one out.
 EXPECTED_FIRST = ("torch", "numpy", "fd", "yours")
-# Two ratios equal to this many significant digits are a tie: the last bits of
+# Ratios within a relative TIE of the largest are a tie: the last bits of
 # |a − ref| / allowed are rounding that another machine's BLAS breaks the other way (a
 # 1-ulp tie between numpy-vs-fd and torch-vs-fd). A tie goes to what was declared first:
 # the pair first in compare.BACKEND_ORDER, then the quantity first declared.
-TIE_DIGITS = 6
+TIE = 1e-6
 
 
 def ratio(c: Comparison) -> float:
@@ -30,18 +30,16 @@ def ratio(c: Comparison) -> float:
     return gap / c.allowed if c.allowed > 0 else (float("inf") if gap else 0.0)
 
 
-def _rounded(value: float) -> float:
-    return value if not np.isfinite(value) else float(f"{value:.{TIE_DIGITS - 1}e}")
-
-
 def worst(comparisons: Sequence[Comparison]) -> Comparison | None:
     """THE worst: the entry furthest beyond its allowed error (any pair outside
     tolerance first), or, when every entry is within, the entry closest to its allowed
-    error; on a tie, the first declared (see TIE_DIGITS)."""
-    ranked = [(not c.ok, _rounded(ratio(c)), -i) for i, c in enumerate(comparisons)]
-    if not ranked:
+    error; on a tie, the first declared (see TIE)."""
+    if not comparisons:
         return None
-    return comparisons[-max(ranked)[2]]
+    failing = [c for c in comparisons if not c.ok]
+    pool = failing or list(comparisons)
+    largest = max(ratio(c) for c in pool)
+    return next(c for c in pool if ratio(c) >= largest * (1 - TIE))
 
 
 def as_worst(c: Comparison, expected: str | None = None) -> Worst:
@@ -131,8 +129,8 @@ def leading(found: Sequence[Differs]) -> list[Differs]:
     if not found:
         return []
     named = [f for f in found if f.odd is not None] or list(found)
-    ranked = [(_rounded(f.worst.ratio), -i) for i, f in enumerate(named)]
-    first = named[-max(ranked)[1]]
+    largest = max(f.worst.ratio for f in named)
+    first = next(f for f in named if f.worst.ratio >= largest * (1 - TIE))
     return [first, *(f for f in found if f is not first)]
 
 

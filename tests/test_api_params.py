@@ -228,3 +228,184 @@ def test_check_through_the_cli_and_the_api_is_one_path(tmp_path):
     with pytest.raises(gradcli.InputError) as info:
         gradcli.check(module.softmax, jacobian=module.softmax_jacobian, shape=4, backends=["numpy"])
     assert str(info.value) in refused.stderr
+
+
+# Every option the CLI offers, through both: the same document (the CLI calls the API).
+LINEAR = str(EXAMPLES / "linear.py")
+OPS = str(EXAMPLES / "ops.py")
+
+
+def linear():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gradcli_examples_linear", LINEAR)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+SAME_OPTIONS = [
+    (
+        ["softmax", "3", "1", "-3", "--explain", "J[0,1]", "--rtol", "1e-5"],
+        lambda: gradcli.softmax([3, 1, -3], explain="J[0,1]", rtol=1e-5),
+    ),
+    (
+        ["layer", "--seed", "3", "--batch", "2", "--targets", "1,0", "--fd-mode", "directional"],
+        lambda: gradcli.layer(seed=3, batch=2, targets=[1, 0], fd_mode="directional"),
+    ),
+    (
+        ["graph", "y = (a * b).sum()", "--rand", "a=2x3", "--rand", "b=2x3", "--explain", "a"],
+        lambda: gradcli.graph("y = (a * b).sum()", rand={"a": "2x3", "b": "2x3"}, explain="a"),
+    ),
+    (
+        [
+            "check", f"{LINEAR}:linear", "--vjp", "linear_vjp", "--shape", "x=3x4",
+            "--shape", "W=4x2", "--shape", "b=2", "--scale", "2", "--scale", "W=0.1",
+            "--dist", "b=uniform", "--trials", "4", "--trial", "2", "--seed", "5",
+            "--taylor",
+        ],
+        lambda: gradcli.check(
+            linear().linear, vjp=linear().linear_vjp, shapes={"x": "3x4", "W": (4, 2), "b": 2},
+            scale={"": 2, "W": 0.1}, dist={"b": "uniform"}, trials=4, trial=2, seed=5,
+            taylor=True,
+        ),
+    ),
+    (
+        ["check", f"{OPS}:softmax", "--jacobian", "softmax_jacobian", "--shape", "4",
+         "--dist", "uniform", "--backend", "fd", "--dtype", "float32", "--explain", "J[0,1]"],
+        lambda: gradcli.check(
+            f"{OPS}:softmax", jacobian="softmax_jacobian", shape=4, dist="uniform",
+            backends="fd", dtype="float32", explain="J[0,1]",
+        ),
+    ),
+]  # fmt: skip
+
+
+def comparable(doc):
+    """The document but the target's name (path.py:name on the command line, the
+    function's own name through the API): everything computed and judged."""
+    return {**doc, "inputs": {k: v for k, v in doc["inputs"].items() if k != "target"}}
+
+
+@pytest.mark.parametrize(
+    ("argv", "call"),
+    SAME_OPTIONS,
+    ids=[" ".join(a[:2]) + f" {i}" for i, (a, _) in enumerate(SAME_OPTIONS)],
+)
+def test_every_option_gives_the_same_document_through_the_cli_and_the_api(argv, call):
+    result = CliRunner().invoke(cli, [*argv, "--json"])
+    report = call()
+    assert result.exit_code == (0 if report.ok else 1), result.output
+    assert comparable(json.loads(result.stdout)) == comparable(json.loads(report.to_json()))
+
+
+def test_a_layer_spec_through_stdin_a_file_and_the_api(tmp_path):
+    first = json.loads(gradcli.layer(seed=4, loss="mse").to_json())
+    (tmp_path / "spec.json").write_text(json.dumps(first))
+    through_stdin = CliRunner().invoke(
+        cli, ["layer", "--spec", "-", "--json"], input=json.dumps(first)
+    )
+    through_file = CliRunner().invoke(
+        cli, ["layer", "--spec", str(tmp_path / "spec.json"), "--loss", "sum", "--json"]
+    )
+    assert json.loads(through_stdin.stdout) == json.loads(gradcli.layer(spec=first).to_json())
+    by_path = gradcli.layer(spec=str(tmp_path / "spec.json"), loss="sum")
+    assert json.loads(through_file.stdout) == json.loads(by_path.to_json())
+    assert json.loads(through_file.stdout)["inputs"]["loss"]["kind"] == "sum"  # overridden
+
+
+def test_graph_dot_through_both(tmp_path):
+    program = "c = a * 2; y = c.sum()"
+    result = CliRunner().invoke(
+        cli, ["graph", program, "--var", "a=[1, 2]", "--dot", str(tmp_path / "cli.dot"), "--quiet"]
+    )
+    assert result.exit_code == 0, result.output
+    gradcli.graph(program, {"a": [1, 2]}, dot=str(tmp_path / "api.dot"))
+    text = (tmp_path / "cli.dot").read_text()
+    assert text.startswith("digraph")
+    assert " c " in text.replace('"', " ")
+    assert text == (tmp_path / "api.dot").read_text()
+
+
+# The new parameters' refusals: the same rule, the CLI's words, one line and 2 on the CLI.
+REFUSED = [
+    (
+        lambda: gradcli.check(np.sin, grad=np.cos, shapes={"x": 3}, scale={"x": -1}),
+        "scale['x'] -1: must be 0 or more",
+        ["--shape", "x=3", "--scale", "x=-1"],
+        "--scale x=-1: must be 0 or more",
+    ),
+    (
+        lambda: gradcli.check(np.sin, grad=np.cos, shape=3, dist="cauchy"),
+        "dist cauchy: one of normal, uniform",
+        ["--shape", "3", "--dist", "cauchy"],
+        "--dist cauchy: one of normal, uniform",
+    ),
+    (
+        lambda: gradcli.check(np.sin, grad=np.cos, shape=3, trials=2, trial=2),
+        "trial 2: there are 2 trials, 0 to 1",
+        ["--shape", "3", "--trials", "2", "--trial", "2"],
+        "--trial 2: there are 2 trials, 0 to 1",
+    ),
+    (
+        lambda: gradcli.check(np.sin, grad=np.cos, x=[1.0, 2.0], scale=2),
+        "scale and dist are for inputs drawn with shape or shapes",
+        ["--input", str(EXAMPLES / "logits.json"), "--scale", "2"],
+        "--scale and --dist are for inputs drawn with --shape",
+    ),
+    (
+        lambda: gradcli.check(np.sin, grad=np.cos, vjp=np.cos, shape=3),
+        "give one of jacobian, vjp, grad and hvp",
+        ["--shape", "3", "--vjp", "cos"],
+        "give one of --jacobian, --vjp, --grad and --hvp",
+    ),
+    (
+        lambda: gradcli.check(np.sin, grad=np.cos, shape=""),
+        "shape '': sizes joined by x",
+        ["--shape", ""],
+        "--shape '': sizes joined by x",
+    ),
+    (
+        lambda: gradcli.check(np.sin, grad=np.cos, x=[1.0], shapes={"W": 2}),
+        "with several inputs, name each one",
+        ["--input", str(EXAMPLES / "logits.json"), "--shape", "W=2"],
+        "with several inputs, name each one",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("call", "said", "argv", "cli_said"), REFUSED, ids=[r[1][:30] for r in REFUSED]
+)
+def test_a_new_parameter_refused_through_the_api_and_the_cli(call, said, argv, cli_said, tmp_path):
+    with pytest.raises(gradcli.InputError) as info:
+        call()
+    assert said in str(info.value)
+    target = tmp_path / "f.py"
+    target.write_text("import numpy as np\nsin = np.sin\ncos = np.cos\n")
+    result = CliRunner().invoke(cli, ["check", f"{target}:sin", "--grad", "cos", *argv])
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("Error: ")
+    assert cli_said in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("call", "said"),
+    [
+        (lambda: gradcli.softmax([1, 2], explain=""), "explain '': give an entry"),
+        (lambda: gradcli.softmax([1, 2], explain="J[0,5]"), "j = 5 is out of range 0..1"),
+        (lambda: gradcli.softmax([1, 2], plot="out.txt"), "must end in .png or .svg"),
+        (lambda: gradcli.graph("y = a * 2", {"a": [1.0]}, explain="b"), "no variable 'b'"),
+        (lambda: gradcli.graph("y = a * 2", {"a": [1.0]}, dot=""), "dot '': give a file name"),
+        (lambda: gradcli.layer(spec={"W": [[1.0]]}), "spec: missing b, x"),
+        (lambda: gradcli.layer(np.eye(2), spec={"W": [[1.0]]}), "W cannot be used with it"),
+        (lambda: gradcli.layer(spec={"W": [[1]], "b": [0], "x": [1]}, loss="hinge"), "loss"),
+    ],
+)
+def test_the_new_parameters_of_softmax_layer_and_graph_refuse_bad_values(call, said):
+    with pytest.raises(gradcli.InputError) as info:
+        call()
+    assert said in str(info.value)

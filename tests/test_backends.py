@@ -75,23 +75,6 @@ def test_torch_jacobian_spans_several_row_blocks(monkeypatch):
     np.testing.assert_allclose(jac, analytic.softmax_jacobian(analytic.softmax(z)), atol=1e-16)
 
 
-def test_central_differences_of_a_cubic_are_exact_up_to_rounding():
-    # Central differences are exact for quadratics; for x³ the error is h²·1 per entry.
-    x = np.array([0.5, -2.0, 3.0])
-    jac = finite_diff.central_jacobian(lambda rows: rows**2, x, np.full(3, 1e-3))
-    np.testing.assert_allclose(jac, np.diag(2 * x), atol=1e-10)
-    jac3 = finite_diff.central_jacobian(lambda rows: rows**3, x, np.full(3, 1e-3))
-    np.testing.assert_allclose(np.diag(jac3), 3 * x**2, atol=2e-6)
-
-
-def test_central_differences_in_blocks_match_one_block(monkeypatch):
-    x = np.linspace(-1, 1, 7)
-    whole = finite_diff.central_jacobian(analytic.softmax, x, finite_diff.cube_root_step(x))
-    monkeypatch.setattr(finite_diff, "ELEMENTS_PER_BLOCK", 14)  # two columns a block
-    blocked = finite_diff.central_jacobian(analytic.softmax, x, finite_diff.cube_root_step(x))
-    np.testing.assert_array_equal(whole, blocked)
-
-
 def test_cube_root_step():
     step = finite_diff.cube_root_step(np.array([0.0, 0.5, -1000.0]))
     eps_cbrt = np.finfo(np.float64).eps ** (1 / 3)

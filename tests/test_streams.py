@@ -25,7 +25,8 @@ def gradcli(*args, shell_suffix="", env=None, cwd=None):
     return subprocess.run(
         ["sh", "-c", command + shell_suffix],
         capture_output=True,
-        env={**os.environ, **(env or {})},
+        # stderr buffered as on a stock machine: PYTHONUNBUFFERED hid a failing flush at exit
+        env={**{k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}, **(env or {})},
         cwd=cwd,
     )
 

@@ -439,7 +439,7 @@ def test_numpy_habits_in_a_graph_program_are_named(habit, torch):
 def test_check_help_and_readme_agree_on_the_backend_default():
     text = CliRunner().invoke(cli, ["check", "--help"], env={"COLUMNS": "200"}).stdout
     assert "[default: torch,fd]" in text
-    assert "`--backend torch,fd` (the default)" in (ROOT / "README.md").read_text()
+    assert "`--backend torch,fd` (the default)" in (ROOT / "docs/commands/check.md").read_text()
 
 
 def test_graph_says_where_its_inputs_came_from_and_in_which_dtype():
@@ -487,8 +487,10 @@ def test_equal_looking_worst_values_get_the_digits_that_tell_them_apart(tmp_path
 
 
 def _readme_block(after: str) -> str:
-    """The ``` block that follows `after` in the README, unindented."""
-    text = (ROOT / "README.md").read_text()
+    """The ``` block that follows `after` in the README or a page of docs/, unindented."""
+    text = "\n".join(
+        p.read_text() for p in [ROOT / "README.md", *sorted(ROOT.glob("docs/**/*.md"))]
+    )
     start = text.index("```\n", text.index(after)) + 4
     block = text[start : text.index("```", start)]
     indent = len(block) - len(block.lstrip(" "))

@@ -3,7 +3,8 @@
 - :mod:`.analytic`: the hand-derived formulas in numpy;
 - :mod:`.autograd`: the same forward in PyTorch, differentiated by autograd (torch is
   imported inside its functions, so that nothing else pays for it);
-- :mod:`.finite_diff`: central differences on a float64 forward; trusts neither.
+- :mod:`.finite_diff`: the balanced central-difference step (the differences, with
+  their error estimates, are :mod:`gradcli.references`).
 
 None of them prints or knows about click or rich.
 """

@@ -30,6 +30,41 @@ def softmax(z: Array, temperature: float = 1.0) -> Array:
     return e
 
 
+def softmax_changed(x: Array, cols: Array, values: Array, temperature: float = 1.0) -> Array:
+    """`softmax` of k rows, row r being x with x[cols[r]] = values[r]: the same bits as
+    ``softmax(rows, temperature)`` of those rows (fd's perturbed inputs), in fewer passes.
+
+    Where a row's largest entry is still max x (its changed entry is not above it, nor
+    was it the maximum), its shifted exponentials are those of x but one: exp((x − max
+    x) / T) is computed once and copied to every row, and only the changed entry's is
+    computed again, elementwise by the same operations (both on contiguous arrays, as
+    `softmax` computes them). The row sums and the division are `softmax`'s own, on the
+    same (k, n) array. The other rows (a changed maximum) go through `softmax`.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    cols = np.asarray(cols, dtype=np.intp)
+    values = np.asarray(values, dtype=np.float64)
+    top = x.max()
+    shared = x - top
+    changed = values - top
+    if temperature != 1.0:
+        shared /= temperature
+        changed /= temperature
+    np.exp(shared, out=shared)
+    e: Array = np.empty((cols.size, x.size), dtype=np.float64)
+    e[:] = shared
+    with np.errstate(over="ignore", invalid="ignore"):  # only in rows replaced below
+        np.exp(changed, out=changed)
+        e[np.arange(cols.size), cols] = changed
+        e /= e.sum(axis=-1, keepdims=True)
+    moved = np.flatnonzero((values > top) | (x[cols] == top))
+    if moved.size:  # the row's maximum is another number: the definition
+        rows = np.repeat(x[np.newaxis, :], moved.size, axis=0)
+        rows[np.arange(moved.size), cols[moved]] = values[moved]
+        e[moved] = softmax(rows, temperature)
+    return e
+
+
 def softmax_jacobian(s: Array, temperature: float = 1.0, out: Array | None = None) -> Array:
     """J[i, j] = ∂s_i/∂z_j for s = softmax(z / T), from s alone.
 

@@ -61,7 +61,8 @@ def cli() -> None:
       gradcli softmax 3 1 -3
       gradcli softmax 3 1 -3 --json | jq .comparisons
       gradcli layer --seed 42 --loss output --index 0 --explain 'W[0,0]'
-      gradcli graph "c = a / a.sum(0, keepdim=True); y = w @ c" --rand w=4x10 --rand a=10x10
+      gradcli graph "c = a / a.sum(0, keepdim=True); y = w @ c" \\
+          --rand w=4x10 --rand a=10x10
     """
 
 
@@ -96,19 +97,40 @@ def main(argv: list[str] | None = None) -> NoReturn:
         save = sys.modules.get("gradcli.save")  # not imported: no temporary (--help: 6 ms)
         if save is not None:
             save.remove_pending()
+        mpl_home = sys.modules.get("gradcli.render.mpl_home")  # --plot's matplotlib folder
+        if mpl_home is not None:
+            mpl_home.remove()
     try:  # noqa: SIM105  (an error's partial output, if any; a success has written it all)
         streams.release_stdout()
     except (OSError, ValueError):
         pass
     if status in (ExitStatus.BROKEN_PIPE, ExitStatus.IO_ERROR):
         _silence_stdout()
+    _settle_stderr()
     sys.exit(int(status))
+
+
+def _settle_stderr() -> None:
+    """A note gradcli could not write to stderr (`2>/dev/full`, `2>&-`) is lost, not a
+    failure: with stderr buffered (no PYTHONUNBUFFERED), Python's own flush at exit would
+    fail and turn the run's status into 120."""
+    try:
+        if sys.stderr is not None:
+            sys.stderr.flush()
+    except (OSError, ValueError):
+        _to_devnull(2)
 
 
 def _status(argv: list[str] | None) -> int:
     if sys.stdout is None:  # started with stdout closed (`>&-`): nowhere for the answer
         streams.note("Error: cannot write the output: stdout is closed")
         return ExitStatus.IO_ERROR
+    try:
+        os.getcwd()
+    except FileNotFoundError:  # deleted under the shell: torch's MKL then dies at import
+        # with its own fatal error, and a relative path could only land somewhere else
+        streams.note("Error: the current folder no longer exists; cd to one that does")
+        return ExitStatus.USAGE
     try:
         status = cli.main(args=argv, prog_name="gradcli", standalone_mode=False)
         streams.release_stdout()  # the output, in one piece: a closed pipe shows here
@@ -135,8 +157,18 @@ def _status(argv: list[str] | None) -> int:
     except SystemExit as exc:
         if streams.pipe_closed():  # click's own EPIPE handling exits with 1: it is 141
             return ExitStatus.BROKEN_PIPE
-        raise exc from None
-    except Exception:
+        # click's shell completion (_GRADCLI_COMPLETE=bash_source …) ends in sys.exit
+        # once it has printed: what it printed is the output, released as any other
+        streams.release_stdout()
+        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    except MemoryError:  # past what was predicted: an address-space limit (ulimit -v)
+        streams.note("Error: out of memory: the run needs more than this process may use")
+        return ExitStatus.USAGE
+    except Exception as exc:
+        if isinstance(exc, ImportError) and "torch" in f"{exc.name} {exc}":
+            # libtorch_cpu.so "failed to map segment": too little address space for torch
+            streams.note(f"Error: torch could not be loaded: {' '.join(str(exc).split())}")
+            return ExitStatus.USAGE
         import traceback
 
         streams.note(traceback.format_exc().rstrip())
@@ -151,10 +183,17 @@ def _silence_stdout() -> None:
     """Python would print "Exception ignored … BrokenPipeError" (or the write error
     again) when it flushes stdout at exit; point stdout at /dev/null first, as the
     signal module's documentation advises."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+    try:  # noqa: SIM105  (contextlib is not imported on this path)
+        _to_devnull(sys.stdout.fileno())
     except (OSError, ValueError, AttributeError):  # AttributeError: no stdout at all
+        pass
+
+
+def _to_devnull(fd: int) -> None:
+    """Point `fd` at /dev/null: what is still buffered for it is dropped, not an error."""
+    try:  # noqa: SIM105  (contextlib is not imported on this path)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), fd)
+    except OSError:
         pass
 
 

@@ -2,28 +2,29 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import click
 
+from gradcli.api import CHECK_BACKENDS
+from gradcli.arguments import LOW_PRECISION
 from gradcli.cli.common import (
+    INTEGER,
     SEED,
     check_options,
     emit,
-    integer_range,
     npz_output,
     run_options,
     user_errors,
 )
 from gradcli.cli.group import COMMANDS, CONTEXT_SETTINGS
-from gradcli.errors import InputError
 from gradcli.exit_status import ExitStatus
+from gradcli.names import DTYPES
 
 
 @click.command(
     # your derivative always runs; what it is checked against is torch and fd
-    context_settings={**CONTEXT_SETTINGS, "default_map": {"backends": "torch,fd"}},
+    context_settings={**CONTEXT_SETTINGS, "default_map": {"backends": ",".join(CHECK_BACKENDS)}},
     short_help=COMMANDS["check"][1],
 )
 @click.argument("target", metavar="TARGET")
@@ -86,14 +87,14 @@ from gradcli.exit_status import ExitStatus
 )
 @click.option(
     "--trials",
-    type=integer_range(1, 100),  # ASCII digits, as every integer option
+    type=INTEGER,  # ASCII digits, as every integer option; 1 to 100, by gradcli.check
     default=3,
     show_default=True,
     help="Random inputs to check.",
 )
 @click.option(
     "--trial",
-    type=click.IntRange(0, 99),
+    type=INTEGER,
     metavar="K",
     help="Check only trial K of the --trials drawn (the rerun line of a failure).",
 )
@@ -132,72 +133,43 @@ def check(ctx: click.Context, /, **options: Any) -> None:
     \b
     Examples:
       gradcli check examples/ops.py:softmax --jacobian softmax_jacobian --shape 5
-      gradcli check examples/ops.py:softmax --jacobian softmax_jacobian --input z.npy
+      gradcli check examples/ops.py:softmax --jacobian softmax_jacobian \\
+          --input examples/z.npy
       gradcli check examples/ops.py:Square --shape 4x6
       gradcli check examples/linear.py:linear --vjp linear_vjp --shape x=8x16 \\
           --shape W=16x4 --shape b=4
-      gradcli check examples/ops.py:softmax --jacobian softmax_jacobian_no_cross_terms \\
+      gradcli check examples/ops.py:softmax \\
+          --jacobian softmax_jacobian_no_cross_terms \\
           --shape 5 --trial 1 --explain 'J[0,1]'
     """
     with user_errors():
-        from gradcli import params
-        from gradcli.api import check_spec
+        from gradcli import api
         from gradcli.cli import check_parse
-        from gradcli.commands.check import problem
-        from gradcli.commands.check.target import load
 
-        load(options["target"], "TARGET", debug=options["debug"])  # before the inputs
-        derivatives = {k: options[k] for k in ("jacobian", "vjp", "grad", "hvp") if options[k]}
-        if len(derivatives) > 1:
-            raise InputError("give one of --jacobian, --vjp, --grad and --hvp")
-        spec = check_spec(
-            options["target"],
-            derivatives,
-            inputs=check_parse.trial_inputs(options),
-            seed=options["seed"],
-            full=options["full"],
-            debug=options["debug"],
-            options=_run_options(options),
-            args=check_parse.arguments(options["arg_values"]),
-            order=options["order"],
-            against=options["against"],
-            no_grad=params.names(options["no_grad"], "--no-grad"),
-        )
-        if options["taylor"]:
-            spec = dataclasses.replace(spec, taylor=True)
-        spec = _only_trial(spec, options["trial"])
+        derivatives = {k: options[k] for k in ("jacobian", "vjp", "grad", "hvp")}
+        arguments = {
+            k: options[k]
+            for k in ("seed", "trials", "trial", "explain", "taylor", "order", "against")
+        }
+        shared = run_options(options)
         with npz_output(options) as npz:
-            if options["explain"] is not None:  # explained in the run: the slopes need f
-                spec = dataclasses.replace(spec, explain=options["explain"])
-            report = problem.run(spec)
+            report = api.check(
+                options["target"],
+                **derivatives,
+                **check_parse.input_arguments(options),
+                **arguments,
+                args=check_parse.arguments(options["arg_values"]),
+                no_grad=options["no_grad"],
+                full=options["full"],
+                debug=options["debug"],
+                **shared,
+            )
             emit(report, options, npz)
     ctx.exit(ExitStatus.OK if report.ok else ExitStatus.DISAGREE)
 
 
-def _only_trial(spec: Any, trial: int | None) -> Any:
-    """The spec with trial K alone, numbered K (so its cotangent g is drawn the same)."""
-    if trial is None:
-        return spec
-    import dataclasses
-
-    if trial >= len(spec.inputs):
-        raise InputError(
-            f"--trial {trial}: there are {len(spec.inputs)} trials, 0 to {len(spec.inputs) - 1}"
-        )
-    return dataclasses.replace(spec, inputs=(spec.inputs[trial],), first_trial=trial)
-
-
-def _run_options(options: dict[str, Any]) -> Any:
-    """The shared options; check alone also runs your code in float16 and bfloat16."""
-    import dataclasses
-
-    low = options["dtype"] in ("float16", "bfloat16")
-    shared = run_options({**options, "dtype": "float64"} if low else options)
-    return dataclasses.replace(shared, dtype=options["dtype"])
-
-
 # check alone runs code in float16 and bfloat16 (the references stay in float64)
-CHECK_DTYPES = ("float64", "float32", "float16", "bfloat16")
+CHECK_DTYPES = (*DTYPES, *LOW_PRECISION)  # gradcli.check decides what each means
 for _param in check.params:
     if _param.name == "dtype":
         _param.type = click.Choice(CHECK_DTYPES)

@@ -8,8 +8,6 @@ from typing import Any
 
 from gradcli.errors import InputError
 
-DISTS = ("normal", "uniform")
-
 
 def _split(text: str, option: str, *, named: bool = False) -> tuple[str, str]:
     name, sep, value = text.partition("=")
@@ -32,44 +30,17 @@ def _by_name(values: tuple[str, ...], option: str) -> dict[str, str]:
     return out
 
 
-def params_where(option: str, text: str) -> str:
-    from gradcli import params
-
-    return params.where(option, text)
-
-
-def shape(text: str, option: str = "--shape") -> tuple[int, ...]:
-    """The rule gradcli.check(shape=...) uses (gradcli.params): ASCII sizes joined by x;
-    `option` ends with = for a named input (`--shape x=`)."""
-    from gradcli import params
-    from gradcli.commands.check.build import MAX_CHECK_ELEMENTS
-
-    if not text:
-        raise InputError(f"{params_where(option, text)}: sizes joined by x, such as 5 or 4x6")
-    return params.shape(text, option, MAX_CHECK_ELEMENTS)
-
-
-def trial_inputs(options: dict[str, Any]) -> list[dict[str, Any]]:
-    """One mapping name -> array per trial: drawn from --shape, read from --input."""
+def input_arguments(options: dict[str, Any]) -> dict[str, Any]:
+    """gradcli.check's inputs from --shape, --input, --scale and --dist ([NAME=]VALUE;
+    no name: the one input, or every input for --scale and --dist): the files read
+    here, every value checked (and the inputs drawn) by gradcli.check."""
     from gradcli import inputs
-    from gradcli.commands.check.build import draw
 
-    shapes = {
-        name: shape(value, f"--shape {name}=" if name else "--shape")
-        for name, value in _by_name(options["shapes"], "--shape").items()
-    }
+    shapes = _by_name(options["shapes"], "--shape")
     files = _by_name(options["input_paths"], "--input")
-    if not shapes and not files:
-        raise InputError("give the input as --shape AxB (random) or --input FILE (one of them)")
-    both = set(shapes) & set(files)
-    if both:
-        named = ", ".join(sorted(both)) or "the input"
-        raise InputError(f"{named} given both by --shape and --input: give one")
     for name, path in files.items():
         if not path.strip():
             raise InputError(f"--input {name + '=' if name else ''}'': give a .npy or .json file")
-    if (len(shapes) + len(files) > 1) and "" in (set(shapes) | set(files)):
-        raise InputError("with several inputs, name each one: --shape x=8x16 --input W=w.npy")
     fixed = {}
     for name, path in files.items():
         if path.endswith(".npy"):
@@ -78,31 +49,19 @@ def trial_inputs(options: dict[str, Any]) -> list[dict[str, Any]]:
             fixed[name] = inputs.to_array(
                 inputs.parse_json(inputs.read_text_file(path), path), path
             )
-    scales = {}
-    for name, text in _by_name(options["scales"], "--scale").items():
-        from gradcli import params  # the rule every numeric option uses
-
-        option = f"--scale {name}=" if name else "--scale"  # the value as given: W=-1
-        value = params.number(text, option.rstrip("="))
-        if value < 0:
-            raise InputError(f"{params.where(option, text)}: must be 0 or more")
-        scales[name] = value
+    arguments: dict[str, Any] = {
+        "x": fixed.pop("", None),
+        "shape": shapes.pop("", None),
+        "inputs": fixed or None,
+        "shapes": shapes or None,
+    }
+    scales = _by_name(options["scales"], "--scale")
     dists = _by_name(options["dists"], "--dist")
-    for text in dists.values():
-        if text not in DISTS:
-            raise InputError(f"--dist {text!r}: one of {', '.join(DISTS)}")
-    if not shapes:
-        if scales or dists:
-            raise InputError("--scale and --dist are for inputs drawn with --shape")
-        return [fixed]
-    return draw(
-        shapes,
-        trials=options["trials"],
-        seed=options["seed"],
-        scales=scales,
-        dists=dists,
-        fixed=fixed,
-    )
+    if scales:  # a mapping: the key "" for every input not named, as gradcli.check reads it
+        arguments["scale"] = scales
+    if dists:
+        arguments["dist"] = dists
+    return arguments
 
 
 def arguments(values: tuple[str, ...]) -> dict[str, Any]:

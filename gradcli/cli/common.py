@@ -20,9 +20,10 @@ from gradcli.names import BACKENDS, DTYPES
 from gradcli.tokens import NEGATIVE_NUMBER_LIKE
 
 if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem
+
     from gradcli.npz import NpzWriter
     from gradcli.report import Report
-    from gradcli.spec import RunOptions
 
 
 class InputProblem(click.ClickException):
@@ -73,9 +74,19 @@ class Rule(click.ParamType):  # type: ignore[type-arg]  # generic only since cli
     """An option checked by its rule in gradcli.params, the rule the API uses too; the
     message names the option and shows the value as typed."""
 
-    def __init__(self, metavar: str, rule: Callable[[Any, str], Any]) -> None:
+    def __init__(
+        self, metavar: str, rule: Callable[[Any, str], Any], *, files: bool = False
+    ) -> None:
         self.name = metavar
         self.rule = rule
+        self.files = files  # a file name: shell completion offers the shell's files
+
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[CompletionItem]:
+        from click.shell_completion import CompletionItem
+
+        return [CompletionItem(incomplete, type="file")] if self.files else []
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         option = max(param.opts, key=len) if param is not None and param.opts else "value"
@@ -90,6 +101,8 @@ def integer_range(low: int, high: int) -> Rule:
 
 
 SEED = Rule("INTEGER", params.seed)  # 0 to 2**63 - 1: what numpy and torch both take
+# An integer in ASCII digits, its range decided by the API (gradcli.params' rules there)
+INTEGER = Rule("INTEGER", lambda value, name: params.integer(value, name, -(2**63), 2**63))
 
 
 def FiniteFloat(minimum: float | None = None) -> Rule:
@@ -105,7 +118,7 @@ def FiniteFloat(minimum: float | None = None) -> Rule:
 
 
 BackendList = Rule("LIST", params.backends)
-FILE = Rule("FILE", lambda value, name: params.not_empty(value, name, "a file name"))
+FILE = Rule("FILE", lambda value, name: params.not_empty(value, name, "a file name"), files=True)
 
 
 class OutputProblem(click.ClickException):
@@ -118,12 +131,18 @@ class OutputProblem(click.ClickException):
 def user_errors() -> Iterator[None]:
     """Turn the library's InputError into click's one-line error with exit status 2,
     and its OutputError into one with 74."""
+    from gradcli.arguments import PLOT_COMMAND
+
+    token = PLOT_COMMAND.set(command_line())  # a --plot is headed with the command
     try:
-        yield
+        with params.as_options():  # the library's messages name the options as typed
+            yield
     except InputError as exc:
         raise InputProblem(str(exc)) from None
     except OutputError as exc:
         raise OutputProblem(str(exc)) from None
+    finally:
+        PLOT_COMMAND.reset(token)
 
 
 def check_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -176,13 +195,13 @@ def check_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--plot",
-            type=Rule("FILE.png|.svg", FILE.rule),
+            type=Rule("FILE.png|.svg", FILE.rule, files=True),
             help="Draw each result, its difference against the tolerance, and the verdict "
             "(graph: the graph too; needs gradcli[plot]).",
         ),
         click.option(
             "--save",
-            type=Rule("FILE.npz", FILE.rule),
+            type=Rule("FILE.npz", FILE.rule, files=True),
             help='Write every result array to FILE.npz (keys "<backend>.<quantity>").',
         ),
     ]
@@ -206,28 +225,16 @@ def read_stdin() -> str:
         raise InputError(f"cannot read stdin: {exc.strerror or exc}") from None
 
 
-def check_plot_memory(peak: int, what: str) -> None:
-    """Refuse a --plot whose estimated peak (limits' model) would not fit."""
-    from gradcli import limits
-
-    limits.check_memory(peak, what, "leave out --plot, or plot a smaller problem")
-
-
-def run_options(options: dict[str, Any]) -> RunOptions:
-    """The options every command shares, checked before anything is computed."""
-    from gradcli.specs import run_options as shared
-
+def run_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The API's arguments that every command shares (--backend, --dtype, --rtol,
+    --atol, --plot), once the output options are checked, before anything is computed."""
     if options["quiet"] and options["as_json"]:
         raise InputError("--quiet and --json exclude each other")
-    if options["plot"]:
-        from gradcli.render.plot import check_plot_path
-
-        check_plot_path(options["plot"])
     if options["save"]:
         from gradcli.save import check_save_path
 
         check_save_path(options["save"])
-    return shared(options["backends"], options["dtype"], options["rtol"], options["atol"], cli=True)
+    return {k: options[k] for k in ("backends", "dtype", "rtol", "atol", "plot")}
 
 
 @contextmanager
@@ -254,10 +261,7 @@ def emit(report: Report, options: dict[str, Any], npz: NpzWriter | None) -> None
         arrays.update({f"failing_trial.{k}": v for k, v in failing.items() if k != "trial"})
         npz.finish(arrays)
         note(f"gradcli: saved {len(arrays)} arrays to {npz.path}")
-    if options["plot"]:
-        from gradcli.render.plot import save_plot
-
-        save_plot(report, options["plot"], command_line())
+    if options["plot"]:  # drawn by the API (gradcli.X(..., plot=FILE))
         note(f"gradcli: plotted to {options['plot']}")
     if options["quiet"]:
         from gradcli.render.findings import quiet_line

@@ -10,7 +10,6 @@ from gradcli.cli.common import (
     FILE,
     SEED,
     check_options,
-    check_plot_memory,
     emit,
     npz_output,
     read_stdin,
@@ -60,39 +59,23 @@ def graph(ctx: click.Context, /, **options: Any) -> None:
           --rand w=4x10 --rand a=10x10 --seed 42
       gradcli graph "s = softmax(z, dim=0); y = s[0]" --var 'z=[3, 1, -3]' --json
       gradcli graph "b = a.sum(dim=0, keepdim=True); c = a/b; y = w@c" \\
-          --rand w=4x10 --rand a=10x10 --explain 'a[0,0]' --plot graph.svg --dot graph.dot
+          --rand w=4x10 --rand a=10x10 --explain 'a[0,0]' \\
+          --plot graph.svg --dot graph.dot
       gradcli graph -f examples/program.txt --rand x=2x3 --rand W1=3x4
     """
     with user_errors():
-        from gradcli.commands.graph import problem
-        from gradcli.explanations import with_explanation
+        from gradcli import api
 
-        spec = _graph_spec(options)
-        if options["explain"]:
-            from gradcli.entries import parse_target
-
-            parse_target(options["explain"], list(spec.program.variables))  # before any work
-        if options["plot"]:  # the model of limits.graph_plot_peak, checked in test_memory.py
-            from gradcli import limits
-            from gradcli.commands.graph.shapes import elements
-
-            sizes = [elements(shape) for shape in problem.validate(spec)]
-            peak = limits.graph_plot_peak(sizes, spec.options.backends, bool(spec.draws))
-            check_plot_memory(peak, "--plot of the program's gradients")
+        arguments = _graph_arguments(options)
         with npz_output(options) as npz:
-            report = with_explanation(problem.run(spec), options["explain"])
-            if options["dot"]:
-                from gradcli.render.graph_picture import save_dot
-
-                save_dot(report, options["dot"])
+            report = api.graph(**arguments)
             emit(report, options, npz)
     ctx.exit(ExitStatus.OK if report.ok else ExitStatus.DISAGREE)
 
 
-def _graph_spec(options: dict[str, Any]) -> Any:
-    """A GraphSpec from the options, built by the API (gradcli.graph takes the same)."""
+def _graph_arguments(options: dict[str, Any]) -> dict[str, Any]:
+    """gradcli.graph's arguments from the options: the program's text, --rand and --var."""
     from gradcli import inputs
-    from gradcli.specs import graph_spec
 
     if (options["program"] is None) == (options["program_file"] is None):
         raise InputError("give the program as an argument or with -f FILE (one of them)")
@@ -118,7 +101,11 @@ def _graph_spec(options: dict[str, Any]) -> Any:
             rand[name] = value
         else:
             values[name] = _var_value(name, value)
-    return graph_spec(text, values, run_options(options), rand=rand, seed=options["seed"], cli=True)
+    shared = run_options(options)
+    return {
+        "program": text, "inputs": values, "rand": rand, "seed": options["seed"],
+        "explain": options["explain"], "dot": options["dot"], **shared,
+    }  # fmt: skip
 
 
 def _var_value(name: str, text: str) -> Any:

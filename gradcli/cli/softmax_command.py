@@ -12,7 +12,6 @@ from gradcli.cli.common import (
     NumbersAsValues,
     Rule,
     check_options,
-    check_plot_memory,
     emit,
     npz_output,
     read_stdin,
@@ -71,26 +70,18 @@ def softmax(
       gradcli softmax 3 1 -3 --explain 'J[0,1]'
       gradcli softmax 1000 1001 1002 --temperature 2
       echo '[3, 1, -3]' | gradcli softmax - --json | jq .ok
-      gradcli softmax --input z.npy --dtype float32 --save out.npz
+      gradcli softmax --input examples/z.npy --dtype float32 --save out.npz
     """
     with user_errors():
-        from gradcli import limits
-        from gradcli.commands.softmax import problem
-        from gradcli.explanations import with_explanation
-        from gradcli.specs import softmax_spec
+        from gradcli import api
 
         z = read_vector(values, input_path)
-        spec = softmax_spec(z, temperature, run_options(options), cli=True)
-        if explain:
-            from gradcli.commands.softmax.explain import parse_target
-
-            parse_target(explain, z.size)  # a bad entry fails before any work
-        if options["plot"]:  # the problem checks its own peak; --plot's comes on top
-            peak = limits.softmax_peak(z.size, spec.options.backends, plot=True)
-            check_plot_memory(peak, f"--plot of {z.size}×{z.size} Jacobians")
+        shared = run_options(options)
         with npz_output(options) as npz:  # the Jacobians are computed into the file
-            allocate = npz.empty if npz else limits.in_memory
-            report = with_explanation(problem.run(spec, allocate), explain)
+            allocate = npz.empty if npz else None
+            report = api.softmax(
+                z, temperature=temperature, explain=explain, allocate=allocate, **shared
+            )
             emit(report, options, npz)
     ctx.exit(ExitStatus.OK if report.ok else ExitStatus.DISAGREE)
 

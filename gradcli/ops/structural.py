@@ -59,6 +59,9 @@ def transpose_vjp(g: Array, x: Sequence[Array], o: Array, p: Params) -> list[Arr
     return [np.swapaxes(g, p[0], p[1]) if g.ndim else g]
 
 
+MAX_BYTES = 2**63 - 1  # the largest array size in bytes numpy and torch can address
+
+
 def reshape_shape(shapes: Sequence[Shape], p: Params) -> Shape:
     a, shape = shapes[0], tuple(p[0])
     size = math.prod(a)
@@ -73,6 +76,9 @@ def reshape_shape(shapes: Sequence[Shape], p: Params) -> Shape:
         return tuple(size // known if n == -1 else n for n in shape)
     if known != size:
         raise ValueError(f"cannot reshape {a} ({size} elements) to {shape}")
+    if math.prod(max(n, 1) for n in shape) > MAX_BYTES // 8:  # (2**62, 0) holds 0 elements,
+        # yet no array of that shape can exist: numpy and torch refuse its strides
+        raise ValueError(f"reshape to {shape}: no array has an axis that long")
     return shape
 
 

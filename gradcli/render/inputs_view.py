@@ -249,6 +249,8 @@ def sections(report: Report, width: int, fmt: Format) -> list[Text]:
     out: list[Text] = []
     for name, path in (report.extra.get("paths") or {}).items():
         uses = path["uses"]
+        if np.size(path["total"]) == 0:  # an empty variable's gradient has no first entry
+            continue
         first = tuple([0] * np.ndim(path["total"]))
         at = f"[{','.join(map(str, first))}]" if first else ""
         shares = " + ".join(

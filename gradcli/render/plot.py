@@ -35,6 +35,9 @@ def check_plot_path(path: str) -> None:
         raise InputError(f"--plot {path}: the file name must end in .png or .svg")
     if not Path(path).resolve().parent.is_dir():
         raise InputError(f"--plot {path}: its folder does not exist")
+    from gradcli.render import mpl_home
+
+    mpl_home.prepare()
     try:
         import matplotlib  # noqa: F401
     except ImportError:
@@ -44,6 +47,9 @@ def check_plot_path(path: str) -> None:
 
 
 def save_plot(report: Report, path: str, command: str | None = None) -> None:
+    from gradcli.render import mpl_home
+
+    mpl_home.prepare()
     import matplotlib
 
     matplotlib.use("Agg")

@@ -26,6 +26,9 @@ MAX_STATEMENTS = 1_000
 MAX_NODES = 10_000
 MAX_DEPTH = 64
 MAX_INT = 2**63 - 1  # an integer literal (a dim, a size, an index) fits int64
+# A slice step past the most elements a tensor may have (graph's MAX_ELEMENTS) takes only
+# the first entry, and torch multiplies it by the stride in int64: 2**63 - 1 overflows.
+MAX_STEP = 10_000_000
 RESERVED = ("T", "dim", "keepdim")
 
 
@@ -277,6 +280,11 @@ class _Builder:
                 ]
                 if parts[2] is not None and parts[2] <= 0:
                     self.fail("slice steps must be positive (as in PyTorch)")
+                if parts[2] is not None and parts[2] > MAX_STEP:
+                    self.fail(
+                        f"the slice step {parts[2]} is past any axis (at most {MAX_STEP:,} "
+                        "entries): it takes the first entry only; write 0:1"
+                    )
                 key.append(("slice", *parts))
             else:
                 key.append(("int", self.int_literal(item)))

@@ -48,6 +48,10 @@ def check_sizes(in_features: int, out_features: int, batch: int | None) -> None:
     )
 
 
+SPEC_KEYS = frozenset({"W", "b", "x", "loss", "dtype", "seed"})  # "seed": layer --json's
+LOSS_KEYS = frozenset({"kind", "target", "targets", "index"})
+
+
 def read_spec(doc: Any, source: str) -> dict[str, Any]:
     """W, b, x (arrays), the loss (a dict or None) and dtype (or None) from a spec document:
     a plain {"W", "b", "x", "loss"} or a gradcli layer --json output (its "inputs")."""
@@ -59,6 +63,14 @@ def read_spec(doc: Any, source: str) -> dict[str, Any]:
         doc = doc["inputs"]
         if not isinstance(doc, dict):
             raise InputError(f'{source}: "inputs" must be an object')
+    else:  # a plain spec: a key gradcli does not read is a typo, not a comment
+        unknown = sorted(set(doc) - SPEC_KEYS)
+        if unknown:
+            hint = '; targets go in the loss: {"kind": "ce", "targets": [0, 1]}'
+            raise InputError(
+                f"{source}: unknown key {unknown[0]!r} (a spec has {', '.join(sorted(SPEC_KEYS))})"
+                + (hint if unknown[0] in LOSS_KEYS else "")
+            )
     missing = [key for key in ("W", "b", "x") if key not in doc]
     if missing:
         raise InputError(f"{source}: missing {', '.join(missing)}")
@@ -67,6 +79,12 @@ def read_spec(doc: Any, source: str) -> dict[str, Any]:
     if loss is not None and not isinstance(loss, dict):
         raise InputError(
             f'{source}: "loss" must be an object such as {{"kind": "ce", "target": 0}}'
+        )
+    unknown = sorted(set(loss or {}) - LOSS_KEYS)
+    if unknown:
+        raise InputError(
+            f"{source}: loss: unknown key {unknown[0]!r} "
+            f"(a loss has {', '.join(sorted(LOSS_KEYS))})"
         )
     dtype = doc.get("dtype")
     if dtype is not None and dtype not in ("float64", "float32"):
@@ -104,6 +122,10 @@ def build_loss(
         raise InputError(f"{where}--index goes with --loss output")
     if kind == "ce":
         if targets is not None:
+            if not isinstance(targets, (list, tuple)):
+                raise InputError(
+                    f"{where}targets {targets!r}: one class per row, as a list such as [0, 2]"
+                )
             return LossSpec("ce", tuple(_class(t, where) for t in targets), per_row=True)
         return LossSpec("ce", (_class(0 if target is None else target, where),))
     if kind == "mse":

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradcli import compare, core, limits, prefault, references
+from gradcli import compare, core, limits, prefault, preload, references
 from gradcli.backends import analytic, finite_diff
 from gradcli.errors import InputError
 from gradcli.inputs import check_fits_dtype
 from gradcli.keys import Key
 from gradcli.laws import sum_law, symmetry_law
+from gradcli.params import MAX_TEMPERATURE, MIN_TEMPERATURE  # the one range, params'
 from gradcli.render import shown
 from gradcli.report import BackendResult, LawCheck, Report, precision
 from gradcli.spec import RunOptions, SoftmaxSpec
 
 LABELS = {"softmax": "s = softmax(z / T)", "jacobian": "Jacobian ∂s_i/∂z_j"}
-MIN_TEMPERATURE, MAX_TEMPERATURE = 1e-8, 1e8
 
 
 def validate(spec: SoftmaxSpec) -> None:
@@ -69,10 +69,13 @@ def run(spec: SoftmaxSpec, allocate: limits.Allocate = limits.in_memory) -> Repo
     "<backend>.jacobian"): --save has them computed straight into its file."""
     validate(spec)
     options = spec.options
+    if "torch" in options.backends:  # imported on the other core while numpy and fd work
+        preload.start("torch")
     z = spec.z.astype(options.dtype)
     t = float(np.asarray(spec.temperature, dtype=z.dtype))  # T as the checked dtype holds it
-    results = {}
-    refs = []
+    computed: dict[str, BackendResult] = {}
+    refs: list[core.NumericalReference] = []
+    laws: dict[str, list[LawCheck]] = {}
     jacobians = {
         name: allocate(
             f"{name}.jacobian", (z.size, z.size), np.float64 if name == "fd" else z.dtype
@@ -80,13 +83,25 @@ def run(spec: SoftmaxSpec, allocate: limits.Allocate = limits.in_memory) -> Repo
         for name in options.backends
     }
     faulted_in = prefault.populate(list(jacobians.values()))  # while torch is imported
-    for name, jac in jacobians.items():
+
+    def compute(name: str) -> None:
         if name == "fd":
-            results[name], reference = _fd(z, t, jac)
+            computed[name], reference = _fd(z, t, jacobians[name])
             refs.append(reference)
         else:
-            results[name] = (_numpy if name == "numpy" else _torch)(z, spec.temperature, jac)
+            make = _numpy if name == "numpy" else _torch
+            computed[name] = make(z, spec.temperature, jacobians[name])
+        laws[name] = _laws(computed[name], spec.temperature, options)
+
+    with preload.overlapping():  # what needs no torch, while torch is imported
+        for name in jacobians:
+            if name != "torch":
+                compute(name)
+    if "torch" in jacobians:
+        preload.finish("torch")
+        compute("torch")
     faulted_in()
+    results = {name: computed[name] for name in options.backends}  # in the order asked
     # Scales from the inputs: s lies in [0, 1]; row i of J is s_i(δ_ij − s_j)/T, whose
     # terms are at most s_i/T: a per-row magnitude (a global 1/T would let a Jacobian
     # with every small off-diagonal term missing pass).
@@ -115,8 +130,15 @@ def run(spec: SoftmaxSpec, allocate: limits.Allocate = limits.in_memory) -> Repo
         quantities,
         options=options,
         references_=refs,
+        # the laws found above, but fd's again if the core refined its Jacobian
         laws=lambda done: tuple(
-            law for r in done.values() for law in _laws(r, spec.temperature, options)
+            law
+            for name, r in done.items()
+            for law in (
+                laws[name]
+                if not (name == "fd" and set(refs[0].derivative.methods_used) != {"cheap"})
+                else _laws(r, spec.temperature, options)
+            )
         ),
     )
 
@@ -152,7 +174,12 @@ def _fd(z: np.ndarray, t: float, out: np.ndarray) -> tuple[BackendResult, core.N
     step = t * finite_diff.cube_root_step(centred / t)
     s = analytic.softmax(shadow, t)
     differentiator = references.Differentiator(
-        lambda rows: analytic.softmax(rows, t), centred, step, f_scale=s, bounded=True
+        lambda rows: analytic.softmax(rows, t),
+        centred,
+        step,
+        f_scale=s,
+        bounded=True,
+        f_changed=lambda cols, values: analytic.softmax_changed(centred, cols, values, t),
     )
     derivative = differentiator.cheap(out)
     reference = core.NumericalReference("fd", "jacobian", derivative, differentiator, analytic=True)

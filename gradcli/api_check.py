@@ -1,0 +1,134 @@
+"""gradcli.check, the library's `gradcli check` (beside gradcli.api, which re-exports it):
+your derivative against autograd and finite differences. Its arguments are checked in
+gradcli.arguments."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from gradcli.arguments import drawn, plot_fits
+
+if TYPE_CHECKING:
+    from gradcli.report import Report
+
+CHECK_BACKENDS = ("torch", "fd")  # what your derivative is checked against (it always runs)
+
+
+def check(
+    forward: Any,
+    *,
+    jacobian: Any = None,
+    vjp: Any = None,
+    grad: Any = None,
+    hvp: Any = None,
+    x: Any = None,
+    shape: Any = None,
+    inputs: Mapping[str, Any] | None = None,
+    shapes: Mapping[str, Any] | None = None,
+    args: Mapping[str, Any] | None = None,
+    seed: int = 0,
+    trials: int = 3,
+    trial: int | None = None,
+    scale: float | Mapping[str, float] = 1.0,
+    dist: str | Mapping[str, str] = "normal",
+    explain: str | None = None,
+    taylor: bool = False,
+    order: int = 1,
+    against: Any = None,
+    no_grad: Iterable[str] = (),
+    full: bool = False,
+    debug: bool = False,
+    dtype: str = "float64",
+    backends: Iterable[str] = CHECK_BACKENDS,
+    rtol: float | None = None,
+    atol: float | None = None,
+    plot: str | None = None,
+) -> Report:
+    """Your derivative against autograd of your forward and finite differences.
+
+    As ``gradcli check``. Called here, your code runs in this process: what it does
+    to the process (exits, prints below Python, changes directory) is not guarded
+    against.
+
+    Parameters
+    ----------
+    forward : callable or str
+        A function of one or more arrays (numpy or torch) returning one array or a
+        tuple; a torch.autograd.Function class (its backward is checked); an nn.Module
+        (every parameter's gradient and the input's are checked); or "path.py:name".
+    jacobian, vjp, grad, hvp : callable or str, optional
+        One derivative to check: FN(x) -> (outputs, inputs); FN(x, g) -> like x;
+        FN(x) -> like x (elementwise); FN(x, v) = H·v of a scalar forward. A string is
+        "path.py:name", or a name in the forward's module when `forward` is one.
+    x, shape : optional
+        One input: `x` given, or `trials` arrays of `shape` drawn from `seed`.
+    inputs, shapes : mapping, optional
+        Several inputs, named after the forward's parameters: given by value, or
+        drawn with these shapes.
+    args : mapping, optional
+        Non-array arguments of the forward, by keyword.
+    seed, trials : int
+        The seed of the drawn inputs and how many trials to draw (1 to 100).
+    trial : int, optional
+        Check trial K alone, drawn as among the `trials` (a failure's rerun).
+    scale : float or mapping
+        Scale of the drawn inputs; a mapping gives it by name, the key "" for every
+        input not named (``{"": 2, "W": 0.1}``).
+    dist : {"normal", "uniform"} or mapping
+        scale·N(0, 1), or uniform in ±scale; a mapping by name, as `scale`.
+    explain : str, optional
+        One entry in every trial: yours, each reference, fd's one-sided slopes.
+    taylor : bool
+        Also the Taylor test: the remainder's rate as h halves (2 right, 1 wrong).
+    order : {1, 2}
+        2: a Function's backward is itself differentiated and checked.
+    against : callable or str, optional
+        A library function (or its dotted path, "torch.nn.functional.gelu") whose
+        forward and autograd are one more reference.
+    no_grad : iterable of str
+        Inputs passed to your code but not differentiated (a mask, an index).
+    full : bool
+        Check element by element however large the input.
+    debug : bool
+        Let an error in your code raise with its traceback.
+    dtype : {"float64", "float32", "float16", "bfloat16"}
+        The precision your code runs in; the references run in float64.
+    backends : iterable of str
+        What your derivative is checked against: "torch", "fd" or both.
+    rtol, atol, plot
+        As for :func:`softmax`.
+
+    Returns
+    -------
+    Report
+        ``.ok`` is False when your derivative differs from the references.
+
+    Raises
+    ------
+    gradcli.InputError
+        A bad argument, a forward or derivative that cannot be called or fails.
+
+    Examples
+    --------
+    >>> import numpy as np, gradcli
+    >>> report = gradcli.check(np.sin, grad=np.cos, shape=(2, 3), backends=["fd"])
+    >>> report.ok
+    True
+    >>> gradcli.check(np.sin, grad=np.sin, shape=3, backends=["fd"]).ok
+    False
+    """
+    from gradcli.arguments import Inputs, check_spec
+    from gradcli.commands.check import problem
+
+    spec = check_spec(
+        forward,
+        {"jacobian": jacobian, "vjp": vjp, "grad": grad, "hvp": hvp},
+        Inputs(x, shape, inputs, shapes, scale, dist),
+        trials=trials, seed=seed, trial=trial, explain=explain, taylor=taylor, full=full,
+        debug=debug, dtype=dtype, backends=backends, rtol=rtol, atol=atol, args=args,
+        order=order, against=against, no_grad=no_grad,
+    )  # fmt: skip
+    if plot is not None:
+        plot_fits(plot)
+    return drawn(problem.run(spec), plot)
