@@ -141,9 +141,9 @@ def not_finite(
     order: Sequence[str],
 ) -> list[NotFinite]:
     """Per quantity, the backends whose values are not finite; `alike` when every
-    backend that computed the quantity is not finite at the same entries (log(0) = −inf
-    on numpy, torch and fd: the function, not a backend; fd's NaN beside autograd's inf
-    there is the same point)."""
+    backend that computed the quantity (two at least) is not finite at the same entries
+    (log(0) = −inf on numpy, torch and fd: the function, not a backend; fd's NaN beside
+    autograd's inf there is the same point)."""
     position = {q: i for i, q in enumerate(order)}
     grouped: dict[str, list[NonFinite]] = {}
     for nf in sorted(found, key=lambda nf: position.get(nf.quantity, len(position))):
@@ -152,7 +152,11 @@ def not_finite(
     for quantity, records in grouped.items():
         having = [r.arrays[quantity] for r in results.values() if quantity in r.arrays]
         masks = [~np.isfinite(a) for a in having]
-        alike = len(records) == len(having) and all(np.array_equal(m, masks[0]) for m in masks)
+        alike = (
+            len(having) > 1
+            and len(records) == len(having)
+            and all(np.array_equal(m, masks[0]) for m in masks)
+        )
         out.append(
             NotFinite(
                 keys.get(quantity, Key(quantity)),

@@ -80,7 +80,9 @@ def test_assert_backends_agree_passes_and_fails_readably(monkeypatch):
         assert_backends_agree(gradcli.softmax([3, 1, -3]))
     message = str(info.value)
     assert message.startswith("DISAGREE: J: torch and fd agree, numpy differs in 6 of 9 entries")
-    assert "worst, furthest beyond its allowed error: J[1,0]: numpy 0 vs torch -0.104537" in message
+    assert (
+        "worst (furthest beyond its allowed error): J[1,0]: numpy 0 vs torch -0.104537" in message
+    )
 
 
 def test_quiet_prints_only_the_verdict():
@@ -88,8 +90,8 @@ def test_quiet_prints_only_the_verdict():
     assert result.exit_code == 0
     assert result.stdout == (
         "OK: numpy, torch and fd agree on s and J within tolerance; every law holds; "
-        "worst, closest to its allowed error: J[1,2]: numpy -0.00025912038 vs fd "
-        "-0.000259120379, allowed ±1.2e-11; max abs difference 1.31e-11, max rel 2.71e-09\n"
+        "worst (closest to its allowed error): J[1,2]: numpy -0.00025912038 vs fd "
+        "-0.000259120379, allowed ±1.2e-11; max abs diff 1.31e-11, max rel diff 2.71e-09\n"
     )
     both = CliRunner().invoke(cli, ["layer", "--quiet", "--json"])
     assert both.exit_code == 2

@@ -108,7 +108,10 @@ def test_the_worst_entries_are_shown_side_by_side():
         "--detail",
     )
     assert result.exit_code == 1
-    assert "Worst entries of trial0.jacobian, yours vs" in result.stdout
+    assert (
+        "Worst entries of J in trial 0, yours vs fd\n  [2, 0]: yours 0, fd -0.085438975"
+        in result.stdout
+    )
     assert "diagonal right, off-diagonal entries wrong" in result.stdout
 
 

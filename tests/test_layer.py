@@ -216,6 +216,7 @@ def test_numpy_only_layer_never_imports_torch():
 def test_explain_w_names_both_cases_and_sums_to_dw():
     doc = layer_json("--seed", "42", "--loss", "output", "--index", "0", "--explain", "W[0,0]")
     ex = doc["explanation"]
+    assert ex["target"] == "dW[0,0]"  # W[0,0] is read as the view's name, dW[0,0]
     assert ex["formula"] == "∂L/∂W_00 = Σ_k ∂L/∂s_k · ∂s_k/∂z_0 · ∂z_0/∂W_00"
     assert [t["case"] for t in ex["terms"]] == [
         "k = i: s_0(1 − s_0)",
@@ -228,17 +229,18 @@ def test_explain_w_names_both_cases_and_sums_to_dw():
     assert ex["terms"][0]["factors"] == pytest.approx(
         [1.0, s[0] * (1 - s[0]), doc["inputs"]["x"][0]]
     )
-    text = invoke("--seed", "42", "--loss", "output", "--index", "0", "--explain", "W[0,0]").stdout
-    assert "Chain rule for W[0,0]" in text
+    text = invoke("--seed", "42", "--loss", "output", "--index", "0", "--explain", "dW[0,0]").stdout
+    assert "Chain rule for dW[0,0]" in text
     assert "k = 0 (k = i: s_0(1 − s_0)):" in text
 
 
 @pytest.mark.parametrize(
     ("args", "target", "value"),
     [
-        (["--seed", "3"], "b[2]", ("db", (2,))),
+        (["--seed", "3"], "db[2]", ("db", (2,))),
         (["--seed", "3"], "x[1]", ("dx", (1,))),
-        (["--seed", "3", "--batch", "2"], "x[1,2]", ("dx", (1, 2))),
+        (["--seed", "3", "--batch", "2"], "dx[1,2]", ("dx", (1, 2))),
+        (["--seed", "3"], "∂L/∂b[1]", ("db", (1,))),
         (["--seed", "3", "--batch", "6"], "W[1, 0]", ("dW", (1, 0))),
     ],
 )
@@ -276,10 +278,10 @@ def test_explain_other_entries(args, target, value):
             "mse target has shape (2,), expected (3,)",
         ),
         (["--loss", "mse", "--target", "[0.5, NaN, 0]"], None, "NaN is not a finite number"),
-        (["--explain", "W[0]"], None, "W takes two indices"),
+        (["--explain", "W[0]"], None, "dW takes two indices, dW[i,j]"),
         (["--explain", "W[3,0]"], None, "i = 3 is out of range 0..2"),
-        (["--explain", "z[0]"], None, "write W[i,j], b[i], x[j] or x[r,j]"),
-        (["--batch", "2", "--explain", "x[0]"], None, "x is (batch, in) here: write x[r,j]"),
+        (["--explain", "z[0]"], None, "write dW[i,j], db[i], dx[j] or dx[r,j]"),
+        (["--batch", "2", "--explain", "x[0]"], None, "x is (batch, in) here: write dx[r,j]"),
         (
             ["--spec", "-", "--seed", "3"],
             '{"W": [[1]], "b": [0], "x": [1]}',
@@ -357,7 +359,8 @@ def test_every_loss_renders_as_tables(args, title):
     assert result.exit_code == 0, result.output
     assert title in result.stdout
     assert (
-        "OK: numpy, torch and fd agree on z, s, loss, dL_ds, dL_dz, dW, db and dx" in result.stdout
+        "OK: numpy, torch and fd (finite differences) agree on z, s, loss, dL_ds, dL_dz, dW, db"
+        " and dx" in result.stdout
     )
 
 

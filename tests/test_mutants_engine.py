@@ -132,7 +132,7 @@ def test_a_constant_loss_is_answered_not_a_crash():
     assert "Traceback" not in result.output
     assert result.exit_code == 0, result.output
     assert "a does not reach the loss: its gradient is zero" in result.stdout
-    assert "OK: numpy, torch and fd agree" in result.stdout
+    assert "OK: numpy, torch and fd (finite differences) agree" in result.stdout
 
 
 def backward_calls(text, **inputs):

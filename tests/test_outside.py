@@ -103,6 +103,6 @@ def test_several_trials_each_mark_their_own_entries():
     assert failure.n_out == len(failed)
     text = [t.plain for t in view_lines(result, width=80)]
     counts = f"in {len(failed)} of 16 entries, {len(failed)} of 4 trials"
-    assert text[0] == f"DISAGREE: jacobian: yours differs {counts}"
+    assert text[0] == f"DISAGREE: J: yours differs from torch {counts}"
     grid = text[text.index("yours − expected  (· within tolerance)") + 1 :][:3]
     assert [line.split() for line in grid][1:] == [["0", "·", "·"], ["1", "1e-07", "·"]]

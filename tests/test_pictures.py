@@ -15,7 +15,7 @@ from gradcli.render.table import render_text
 def test_heatmap_shows_sign_magnitude_and_the_worst_element():
     report = gradcli.softmax([3, 1, -3], backends=["numpy", "fd"])
     text = render_text(report, width=100, heatmap=True)
-    assert "Jacobian ∂s_i/∂z_j  3×3" in text
+    assert "J: Jacobian ∂s_i/∂z_j: J_ij = s_i(δ_ij − s_j)  3×3" in text
     # J = diag(s) − s sᵀ: positive diagonal, negative off-diagonal; the smallest entry
     # (−s_1·s_2 ≈ −2.6e-4, 2.6 decades below the largest) shaded ▓. The worst element keeps
     # its own cell (underlined in colour) and is named under the title.
@@ -92,7 +92,7 @@ def _svg(tmp_path, *args):
 
 def test_a_plot_carries_the_command_the_inputs_and_the_verdict(tmp_path):
     svg = _svg(tmp_path, "softmax", "3", "1", "-3")
-    for words in ("gradcli softmax 3 1 -3", "of 3 logits", "agree on softmax and jacobian"):
+    for words in ("gradcli softmax 3 1 -3", "of 3 logits", "agree on s and J"):
         assert words.replace(" ", "") in "".join(svg.split()), words  # svg text, one per glyph run
     assert "tolerance" in svg
     assert "j (input)" in svg

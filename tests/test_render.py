@@ -36,7 +36,7 @@ def test_disagreement_table_is_byte_stable(monkeypatch):
     text = render_text(run([3, 1, -3], backends=("numpy", "fd")), width=160)
     # fd's error digits are platform arithmetic: compare the structure around them.
     assert text.startswith("DISAGREE: J: numpy and fd (finite differences) disagree in 6 of 9")
-    assert "worst, furthest beyond its allowed error: J[1,0]: numpy 0 vs fd -0.104537" in text
+    assert "worst (furthest beyond its allowed error): J[1,0]: numpy 0 vs fd -0.104537" in text
     assert "6/9 (66.7%)  FAIL" in text  # the six off-diagonal entries were dropped
     assert "rows of J sum to 0          0.106  1.07e-10  FAIL" in text
 

@@ -193,11 +193,12 @@ def details(report: Report) -> tuple[str, ...]:
     excused = v.excused()
     if excused is not None:
         return tuple(excused_line(excused))
-    return tuple(failures(v.failures()))
+    return tuple(failures(v.failures(), report))
 
 
-def failures(found: Sequence[Failure]) -> list[str]:
-    """A line per failure; a law broken in several trials (the Taylor test) once."""
+def failures(found: Sequence[Failure], report: Report | None = None) -> list[str]:
+    """A line per failure; a law broken in several trials (the Taylor test) once. With
+    the report, a difference's line ends with its named patterns."""
     out: list[str] = []
     trials: dict[tuple[str, str], list[LawBroken]] = {}
     for f in found:
@@ -205,6 +206,8 @@ def failures(found: Sequence[Failure]) -> list[str]:
             if (f.backend, f.law) not in trials:
                 out.append(f"law:{len(trials)}")  # its place, filled below
             trials.setdefault((f.backend, f.law), []).append(f)
+        elif isinstance(f, Differs) and report is not None and (named := patterns(report, f.key)):
+            out.append(f"{failure(f)}; pattern: {named}")
         else:
             out.append(failure(f))
     for n, ((backend, law), broken) in enumerate(trials.items()):
@@ -227,13 +230,23 @@ def sentences(report: Report) -> tuple[str, tuple[str, ...]]:
     return status_line(report), details(report)
 
 
-def quiet_line(report: Report) -> str:
-    """--quiet: the verdict's first line, its pattern and the worst entry, one line."""
+def headline(report: Report) -> list[str]:
+    """The verdict's first line, its pattern and the worst entry."""
     parts = [status_line(report)]
     first = next(iter(report.verdict.differs()), None)
     if first is not None and (named := patterns(report, first.key)):
         parts.append(f"pattern: {named}")
-    parts += failures(report.verdict.failures())[1:]
     if report.worst is not None:
         parts.append(worst_line(report.worst))
-    return "; ".join(parts)
+    return parts
+
+
+def others(report: Report) -> list[str]:
+    """The failures after the first, a line each (their patterns with them)."""
+    return failures(report.verdict.failures(), report)[1:]
+
+
+def quiet_line(report: Report) -> str:
+    """--quiet: the verdict's first line, its pattern, the worst entry and the other
+    failures, one line."""
+    return "; ".join(headline(report) + others(report))

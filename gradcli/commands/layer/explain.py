@@ -18,16 +18,17 @@ from gradcli.errors import InputError
 from gradcli.report import Array, BackendResult, Explanation, Term
 from gradcli.spec import LayerSpec
 
-TARGET = re.compile(r"\s*d?([Wbx])\s*\[\s*(\d+)\s*(?:,\s*(\d+)\s*)?\]\s*\Z")
+TARGET = re.compile(r"\s*(?:d|∂L/∂)?([Wbx])\s*\[\s*(\d+)\s*(?:,\s*(\d+)\s*)?\]\s*\Z")
 ROWS_SHOWN = 4  # a batch with more rows shows each row's subtotal, not its terms
 TERMS_SHOWN = 12  # per row; the rest are summed in one line
 MAX_TERMS = 4096  # kept in the JSON
 
 
 def parse_target(text: str, spec: LayerSpec) -> tuple[str, int | None, int, int | None]:
-    """(name, row, first index, second index) from 'W[i,j]', 'b[i]', 'x[j]' or 'x[r,j]'."""
+    """(name, row, first index, second index) from 'dW[i,j]', 'db[i]', 'dx[j]' or
+    'dx[r,j]' as the view prints them (or ∂L/∂W[i,j], as the tables' formulas, or W[i,j])."""
     match = TARGET.match(text)
-    if not match:  # dW[i,j] as the view prints it, or W[i,j]
+    if not match:
         names = ["dW", "db", "dx"]
         close = difflib.get_close_matches(text.partition("[")[0].strip(), names, n=1, cutoff=0.3)
         hint = f"did you mean {close[0]}[…]? " if close else ""
@@ -39,19 +40,19 @@ def parse_target(text: str, spec: LayerSpec) -> tuple[str, int | None, int, int 
     batched = spec.x.ndim == 2
     if name == "W":
         if second is None:
-            raise InputError(f"--explain {text!r}: W takes two indices, W[i,j]")
+            raise InputError(f"--explain {text!r}: dW takes two indices, dW[i,j]")
         _check(text, "i", first, out_features)
         _check(text, "j", int(second), in_features)
         return name, None, first, int(second)
     if name == "b":
         if second is not None:
-            raise InputError(f"--explain {text!r}: b takes one index, b[i]")
+            raise InputError(f"--explain {text!r}: db takes one index, db[i]")
         _check(text, "i", first, out_features)
         return name, None, first, None
     if batched and second is None:
-        raise InputError(f"--explain {text!r}: x is (batch, in) here: write x[r,j]")
+        raise InputError(f"--explain {text!r}: x is (batch, in) here: write dx[r,j]")
     if not batched and second is not None:
-        raise InputError(f"--explain {text!r}: x is a vector here: write x[j]")
+        raise InputError(f"--explain {text!r}: x is a vector here: write dx[j]")
     if batched:
         assert second is not None
         _check(text, "r", first, spec.x.shape[0])
@@ -59,6 +60,12 @@ def parse_target(text: str, spec: LayerSpec) -> tuple[str, int | None, int, int 
         return name, first, int(second), None
     _check(text, "j", first, in_features)
     return name, None, first, None
+
+
+def canonical(name: str, row: int | None, first: int, second: int | None) -> str:
+    """The entry as the view prints it: dW[0,1], db[2], dx[1] or dx[0,1]."""
+    where = [i for i in (row, first, second) if i is not None]
+    return f"d{name}[{','.join(map(str, where))}]"
 
 
 def _check(text: str, what: str, value: int, size: int) -> None:
@@ -73,8 +80,9 @@ def explain(spec: LayerSpec, result: BackendResult) -> Explanation:
     a = {q: np.asarray(v, dtype=np.float64) for q, v in result.arrays.items()}
     s, dl_ds, dl_dz = (a[q].reshape(-1, out_features) for q in ("s", "dL_ds", "dL_dz"))
     x = spec.x.reshape(-1, spec.w.shape[1]).astype(np.float64)
+    target = canonical(name, row, first, second)
     if name == "x":
-        return _explain_x(spec, result.backend, row or 0, first, dl_dz, a["dx"])
+        return _explain_x(spec, result.backend, row or 0, first, dl_dz, a["dx"], target)
     i, j = first, second
     param = f"W_{i}{j}" if name == "W" else f"b_{i}"
     dz_name = f"x_{j}" if name == "W" else "1"
@@ -113,7 +121,7 @@ def explain(spec: LayerSpec, result: BackendResult) -> Explanation:
         lines.append(f"  … {s.shape[0] - ROWS_SHOWN} more rows")
     grad = float(a["dW"][i, j] if name == "W" else a["db"][i])
     return _finish(
-        spec.explain,
+        target,
         formula,
         ("∂L/∂s_k", f"∂s_k/∂z_{i}", f"∂z_{i}/∂{param}"),
         terms,
@@ -153,7 +161,7 @@ def _term_lines(terms: list[Term], dz_name: str) -> list[str]:
 
 
 def _explain_x(
-    spec: LayerSpec, backend: str, row: int, j: int, dl_dz: Array, dx: Array
+    spec: LayerSpec, backend: str, row: int, j: int, dl_dz: Array, dx: Array, target: str
 ) -> Explanation:
     batched = spec.x.ndim == 2
     name = f"x_{row}{j}" if batched else f"x_{j}"
@@ -171,9 +179,7 @@ def _explain_x(
     ]
     lines += [line.replace("k = ", "i = ").replace(" ()", "") for line in _term_lines(terms, "")]
     value = dx[row, j] if batched else dx[j]
-    return _finish(
-        spec.explain or "", formula, ("∂L/∂z_i", f"W_i{j}"), terms, value, backend, lines
-    )
+    return _finish(target, formula, ("∂L/∂z_i", f"W_i{j}"), terms, value, backend, lines)
 
 
 def _finish(
@@ -186,10 +192,9 @@ def _finish(
     lines: list[str],
 ) -> Explanation:
     total = float(sum(t.product for t in terms))
-    # the sum is an entry of the gradient: dW[0,0], not the weight W[0,0] itself
-    lines.append(f"  sum = {total:.6g};  d{target.strip()} from {backend} = {float(value):.6g}")
+    lines.append(f"  sum = {total:.6g};  {target} from {backend} = {float(value):.6g}")
     return Explanation(
-        target.strip(),
+        target,
         formula,
         factor_names,
         tuple(terms[:MAX_TERMS]),
