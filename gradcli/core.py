@@ -55,6 +55,7 @@ from gradcli.findings import (
 from gradcli.keys import Entry, Key
 from gradcli.report import (
     Array,
+    BackendName,
     BackendResult,
     Comparison,
     Explanation,
@@ -127,7 +128,7 @@ class NumericalReference:
     `to_columns` maps the Derivative's columns to the view of the quantity when they
     differ (directional references); `describe` names element (i, j) for a kink."""
 
-    backend: str
+    backend: BackendName
     quantity: str
     derivative: references.Derivative
     differentiator: references.Differentiator | None = None
@@ -166,7 +167,9 @@ def judge(
     """Compare, refine, judge, and build the Report (see the module docstring).
     `excluded_non_finite`: quantities shown but not compared (their non-finite values
     do not fail the verdict)."""
-    refs = {(r.backend, r.quantity): r for r in references_}
+    refs: dict[tuple[str, str], NumericalReference] = {
+        (r.backend, r.quantity): r for r in references_
+    }
     keys = {k.id: k for k in declaration.keys}
     keys |= {q.name: q.key or Key(q.name) for q in quantities}
     comparisons = tuple(

@@ -21,10 +21,12 @@ import numpy as np
 
 from gradcli import parallel
 from gradcli.compare import CHUNK
-from gradcli.report import Array, LawCheck, Tolerance
+from gradcli.report import Array, BackendName, LawCheck, Tolerance
 
 
-def sum_law(backend: str, law: str, terms: Array, target: float, tol: Tolerance) -> LawCheck:
+def sum_law(
+    backend: BackendName, law: str, terms: Array, target: float, tol: Tolerance
+) -> LawCheck:
     """Each row of `terms` sums to `target`: |Σ t − target| ≤ atol + rtol·Σ|t|, per row,
     summed in float64 a block of rows at a time."""
     rows = terms.reshape(-1, terms.shape[-1])
@@ -53,7 +55,9 @@ def sum_law(backend: str, law: str, terms: Array, target: float, tol: Tolerance)
     )
 
 
-def equal_law(backend: str, law: str, value: Array, expected: Array, tol: Tolerance) -> LawCheck:
+def equal_law(
+    backend: BackendName, law: str, value: Array, expected: Array, tol: Tolerance
+) -> LawCheck:
     """An identity: |value − expected| ≤ atol + rtol·|expected| for every element."""
     value = np.asarray(value, dtype=np.float64).reshape(-1)
     expected = np.asarray(expected, dtype=np.float64).reshape(-1)
@@ -68,7 +72,7 @@ def equal_law(backend: str, law: str, value: Array, expected: Array, tol: Tolera
 TILE = 256  # symmetry is checked tile against transposed tile: both stay in cache
 
 
-def symmetry_law(backend: str, matrix: Array, tol: Tolerance) -> LawCheck:
+def symmetry_law(backend: BackendName, matrix: Array, tol: Tolerance) -> LawCheck:
     """|J_ij − J_ji| ≤ atol + rtol·|J_ij|, over the tiles on and above the diagonal."""
     n = matrix.shape[0]
     tiles = [(i, j) for i in range(0, n, TILE) for j in range(i, n, TILE)]
@@ -99,7 +103,7 @@ def symmetry_law(backend: str, matrix: Array, tol: Tolerance) -> LawCheck:
     return _worst_law(backend, "J symmetric", parallel.map_chunks(tile, tiles))
 
 
-def _worst_law(backend: str, law: str, parts: Sequence[LawCheck]) -> LawCheck:
+def _worst_law(backend: BackendName, law: str, parts: Sequence[LawCheck]) -> LawCheck:
     if not parts:
         return LawCheck(backend, law, 0.0, 0.0, True)
     worst = max(parts, key=lambda p: (not p.ok, p.max_violation / p.allowed if p.allowed else 0))
@@ -116,7 +120,7 @@ def _positive(tol: Tolerance) -> bool:
 
 
 def _screen(
-    backend: str,
+    backend: BackendName,
     law: str,
     violation: Array,
     allowed_at: Callable[[Array], Array],
@@ -151,7 +155,7 @@ def _screen(
 
 
 def _law(
-    backend: str, law: str, violation: Array, allowed: Array, positive: bool = False
+    backend: BackendName, law: str, violation: Array, allowed: Array, positive: bool = False
 ) -> LawCheck:
     """The worst element (largest violation / allowed; the first non-finite one if any).
 

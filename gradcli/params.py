@@ -18,11 +18,13 @@ import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar, cast, overload
 
 from gradcli.errors import InputError
-from gradcli.names import BACKENDS, DTYPES, FD_MODES
+from gradcli.names import BACKENDS, DTYPES, FD_MODES, Backend, Dtype, FdMode
 from gradcli.tokens import parse_number
+
+Chosen = TypeVar("Chosen", bound=str)  # one of a closed set of names (gradcli.names)
 
 MIN_TEMPERATURE, MAX_TEMPERATURE = 1e-8, 1e8
 MAX_SEED = 2**63 - 1  # what numpy's default_rng and torch.manual_seed both take
@@ -55,7 +57,7 @@ def named(parameter: str, option: str) -> str:
     return option if _AS_OPTIONS.get() else parameter
 
 
-def shown(value: Any, limit: int = 40) -> str:
+def shown(value: object, limit: int = 40) -> str:
     """`value` as the user gave it, cut to `limit` characters: a string as typed, other
     objects by repr (a 5000-digit int by its size: repr would raise)."""
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
@@ -68,12 +70,12 @@ def shown(value: Any, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def where(name: str, value: Any) -> str:
+def where(name: str, value: object) -> str:
     """`--seed x`, `temperature 0`; `--rand a=4y4` (a name ending in = takes no space)."""
     return f"{name}{shown(value)}" if name.endswith("=") else f"{name} {shown(value)}"
 
 
-def number(value: Any, name: str) -> float:
+def number(value: object, name: str) -> float:
     """A finite float: a real number (not a bool), or a string that is a decimal number."""
     if isinstance(value, str):
         return parse_number(value, name) if len(value) <= 400 else _too_long(value, name)
@@ -92,7 +94,7 @@ def _too_long(value: str, name: str) -> float:
     raise InputError(f"{where(name, value)}: {len(value)} characters, not a number")
 
 
-def integer(value: Any, name: str, low: int, high: int) -> int:
+def integer(value: object, name: str, low: int, high: int) -> int:
     """An int in [low, high]: an Integral (not a bool), or a string of ASCII digits."""
     if isinstance(value, str):
         if not INTEGER.match(value):
@@ -107,11 +109,11 @@ def integer(value: Any, name: str, low: int, high: int) -> int:
     return result
 
 
-def seed(value: Any, name: str = "seed") -> int:
+def seed(value: object, name: str = "seed") -> int:
     return integer(value, name, 0, MAX_SEED)
 
 
-def temperature(value: Any, name: str = "temperature") -> float:
+def temperature(value: object, name: str = "temperature") -> float:
     result = number(value, name)
     if not MIN_TEMPERATURE <= result <= MAX_TEMPERATURE:
         raise InputError(
@@ -120,7 +122,7 @@ def temperature(value: Any, name: str = "temperature") -> float:
     return result
 
 
-def tolerance(value: Any, name: str) -> float | None:
+def tolerance(value: object, name: str) -> float | None:
     """rtol or atol: None (the default) or a finite number ≥ 0."""
     if value is None:
         return None
@@ -130,33 +132,38 @@ def tolerance(value: Any, name: str) -> float | None:
     return result
 
 
-def choice(value: Any, name: str, choices: Iterable[str]) -> str:
-    options = tuple(choices)
-    if not isinstance(value, str) or value not in options:
-        raise InputError(f"{where(name, value)}: must be one of {', '.join(options)}")
-    return value
+def choice(value: object, name: str, choices: tuple[Chosen, ...]) -> Chosen:
+    """The one of `choices` that `value` is (typed as the closed set it belongs to)."""
+    found = next((c for c in choices if isinstance(value, str) and value == c), None)
+    if found is None:
+        raise InputError(f"{where(name, value)}: must be one of {', '.join(choices)}")
+    return found
 
 
-def dtype(value: Any, name: str = "dtype") -> str:
+def dtype(value: object, name: str = "dtype") -> Dtype:
     return choice(value, name, DTYPES)
 
 
-def fd_mode(value: Any, name: str = "fd_mode") -> str:
+def fd_mode(value: object, name: str = "fd_mode") -> FdMode:
     return choice(value, name, FD_MODES)
 
 
+@overload
+def backends(value: object, name: str = ...) -> tuple[Backend, ...]: ...
+@overload
+def backends(value: object, name: str, allowed: tuple[Chosen, ...]) -> tuple[Chosen, ...]: ...
 def backends(
-    value: Any, name: str = "backends", allowed: Iterable[str] = BACKENDS
+    value: object, name: str = "backends", allowed: tuple[str, ...] = BACKENDS
 ) -> tuple[str, ...]:
     """Backend names, from a comma-separated string or an iterable of strings, returned
     in the canonical order of `allowed`. Each name once: `torch,torch` is refused rather
     than read as `torch` (a typo for another backend, most likely)."""
     known = tuple(allowed)
     if isinstance(value, str):
-        names = [part.strip() for part in value.split(",")] if value.strip() else []
+        names: list[object] = [part.strip() for part in value.split(",")] if value.strip() else []
     else:
         try:
-            names = list(value)
+            names = list(cast("Iterable[object]", value))  # a TypeError is refused below
         except TypeError:
             raise InputError(f"{where(name, value)}: expected backend names") from None
     if not names:
@@ -188,7 +195,7 @@ def _did_you_mean(item: Any, known: tuple[str, ...]) -> str:
     return f"; did you mean {close[0]}?" if close else ""
 
 
-def shape(value: Any, name: str, max_elements: int, minimum: int = 1) -> tuple[int, ...]:
+def shape(value: object, name: str, max_elements: int, minimum: int = 1) -> tuple[int, ...]:
     """Sizes joined by x ("4x10", "5"; "" for a scalar) or a sequence of ints; every
     size at least `minimum`, and at most `max_elements` elements in all (counted in
     Python ints: a product never wraps)."""
@@ -201,12 +208,12 @@ def shape(value: Any, name: str, max_elements: int, minimum: int = 1) -> tuple[i
         sizes = [int(value)]
     else:
         try:
-            items = list(value)
+            items = list(cast("Iterable[object]", value))  # a TypeError is refused below
         except TypeError:
             raise InputError(f"{where(name, value)}: expected a shape such as (4, 6)") from None
         if not all(isinstance(i, numbers.Integral) and not isinstance(i, bool) for i in items):
             raise InputError(f"{where(name, value)}: expected a shape such as (4, 6)")
-        sizes = [int(i) for i in items]
+        sizes = [int(cast(numbers.Integral, i)) for i in items]
     if len(sizes) > 32:
         raise InputError(f"{where(name, value)}: {len(sizes)} dimensions; the limit is 32")
     if any(size < minimum for size in sizes):
@@ -218,7 +225,7 @@ def shape(value: Any, name: str, max_elements: int, minimum: int = 1) -> tuple[i
     return tuple(sizes)
 
 
-def classes(value: Any, name: str) -> list[int]:
+def classes(value: object, name: str) -> list[int]:
     """Class indices: "0,2,1" or a sequence of ints (ranges are checked against the layer)."""
     if isinstance(value, str):
         parts = [p.strip() for p in value.split(",")]
@@ -228,13 +235,13 @@ def classes(value: Any, name: str) -> list[int]:
             )
         return [int(p) for p in parts]
     try:
-        items = list(value)
+        items = list(cast("Iterable[object]", value))  # a TypeError is refused below
     except TypeError:
         raise InputError(f"{where(name, value)}: expected a list of classes") from None
     return [integer(item, f"{name} item", 0, 2**31) for item in items]
 
 
-def not_empty(value: Any, name: str, example: str) -> str:
+def not_empty(value: object, name: str, example: str) -> str:
     """A file name or an entry given as a string that says something: `--save ''` is
     refused, not read as "no --save"."""
     if not isinstance(value, str) or not value.strip():
@@ -242,7 +249,7 @@ def not_empty(value: Any, name: str, example: str) -> str:
     return value
 
 
-def explain(value: Any, name: str = "explain") -> str:
+def explain(value: object, name: str = "explain") -> str:
     """An --explain entry: not empty, and no index longer than any array could be."""
     entry = not_empty(value, name, "an entry such as 'W[0,0]'")
     if DIGIT_RUN.search(entry):
@@ -250,19 +257,19 @@ def explain(value: Any, name: str = "explain") -> str:
     return entry
 
 
-def is_name(value: Any) -> bool:
+def is_name(value: object) -> bool:
     """A Python name, or names joined by dots (a module's parameter: fc1.weight)."""
     return isinstance(value, str) and all(part.isidentifier() for part in value.split("."))
 
 
-def names(value: Any, name: str) -> tuple[str, ...]:
+def names(value: object, name: str) -> tuple[str, ...]:
     """Input names (--no-grad, no_grad=): one name, or an iterable of them; each a name
     (is_name), each once."""
     if isinstance(value, str):
         items: list[Any] = [value]
     else:
         try:
-            items = list(value)
+            items = list(cast("Iterable[object]", value))  # a TypeError is refused below
         except TypeError:
             raise InputError(f"{where(name, value)}: expected input names") from None
     for item in items:

@@ -65,6 +65,9 @@ CRITERION = (
 )
 
 Array = NDArray[Any]
+# who computed a result: a command's backends, check's `yours` (the derivative under
+# test) and `against` (a library function, one more reference)
+BackendName = Literal["yours", "numpy", "torch", "fd", "against"]
 Precision = Literal["float64", "float32", "float16", "bfloat16", "fd"]
 PRECISIONS: tuple[Precision, ...] = ("float64", "float32", "float16", "bfloat16", "fd")
 
@@ -77,11 +80,22 @@ def precision(name: str) -> Precision:
     raise ValueError(f"no precision {name!r}")
 
 
+BACKEND_NAMES: tuple[BackendName, ...] = ("yours", "numpy", "torch", "fd", "against")
+
+
+def backend_name(name: str) -> BackendName:
+    """A backend's name as a BackendName (a command's loop carries it as text)."""
+    for known in BACKEND_NAMES:
+        if name == known:
+            return known
+    raise ValueError(f"no backend {name!r}")
+
+
 @dataclass(frozen=True)
 class BackendResult:
     """The named arrays that one backend computed, stored under their keys' `id`."""
 
-    backend: str  # "yours" | "numpy" | "torch" | "fd" | "against"
+    backend: BackendName
     method: str  # how, in words: "analytic formulas", "autograd", ...
     precision: Precision  # "fd": central differences in float64
     arrays: Mapping[str, Array]
@@ -128,7 +142,7 @@ class Comparison:
     def ok(self) -> bool:
         return self.n_out_of_tolerance == 0
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "quantity": self.quantity,
             "name": self.key.name,
@@ -155,7 +169,7 @@ class Comparison:
 class LawCheck:
     """A law the exact result obeys (J symmetric, rows sum to 0), checked on one backend."""
 
-    backend: str
+    backend: BackendName
     law: str
     max_violation: float
     allowed: float  # at the element where the violation is largest relative to its bound
@@ -163,7 +177,7 @@ class LawCheck:
     trial: int | None = None  # a law checked per trial (check's Taylor test)
     rate: float | None = None  # the Taylor test's measured rate (2: right, 1: wrong)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "backend": self.backend,
             "law": self.law,
@@ -182,7 +196,7 @@ class NonFinite:
     count: int
     first_index: tuple[int, ...]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "backend": self.backend,
             "quantity": self.quantity,
@@ -195,13 +209,13 @@ class NonFinite:
 class ReferenceInfo:
     """How a numerical reference made one quantity, and how precise it is."""
 
-    backend: str  # "fd"
+    backend: BackendName  # "fd"
     quantity: str
     method: str
     columns: Mapping[str, int]  # method -> inputs (columns of J) it computed
     max_error: float  # the largest per-element error estimate
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "backend": self.backend,
             "quantity": self.quantity,
@@ -225,7 +239,7 @@ class KinkInfo:
     values: Mapping[str, float]  # backend -> its value at the kink
     ok: bool  # every backend inside [min, max] of the slopes (or infinite, if infinite)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "quantity": self.quantity,
             "index": list(self.index),
@@ -248,7 +262,7 @@ class Term:
     factors: tuple[float, ...]
     product: float
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "row": self.row,
             "k": self.k,
@@ -271,7 +285,7 @@ class Explanation:
     backend: str
     lines: tuple[str, ...]  # the explanation for a person, line by line
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "target": self.target,
             "formula": self.formula,
@@ -370,7 +384,7 @@ class Report:
             for quantity, array in result.arrays.items()
         }
 
-    def failing_trial(self) -> dict[str, Any]:
+    def failing_trial(self) -> dict[str, object]:
         """The worst entry's trial and what reproduces it: x, and in vjp modes the
         cotangent g. Empty on a pass or without trials."""
         worst = self.worst
@@ -388,7 +402,7 @@ class Report:
             out["g"] = cotangents[position]
         return out
 
-    def to_dict(self, max_elements: int = JSON_MAX_ELEMENTS) -> dict[str, Any]:
+    def to_dict(self, max_elements: int = JSON_MAX_ELEMENTS) -> dict[str, object]:
         omitted: list[str] = []
 
         def jsonable(value: Any, key: str) -> Any:
@@ -452,7 +466,7 @@ class Report:
         }
 
 
-def summarise(array: Array, max_elements: int) -> dict[str, Any]:
+def summarise(array: Array, max_elements: int) -> dict[str, object]:
     """What JSON carries instead of an array too large to write whole."""
     finite = array[np.isfinite(array)]
     return {

@@ -10,15 +10,15 @@ if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
-from gradcli.names import DTYPES, LOSSES  # noqa: F401  (re-exported)
+from gradcli.names import DTYPES, LOSSES, Backend, CheckMode, Dtype, FdMode, Loss, Second  # noqa: F401  (re-exported)
 
 
 @dataclass(frozen=True)
 class RunOptions:
     """How to check, whatever the problem."""
 
-    backends: tuple[str, ...] = ("numpy", "torch", "fd")
-    dtype: str = "float64"  # of numpy and torch; fd always works in float64
+    backends: tuple[Backend, ...] = ("numpy", "torch", "fd")
+    dtype: Dtype = "float64"  # of numpy and torch; fd always works in float64
     rtol: float | None = None  # None: the default for the precisions compared
     atol: float | None = None  # None: the default, times the quantity's scale
 
@@ -41,7 +41,7 @@ class LossSpec:
     sum: nothing; output: `index` is k in L = s_k.
     """
 
-    kind: str
+    kind: Loss
     targets: tuple[int, ...] = ()
     per_row: bool = False
     y: NDArray[np.float64] | None = None
@@ -59,7 +59,7 @@ class LayerSpec:
     seed: int | None = None  # echoed in the JSON; None when W, b, x came from --spec
     explain: str | None = None  # 'W[i,j]', 'b[i]', 'x[j]' or 'x[r,j]'
     options: RunOptions = RunOptions()
-    fd_mode: str = "auto"  # "full", "directional", or "auto": full unless too costly
+    fd_mode: FdMode = "auto"  # "full", "directional", or "auto": full unless too costly
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ class CheckSpec:
 
     forward: Any  # f(x, W, …) on numpy arrays or torch tensors; a built nn.Module; or None
     derivative: Any  # jacobian | vjp | grad; for "function", the Function class
-    mode: str  # "jacobian", "vjp", "grad", "function" or "module"
+    mode: CheckMode
     inputs: tuple[dict[str, NDArray[np.float64]], ...]  # one per trial: arrays by name
     names: dict[str, str]  # what the user named: {"target": …, "derivative": …}
     seed: int = 0
@@ -77,7 +77,7 @@ class CheckSpec:
     options: RunOptions = RunOptions()
     args: dict[str, Any] = field(default_factory=dict)  # non-array arguments, by keyword
     taylor: bool = False  # also the Taylor test: the remainder's rate, 2 or 1
-    second: str = ""  # "order2": a Function's backward differentiated; "hvp": FN(x, v) = Hv
+    second: Second = ""  # "order2": a Function's backward differentiated; "hvp": FN(x, v) = Hv
     against: Any = None  # a library function: its forward and autograd, one more reference
     no_grad: tuple[str, ...] = ()  # inputs passed to the code but not differentiated
     first_trial: int = 0  # the number of inputs[0]: --trial K reruns trial K alone

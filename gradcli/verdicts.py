@@ -97,7 +97,7 @@ def differs(comparisons: Sequence[Comparison]) -> list[Differs]:
     return out
 
 
-def _odd_one_out(pairs: Sequence[Comparison], names: list[str]) -> str | None:
+def _odd_one_out(pairs: Sequence[Comparison], names: Sequence[str]) -> str | None:
     """The one backend in every failed pair while every pair without it passes."""
     failed = [c for c in pairs if not c.ok]
     odd = [
@@ -113,7 +113,7 @@ def _odd_one_out(pairs: Sequence[Comparison], names: list[str]) -> str | None:
     return None
 
 
-def _kind(pairs: Sequence[Comparison], names: list[str], odd: str | None) -> DiffersKind:
+def _kind(pairs: Sequence[Comparison], names: Sequence[str], odd: str | None) -> DiffersKind:
     if odd is not None and len(names) > 2:
         return "odd"
     if len(names) == 2:

@@ -14,8 +14,10 @@ from gradcli.commands.check import guard
 from gradcli.commands.check import target as check_target
 from gradcli.commands.check.signature import UNNAMED, parameters
 from gradcli.errors import InputError
+from gradcli.names import CheckMode, Second
 from gradcli.spec import CheckSpec, RunOptions
 
+DERIVATIVES: dict[str, CheckMode] = {"jacobian": "jacobian", "vjp": "vjp", "grad": "grad"}
 MAX_CHECK_ELEMENTS = 10_000_000  # all inputs of one trial together
 
 
@@ -38,7 +40,7 @@ def build(
     derivatives may name "hvp" (FN(x, v) = Hv, checked as the VJP of ∇f); order 2 checks
     a Function's backward's own derivative."""
     derivatives = dict(derivatives)
-    second = ""
+    second: Second = ""
     if "hvp" in derivatives:
         derivatives["vjp"] = derivatives.pop("hvp")
         second = "hvp"
@@ -53,7 +55,8 @@ def build(
     )
     args = dict(args or {})
     if derivatives:
-        mode, derivative = next(iter(derivatives.items()))
+        kind, derivative = next(iter(derivatives.items()))
+        mode: CheckMode = DERIVATIVES[kind]  # gradcli.arguments took only these
         if isinstance(derivative, str):
             if ":" not in derivative and isinstance(target, str):  # a name in TARGET's module
                 derivative = f"{target.rpartition(':')[0]}:{derivative}"

@@ -35,7 +35,7 @@ from gradcli.commands.check.subject import Subject
 from gradcli.errors import InputError
 from gradcli.keys import Key
 from gradcli.render import shown
-from gradcli.report import Array, BackendResult, Report, precision
+from gradcli.report import Array, BackendResult, Report, backend_name, precision
 from gradcli.spec import CheckSpec
 
 MAX_FULL_FD_CALLS = 4_000  # full fd calls the forward twice per input element
@@ -111,7 +111,8 @@ def _run(spec: CheckSpec) -> Report:
     }
     precisions = {"yours": options.dtype, "torch": "float64", "fd": "fd", "against": "float64"}
     results = {
-        b: BackendResult(b, methods[b], precision(precisions[b]), arrays[b]) for b in backends
+        b: BackendResult(backend_name(b), methods[b], precision(precisions[b]), arrays[b])
+        for b in backends
     }
     low = options.dtype in LOW_PRECISION
     if low:

@@ -54,7 +54,7 @@ def taylor(
 
 
 def notes(
-    spec: CheckSpec, subject: Subject, references: list[str], use_torch: bool, directional: bool
+    spec: CheckSpec, subject: Subject, references: Sequence[str], use_torch: bool, directional: bool
 ) -> list[str]:
     notes = []
     if "torch" in references and not use_torch:

@@ -20,7 +20,15 @@ from gradcli.commands.layer.inputs import validate
 from gradcli.keys import Key
 from gradcli.laws import equal_law, sum_law
 from gradcli.render import shown
-from gradcli.report import Array, BackendResult, LawCheck, Report, Tolerance, precision
+from gradcli.report import (
+    Array,
+    BackendResult,
+    LawCheck,
+    Report,
+    Tolerance,
+    backend_name,
+    precision,
+)
 from gradcli.spec import LayerSpec, LossSpec
 
 QUANTITIES = ("z", "s", "loss", "dL_ds", "dL_dz", "dW", "db", "dx")
@@ -164,7 +172,9 @@ def _shaped(name: str, arrays: dict[str, Array], spec: LayerSpec, dtype: str) ->
             a = a.reshape(-1)
         out[q] = a if a.flags.c_contiguous else a.copy()
     method = {"numpy": "chain rule by hand", "torch": "autograd", "fd": "central differences"}
-    return BackendResult(name, method[name], precision("fd" if name == "fd" else dtype), out)
+    return BackendResult(
+        backend_name(name), method[name], precision("fd" if name == "fd" else dtype), out
+    )
 
 
 def _scales(
@@ -245,11 +255,13 @@ def _laws(
             )
 
         a = r.arrays
-        laws.append(sum_law(name, "s sums to 1", a["s"], 1.0, tol("s", row_sum=False)))
+        laws.append(sum_law(r.backend, "s sums to 1", a["s"], 1.0, tol("s", row_sum=False)))
         if "dL_dz" not in a or name == "fd":  # fd's gradients carry their own error estimate
             continue
         dl_dz = a["dL_dz"].reshape(-1, spec.w.shape[0]).astype(np.float64)
-        laws.append(sum_law(name, "∂L/∂z sums to 0", a["dL_dz"], 0.0, tol("dL_dz", row_sum=True)))
+        laws.append(
+            sum_law(r.backend, "∂L/∂z sums to 0", a["dL_dz"], 0.0, tol("dL_dz", row_sum=True))
+        )
         # torch's chain rule's last step (fd's consistency is its own error estimate: a
         # law between two of its quantities would judge it on scales that are not its own)
         if name == "torch":
@@ -259,7 +271,7 @@ def _laws(
                 "dx": ("dx = ∂L/∂z·W", a["dx"].reshape(x.shape), dl_dz @ w),
             }
             for quantity, (law, value, expected) in chain.items():
-                laws.append(equal_law(name, law, value, expected, tol(quantity)))
+                laws.append(equal_law(r.backend, law, value, expected, tol(quantity)))
         elif spec.loss.kind == "ce":
             s = a["s"].reshape(dl_dz.shape).astype(np.float64)
             with np.errstate(all="ignore"):
@@ -267,7 +279,7 @@ def _laws(
             finite = np.isfinite(chained)
             laws.append(
                 equal_law(
-                    name,
+                    r.backend,
                     "fused s − onehot(t) = Jᵀ·∂L/∂s",
                     dl_dz[finite],
                     chained[finite],

@@ -17,7 +17,7 @@ from gradcli.keys import Key
 from gradcli.laws import sum_law, symmetry_law
 from gradcli.params import MAX_TEMPERATURE, MIN_TEMPERATURE  # the one range, params'
 from gradcli.render import shown
-from gradcli.report import BackendResult, LawCheck, Report, precision
+from gradcli.report import Array, BackendResult, LawCheck, Report, precision
 from gradcli.spec import RunOptions, SoftmaxSpec
 
 LABELS = {"softmax": "s = softmax(z / T)", "jacobian": "Jacobian ∂s_i/∂z_j"}
@@ -76,7 +76,7 @@ def run(spec: SoftmaxSpec, allocate: limits.Allocate = limits.in_memory) -> Repo
     computed: dict[str, BackendResult] = {}
     refs: list[core.NumericalReference] = []
     laws: dict[str, list[LawCheck]] = {}
-    jacobians = {
+    jacobians: dict[str, Array] = {
         name: allocate(
             f"{name}.jacobian", (z.size, z.size), np.float64 if name == "fd" else z.dtype
         )
@@ -101,7 +101,9 @@ def run(spec: SoftmaxSpec, allocate: limits.Allocate = limits.in_memory) -> Repo
         preload.finish("torch")
         compute("torch")
     faulted_in()
-    results = {name: computed[name] for name in options.backends}  # in the order asked
+    results: dict[str, BackendResult] = {
+        name: computed[name] for name in options.backends
+    }  # in the order asked
     # Scales from the inputs: s lies in [0, 1]; row i of J is s_i(δ_ij − s_j)/T, whose
     # terms are at most s_i/T: a per-row magnitude (a global 1/T would let a Jacobian
     # with every small off-diagonal term missing pass).
