@@ -33,13 +33,20 @@ where a comparison fails without it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from itertools import combinations
-from typing import Any, Protocol
+from dataclasses import replace
 
 import numpy as np
 
-from gradcli import compare, references, verdicts
+from gradcli import compare, comparing, verdicts
+from gradcli.comparing import REFINE_BUDGET, ROUNDING_FACTOR
+from gradcli.declaration import (
+    Declaration,
+    Describe,
+    NumericalReference,
+    Quantity,
+    Rule,
+    Sections,
+)
 from gradcli.findings import (
     Excused,
     Failure,
@@ -47,111 +54,32 @@ from gradcli.findings import (
     KinkOutside,
     LawBroken,
     NotFinite,
-    Pattern,
-    RuleName,
     Status,
     Verdict,
 )
 from gradcli.keys import Entry, Key
 from gradcli.report import (
-    Array,
-    BackendName,
     BackendResult,
-    Comparison,
-    Explanation,
     KinkInfo,
     LawCheck,
     NonFinite,
     ReferenceInfo,
     Report,
-    Shown,
 )
 from gradcli.spec import RunOptions
 
-# Refinement is paid for only where the cheap reference was inconclusive, and at most
-# this many element-evaluations of f (columns × 7 evaluations × n inputs) per quantity.
-REFINE_BUDGET = 4e7
-ROUNDING_FACTOR = 8.0  # of a Quantity's measured rounding noise (the max of a few samples)
-
-
-@dataclass(frozen=True)
-class Quantity:
-    """A quantity the backends computed. `scale` is its magnitude (a number, or per
-    element: an array broadcastable to the quantity's shape, e.g. a per-row (m, 1)
-    column of a Jacobian), from the inputs or the reference side, never from the side
-    under test. `n_terms`: the length of the sums behind it."""
-
-    name: str  # where the backends' arrays are: `key.id` when a key is given
-    scale: float | Array = 1.0
-    n_terms: int = 1
-    view: tuple[int, int] | None = None
-    floor_scale: float = 1.0  # quantity / underlying value, for the dtype's tiny floor
-    condition: float = 0.0  # relative rounding beyond the dtype's: condition·ε (exp of |z|)
-    # the computation's own rounding noise per element (graph_rounding), added ROUNDING_FACTOR
-    # times to every pair's default atol; called only where a comparison fails without it
-    rounding: Callable[[], Array] | None = None
-    key: Key | None = None  # the quantity by its parts; None: a plain Key(name)
-
-    def __post_init__(self) -> None:
-        if self.key is not None and self.key.id != self.name:
-            raise ValueError(f"quantity {self.name!r} declared with key {self.key.id!r}")
-
-
-class Rule(Protocol):
-    """A rule a command declares and the core applies after comparing: when it
-    `excuses` the failures, the verdict is OK and says which rule decided (check: the
-    Taylor test decides where only fd differs)."""
-
-    @property
-    def name(self) -> RuleName: ...
-
-    def excuses(
-        self,
-        failures: Sequence[Failure],
-        comparisons: Sequence[Comparison],
-        laws: Sequence[LawCheck],
-    ) -> bool: ...
-
-
-Sections = tuple[tuple[str, tuple[str, ...]], ...]
-# what a command finds in its failures beyond the numbers: the patterns (the shape of a
-# wrong derivative) and sections of text (check: the worst entries)
-Describe = Callable[
-    [Mapping[str, BackendResult], Sequence[Comparison]], tuple[tuple[Pattern, ...], Sections]
+__all__ = [
+    "REFINE_BUDGET",
+    "ROUNDING_FACTOR",
+    "Declaration",
+    "Describe",
+    "NumericalReference",
+    "Quantity",
+    "Rule",
+    "Sections",
+    "judge",
+    "said",
 ]
-
-
-@dataclass
-class NumericalReference:
-    """`backend`'s `quantity` (fd's, usually) as a references.Derivative, refinable by
-    its Differentiator (None: as it is). `analytic`: the complex step may refine it.
-    `to_columns` maps the Derivative's columns to the view of the quantity when they
-    differ (directional references); `describe` names element (i, j) for a kink."""
-
-    backend: BackendName
-    quantity: str
-    derivative: references.Derivative
-    differentiator: references.Differentiator | None = None
-    analytic: bool = False
-    describe: Callable[[tuple[int, ...]], str] | None = None
-
-
-@dataclass(frozen=True)
-class Declaration:
-    """What the Report says besides the numbers."""
-
-    command: str
-    title: str
-    inputs: Mapping[str, Any]
-    labels: Mapping[str, str] = field(default_factory=dict)
-    notes: tuple[str, ...] = ()
-    sections: Sections = ()
-    extra: Mapping[str, Any] = field(default_factory=dict)
-    explanation: Explanation | None = None
-    keys: Sequence[Key] = ()  # the keys of arrays shown but not compared (check's forward)
-    rules: Sequence[Rule] = ()
-    describe: Describe | None = None
-    shown: Shown | None = None  # render's adapter: the verdict's words, rich and Jupyter
 
 
 def judge(
@@ -174,7 +102,7 @@ def judge(
     keys |= {q.name: q.key or Key(q.name) for q in quantities}
     comparisons = tuple(
         replace(c, key=keys[c.quantity])
-        for c in _compare_all(results, quantities, refs, options, refine=True)
+        for c in comparing.compare_all(results, quantities, refs, options, refine=True)
     )
     kinks = _kinks(results, refs, quantities)
     law_checks = tuple(laws(results) if callable(laws) else laws)
@@ -264,115 +192,6 @@ def said(report: Report) -> Report:
 def _outside(k: KinkInfo, keys: Mapping[str, Key]) -> KinkOutside:
     values = tuple(k.values.items())
     return KinkOutside(Entry(keys[k.quantity], k.index), k.at, k.left, k.right, values)
-
-
-def _compare_all(
-    results: Mapping[str, BackendResult],
-    quantities: Sequence[Quantity],
-    refs: dict[tuple[str, str], NumericalReference],
-    options: RunOptions,
-    refine: bool,
-) -> tuple[Comparison, ...]:
-    names = [b for b in compare.BACKEND_ORDER if b in results] + [
-        b for b in results if b not in compare.BACKEND_ORDER
-    ]
-    out: list[Comparison] = []
-    for q in quantities:
-        pairs = [
-            compare.reference_order(x, y)
-            for x, y in combinations(names, 2)
-            if q.name in results[x].arrays and q.name in results[y].arrays
-        ]
-        numerical = next((refs[(r, q.name)] for _, r in pairs if (r, q.name) in refs), None)
-        done = _compare_quantity(results, q, pairs, refs, options)
-        noise = None
-        rounding = q.rounding if options.atol is None else None  # --atol replaces it
-        if rounding is not None and any(c.n_out_of_tolerance > c.n_non_finite for c, _ in done):
-            noise = ROUNDING_FACTOR * rounding()
-            done = _compare_quantity(results, q, pairs, refs, options, noise)
-        if refine and numerical is not None and numerical.differentiator is not None:
-            # every pair's failing columns: where two backends disagree, fd arbitrates
-            # only if it is precise there
-            failing = np.zeros(numerical.derivative.value.shape[1], dtype=bool)
-            for _, cols in done:
-                failing |= cols
-            if failing.any() and _refine(numerical, np.flatnonzero(failing)):
-                done = _compare_quantity(results, q, pairs, refs, options, noise)
-        out.extend(c for c, _ in done)
-    return tuple(out)
-
-
-def _compare_quantity(
-    results: Mapping[str, BackendResult],
-    q: Quantity,
-    pairs: list[tuple[str, str]],
-    refs: dict[tuple[str, str], NumericalReference],
-    options: RunOptions,
-    noise: Array | None = None,
-) -> list[tuple[Comparison, Array]]:
-    of_quantity = next((r for (_, name), r in refs.items() if name == q.name), None)
-    kinks = tuple(of_quantity.derivative.kinks) if of_quantity else ()
-    view = q.view
-    if of_quantity is not None:  # the reference's (m, n): its kinks and columns index it
-        rows, cols = of_quantity.derivative.value.shape
-        view = (rows, cols)
-    bands: dict[tuple[str, int], compare.Allowed] = {}
-
-    def band(precision: str, numerical: NumericalReference | None) -> compare.Allowed:
-        # one Allowed object per precision and reference error: the pairs that judge
-        # against the same reference array with it share one band (compare_views)
-        key = (precision, id(numerical))
-        if key not in bands:
-            bands[key] = compare.allowed_for(
-                precision,
-                q.scale,
-                q.n_terms,
-                options.rtol,
-                options.atol,
-                error=numerical.derivative.error if numerical is not None else None,
-                kinks=kinks,
-                floor_scale=q.floor_scale,
-                condition=q.condition,
-            )
-            if noise is not None:  # the computation's own rounding, on every pair's atol
-                bands[key] = replace(bands[key], atol=bands[key].atol + noise)
-        return bands[key]
-
-    jobs = []
-    for a_name, ref_name in pairs:
-        a, ref = results[a_name], results[ref_name]
-        numerical = refs.get((ref_name, q.name))
-        allowed = band(a.precision, numerical)
-        if numerical is None and ref.precision != "fd":
-            # two backends, neither a numerical reference: the looser precision of the two
-            other = band(ref.precision, None)
-            if other.rtol > allowed.rtol:
-                allowed = compare.Allowed(other.rtol, other.atol, None, allowed.c, kinks)
-            if of_quantity is not None:
-                # a difference between two backends below the numerical reference's own
-                # resolution is not a verdict: fd arbitrates there, and where it is
-                # refined (complex step) its error is a few ulp
-                allowed = compare.Allowed(
-                    allowed.rtol, allowed.atol, of_quantity.derivative.error, allowed.c, kinks
-                )
-        jobs.append(((a_name, ref_name), a.arrays[q.name], ref.arrays[q.name], allowed))
-    return compare.compare_views(q.name, jobs, view)
-
-
-def _refine(numerical: NumericalReference, columns: Array) -> bool:
-    """Refine the columns that some backend found inconclusive; False if none could be."""
-    d = numerical.differentiator
-    assert d is not None
-    per_column = 7 * max(d.x.size, 1)
-    fresh = [int(j) for j in columns if int(j) not in numerical.derivative.error.refined]
-    fresh = fresh[: max(1, int(REFINE_BUDGET // per_column))]
-    if not fresh:
-        return False
-    if numerical.analytic:
-        d.complex_step(numerical.derivative, fresh)
-    else:
-        d.richardson(numerical.derivative, fresh)
-    return True
 
 
 def _kinks(

@@ -25,7 +25,7 @@ inputs each of layer norm, layer norm times w, log-sum-exp, softmax(a·1000), lo
 and tanh(a − mean a) at offsets 0, 1e3 and 1e4 and spreads 1e-3 to 1: torch's distance
 from numpy, beyond rtol·|value|, was at most 2.1 of this noise in float64 and 4.5 in
 float32, except 8.0 for layer norm at 1e4 with a spread of 0.01 in float32 (ten float32
-ulps); the core allows `core.ROUNDING_FACTOR` = 8 of it, on top of atol.
+ulps); the core allows `comparing.ROUNDING_FACTOR` = 8 of it, on top of atol.
 
 It costs `SAMPLES` forward and backward passes in float64 and the hashing (measured 8-14
 times one numpy pass on 1000×1000 programs), paid only where a comparison would otherwise
