@@ -103,6 +103,147 @@ else:
 """
 
 
+# gradcli's CLI from a given copy of its source (this branch, or `git archive` of the
+# previous version): the same interpreter, the same entry point, only the code differs.
+FROM_SOURCE = (
+    "import sys; sys.path.insert(0, sys.argv.pop(1)); from gradcli.cli import main; "
+    "main(sys.argv[1:])"
+)
+
+# A forward of ~50 ms per call that computes (not sleeps), for --jobs.
+SLOW_FORWARD = """
+import numpy as np
+
+def f(x):
+    y = x
+    for _ in range(ROUNDS):
+        y = np.tanh(y + x) * 0.5
+    return y + x * 0
+
+def grad(x):
+    return np.ones_like(x)  # wrong, on purpose: every reference is refined
+"""
+
+# issue 23: gradcli.check of a linear autograd.Function against gradcheck, in process.
+LINEAR_FUNCTION = """
+import json, statistics, sys, time
+import torch
+import gradcli
+
+class Linear(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, W, b):
+        ctx.save_for_backward(x, W)
+        return x @ W.T + b
+
+    @staticmethod
+    def backward(ctx, g):
+        x, W = ctx.saved_tensors
+        return g @ W, g.T @ x, g.sum(0)
+
+torch.manual_seed(0)
+x = torch.randn(16, 32, dtype=torch.float64, requires_grad=True)
+W = torch.randn(8, 32, dtype=torch.float64, requires_grad=True)
+b = torch.randn(8, dtype=torch.float64, requires_grad=True)
+inputs = {"x": x.detach().numpy(), "W": W.detach().numpy(), "b": b.detach().numpy()}
+
+def ours():
+    assert gradcli.check(Linear, inputs=inputs, trials=1).ok
+
+def theirs():
+    assert torch.autograd.gradcheck(Linear.apply, (x, W, b))
+
+def timed(fn):
+    start = time.perf_counter(); fn(); return time.perf_counter() - start
+
+ours(); theirs()  # warm up
+a, t = [], []
+for i in range(int(sys.argv[1])):
+    for fn, sink in ((ours, a), (theirs, t)) if i % 2 == 0 else ((theirs, t), (ours, a)):
+        sink.append(timed(fn))
+print(json.dumps([statistics.median(a), statistics.median(t)]))
+"""
+
+
+def previous_source(ref: str, work: Path) -> Path | None:
+    """`git archive` of gradcli at `ref` (the previous version), or None outside git."""
+    folder = work / "previous"
+    folder.mkdir()
+    root = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(
+        ["git", "-C", str(root), "archive", ref, "gradcli"], capture_output=True, check=False
+    )
+    if archive.returncode != 0:
+        return None
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
+    return folder
+
+
+def check_start(ref: str, work: Path, repeat: int) -> list[Result]:
+    """gradcli check of a small function: this branch against `ref`, interleaved."""
+    previous = previous_source(ref, work)
+    if previous is None:
+        return []
+    root = str(Path(__file__).resolve().parent.parent)
+    argv = [
+        "check",
+        f"{root}/examples/ops.py:softmax",
+        "--jacobian",
+        "softmax_jacobian",
+        "--shape",
+        "5",
+    ]
+    return compare_processes(
+        f"5. gradcli check of a small function vs the previous version ({ref})",
+        [PYTHON, "-c", FROM_SOURCE, root, *argv],
+        [PYTHON, "-c", FROM_SOURCE, str(previous), *argv],
+        repeat,
+        1.1,
+    )
+
+
+def check_jobs(work: Path, repeat: int) -> list[Result]:
+    """--jobs 2 against --jobs 1 with a forward of ~50 ms per call."""
+    import numpy as np
+
+    rounds = 1
+    x = np.random.default_rng(0).normal(size=(64,))
+    start = time.perf_counter()
+    while True:  # ROUNDS for ~50 ms a call on this machine
+        y = x
+        for _ in range(rounds):
+            y = np.tanh(y + x) * 0.5
+        if time.perf_counter() - start > 0.05 or rounds > 1 << 24:
+            break
+        rounds *= 2
+    (work / "slow.py").write_text(SLOW_FORWARD.replace("ROUNDS", str(rounds)))
+    argv = ["check", str(work / "slow.py:f"), "--grad", "grad", "--shape", "6", "--trials", "1"]
+    argv += ["--backend", "fd"]
+    results = compare_processes(
+        "6. gradcli check --jobs 2 vs --jobs 1, a forward of ~50 ms per call",
+        [*GRADCLI, *argv, "--jobs", "2"],
+        [*GRADCLI, *argv, "--jobs", "1"],
+        repeat,
+        1 / 1.8,
+    )
+    return results
+
+
+def linear_function(repeat: int) -> Result:
+    """issue 23: gradcli.check of a linear autograd.Function vs gradcheck, one thread."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    out = subprocess.run(
+        [PYTHON, "-c", LINEAR_FUNCTION, str(repeat)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    ours, theirs = json.loads(out.stdout.strip().splitlines()[-1])
+    name = "7. in process: check of a linear autograd.Function vs torch.autograd.gradcheck"
+    return Result(name, "time", ours, theirs, 1.0, "s")
+
+
 @dataclass
 class Result:
     name: str
@@ -245,8 +386,11 @@ def main() -> None:
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=["1", "2", "3", "4", "npz", "in-process"],
+        choices=["1", "2", "3", "4", "5", "6", "7", "npz", "in-process"],
         help="run only these targets (default: all)",
+    )
+    parser.add_argument(
+        "--previous", default="main", help="the git ref row 5 compares against (default main)"
     )
     args = parser.parse_args()
     import numpy as np
@@ -325,6 +469,9 @@ def main() -> None:
                 max(3, r // 2),
                 2.0,
             ),
+            "5": lambda: check_start(args.previous, work, r),
+            "6": lambda: check_jobs(work, max(3, r // 2)),
+            "7": lambda: [linear_function(r)],
             "npz": lambda: npz_rows(npz_work, work, max(3, r // 2)),
             "in-process": lambda: [in_process_softmax(4096, max(3, r))],
         }

@@ -101,4 +101,9 @@ def leave(code: object) -> None:
 
 
 if __name__ == "__main__":
+    # `python -m gradcli` put the current folder first on sys.path (the console script
+    # does not): a rich.py or shlex.py there would shadow gradcli's own libraries. gradcli
+    # itself is imported already, so its modules are still found.
+    if sys.path and sys.path[0] in ("", os.getcwd()):
+        del sys.path[0]
     run()

@@ -281,7 +281,11 @@ def graph(
         entry = params.explain(explain, params.named("explain", "--explain"))
         parse_target(entry, list(spec.program.variables))  # before any work
     if dot is not None:
-        params.not_empty(dot, params.named("dot", "--dot"), "a file name")
+        from gradcli.save import check_distinct
+
+        where = params.named("dot", "--dot")
+        params.not_empty(dot, where, "a file name")
+        check_distinct({where: dot, params.named("plot", "--plot"): plot or ""})
     if plot is not None:  # the model of limits.graph_plot_peak, checked in test_memory.py
         from gradcli import limits
         from gradcli.commands.graph.shapes import elements

@@ -1,18 +1,24 @@
 """gradcli.check, the library's `gradcli check` (beside gradcli.api, which re-exports it):
 your derivative against autograd and finite differences. Its arguments are checked in
-gradcli.arguments."""
+gradcli.arguments. With worker=True the code runs in worker processes of its own
+(commands/check/supervisor); `workers_started` starts them ahead of the call."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import contextlib
+from collections.abc import Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from gradcli.arguments import drawn, plot_fits
 
 if TYPE_CHECKING:
+    from gradcli.commands.check.supervisor import Session
     from gradcli.report import Report
 
 CHECK_BACKENDS = ("torch", "fd")  # what your derivative is checked against (it always runs)
+# The workers `workers_started` started, for the gradcli.check(worker=True) in its block
+_STARTED: ContextVar[Session | None] = ContextVar("gradcli_workers_started", default=None)
 
 
 def check(
@@ -44,12 +50,18 @@ def check(
     rtol: float | None = None,
     atol: float | None = None,
     plot: str | None = None,
+    worker: bool = False,
+    jobs: int = 1,
+    timeout: float | None = None,
 ) -> Report:
     """Your derivative against autograd of your forward and finite differences.
 
-    As ``gradcli check``. Called here, your code runs in this process: what it does
-    to the process (exits, prints below Python, changes directory) is not guarded
-    against.
+    As ``gradcli check``. Called here, your code runs in this process: gradcli passes
+    it private copies and sends its prints to stderr, but what it does to the process
+    (ends it with ``os._exit``, writes to file descriptor 1, changes directory, installs
+    signal handlers, patches gradcli) is not guarded against. ``worker=True``, with the
+    code named by "path.py:name" strings, runs it in processes of its own, as
+    ``gradcli check`` does.
 
     Parameters
     ----------
@@ -98,6 +110,15 @@ def check(
         What your derivative is checked against: "torch", "fd" or both.
     rtol, atol, plot
         As for :func:`softmax`.
+    worker : bool
+        Run your code in worker processes (forward, derivative and `against` given as
+        "path.py:name" strings): whatever it does there, the Report is gradcli's.
+    jobs : int
+        With `worker`: the worker processes (1 to 64) that share the forward's
+        evaluations.
+    timeout : float, optional
+        With `worker`: seconds one request to your code may take before its process is
+        ended (an InputError naming what it was running).
 
     Returns
     -------
@@ -118,17 +139,60 @@ def check(
     >>> gradcli.check(np.sin, grad=np.sin, shape=3, backends=["fd"]).ok
     False
     """
-    from gradcli.arguments import Inputs, check_spec
-    from gradcli.commands.check import problem
+    from gradcli.arguments import check_request, check_spec, workers
+    from gradcli.check_inputs import Inputs
+    from gradcli.errors import InputError
 
-    spec = check_spec(
-        forward,
-        {"jacobian": jacobian, "vjp": vjp, "grad": grad, "hvp": hvp},
-        Inputs(x, shape, inputs, shapes, scale, dist),
-        trials=trials, seed=seed, trial=trial, explain=explain, taylor=taylor, full=full,
-        debug=debug, dtype=dtype, backends=backends, rtol=rtol, atol=atol, args=args,
-        order=order, against=against, no_grad=no_grad,
-    )  # fmt: skip
+    jobs, timeout = workers(jobs, timeout)
+    if not isinstance(worker, bool):
+        raise InputError(f"worker {worker!r}: expected True or False"[:120])
+    if not worker and (jobs != 1 or timeout is not None):
+        raise InputError("jobs and timeout are for worker=True: the code runs in this process")
+    arguments: dict[str, Any] = {
+        "trials": trials, "seed": seed, "trial": trial, "explain": explain, "taylor": taylor,
+        "full": full, "debug": debug, "dtype": dtype, "backends": backends, "rtol": rtol,
+        "atol": atol, "args": args, "order": order, "against": against, "no_grad": no_grad,
+    }  # fmt: skip
+    derivatives = {"jacobian": jacobian, "vjp": vjp, "grad": grad, "hvp": hvp}
+    given = Inputs(x, shape, inputs, shapes, scale, dist)
+    if not worker:
+        from gradcli.commands.check import problem
+
+        spec = check_spec(forward, derivatives, given, **arguments)
+        if plot is not None:
+            plot_fits(plot)
+        return drawn(problem.run(spec), plot)
+    from gradcli.commands.check import supervisor
+
+    request = check_request(forward, derivatives, given, **arguments)
     if plot is not None:
         plot_fits(plot)
-    return drawn(problem.run(spec), plot)
+    started = _STARTED.get()
+    if started is not None and started.target == forward:
+        return drawn(started.check(request), plot)
+    return drawn(supervisor.check(request, jobs=jobs, timeout=timeout), plot)
+
+
+@contextlib.contextmanager
+def workers_started(
+    target: str, *, jobs: int = 1, timeout: float | None = None, debug: bool = False
+) -> Iterator[None]:
+    """Start the workers of a gradcli.check(target, worker=True) to come in this block,
+    and their import of `target`, now: the import of torch and of the code overlaps what
+    the caller does meanwhile (the CLI reads its inputs). An error of the target's own
+    comes before any the block raises; the workers are ended when the block is."""
+    from gradcli.arguments import workers
+    from gradcli.commands.check.supervisor import Session
+    from gradcli.errors import InputError
+
+    jobs, timeout = workers(jobs, timeout)
+    with Session(jobs, timeout) as session:
+        session.load(target, debug)
+        token = _STARTED.set(session)
+        try:
+            yield
+        except InputError:
+            session.loaded()  # the target's error, if it has one, first
+            raise
+        finally:
+            _STARTED.reset(token)

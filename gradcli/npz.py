@@ -40,7 +40,7 @@ from numpy.typing import DTypeLike, NDArray
 
 from gradcli import parallel
 from gradcli.errors import InputError, OutputError
-from gradcli.save import PENDING, publish, temporary_beside
+from gradcli.save import PENDING, deliver, destination, temporary_beside, temporary_folder
 
 ALIGN = max(4096, mmap.ALLOCATIONGRANULARITY)  # of mapped data: mmap's offsets
 SMALL_ALIGN = 64  # of data written in place, as .npy files align theirs
@@ -77,8 +77,8 @@ class NpzWriter:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        target = Path(path)
-        self._target = target
+        self._where = destination(path, "--save")  # a FIFO or device: written through
+        target = temporary_folder(self._where)
         self._fd, self._temporary = self._io(lambda: temporary_beside(target))
         self._end = 0
         self._members: dict[str, _Member] = {}
@@ -184,7 +184,7 @@ class NpzWriter:
         ends = _end_records(len(members), len(central), self._end)
         _write_at(self._fd, central + ends, self._end)
         self._close()
-        publish(self._temporary, self._target)
+        deliver(self._temporary, self._where)
 
     def _io(self, action: Callable[[], Any]) -> Any:
         try:

@@ -21,6 +21,7 @@ API = {
     "gradcli.api",
     "gradcli.api_check",
     "gradcli.arguments",
+    "gradcli.check_inputs",
     "gradcli.specs",
     "gradcli.explanations",
     "gradcli.testing",

@@ -117,6 +117,18 @@ from gradcli.names import DTYPES
 )
 @click.option("--full", is_flag=True, help="Check element by element however large the input.")
 @click.option("--debug", is_flag=True, help="Show the traceback of an error in your code.")
+@click.option(
+    "--jobs",
+    type=INTEGER,  # 1 to 64, by gradcli.check
+    default=1,
+    show_default=True,
+    help="Worker processes that run your code (they share the forward's evaluations).",
+)
+@click.option(
+    "--timeout",
+    metavar="SECONDS",  # a finite number above 0, by gradcli.check
+    help="End your code's process if one request to it takes longer.",
+)
 @check_options
 @click.pass_context
 def check(ctx: click.Context, /, **options: Any) -> None:
@@ -144,27 +156,36 @@ def check(ctx: click.Context, /, **options: Any) -> None:
     """
     with user_errors():
         from gradcli import api
+        from gradcli.api_check import workers_started
         from gradcli.cli import check_parse
 
-        derivatives = {k: options[k] for k in ("jacobian", "vjp", "grad", "hvp")}
-        arguments = {
-            k: options[k]
-            for k in ("seed", "trials", "trial", "explain", "taylor", "order", "against")
-        }
-        shared = run_options(options)
-        with npz_output(options) as npz:
-            report = api.check(
-                options["target"],
-                **derivatives,
-                **check_parse.input_arguments(options),
-                **arguments,
-                args=check_parse.arguments(options["arg_values"]),
-                no_grad=options["no_grad"],
-                full=options["full"],
-                debug=options["debug"],
-                **shared,
-            )
-            emit(report, options, npz)
+        # your code runs in worker processes, started first: their import of torch and
+        # of TARGET overlaps the reading of the inputs here
+        workers = {"jobs": options["jobs"], "timeout": options["timeout"]}
+        with workers_started(options["target"], **workers, debug=options["debug"]):
+            derivatives = {k: options[k] for k in ("jacobian", "vjp", "grad", "hvp")}
+            arguments = {
+                k: options[k]
+                for k in ("seed", "trials", "trial", "explain", "taylor", "order", "against")
+            }
+            shared = run_options(options)
+            given = check_parse.input_arguments(options)
+            args = check_parse.arguments(options["arg_values"])
+            with npz_output(options) as npz:
+                report = api.check(
+                    options["target"],
+                    **derivatives,
+                    **given,
+                    **arguments,
+                    args=args,
+                    no_grad=options["no_grad"],
+                    full=options["full"],
+                    debug=options["debug"],
+                    **shared,
+                    worker=True,
+                    **workers,
+                )
+                emit(report, options, npz)
     ctx.exit(ExitStatus.OK if report.ok else ExitStatus.DISAGREE)
 
 

@@ -230,7 +230,7 @@ def run_options(options: dict[str, Any]) -> dict[str, Any]:
     --atol, --plot), once the output options are checked, before anything is computed."""
     if options["quiet"] and options["as_json"]:
         raise InputError("--quiet and --json exclude each other")
-    if options["save"]:
+    if options["save"] is not None:  # `--save ''` is refused, not ignored
         from gradcli.save import check_save_path
 
         check_save_path(options["save"])

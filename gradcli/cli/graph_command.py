@@ -66,6 +66,12 @@ def graph(ctx: click.Context, /, **options: Any) -> None:
     with user_errors():
         from gradcli import api
 
+        if options["dot"] is not None:  # one file named twice: one would be lost
+            from gradcli.save import check_distinct
+
+            check_distinct(
+                {"--dot": options["dot"], "--plot": options["plot"], "--save": options["save"]}
+            )
         arguments = _graph_arguments(options)
         with npz_output(options) as npz:
             report = api.graph(**arguments)

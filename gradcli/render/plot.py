@@ -31,6 +31,9 @@ ANNOTATED_COLUMNS = 8  # and no wider: a row of 10 numbers runs together at this
 
 def check_plot_path(path: str) -> None:
     """Refuse a path or a missing matplotlib before anything is computed."""
+    from gradcli.save import destination
+
+    destination(path, "--plot")  # a folder, a symlink loop, an empty name: one line
     if Path(path).suffix.lower() not in FORMATS:
         raise InputError(f"--plot {path}: the file name must end in .png or .svg")
     if not Path(path).resolve().parent.is_dir():

@@ -17,9 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.commands.check import guard as check_guard
-from gradcli.commands.check.backends import Trial, user_values
-from gradcli.commands.check.subject import Subject
+from gradcli.commands.check.evaluator import Evaluator
 from gradcli.errors import InputError
 
 Array = np.ndarray[Any, Any]
@@ -31,7 +29,7 @@ EPS64 = float(np.finfo(np.float64).eps)
 
 
 def magnitudes(
-    subject: Subject, values: dict[str, Array], outputs: tuple[Array, ...], seed: int
+    subject: Evaluator, values: dict[str, Array], outputs: tuple[Array, ...], seed: int
 ) -> tuple[tuple[Array, ...], float]:
     """Per output element, max(|f|, float32 deviation / ε₃₂, second difference / 4ε₆₄);
     and the factor fd's step grows by: ∛(noise / the terms' rounding), the balanced step
@@ -62,11 +60,10 @@ def _finite(a: Array) -> Array:
 
 
 def _float32_deviation(
-    subject: Subject, values: dict[str, Array], outputs: tuple[Array, ...]
+    subject: Evaluator, values: dict[str, Array], outputs: tuple[Array, ...]
 ) -> list[Array]:
     try:
-        low = subject.user(user_values(subject, Trial(values, outputs, "float32")))
-        low64 = [check_guard.as_array(y, "the forward") for y in low]
+        (low64,) = subject.forward([values], "float32")
     except InputError:  # it does not run in float32: nothing measured
         return []
     return [
@@ -76,36 +73,37 @@ def _float32_deviation(
 
 
 def _second_difference(
-    subject: Subject, values: dict[str, Array], outputs: tuple[Array, ...], seed: int
+    subject: Evaluator, values: dict[str, Array], outputs: tuple[Array, ...], seed: int
 ) -> list[Array]:
+    """Every probe's points asked for in one block (one round trip to a worker)."""
     rng = np.random.default_rng([seed, 0x6E6F697365])
     scale = max(1.0, *(float(np.abs(v).max()) for v in values.values()))
     noise = [np.zeros_like(y) for y in outputs]
+    times = (1.0, 2.0, 4.0)
+    points = []
     for _ in range(PROBES):
         step = {
             n: np.asarray(PROBE_STEP * scale * rng.standard_normal(values[n].shape))
-            for n in subject.names
+            for n in subject.facts.names
         }
-        try:
-            near = _second(subject, values, outputs, step, 1.0)
-            middle = _second(subject, values, outputs, step, 2.0)
-            far = _second(subject, values, outputs, step, 4.0)
-        except InputError:
-            return []
+        for t in times:
+            for sign in (1.0, -1.0):
+                points.append(
+                    {n: v + sign * t * step[n] if n in step else v for n, v in values.items()}
+                )
+    try:
+        evaluated = subject.forward(points)
+    except InputError:
+        return []
+    per_probe = 2 * len(times)
+    for p in range(PROBES):
+        ups_downs = evaluated[p * per_probe : (p + 1) * per_probe]
+        near, middle, far = (
+            [(a - 2 * y + b) / 2 for a, b, y in zip(up, down, outputs, strict=True)]
+            for up, down in zip(ups_downs[::2], ups_downs[1::2], strict=True)
+        )
         for k, (d1, d2, d4) in enumerate(zip(near, middle, far, strict=True)):
             # D(h) = a·h² + b·h⁴ + noise is predicted from D(2h), D(4h) as 5/16·D(2h) −
             # 1/64·D(4h) (exact for both terms): what is left is noise
             noise[k] = np.maximum(noise[k], np.abs(d1 - (5 / 16 * d2 - d4 / 64)))
     return noise
-
-
-def _second(
-    subject: Subject,
-    values: dict[str, Array],
-    outputs: tuple[Array, ...],
-    step: dict[str, Array],
-    times: float,
-) -> list[Array]:
-    up = subject.evaluate({n: v + times * step[n] if n in step else v for n, v in values.items()})
-    down = subject.evaluate({n: v - times * step[n] if n in step else v for n, v in values.items()})
-    return [(a - 2 * y + b) / 2 for a, b, y in zip(up, down, outputs, strict=True)]

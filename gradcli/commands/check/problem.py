@@ -16,24 +16,22 @@ The user's code is untrusted (check_guard): its prints go to stderr for the whol
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import numpy as np
 
 from gradcli import core, limits
-from gradcli.commands.check import backends as check_backends
 from gradcli.commands.check import guard as check_guard
 from gradcli.commands.check import noise as check_noise
 from gradcli.commands.check import patterns as check_explain
 from gradcli.commands.check import quantities as check_quantities
 from gradcli.commands.check import report as check_report
 from gradcli.commands.check.backends import Trial
+from gradcli.commands.check.evaluator import Evaluator
 from gradcli.commands.check.explain import entry_index, explain_check
-from gradcli.commands.check.plan import plan
-from gradcli.commands.check.signature import accepted
-from gradcli.commands.check.subject import Subject
+from gradcli.commands.check.opened import Opened
 from gradcli.errors import InputError
 from gradcli.keys import Key
+from gradcli.names import Backend
 from gradcli.render import shown
 from gradcli.report import Array, BackendResult, Report, backend_name, precision
 from gradcli.spec import CheckSpec
@@ -41,32 +39,43 @@ from gradcli.spec import CheckSpec
 MAX_FULL_FD_CALLS = 4_000  # full fd calls the forward twice per input element
 MAX_FULL_JACOBIAN = 250_000  # elements of a full Jacobian; beyond, directional checks
 DIRECTIONS = check_quantities.DIRECTIONS
-REFERENCES = ("torch", "fd")
+REFERENCES: tuple[Backend, ...] = ("torch", "fd")
 LOW_PRECISION = check_report.LOW_PRECISION
 
 
 def run(spec: CheckSpec) -> Report:
+    """The check in this process, the user's code called directly (the Python API with
+    callables): what it does to this process is not fenced off (see gradcli.check)."""
+    from gradcli.commands.check.opened import open_local
+
+    references_of(spec)
     with check_guard.user_stdout():  # the user's prints are not gradcli's output
-        return _run(spec)
+        return judge(spec, open_local(spec))
 
 
-def _run(spec: CheckSpec) -> Report:
-    options = spec.options
-    references = [b for b in REFERENCES if b in options.backends]
+def references_of(spec: CheckSpec) -> list[Backend]:
+    references = [b for b in REFERENCES if b in spec.options.backends]
     if not references:
         raise InputError("check needs torch or fd (or both) in --backend to compare against")
-    subject, named_trials = plan(spec)
-    use_torch = "torch" in references and subject.autograd
+    return references
+
+
+def judge(spec: CheckSpec, opened: Opened) -> Report:
+    """The check from what the user's code answers (in this process or in a worker):
+    every fd difference, comparison and the verdict are made here."""
+    options = spec.options
+    references = references_of(spec)
+    subject, named_trials, library = opened.subject, opened.trials, opened.library
+    use_torch = "torch" in references and subject.facts.autograd
     backends = ["yours", *(["torch"] if use_torch else []), *(["fd"] if "fd" in references else [])]
     if backends == ["yours"]:
         raise InputError("the forward does not take torch tensors: add fd to --backend")
-    library = _against(spec, subject)
     if library is not None:
         backends.insert(backends.index("fd") if "fd" in backends else len(backends), "against")
-    trials = [
-        _trial(subject, values, options.dtype, spec.seed + t)
-        for t, values in enumerate(named_trials)
-    ]
+    trials = []
+    for t, values in enumerate(named_trials):
+        subject.begin(t + spec.first_trial, values)
+        trials.append(_trial(subject, values, options.dtype, spec.seed + t))
     arrays: dict[str, dict[str, Array]] = {b: {} for b in backends}
     views: dict[str, tuple[int, int]] = {}
     numerical: list[core.NumericalReference] = []
@@ -75,6 +84,9 @@ def _run(spec: CheckSpec) -> Report:
     directional = False
     cotangents: list[Array] = []  # g of each trial in vjp modes, to reproduce a failure
     for t, trial in enumerate(trials, start=spec.first_trial):  # --trial K keeps K's draws
+        for who in (subject, library):
+            if who is not None:
+                who.begin(t, trial.values)
         if spec.mode == "grad":
             _check_elementwise(trial)
         full = spec.full or _small(trial)
@@ -96,8 +108,8 @@ def _run(spec: CheckSpec) -> Report:
             keys.update(done.keys)
         if library is not None:
             for side, who in (("yours", subject), ("against", library)):
-                values = check_backends.user_values(who, trial) if side == "yours" else trial.values
-                for o, y in enumerate(_outputs(who, values, side)):
+                dtype = trial.dtype if side == "yours" else "float64"
+                for o, y in enumerate(who.forward([trial.values], dtype)[0]):
                     k = Key("forward", t, o if len(trial.outputs) > 1 else None)
                     keys[k.id] = k
                     arrays[side][k.id] = y
@@ -179,50 +191,24 @@ def _one_sided(
     return slopes
 
 
-def _against(spec: CheckSpec, subject: Subject) -> Subject | None:
-    """The library function as a subject that takes the same inputs, by position."""
-    if spec.against is None:
-        return None
-    return Subject(
-        "forward",
-        spec.against,
-        None,
-        subject.names,
-        accepted(subject.args, spec.against),
-        autograd=True,
-        debug=spec.debug,
-        label=f"the --against function {spec.names.get('against')}",
-    )
-
-
-def _same_outputs(library: Subject, trial: Trial) -> None:
+def _same_outputs(library: Evaluator, trial: Trial) -> None:
     """The --against function computes what the forward does: as many outputs, of the
     same shapes (torch.sum against an elementwise forward is refused, not compared)."""
-    theirs = [y.shape for y in _outputs(library, trial.values, "against")]
+    theirs = [y.shape for y in library.forward([trial.values])[0]]
     yours = [y.shape for y in trial.outputs]
     if theirs != yours:
         raise InputError(
-            f"{library.label} returns {_shapes(theirs) or 'nothing'} where the forward "
+            f"{library.facts.label} returns {_shapes(theirs) or 'nothing'} where the forward "
             f"returns {_shapes(yours)}: it must compute the same function"
         )
 
 
-def _outputs(who: Subject, values: dict[str, Any], side: str) -> tuple[Array, ...]:
-    """The forward's values: yours in your dtype, the library's in float64 (tensors)."""
-    if side == "against":
-        import torch
-
-        with torch.no_grad():
-            values = check_backends.tensors(values, "float64")
-    return tuple(check_guard.as_array(y, who.label) for y in who.user(values))
-
-
-def _trial(subject: Subject, values: dict[str, Array], dtype: str, seed: int) -> Trial:
+def _trial(subject: Evaluator, values: dict[str, Array], dtype: str, seed: int) -> Trial:
     """The inputs rounded to the user's dtype (so that every side sees the same values),
     and the forward's float64 outputs there."""
     rounded = {k: _round(v, dtype) for k, v in values.items()}
-    outputs = subject.evaluate(rounded)
-    check_guard.repeatable(subject.label, outputs, subject.evaluate(rounded), dtype)
+    outputs, again = subject.forward([rounded, rounded])  # two calls, one request
+    check_guard.repeatable(subject.facts.label, outputs, again, dtype)
     sizes, step_factor = check_noise.magnitudes(subject, rounded, outputs, seed)
     return Trial(rounded, outputs, dtype, sizes, step_factor)
 

@@ -11,10 +11,9 @@ from typing import Any
 import numpy as np
 
 from gradcli import core
-from gradcli.commands.check import backends as sides
 from gradcli.commands.check import references as fd
 from gradcli.commands.check.backends import Trial
-from gradcli.commands.check.subject import Subject
+from gradcli.commands.check.evaluator import Evaluator
 from gradcli.keys import Key
 
 Array = np.ndarray[Any, Any]
@@ -42,7 +41,7 @@ class Computed:
     keys: dict[str, Key] = field(default_factory=dict)  # id -> key
 
     def name(
-        self, trial: int, quantity: str, subject: Subject, input_: str, output: int | None = None
+        self, trial: int, quantity: str, subject: Evaluator, input_: str, output: int | None = None
     ) -> str:
         """Where the quantity's array is stored (its key's id); the key is kept."""
         k = key(trial, quantity, subject, input_, output)
@@ -50,10 +49,10 @@ class Computed:
         return k.id
 
 
-def draws(seed: int, subject: Subject, trial: Trial, index: int) -> Draws:
+def draws(seed: int, subject: Evaluator, trial: Trial, index: int) -> Draws:
     rng = np.random.default_rng([seed, 0x636865636B, index])
     cotangents = tuple(np.asarray(rng.standard_normal(y.shape)) for y in trial.outputs)
-    u = {n: rng.standard_normal((DIRECTIONS, *trial.values[n].shape)) for n in subject.names}
+    u = {n: rng.standard_normal((DIRECTIONS, *trial.values[n].shape)) for n in subject.facts.names}
     v = [
         tuple(np.asarray(rng.standard_normal(y.shape)) for y in trial.outputs)
         for _ in range(DIRECTIONS)
@@ -61,14 +60,14 @@ def draws(seed: int, subject: Subject, trial: Trial, index: int) -> Draws:
     return Draws(cotangents, u, v)
 
 
-def key(trial: int, quantity: str, subject: Subject, name: str, output: int | None = None) -> Key:
+def key(trial: int, quantity: str, subject: Evaluator, name: str, output: int | None = None) -> Key:
     """ "vjp" for one input, "vjp.W" for several; "jacobian.out1.W" for several outputs."""
     symbol = "J" if quantity == "jacobian" else None  # as the view has always printed it
-    return Key(quantity, trial, output, None if len(subject.names) == 1 else name, symbol)
+    return Key(quantity, trial, output, None if len(subject.facts.names) == 1 else name, symbol)
 
 
 def compute(
-    spec: Any, subject: Subject, backend: str, trial: Trial, index: int, full: bool, drawn: Draws
+    spec: Any, subject: Evaluator, backend: str, trial: Trial, index: int, full: bool, drawn: Draws
 ) -> Computed:
     out = Computed()
     if not full:
@@ -76,24 +75,24 @@ def compute(
     elif spec.mode == "jacobian":
         several = len(trial.outputs) > 1
         for o, y in enumerate(trial.outputs):
-            for n in subject.names:
+            for n in subject.facts.names:
                 name = out.name(index, "jacobian", subject, n, o if several else None)
                 out.views[name] = (y.size, trial.values[n].size)
         if backend == "fd":
-            for o, n in [(o, n) for o in range(len(trial.outputs)) for n in subject.names]:
+            for o, n in [(o, n) for o in range(len(trial.outputs)) for n in subject.facts.names]:
                 name = out.name(index, "jacobian", subject, n, o if several else None)
                 out.arrays[name], ref = fd.jacobian(subject, trial, o, n, name, f"trial{index}:{n}")
                 out.references.append(ref)
         else:
             blocks = (
-                sides.yours_jacobian(subject, spec, trial)
+                subject.yours_jacobian(trial)
                 if backend == "yours"
-                else sides.torch_jacobian(subject, trial)
+                else subject.torch_jacobian(trial)
             )
             for (o, n), block in blocks.items():
                 out.arrays[out.name(index, "jacobian", subject, n, o if several else None)] = block
             if backend == "torch":
-                low = _in_float32(lambda: sides.torch_jacobian(subject, trial, "float32"))
+                low = _in_float32(lambda: subject.torch_jacobian(trial, "float32"))
                 for (o, n), block in (low or {}).items():
                     name = out.name(index, "jacobian", subject, n, o if several else None)
                     out.magnitudes[name] = _magnitude(block, out.arrays[name], rows=True)
@@ -104,10 +103,10 @@ def compute(
             if spec.mode == "grad"
             else drawn.cotangents
         )
-        for n in subject.names:
+        for n in subject.facts.names:
             out.views[out.name(index, quantity, subject, n)] = (1, trial.values[n].size)
         if backend == "fd":
-            for n in subject.names:
+            for n in subject.facts.names:
                 name = out.name(index, quantity, subject, n)
                 out.arrays[name], ref = fd.vjp(
                     subject, trial, n, cotangents, name, f"trial{index}:{n}"
@@ -115,15 +114,15 @@ def compute(
                 out.references.append(ref)
         else:
             if backend == "yours" and spec.mode == "grad":
-                grads = {subject.names[0]: sides.yours_grad(subject, spec, trial)}
+                grads = {subject.facts.names[0]: subject.yours_grad(trial)}
             elif backend == "yours":
-                grads = sides.yours_vjp(subject, spec, trial, cotangents)
+                grads = subject.yours_vjp(trial, cotangents)
             else:
-                grads = sides.torch_vjp(subject, trial, cotangents)
+                grads = subject.torch_vjp(trial, cotangents)
             for n, g in grads.items():
                 out.arrays[out.name(index, quantity, subject, n)] = g
             if backend == "torch":
-                low = _in_float32(lambda: sides.torch_vjp(subject, trial, cotangents, "float32"))
+                low = _in_float32(lambda: subject.torch_vjp(trial, cotangents, "float32"))
                 for n, g in (low or {}).items():
                     name = out.name(index, quantity, subject, n)
                     out.magnitudes[name] = _magnitude(g, out.arrays[name], rows=False)
@@ -132,7 +131,7 @@ def compute(
 
 def _directional(
     spec: Any,
-    subject: Subject,
+    subject: Evaluator,
     backend: str,
     trial: Trial,
     drawn: Draws,
@@ -142,18 +141,18 @@ def _directional(
     """vᵀJu per input along DIRECTIONS random (u, v): yours and torch from their Jᵀv (or
     your Jacobian, or your elementwise derivative), fd as a reference."""
     u, v = drawn.u, drawn.v
-    for n in subject.names:
+    for n in subject.facts.names:
         out.views[out.name(index, "vᵀJu", subject, n)] = (1, DIRECTIONS)
     if backend == "fd":
-        for n in subject.names:
+        for n in subject.facts.names:
             name = out.name(index, "vᵀJu", subject, n)
             out.arrays[name], ref = fd.directional(subject, trial, n, u[n], v, name, name)
             out.references.append(ref)
         return
-    values: dict[str, list[float]] = {n: [] for n in subject.names}
+    values: dict[str, list[float]] = {n: [] for n in subject.facts.names}
     if spec.mode == "jacobian" and backend == "yours":
-        blocks = sides.yours_jacobian(subject, spec, trial)
-        for n in subject.names:
+        blocks = subject.yours_jacobian(trial)
+        for n in subject.facts.names:
             for k in range(DIRECTIONS):
                 values[n].append(
                     sum(
@@ -162,18 +161,18 @@ def _directional(
                     )
                 )
     elif spec.mode == "grad" and backend == "yours":
-        (n,) = subject.names
-        d = sides.yours_grad(subject, spec, trial)
+        (n,) = subject.facts.names
+        d = subject.yours_grad(trial)
         values[n] = [float(np.sum(v[k][0] * d * u[n][k])) for k in range(DIRECTIONS)]
     else:
         for k in range(DIRECTIONS):
             if backend == "yours":
-                grads = sides.yours_vjp(subject, spec, trial, v[k])
+                grads = subject.yours_vjp(trial, v[k])
             else:
-                grads = sides.torch_vjp(subject, trial, v[k])
-            for n in subject.names:
+                grads = subject.torch_vjp(trial, v[k])
+            for n in subject.facts.names:
                 values[n].append(float(np.sum(grads[n] * u[n][k])))
-    for n in subject.names:
+    for n in subject.facts.names:
         out.arrays[out.name(index, "vᵀJu", subject, n)] = np.array(values[n])
 
 

@@ -8,8 +8,8 @@ kinks and adaptive steps, or the complex step where the forward is analytic).
 - directional (large inputs): φ(t) = Σ_k ⟨v_k, f(x + t_k·u_k)⟩ at t = 0, whose gradient
   is (v_kᵀ·J·u_k)_k: a (1, DIRECTIONS) Jacobian, each column one forward call per step.
 
-The forward is the user's code: every batch is evaluated row by row on this thread (the
-cheap pass is run as one block, never on the thread pool).
+The forward is the user's code, asked through an Evaluator a block of points at a time
+(one request per block of the references' batches, never on the thread pool).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 from gradcli import core, references
 from gradcli.commands.check import analytic as check_analytic
 from gradcli.commands.check.backends import Trial
-from gradcli.commands.check.subject import Subject
+from gradcli.commands.check.evaluator import Evaluator
 
 Array = np.ndarray[Any, Any]
 Made = tuple[Array, core.NumericalReference]
@@ -72,7 +72,7 @@ class _Probed(references.Differentiator):
 
 
 def vjp(
-    subject: Subject, trial: Trial, name: str, cotangents: tuple[Array, ...], key: str, label: str
+    subject: Evaluator, trial: Trial, name: str, cotangents: tuple[Array, ...], key: str, label: str
 ) -> Made:
     """∂⟨g, f⟩/∂x for input `name`, shaped like it: the gradient of ⟨g, f(x) − f(x₀)⟩,
     whose differences are taken element by element before the sum, so that a tiny
@@ -81,8 +81,8 @@ def vjp(
 
     def f_rows(rows: Array) -> Array:
         out = np.empty((rows.shape[0], 1), dtype=rows.dtype)
-        for k, row in enumerate(rows):
-            outputs = _evaluate(subject, {**trial.values, name: row.reshape(x.shape)})
+        points = [{**trial.values, name: row.reshape(x.shape)} for row in rows]
+        for k, outputs in enumerate(_evaluate(subject, points)):
             out[k, 0] = sum(
                 np.sum(g * (y - y0))
                 for g, y, y0 in zip(cotangents, outputs, trial.outputs, strict=True)
@@ -100,22 +100,20 @@ def vjp(
         _describe(label, x.shape),
         factor=trial.step_factor,
         f_scale=max(terms, 1e-300),
-        complex_input=subject.complex_capable,
+        complex_input=subject.facts.complex_capable,
     )
     return derivative.value.reshape(x.shape), reference
 
 
-def jacobian(subject: Subject, trial: Trial, output: int, name: str, key: str, label: str) -> Made:
+def jacobian(
+    subject: Evaluator, trial: Trial, output: int, name: str, key: str, label: str
+) -> Made:
     """The block ∂f_o/∂x of input `name`: (outputs, inputs)."""
     x = trial.values[name]
 
     def f_rows(rows: Array) -> Array:
-        return np.stack(
-            [
-                _evaluate(subject, {**trial.values, name: row.reshape(x.shape)})[output].reshape(-1)
-                for row in rows
-            ]
-        )
+        points = [{**trial.values, name: row.reshape(x.shape)} for row in rows]
+        return np.stack([y[output].reshape(-1) for y in _evaluate(subject, points)])
 
     derivative, reference = _reference(
         key,
@@ -124,13 +122,13 @@ def jacobian(subject: Subject, trial: Trial, output: int, name: str, key: str, l
         _describe(label, x.shape, jacobian=True),
         factor=trial.step_factor,
         f_scale=np.maximum(_sizes(trial)[output].reshape(-1), 1e-300),
-        complex_input=subject.complex_capable,
+        complex_input=subject.facts.complex_capable,
     )
     return derivative.value, reference
 
 
 def directional(
-    subject: Subject,
+    subject: Evaluator,
     trial: Trial,
     name: str,
     u: Array,
@@ -144,18 +142,20 @@ def directional(
         sum(float(np.sum(vo * yo)) for vo, yo in zip(vk, trial.outputs, strict=True)) for vk in v
     ]
 
-    def phi(t: Array) -> Any:
-        total: Any = 0.0
-        for k, tk in enumerate(t):
-            if tk == 0:
-                total += base[k]
-                continue
-            outputs = _evaluate(subject, {**trial.values, name: x + tk * u[k]})
-            total += sum(np.sum(vo * yo) for vo, yo in zip(v[k], outputs, strict=True))
-        return total
-
     def f_rows(rows: Array) -> Array:
-        return np.array([[phi(row)] for row in rows], dtype=rows.dtype)
+        """φ at each row, every moved point of the block evaluated in one request."""
+        moved = [(r, k) for r, row in enumerate(rows) for k, tk in enumerate(row) if tk != 0]
+        points = [{**trial.values, name: x + rows[r, k] * u[k]} for r, k in moved]
+        terms: list[list[Any]] = [list(base) for _ in rows]  # φ's terms, in k's order
+        for (r, k), outputs in zip(moved, _evaluate(subject, points), strict=True):
+            terms[r][k] = sum(np.sum(vo * yo) for vo, yo in zip(v[k], outputs, strict=True))
+        totals = []
+        for row in terms:
+            total: Any = 0.0
+            for term in row:
+                total += term
+            totals.append(total)
+        return np.array([[t] for t in totals], dtype=rows.dtype)
 
     reach = np.array([max(float(np.abs(uk).max()), 1e-300) for uk in u])
     step = references.CBRT_EPS * max(1.0, float(np.abs(x).max())) / reach
@@ -173,20 +173,25 @@ def directional(
         factor=trial.step_factor,
         step=step,
         f_scale=max(terms, 1e-300),
-        complex_input=subject.complex_capable,
+        complex_input=subject.facts.complex_capable,
     )
     return derivative.value.reshape(len(v)), reference
 
 
-def _evaluate(subject: Subject, values: dict[str, Array]) -> tuple[Array, ...]:
-    """The forward in float64, or in complex128 for the complex step (complex rows):
-    a forward that returns real numbers there gives NaN, never a silent zero."""
-    if not any(np.iscomplexobj(v) for v in values.values()):
-        return subject.evaluate(values)
-    outputs = subject.evaluate_complex(values)
-    if outputs is None:
-        return tuple(np.full(y.shape, np.nan + 0j) for y in subject.evaluate(_real(values)))
-    return outputs
+def _evaluate(subject: Evaluator, points: list[dict[str, Array]]) -> list[tuple[Array, ...]]:
+    """The forward at a block of points, in float64, or in complex128 for the complex
+    step (complex rows): a forward that returns real numbers there gives NaN, never a
+    silent zero."""
+    if not any(np.iscomplexobj(v) for p in points for v in p.values()):
+        return subject.forward(points)
+    complex_outputs = subject.forward_complex(points)
+    if all(y is not None for y in complex_outputs):
+        return [y for y in complex_outputs if y is not None]
+    real = subject.forward([_real(p) for p in points])
+    return [
+        y if y is not None else tuple(np.full(o.shape, np.nan + 0j) for o in r)
+        for y, r in zip(complex_outputs, real, strict=True)
+    ]
 
 
 def _real(values: dict[str, Array]) -> dict[str, Array]:

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from gradcli.commands.check.backends import Trial
+from gradcli.commands.check.evaluator import Evaluator
 from gradcli.commands.check.quantities import DIRECTIONS
-from gradcli.commands.check.subject import Subject
 from gradcli.findings import Differs, Failure, RuleName
 from gradcli.report import Comparison, LawCheck
 from gradcli.spec import CheckSpec, RunOptions
@@ -35,7 +35,7 @@ def low_precision_note(options: RunOptions) -> str:
 
 
 def taylor(
-    spec: CheckSpec, subject: Subject, trials: list[Trial]
+    spec: CheckSpec, subject: Evaluator, trials: list[Trial]
 ) -> tuple[tuple[LawCheck, ...], list[tuple[str, tuple[str, ...]]]]:
     if not spec.taylor:
         return (), []
@@ -54,7 +54,11 @@ def taylor(
 
 
 def notes(
-    spec: CheckSpec, subject: Subject, references: Sequence[str], use_torch: bool, directional: bool
+    spec: CheckSpec,
+    subject: Evaluator,
+    references: Sequence[str],
+    use_torch: bool,
+    directional: bool,
 ) -> list[str]:
     notes = []
     if "torch" in references and not use_torch:
@@ -68,39 +72,39 @@ def notes(
             "(vᵀJu: the Jacobian between random vectors u and v), not element by element; "
             "--full forces the full check"
         )
-    if subject.kind == "module" and not subject.functions:
+    if subject.facts.kind == "module" and not subject.facts.has_functions:
         notes.append("the module has no custom autograd.Function: torch is its own autograd")
     return notes
 
 
-def title(spec: CheckSpec, subject: Subject, trials: list[Trial]) -> str:
+def title(spec: CheckSpec, subject: Evaluator, trials: list[Trial]) -> str:
     values = trials[0].values
     if len(values) == 1:
         what = f"x of shape {next(iter(values.values())).shape}"
     else:
-        what = "inputs " + ", ".join(f"{n} {values[n].shape}" for n in subject.names)
+        what = "inputs " + ", ".join(f"{n} {values[n].shape}" for n in subject.facts.names)
     return (
         f"check {spec.names['derivative']} ({spec.mode}) of {spec.names['target']}: "
         f"{_trials(spec, trials)}, {what}, {spec.options.dtype}"
     )
 
 
-def inputs(spec: CheckSpec, subject: Subject, trials: list[Trial]) -> dict[str, Any]:
+def inputs(spec: CheckSpec, subject: Evaluator, trials: list[Trial]) -> dict[str, Any]:
     one = len(trials[0].values) == 1
     return {
         "target": spec.names["target"],
         "derivative": spec.names["derivative"],
         "mode": spec.mode,
         "x": [next(iter(t.values.values())) if one else dict(t.values) for t in trials],
-        "input_names": list(subject.names),
-        "no_grad": [n for n in subject.all_inputs if n not in subject.names],
-        "args": {k: _jsonable(v) for k, v in subject.args.items()},
+        "input_names": list(subject.facts.names),
+        "no_grad": [n for n in subject.facts.all_inputs if n not in subject.facts.names],
+        "args": dict(subject.facts.args),
         "seed": spec.seed,
         "dtype": spec.options.dtype,
     }
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     return repr(value)

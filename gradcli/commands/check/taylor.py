@@ -19,9 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.commands.check import backends as sides
 from gradcli.commands.check.backends import Trial
-from gradcli.commands.check.subject import Subject
+from gradcli.commands.check.evaluator import Evaluator
 from gradcli.report import LawCheck
 
 STEPS = 24  # h₀ / 2ᵏ, k < STEPS: from 0.5 down to 6e-8 of the inputs' scale
@@ -39,11 +38,11 @@ CLEAR = 16.0  # times that rounding: a remainder whose rate is not bent by it
 
 
 def taylor_test(
-    spec: Any, subject: Subject, trial: Trial, index: int
+    spec: Any, subject: Evaluator, trial: Trial, index: int
 ) -> tuple[LawCheck, tuple[str, ...]]:
     """The law "the remainder falls as h²" for one trial, and the lines that show it."""
     rng = np.random.default_rng([spec.seed, 0x7461796C6F72, index])
-    u = {n: rng.standard_normal(trial.values[n].shape) for n in subject.names}
+    u = {n: rng.standard_normal(trial.values[n].shape) for n in subject.facts.names}
     v = tuple(rng.standard_normal(y.shape) for y in trial.outputs)
     d, d_abs = _yours_along(spec, subject, trial, u, v)
     # x + h·u is rounded to ε·|x|: φ moves by up to ε·Σ|∂φ/∂x_j·x_j| whatever h is (a
@@ -109,13 +108,13 @@ def taylor_test(
 
 
 def _phi(
-    subject: Subject, trial: Trial, u: dict[str, Any], v: tuple[Any, ...], h: float
+    subject: Evaluator, trial: Trial, u: dict[str, Any], v: tuple[Any, ...], h: float
 ) -> tuple[float, float]:
     """⟨v, f(x + h·u)⟩ in float64, and Σ|v||f| (the magnitude its rounding scales with)."""
     moved = (
         {n: v + h * u[n] if n in u else v for n, v in trial.values.items()} if h else trial.values
     )
-    outputs = subject.evaluate(moved)
+    outputs = subject.forward([moved])[0]
     with np.errstate(all="ignore"):
         value = sum(float(np.sum(vo * yo)) for vo, yo in zip(v, outputs, strict=True))
         magnitude = sum(float(np.sum(np.abs(vo * yo))) for vo, yo in zip(v, outputs, strict=True))
@@ -123,22 +122,22 @@ def _phi(
 
 
 def _yours_along(
-    spec: Any, subject: Subject, trial: Trial, u: dict[str, Any], v: tuple[Any, ...]
+    spec: Any, subject: Evaluator, trial: Trial, u: dict[str, Any], v: tuple[Any, ...]
 ) -> tuple[float, float]:
     """Your ⟨v, J·u⟩ and the sum of the magnitudes of its terms."""
     with np.errstate(all="ignore"):
         if spec.mode == "jacobian":
-            blocks = sides.yours_jacobian(subject, spec, trial)
+            blocks = subject.yours_jacobian(trial)
             terms = [
                 v[o].reshape(-1)[:, None] * block * u[n].reshape(-1)[None, :]
                 for (o, n), block in blocks.items()
             ]
         elif spec.mode == "grad":
-            (n,) = subject.names
-            terms = [v[0] * sides.yours_grad(subject, spec, trial) * u[n]]
+            (n,) = subject.facts.names
+            terms = [v[0] * subject.yours_grad(trial) * u[n]]
         else:
-            grads = sides.yours_vjp(subject, spec, trial, v)
-            terms = [grads[n] * u[n] for n in subject.names]
+            grads = subject.yours_vjp(trial, v)
+            terms = [grads[n] * u[n] for n in subject.facts.names]
         return (
             sum(float(np.sum(t)) for t in terms),
             sum(float(np.sum(np.abs(t))) for t in terms),

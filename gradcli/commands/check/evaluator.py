@@ -1,0 +1,170 @@
+"""The seam between check's judge and the user's code: an Evaluator answers, in float64
+arrays, what the judge asks of the code (the forward at a block of points, the
+derivative under test, autograd of the forward), and says what the code is (Facts).
+
+Two implementations: `Local` calls the code in this process (the Python API with
+callables; and inside the worker), `check.supervisor.Remote` asks a worker process. The
+judge (problem, quantities, references, noise, taylor) is the same code for both, and
+forms every finite difference itself from the forward values it asked for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from gradcli.commands.check import backends as sides
+from gradcli.commands.check import guard
+from gradcli.commands.check.backends import Trial
+from gradcli.commands.check.subject import Subject
+
+Array = np.ndarray[Any, Any]
+Point = Mapping[str, Array]
+Blocks = dict[tuple[int, str], Array]
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the judge may know of the user's code: names, kinds, never the code."""
+
+    kind: str  # "forward" | "function" | "module"
+    names: tuple[str, ...]  # the inputs differentiated, in order
+    call_order: tuple[str, ...] = ()  # every input (--no-grad ones too), or () if the same
+    label: str = "the forward"
+    takes_numpy: bool = False
+    autograd: bool = False
+    complex_capable: bool = False
+    has_functions: bool = False  # a module with custom autograd.Functions
+    args: dict[str, Any] = field(default_factory=dict)  # --arg values, as JSON shows them
+
+    @property
+    def all_inputs(self) -> tuple[str, ...]:
+        return self.call_order or self.names
+
+    def to_wire(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> Facts:
+        return cls(
+            kind=str(data["kind"]),
+            names=tuple(str(n) for n in data["names"]),
+            call_order=tuple(str(n) for n in data["call_order"]),
+            label=str(data["label"]),
+            takes_numpy=bool(data["takes_numpy"]),
+            autograd=bool(data["autograd"]),
+            complex_capable=bool(data["complex_capable"]),
+            has_functions=bool(data["has_functions"]),
+            args=dict(data["args"]),
+        )
+
+
+class Evaluator(Protocol):
+    """What the judge asks of the user's code; every answer is float64 (complex128)."""
+
+    @property
+    def facts(self) -> Facts: ...
+
+    def begin(self, trial: int, values: Point) -> None:
+        """The trial the next requests belong to (named if the code fails there)."""
+
+    def forward(self, points: Sequence[Point], dtype: str = "float64") -> list[tuple[Array, ...]]:
+        """The forward's outputs at each point, run in `dtype`, read as float64."""
+
+    def forward_complex(self, points: Sequence[Point]) -> list[tuple[Array, ...] | None]:
+        """complex128 outputs at complex points, None where the forward drops the
+        imaginary part."""
+
+    def yours_vjp(self, trial: Trial, cotangents: tuple[Array, ...]) -> dict[str, Array]: ...
+
+    def yours_jacobian(self, trial: Trial) -> Blocks: ...
+
+    def yours_grad(self, trial: Trial) -> Array: ...
+
+    def torch_vjp(
+        self, trial: Trial, cotangents: tuple[Array, ...], dtype: str = "float64"
+    ) -> dict[str, Array]: ...
+
+    def torch_jacobian(self, trial: Trial, dtype: str = "float64") -> Blocks: ...
+
+
+def facts_of(subject: Subject) -> Facts:
+    from gradcli.commands.check.report import jsonable
+
+    return Facts(
+        kind=subject.kind,
+        names=subject.names,
+        call_order=subject.call_order,
+        label=subject.label,
+        takes_numpy=subject.takes_numpy,
+        autograd=subject.autograd,
+        complex_capable=subject.complex_capable,
+        has_functions=bool(subject.functions),
+        args={k: jsonable(v) for k, v in subject.args.items()},
+    )
+
+
+class Local:
+    """The user's code called in this process. A block of points runs under one guard
+    (one stdout redirect, one no_grad) rather than one per call (issue 23)."""
+
+    def __init__(self, subject: Subject, spec: Any) -> None:
+        self.subject = subject
+        self.spec = spec
+        self._facts = facts_of(subject)
+
+    @property
+    def facts(self) -> Facts:
+        return self._facts
+
+    def begin(self, trial: int, values: Point) -> None:
+        pass
+
+    def forward(self, points: Sequence[Point], dtype: str = "float64") -> list[tuple[Array, ...]]:
+        with guard.user_stdout(), _no_grad():
+            if dtype == "float64":
+                return [self.subject.evaluate(dict(p)) for p in points]
+            return [self._in(p, dtype) for p in points]
+
+    def _in(self, point: Point, dtype: str) -> tuple[Array, ...]:
+        values = sides.user_values(self.subject, Trial(dict(point), (), dtype))
+        return tuple(guard.as_array(y, self.subject.label) for y in self.subject.user(values))
+
+    def forward_complex(self, points: Sequence[Point]) -> list[tuple[Array, ...] | None]:
+        with guard.user_stdout():
+            return [self.subject.evaluate_complex(dict(p)) for p in points]
+
+    def yours_vjp(self, trial: Trial, cotangents: tuple[Array, ...]) -> dict[str, Array]:
+        return sides.yours_vjp(self.subject, self.spec, trial, cotangents)
+
+    def yours_jacobian(self, trial: Trial) -> Blocks:
+        return sides.yours_jacobian(self.subject, self.spec, trial)
+
+    def yours_grad(self, trial: Trial) -> Array:
+        return sides.yours_grad(self.subject, self.spec, trial)
+
+    def torch_vjp(
+        self, trial: Trial, cotangents: tuple[Array, ...], dtype: str = "float64"
+    ) -> dict[str, Array]:
+        return sides.torch_vjp(self.subject, trial, cotangents, dtype)
+
+    def torch_jacobian(self, trial: Trial, dtype: str = "float64") -> Blocks:
+        return sides.torch_jacobian(self.subject, trial, dtype)
+
+
+@contextlib.contextmanager
+def _no_grad() -> Any:
+    import sys
+
+    torch = sys.modules.get("torch")  # a numpy forward never needs torch imported
+    with torch.no_grad() if torch is not None else contextlib.nullcontext():
+        yield
+
+
+def evaluate(evaluator: Evaluator, values: Point) -> tuple[Array, ...]:
+    """The forward at one point."""
+    return evaluator.forward([values])[0]
