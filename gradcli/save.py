@@ -48,11 +48,12 @@ def destination(path: str, option: str) -> Destination:
     return Destination(Path(os.path.realpath(path)), through=False)
 
 
-def check_distinct(paths: dict[str, str]) -> None:
-    """Refuse two outputs that name one file (--dot X --plot X): one would be lost."""
+def check_distinct(paths: dict[str, str | None]) -> None:
+    """Refuse two outputs that name one file (--dot X --plot X): one would be lost; and
+    an empty name (`--dot ''`), which was once ignored."""
     seen: dict[str, str] = {}
     for option, path in paths.items():
-        if not path:
+        if path is None:
             continue
         where = destination(path, option)
         key = str(where.path) if not where.through else os.path.realpath(path)
