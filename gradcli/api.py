@@ -285,7 +285,7 @@ def graph(
 
         where = params.named("dot", "--dot")
         params.not_empty(dot, where, "a file name")
-        check_distinct({where: dot, params.named("plot", "--plot"): plot or ""})
+        check_distinct({where: dot, params.named("plot", "--plot"): plot})
     if plot is not None:  # the model of limits.graph_plot_peak, checked in test_memory.py
         from gradcli import limits
         from gradcli.commands.graph.shapes import elements
