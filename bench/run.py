@@ -115,6 +115,8 @@ SLOW_FORWARD = """
 import numpy as np
 
 def f(x):
+    if x.ndim != 1:  # one point a call: a forward gradcli cannot batch
+        raise ValueError("one point at a time")
     y = x
     for _ in range(ROUNDS):
         y = np.tanh(y + x) * 0.5
@@ -148,7 +150,7 @@ b = torch.randn(8, dtype=torch.float64, requires_grad=True)
 inputs = {"x": x.detach().numpy(), "W": W.detach().numpy(), "b": b.detach().numpy()}
 
 def ours():
-    assert gradcli.check(Linear, inputs=inputs, trials=1).ok
+    assert gradcli.check(Linear, inputs=inputs).ok
 
 def theirs():
     assert torch.autograd.gradcheck(Linear.apply, (x, W, b))

@@ -182,11 +182,18 @@ def workers_started(
     the caller does meanwhile (the CLI reads its inputs). An error of the target's own
     comes before any the block raises; the workers are ended when the block is."""
     from gradcli.arguments import workers
-    from gradcli.commands.check.supervisor import Session
+    from gradcli.commands.check.workers import Worker
     from gradcli.errors import InputError
 
     jobs, timeout = workers(jobs, timeout)
-    with Session(jobs, timeout) as session:
+    started = [Worker(timeout) for _ in range(jobs)]  # before numpy is imported here
+    try:
+        from gradcli.commands.check.supervisor import Session
+    except BaseException:
+        for worker in started:
+            worker.close()
+        raise
+    with Session(started=started) as session:
         session.load(target, debug)
         token = _STARTED.set(session)
         try:

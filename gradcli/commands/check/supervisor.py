@@ -76,8 +76,10 @@ class Request:
 class Session:
     """The workers of one check; a context manager that always ends them."""
 
-    def __init__(self, jobs: int = 1, timeout: float | None = None) -> None:
-        self.workers = [Worker(timeout) for _ in range(max(1, jobs))]
+    def __init__(
+        self, jobs: int = 1, timeout: float | None = None, started: list[Worker] | None = None
+    ) -> None:
+        self.workers = started or [Worker(timeout) for _ in range(max(1, jobs))]
         self.target: str | None = None  # what `load` imports
         self._loading = False
 

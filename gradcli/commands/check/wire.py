@@ -13,11 +13,12 @@ import io
 import json
 import os
 import struct
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported when a message is made or read: starting a
+    import numpy as np  # worker (workers.Worker) needs only the framing
 
-Array = np.ndarray[Any, Any]
+    Array = np.ndarray[Any, Any]
 HEADER = struct.Struct("<Q")  # the payload's length
 MAX_FRAME = 1 << 34  # 16 GiB: beyond any check's arrays (MAX_CHECK_ELEMENTS)
 NUMBER_KINDS = "fcbiu"  # floats, complex, bool, ints: what a check exchanges
@@ -28,6 +29,8 @@ class WireError(Exception):
 
 
 def encode(tree: Any) -> bytes:
+    import numpy as np
+
     arrays: list[bytes] = []
 
     def skeleton(value: Any) -> Any:
@@ -60,6 +63,8 @@ def encode(tree: Any) -> bytes:
 
 
 def decode(payload: bytes) -> Any:
+    import numpy as np
+
     try:
         (length,) = HEADER.unpack_from(payload, 0)
         head = json.loads(payload[HEADER.size : HEADER.size + length])
