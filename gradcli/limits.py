@@ -148,12 +148,13 @@ def check_peak(n_in: int, n_out: int, sides: int, jacobian: bool) -> int:
     """Estimated peak RSS of `gradcli check` with `n_in` input and `n_out` output
     elements, comparing `sides` arrays (yours, torch, fd, against); `jacobian`: the check
     compares full Jacobians (--jacobian in full), not VJPs or directional derivatives.
-    Check always imports torch."""
+    The supervisor (numpy) and the worker that runs the user's code (which always
+    imports torch) are two processes: both interpreters are counted."""
     copies = CHECK_JACOBIAN_COPIES_PER_SIDE * sides + CHECK_JACOBIAN_COPIES_BEYOND_SIDES
     per_element = 8 * copies if jacobian else 0
     per_value = 8 * (CHECK_VALUE_COPIES_PER_SIDE * sides + CHECK_VALUE_COPIES_BEYOND_SIDES)
     computed = per_element * n_in * n_out + per_value * (n_in + n_out)
-    return int(base_bytes(("torch",)) + computed + CHECK_FD_BLOCK_BYTES)
+    return int(BASE_BYTES + base_bytes(("torch",)) + computed + CHECK_FD_BLOCK_BYTES)
 
 
 def plot_bytes(plotted: list[int], backends: tuple[str, ...]) -> int:

@@ -12,6 +12,7 @@ import gradcli
 from gradcli import references
 from gradcli.commands.check import references as check_references
 from gradcli.commands.check.analytic import carries_the_complex_step
+from gradcli.commands.check.evaluator import Local
 from gradcli.commands.check.subject import Subject
 from tests.test_check_complex_step import columns
 
@@ -105,11 +106,11 @@ REFUSE = {
 
 
 def _probe(forward):
-    subject = Subject("forward", forward, None, ("x",), {}, call_order=("x",))
+    subject = Local(Subject("forward", forward, None, ("x",), {}, call_order=("x",)), None)
 
     def f_rows(rows):
         return np.stack(
-            [check_references._evaluate(subject, {"x": row})[0].reshape(-1) for row in rows]
+            [check_references._evaluate(subject, [{"x": row}])[0][0].reshape(-1) for row in rows]
         )
 
     step = references.CBRT_EPS * np.maximum(1.0, np.abs(X_PROBE))

@@ -162,6 +162,22 @@ class Session:
     def spread(
         self, request: dict[str, Any], points: Sequence[Point], phase: str, values: Point | None
     ) -> list[Any]:
+        """The points in blocks of at most BLOCK_BYTES (what a request and its copies on
+        the wire hold at once), each block spread over the workers."""
+        out: list[Any] = []
+        start = 0
+        while start < len(points):
+            stop, size = start + 1, _size(points[start])
+            while stop < len(points) and size + _size(points[stop]) <= BLOCK_BYTES:
+                size += _size(points[stop])
+                stop += 1
+            out.extend(self._spread(request, points[start:stop], phase, values))
+            start = stop
+        return out
+
+    def _spread(
+        self, request: dict[str, Any], points: Sequence[Point], phase: str, values: Point | None
+    ) -> list[Any]:
         """The points split into one run of consecutive points per worker, all asked
         before any answer is read: the workers evaluate them at the same time."""
         n = min(len(self.workers), max(1, len(points) // 2))
@@ -201,6 +217,13 @@ class Session:
             )
             saved = f"; its input is saved in {folder}/ (rerun with {given})"
         return WorkerFailed(f"your code ended gradcli's run of it while {phase}: {how}{saved}")
+
+
+BLOCK_BYTES = 4 * 2**20  # of points in one request: its pickle, frame and the worker's copies
+
+
+def _size(point: Point) -> int:
+    return sum(int(np.asarray(v).nbytes) for v in point.values())
 
 
 def _one_of(value: Any, choices: tuple[Chosen, ...]) -> Chosen:
