@@ -1,5 +1,5 @@
 """The seam of issue 21: the judge is the same code whether the user's code runs in
-this process (evaluator.Local) or in a worker (supervisor.Remote), so the two give the
+this process (evaluator.Local) or in a worker (remote.Remote), so the two give the
 same report; and a block of points evaluated as one batch (issue 23) gives what the
 points give one by one, or is not used."""
 

@@ -3,7 +3,7 @@ arrays, what the judge asks of the code (the forward at a block of points, the
 derivative under test, autograd of the forward), and says what the code is (Facts).
 
 Two implementations: `Local` calls the code in this process (the Python API with
-callables; and inside the worker), `check.supervisor.Remote` asks a worker process. The
+callables; and inside the worker), `check.remote.Remote` asks a worker process. The
 judge (problem, quantities, references, noise, taylor) is the same code for both, and
 forms every finite difference itself from the forward values it asked for.
 """

@@ -1,7 +1,7 @@
 """check with the user's code in worker processes: the supervisor never imports it.
 
 It owns stdout, gradcli's messages, the files, the signals and the exit status; the
-workers answer what an Evaluator is asked (`Remote` is that Evaluator), and the judge
+workers answer what an Evaluator is asked (check.remote.Remote), and the judge
 (check.problem.judge) forms every finite difference and the verdict here. A worker that
 dies, breaks the protocol or runs past --timeout is one InputError line naming the
 phase (import, the forward, your derivative, trial K), with the inputs that reproduce
@@ -20,9 +20,9 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from gradcli.commands.check.backends import Trial
-from gradcli.commands.check.evaluator import Blocks, Facts, Point
+from gradcli.commands.check.evaluator import Facts, Point
 from gradcli.commands.check.opened import Opened
+from gradcli.commands.check.remote import Remote
 from gradcli.commands.check.workers import Died, Refused, Worker
 from gradcli.errors import InputError
 from gradcli.names import CHECK_MODES, SECONDS
@@ -232,70 +232,6 @@ def _one_of(value: Any, choices: tuple[Chosen, ...]) -> Chosen:
         if value == choice:
             return choice
     raise WorkerFailed(f"your code's process sent {str(value)[:40]!r} for one of {choices}")
-
-
-class Remote:
-    """The Evaluator of code in the workers: each method one request (a block)."""
-
-    def __init__(self, session: Session, who: str, facts: Facts) -> None:
-        self.session = session
-        self.who = who
-        self._facts = facts
-        self._trial: int | None = None
-        self._values: Point | None = None
-
-    @property
-    def facts(self) -> Facts:
-        return self._facts
-
-    def begin(self, trial: int, values: Point) -> None:
-        self._trial, self._values = trial, values
-
-    def _phase(self, what: str) -> str:
-        return what if self._trial is None else f"{what} (trial {self._trial})"
-
-    def forward(self, points: Sequence[Point], dtype: str = "float64") -> list[tuple[Array, ...]]:
-        request = {"op": "forward", "who": self.who, "dtype": dtype}
-        phase = self._phase(f"running {self._facts.label}")
-        return [tuple(y) for y in self.session.spread(request, points, phase, self._values)]
-
-    def forward_complex(self, points: Sequence[Point]) -> list[tuple[Array, ...] | None]:
-        request = {"op": "forward_complex", "who": self.who}
-        phase = self._phase(f"running {self._facts.label} on complex numbers")
-        answers = self.session.spread(request, points, phase, self._values)
-        return [None if y is None else tuple(y) for y in answers]
-
-    def _side(self, op: str, trial: Trial, what: str, **extra: Any) -> Any:
-        request = {
-            "op": op,
-            "who": self.who,
-            "values": trial.values,
-            "outputs": trial.outputs,
-            "trial_dtype": trial.dtype,
-            **extra,
-        }
-        return self.session.ask(request, self._phase(what), trial.values)
-
-    def yours_vjp(self, trial: Trial, cotangents: tuple[Array, ...]) -> dict[str, Array]:
-        return dict(
-            self._side("yours_vjp", trial, "running your derivative", cotangents=cotangents)
-        )
-
-    def yours_jacobian(self, trial: Trial) -> Blocks:
-        return dict(self._side("yours_jacobian", trial, "running your jacobian"))
-
-    def yours_grad(self, trial: Trial) -> Array:
-        return np.asarray(self._side("yours_grad", trial, "running your grad"))
-
-    def torch_vjp(
-        self, trial: Trial, cotangents: tuple[Array, ...], dtype: str = "float64"
-    ) -> dict[str, Array]:
-        what = "running autograd of your forward"
-        return dict(self._side("torch_vjp", trial, what, cotangents=cotangents, dtype=dtype))
-
-    def torch_jacobian(self, trial: Trial, dtype: str = "float64") -> Blocks:
-        what = "running autograd of your forward"
-        return dict(self._side("torch_jacobian", trial, what, dtype=dtype))
 
 
 @contextlib.contextmanager
