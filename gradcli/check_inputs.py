@@ -12,6 +12,9 @@ from gradcli import params
 from gradcli.errors import InputError
 
 DISTS = ("normal", "uniform")
+# The largest scale of drawn inputs (messages say "1e300"): float64 ends at 1.8e308,
+# which uniform's range (2·scale), a normal draw's tail and fd's steps x ± h would reach
+MAX_SCALE = 1e300
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,6 +103,8 @@ def _scale(value: Any, name: str) -> float:
     scale = params.number(value, where.rstrip("="))
     if scale < 0:
         raise InputError(f"{params.where(where, value)}: must be 0 or more")
+    if scale > MAX_SCALE:  # draws and fd's steps near float64's limit overflow
+        raise InputError(f"{params.where(where, value)}: at most 1e300")
     return scale
 
 

@@ -76,4 +76,6 @@ def arguments(values: tuple[str, ...]) -> dict[str, Any]:
             out[name] = ast.literal_eval(value) if len(value) < 1000 else value
         except (ValueError, SyntaxError, MemoryError, RecursionError):
             out[name] = value
+        except TypeError as exc:  # a literal that cannot be made: {[1]: 2}, {{1}}
+            raise InputError(f"--arg {text}: not a value Python can make ({exc})") from None
     return out

@@ -191,6 +191,13 @@ def _autograd(
 def _check_outputs(outputs: tuple[Any, ...], trial: Trial, what: str) -> None:
     if len(outputs) != len(trial.outputs) or not all(hasattr(y, "grad_fn") for y in outputs):
         raise InputError(f"{what} returned something other than tensors for tensor inputs")
+    for o, (y, expected) in enumerate(zip(outputs, trial.outputs, strict=True)):
+        if tuple(y.shape) != expected.shape:  # autograd of another function than fd's
+            which = f"output {o} of {what}" if len(outputs) > 1 else what
+            raise InputError(
+                f"{which} has shape {tuple(y.shape)} on tensors but {expected.shape} on "
+                "arrays: it must compute the same function on both"
+            )
 
 
 def torch_vjp(

@@ -19,6 +19,7 @@ from gradcli.spec import CheckSpec, RunOptions
 
 DERIVATIVES: dict[str, CheckMode] = {"jacobian": "jacobian", "vjp": "vjp", "grad": "grad"}
 MAX_CHECK_ELEMENTS = 10_000_000  # all inputs of one trial together
+MAX_CHECK_DIMS = 32  # of one input, as a drawn shape (params.shape): torch's own limit
 
 
 def build(
@@ -64,6 +65,12 @@ def build(
         if not callable(derivative):
             raise InputError(f"the {mode} to check is not callable")
     elif _is_function(forward):
+        if not _is_autograd_function(forward):
+            raise InputError(
+                f"TARGET {_name(forward)} has apply and backward but is not a "
+                "torch.autograd.Function: subclass torch.autograd.Function, or give "
+                "--jacobian, --vjp or --grad"
+            )
         mode, derivative, forward = "function", forward, None
     elif _is_module_class(forward) or _is_module(forward):
         mode, derivative = "module", None
@@ -139,7 +146,7 @@ def _array(value: Any, name: str) -> Any:
     """The rule of the API's arrays (gradcli.arrays): real, finite, float64; not empty."""
     from gradcli.arrays import real_array
 
-    array = real_array(value, name)
+    array = real_array(value, name, MAX_CHECK_DIMS)
     if array.size == 0:
         raise InputError(f"{name}: must be a non-empty array")
     return array
@@ -147,6 +154,14 @@ def _array(value: Any, name: str) -> Any:
 
 def _is_function(obj: Any) -> bool:
     return isinstance(obj, type) and hasattr(obj, "apply") and hasattr(obj, "backward")
+
+
+def _is_autograd_function(cls: type) -> bool:
+    if not any(base.__module__.startswith("torch.autograd") for base in cls.__mro__):
+        return False  # (torch is not imported for a class that cannot be one)
+    import torch
+
+    return issubclass(cls, torch.autograd.Function)
 
 
 def _is_module_class(obj: Any) -> bool:

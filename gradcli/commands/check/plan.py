@@ -92,6 +92,12 @@ def _module(spec: Any) -> tuple[Subject, list[dict[str, Array]]]:
     params = parameters(module.forward)
     forward_args = dict(spec.args)
     names, trials = _named_trials(spec, params, "the module's forward")
+    meta = [name for name, p in module.named_parameters() if p.is_meta]
+    if meta:
+        raise InputError(
+            f"the module's parameter {meta[0]} is on the meta device, which holds no values: "
+            "make the module on the CPU (or .to_empty(device='cpu') and initialise it)"
+        )
     weights = {
         name: p.detach().to("cpu", torch.float64).numpy().copy()
         for name, p in module.named_parameters()
