@@ -234,7 +234,9 @@ class Differentiator:
         """Replace `columns` of `derivative` by Richardson extrapolation, with kinks
         and the adaptive step where the error is still large (in place)."""
         for j in columns:
-            value, error, kink_left, kink_right, infinite = self._column(j, self.step[j])
+            value, error, kink_left, kink_right, infinite = self._near_zero(
+                j, self._column(j, self.step[j])
+            )
             if _relative_error(value, error) > ADAPTIVE_ABOVE and not np.any(
                 _differ(kink_left, kink_right)
             ):
@@ -262,6 +264,38 @@ class Differentiator:
         derivative.methods_used["richardson"] = derivative.methods_used.get("richardson", 0) + len(
             columns
         )
+
+    def _near_zero(
+        self, j: int, found: tuple[F64, F64, F64, F64, NDArray[np.bool_]]
+    ) -> tuple[F64, F64, F64, F64, NDArray[np.bool_]]:
+        """The step's floor (∛ε·max(1, |x_j|)) is far larger than x_j near 0, where
+        functions have their singularities and domain edges: x·log x at 1e-300 steps below
+        0 (NaN), a cube root at 3e-7 differences across 0 (a slope of 7 where it is 7400).
+        There the column at the balanced step of x_j's own scale (∛ε·|x_j|) replaces it
+        when that one is clean (finite, no kink, no infinite slope) and the first was
+        not or has the larger error: a reference that fails where f is finite at x is
+        the reference's failure, not the derivative's."""
+        x = abs(float(self.x[j]))
+        h = float(self.step[j])
+        scaled = CBRT_EPS * x
+        if not (x > 0 and 4 * h > x and scaled < h):
+            return found
+        value, error, left, right, infinite = found
+        trial = self._column(j, scaled)
+        clean = bool(
+            np.all(np.isfinite(trial[0]) | ~np.isfinite(self.f0))
+            and not np.any(_differ(trial[2], trial[3]))
+            and not np.any(trial[4])
+        )
+        if not clean:
+            return found
+        failed = (
+            not np.all(np.isfinite(value) | ~np.isfinite(self.f0))
+            or bool(np.any(_differ(left, right)))
+            or bool(np.any(infinite))
+        )
+        better = float(np.max(trial[1], initial=0.0)) < float(np.max(error, initial=0.0))
+        return trial if failed or better else found
 
     def _recheck_kink(
         self, j: int, found: tuple[F64, F64, F64, F64, NDArray[np.bool_]]
@@ -364,14 +398,17 @@ class Differentiator:
     # --- 3. complex step ------------------------------------------------------------
     def complex_step(self, derivative: Derivative | None, columns: Sequence[int]) -> Derivative:
         """Complex-step columns: into `derivative` (in place) or a new Derivative
-        (columns not listed are NaN with infinite error)."""
+        (columns not listed are NaN with infinite error). A column whose Im f underflows
+        is refined by Richardson instead when `derivative` was given."""
         n = self.x.size
+        fresh = derivative is None
         if derivative is None:
             value = np.full((self.m, n), np.nan)
             error = ErrorEstimate(np.ones(self.m), np.full(n, np.inf))
             derivative = Derivative(value, error, "complex step")
         cols = np.asarray(columns, dtype=np.intp)
         per_block = max(1, ELEMENTS_PER_BLOCK // max(n, self.m))
+        underflowed: list[int] = []
         for start, stop in parallel.spans(cols.size, per_block):
             chunk = cols[start:stop]
             h = COMPLEX_H * self.step[chunk] / CBRT_EPS
@@ -387,9 +424,15 @@ class Differentiator:
                 column_error = COMPLEX_ULPS * EPS * magnitude[k] + floor + np.zeros(self.m)
                 column_error[~np.isfinite(block[:, k])] = np.inf
                 derivative.error.refined[int(j)] = column_error
+                if floor > COMPLEX_ULPS * EPS * magnitude[k]:
+                    underflowed.append(int(j))
         derivative.methods_used["complex step"] = (
-            derivative.methods_used.get("complex step", 0) + cols.size
+            derivative.methods_used.get("complex step", 0) + cols.size - len(underflowed)
         )
+        if underflowed and not fresh:
+            # Im f = h·f' underflowed (a derivative near 1e-300 at h = 1e-20): the complex
+            # step resolves nothing there, and Richardson's differences do not underflow
+            self.richardson(derivative, underflowed)
         return derivative
 
     # --- helpers ----------------------------------------------------------------------

@@ -32,6 +32,8 @@ class Trial:
     # sum of larger terms (measured: the float32 forward's deviation over float32's ε)
     magnitudes: tuple[Array, ...] = ()
     step_factor: float = 1.0  # fd's step, times ∛ε: larger for a forward noisier than float64
+    # |f| or its terms' size, without the forward's own noise: the derivative's scale
+    terms: tuple[Array, ...] = ()
 
 
 # --- yours ---------------------------------------------------------------------------
@@ -218,7 +220,7 @@ def torch_jacobian(
                 grads = torch.autograd.grad(flat[k], inputs, retain_graph=True, allow_unused=True)
                 for name, grad, x in zip(subject.names, grads, inputs, strict=True):
                     rows[name].append(
-                        np.zeros(x.numel()) if grad is None else grad.reshape(-1).numpy().copy()
+                        np.zeros(x.numel()) if grad is None else grad.reshape(-1).double().numpy()
                     )
             for name in subject.names:
                 blocks[o, name] = np.array(rows[name]).reshape(flat.numel(), -1)

@@ -43,6 +43,12 @@ MAX_FULL_JACOBIAN = 250_000  # elements of a full Jacobian; beyond, directional 
 DIRECTIONS = check_quantities.DIRECTIONS
 REFERENCES = ("torch", "fd")
 LOW_PRECISION = check_report.LOW_PRECISION
+# The allowed error of each element is NOISE_ULPS·ε of the dtype under test, relative
+# and of the quantity's scale, plus twice the reference's own error estimate. The scale
+# is at least the measured rounding of the computation in units of ε (autograd of the
+# same forward in float32 and in the dtype, against float64): so NOISE_ULPS times that
+# measured noise (check_report.NOISE_ULPS says why 8, or 2 in float16 and bfloat16).
+NOISE_ULPS = check_report.NOISE_ULPS
 
 
 def run(spec: CheckSpec) -> Report:
@@ -125,6 +131,7 @@ def _run(spec: CheckSpec) -> Report:
             n_terms,
             views[q],
             key=keys[q],
+            ulps=NOISE_ULPS[options.dtype],
         )
         for q in arrays["yours"]
     ]
@@ -223,8 +230,8 @@ def _trial(subject: Subject, values: dict[str, Array], dtype: str, seed: int) ->
     rounded = {k: _round(v, dtype) for k, v in values.items()}
     outputs = subject.evaluate(rounded)
     check_guard.repeatable(subject.label, outputs, subject.evaluate(rounded), dtype)
-    sizes, step_factor = check_noise.magnitudes(subject, rounded, outputs, seed)
-    return Trial(rounded, outputs, dtype, sizes, step_factor)
+    sizes, step_factor, terms = check_noise.magnitudes(subject, rounded, outputs, seed)
+    return Trial(rounded, outputs, dtype, sizes, step_factor, terms)
 
 
 def _round(x: Array, dtype: str) -> Array:
@@ -291,7 +298,7 @@ def _scale(
         scale = np.maximum(scale, finite.max(axis=1, keepdims=True))
     number = key.trial or 0
     trial = trials[number if len(trials) > number else -1]  # --trial K: trials == [trial K]
-    sizes = trial.magnitudes or tuple(np.abs(y) for y in trial.outputs)
+    sizes = trial.terms or tuple(np.abs(y) for y in trial.outputs)
     output = key.output or 0
     with np.errstate(all="ignore"):
         reach = max(1.0, *(float(np.abs(x).max()) for x in trial.values.values()))

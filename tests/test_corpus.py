@@ -1,0 +1,46 @@
+"""The corpus (tests/corpus): every label checked against its independent reference, and
+gradcli's verdict on every case. A correct derivative or a valid subgradient at a kink
+must pass; a planted bug (1e-10 relative in float64, 30 ulps in float32, 8 ulps in
+float16 and bfloat16) must fail. scripts/corpus_counts.py gives the counts beside
+torch.autograd.gradcheck's."""
+
+import numpy as np
+import pytest
+
+from tests.corpus import run
+from tests.corpus.cases import EPS, cases
+
+pytest.importorskip("torch")
+pytest.importorskip("mpmath")
+
+CASES = {c.name: c for c in cases()}
+KNOWN_MISSES = {"max-pool ties all"}  # issue 20, item 3
+
+
+@pytest.mark.parametrize("name", [n for n, c in CASES.items() if c.label != "kink"])
+def test_the_label_holds_against_an_independent_reference(name):
+    case = CASES[name]
+    exact = run.reference(case)
+    mine = run.derivative64(case)
+    scale = np.abs(exact).max()
+    error = float(np.max(np.abs(mine - exact))) / scale
+    if case.label == "correct":
+        assert error < 64 * EPS["float64"], error  # right in float64, whatever the dtype run
+    elif case.planted:
+        assert error == pytest.approx(case.planted, rel=1e-3)  # the planted size
+    else:
+        assert error > 1e-6  # the realistic bugs (no eps, outside a kink's interval)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="not caught yet"))
+        if n in KNOWN_MISSES
+        else n
+        for n in CASES
+    ],
+)
+def test_gradcli_agrees_with_the_label(name):
+    case = CASES[name]
+    assert run.gradcli_ok(case) == (case.label != "bug")
