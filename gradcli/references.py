@@ -335,6 +335,22 @@ class Differentiator:
             right1, right2, left1, left2 = self._sides(self._eval(rows), points, j)
             return 2 * left1 - left2, 2 * right1 - right2
 
+    def along(self, u: F64, h: float) -> tuple[F64, F64, F64]:
+        """The one-sided slopes of every output along the direction u (left, right) at
+        steps h and 2h, extrapolated to h → 0 (first order), and their error (the
+        extrapolation's spread and f's rounding): a group of tied coordinates moved
+        together (a max-pool window's equal maxima) has its own slope, which no
+        coordinate's own interval shows."""
+        points = np.array([h, -h, 2 * h, -2 * h])
+        rows = self.x[np.newaxis, :] + points[:, np.newaxis] * u[np.newaxis, :]
+        with np.errstate(all="ignore"):
+            f = self._eval(rows)
+            right1, left1 = (f[0] - self.f0) / h, (self.f0 - f[1]) / h
+            right2, left2 = (f[2] - self.f0) / (2 * h), (self.f0 - f[3]) / (2 * h)
+            reach = np.maximum(self.f_scale, np.max(np.abs(f), axis=0, initial=0.0))
+            error = np.abs(right1 - right2) + np.abs(left1 - left2) + 8 * ROUNDING * EPS * reach / h
+        return 2 * left1 - left2, 2 * right1 - right2, error
+
     def _sides(self, f: F64, points: F64, j: int) -> tuple[F64, F64, F64, F64]:
         """First-order one-sided slopes (right at h, right at 2h, left at h, left at 2h)
         from f at x_j + [h, −h, 2h, −2h, …] (rows of `f`, in that order)."""

@@ -14,7 +14,9 @@ pytest.importorskip("torch")
 pytest.importorskip("mpmath")
 
 CASES = {c.name: c for c in cases()}
-KNOWN_MISSES = {"max-pool ties all"}  # issue 20, item 3
+# torch's 0/0 at the origin is reported as "not finite on torch" (issue 20, item 3):
+# the verdict's blame is the one-story rework's; a known false alarm until it lands
+KNOWN_WRONG = {"norm at the origin"}
 
 
 @pytest.mark.parametrize("name", [n for n, c in CASES.items() if c.label != "kink"])
@@ -36,7 +38,7 @@ def test_the_label_holds_against_an_independent_reference(name):
     "name",
     [
         pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="not caught yet"))
-        if n in KNOWN_MISSES
+        if n in KNOWN_WRONG
         else n
         for n in CASES
     ],

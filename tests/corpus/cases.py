@@ -163,6 +163,16 @@ def hinge_vjp(x: Any, g: Any) -> Any:
     return -g * (x < 1).astype(x.dtype)
 
 
+def norm(x: Any) -> Any:
+    return (x * x).sum() ** 0.5
+
+
+def norm_vjp(x: Any, g: Any) -> Any:
+    """x/|x|, and 0 at the origin (inside fd's interval [−1, 1] of each coordinate)."""
+    size = float(np.sqrt((x * x).sum()))
+    return g * (x / size if size > 0 else np.zeros_like(x))
+
+
 def _scaled(d: Callable[..., Any], by: float) -> Callable[..., Any]:
     def wrong(*args: Any) -> Any:
         value = d(*args)
@@ -271,4 +281,6 @@ def cases() -> list[Case]:
     ties = np.array([[1.0, 3.0, 3.0, 0.0], [2.0, -1.0, 0.5, 0.0]])
     out.append(Case("max-pool ties", "kink", maxpool, "vjp", maxpool_vjp_first, ties))
     out.append(Case("max-pool ties all", "bug", maxpool, "vjp", maxpool_vjp_all_ties, ties))
+    origin = np.zeros(3)
+    out.append(Case("norm at the origin", "kink", norm, "vjp", norm_vjp, origin))
     return out

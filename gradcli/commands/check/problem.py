@@ -16,6 +16,7 @@ The user's code is untrusted (check_guard): its prints go to stderr for the whol
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,7 @@ from gradcli.commands.check import noise as check_noise
 from gradcli.commands.check import patterns as check_explain
 from gradcli.commands.check import quantities as check_quantities
 from gradcli.commands.check import report as check_report
+from gradcli.commands.check import ties as check_ties
 from gradcli.commands.check.backends import Trial
 from gradcli.commands.check.explain import entry_index, explain_check
 from gradcli.commands.check.plan import plan
@@ -35,7 +37,7 @@ from gradcli.commands.check.subject import Subject
 from gradcli.errors import InputError
 from gradcli.keys import Key
 from gradcli.render import shown
-from gradcli.report import Array, BackendResult, Report, backend_name, precision
+from gradcli.report import Array, BackendResult, LawCheck, Report, backend_name, precision
 from gradcli.spec import CheckSpec
 
 MAX_FULL_FD_CALLS = 4_000  # full fd calls the forward twice per input element
@@ -136,6 +138,11 @@ def _run(spec: CheckSpec) -> Report:
         for q in arrays["yours"]
     ]
     laws, sections = check_report.taylor(spec, subject, trials)
+
+    def every_law(done: Mapping[str, BackendResult]) -> tuple[LawCheck, ...]:
+        # after the core's refinement, which found the kinks
+        return (*laws, *check_ties.tied_laws(numerical, done))
+
     report = core.judge(
         core.Declaration(
             command="check",
@@ -153,7 +160,7 @@ def _run(spec: CheckSpec) -> Report:
         quantities,
         options=options,
         references_=numerical,
-        laws=laws,
+        laws=every_law,
     )
     if spec.explain is not None:  # not part of the verdict: added to the judged Report
         explanation = explain_check(
