@@ -110,8 +110,25 @@ def _function_backward(
         slot = slots[name]
         part = raw[slot] if slot is not None and slot < len(raw) else None
         what = f"your backward (the gradient of {name}, argument {0 if slot is None else slot})"
-        result[name] = guard.as_array(part, what, trial.values[name].shape)
+        result[name] = _summed_to(guard.as_array(part, what), trial.values[name].shape, what)
     return result
+
+
+def _summed_to(array: Array, shape: tuple[int, ...], what: str) -> Array:
+    """A gradient of a shape the input broadcasts to, summed to the input's shape, as
+    autograd does (a bias's gradient returned per row); any other shape is refused."""
+    if array.shape != shape and array.ndim >= len(shape):
+        try:
+            broadcast = np.broadcast_shapes(shape, array.shape) == array.shape
+        except ValueError:
+            broadcast = False
+        if broadcast:
+            lead = array.ndim - len(shape)
+            axes = tuple(range(lead)) + tuple(
+                lead + k for k, n in enumerate(shape) if n == 1 and array.shape[lead + k] != 1
+            )
+            return np.asarray(array.sum(axis=axes).reshape(shape))
+    return guard.as_array(array, what, shape)
 
 
 def _slot(tensor: Any, positional: tuple[Any, ...]) -> int | None:

@@ -68,6 +68,7 @@ def _group_law(
         return []  # separable: each coordinate's own interval says it all
     slack = SLACK * float(error[i])
     where = ", ".join(ref.describe((i, j)) if ref.describe else f"[{i}, {j}]" for j in columns)
+    slope = f"{low:.6g}" if low == high else f"between {low:.6g} and {high:.6g}"
     out = []
     for backend, result in results.items():
         if backend == ref.backend or ref.quantity not in result.arrays:
@@ -77,8 +78,8 @@ def _group_law(
         out.append(
             LawCheck(
                 backend,
-                f"{ref.quantity}: the tied {where} moved together have slope in "
-                f"[{low:.6g}, {high:.6g}]; {backend}'s entries there sum to {value:.6g}",
+                f"{ref.quantity}: moving the tied {where} together has slope {slope}; "
+                f"{backend} gives them {value:.6g} in all",
                 violation,
                 slack,
                 bool(violation <= slack),
