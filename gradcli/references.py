@@ -234,23 +234,28 @@ class Differentiator:
         """Replace `columns` of `derivative` by Richardson extrapolation, with kinks
         and the adaptive step where the error is still large (in place)."""
         for j in columns:
-            value, error, kink_left, kink_right, infinite = self._near_zero(
-                j, self._column(j, self.step[j])
-            )
+            step, found = self._near_zero(j, self._column(j, self.step[j]))
+            value, error, kink_left, kink_right, infinite = found
             if _relative_error(value, error) > ADAPTIVE_ABOVE and not np.any(
                 _differ(kink_left, kink_right)
             ):
                 # the same column at every step: the smallest absolute error wins (a
-                # relative one would prefer a rounding-noise value to an exact 0)
+                # relative one would prefer a rounding-noise value to an exact 0); a
+                # step that sees a kink or an infinite slope the column did not see
+                # has only reached past x (relu beside 0 at the step of 0's scale)
                 best = float(np.max(error, initial=0.0))
                 for factor in ADAPTIVE_FACTORS:
-                    trial = self._column(j, self.step[j] * factor)
+                    trial = self._column(j, step * factor)
                     score = float(np.max(trial[1], initial=0.0))
-                    if score < best:
+                    if score < best and _clean(trial, infinite):
                         best, (value, error, kink_left, kink_right, infinite) = score, trial
             elif np.any(_differ(kink_left, kink_right)) and not np.any(infinite):
                 value, error, kink_left, kink_right, infinite = self._recheck_kink(
                     j, (value, error, kink_left, kink_right, infinite)
+                )
+            elif np.any(infinite):
+                value, error, kink_left, kink_right, infinite = self._recheck_infinite(
+                    j, step, (value, error, kink_left, kink_right, infinite)
                 )
             derivative.value[:, j] = value
             derivative.error.refined[j] = error
@@ -267,35 +272,35 @@ class Differentiator:
 
     def _near_zero(
         self, j: int, found: tuple[F64, F64, F64, F64, NDArray[np.bool_]]
-    ) -> tuple[F64, F64, F64, F64, NDArray[np.bool_]]:
+    ) -> tuple[float, tuple[F64, F64, F64, F64, NDArray[np.bool_]]]:
         """The step's floor (∛ε·max(1, |x_j|)) is far larger than x_j near 0, where
         functions have their singularities and domain edges: x·log x at 1e-300 steps below
         0 (NaN), a cube root at 3e-7 differences across 0 (a slope of 7 where it is 7400).
         There the column at the balanced step of x_j's own scale (∛ε·|x_j|) replaces it
         when that one is clean (finite, no kink, no infinite slope) and the first was
-        not or has the larger error: a reference that fails where f is finite at x is
-        the reference's failure, not the derivative's."""
+        not (not finite, or a kink whose jump the new column resolves) or has the
+        larger error: a reference that fails where f is finite at x is
+        the reference's failure, not the derivative's. Returns the step kept and its
+        column."""
         x = abs(float(self.x[j]))
         h = float(self.step[j])
         scaled = CBRT_EPS * x
         if not (x > 0 and 4 * h > x and scaled < h):
-            return found
-        value, error, left, right, infinite = found
+            return h, found
         trial = self._column(j, scaled)
-        clean = bool(
-            np.all(np.isfinite(trial[0]) | ~np.isfinite(self.f0))
-            and not np.any(_differ(trial[2], trial[3]))
-            and not np.any(trial[4])
-        )
-        if not clean:
-            return found
-        failed = (
-            not np.all(np.isfinite(value) | ~np.isfinite(self.f0))
-            or bool(np.any(_differ(left, right)))
-            or bool(np.any(infinite))
-        )
+        if not _clean(trial, np.zeros(self.m, dtype=bool), self.f0):
+            return h, found
+        value, error, left, right, grows = found
+        lost = not bool(np.all(np.isfinite(value) | ~np.isfinite(self.f0)))
+        # a kink or infinite slope at the balanced step is gone at x's scale only if that
+        # column resolves its jump (relu(a) + 2 at a = 1e-300: 2 absorbs a step of 1e-305,
+        # and the flat difference there says nothing)
+        kinked = _differ(left, right) | grows
+        with np.errstate(invalid="ignore"):
+            jump = np.abs(right - left)[kinked]
+            resolved = bool(np.any(kinked)) and bool(np.all(KINK_FACTOR * trial[1][kinked] < jump))
         better = float(np.max(trial[1], initial=0.0)) < float(np.max(error, initial=0.0))
-        return trial if failed or better else found
+        return (scaled, trial) if lost or resolved or better else (h, found)
 
     def _recheck_kink(
         self, j: int, found: tuple[F64, F64, F64, F64, NDArray[np.bool_]]
@@ -322,6 +327,32 @@ class Differentiator:
         gone = not np.any(_differ(trial[2], trial[3])) and not np.any(trial[4])
         precise = KINK_FACTOR * float(np.max(trial[1][at_kink], initial=0.0)) < jump
         return trial if gone and precise else found
+
+    def _recheck_infinite(
+        self, j: int, step: float, found: tuple[F64, F64, F64, F64, NDArray[np.bool_]]
+    ) -> tuple[F64, F64, F64, F64, NDArray[np.bool_]]:
+        """One-sided slopes that grew as the step halved, all of them finite, are an
+        infinite derivative (√x at 0) or a function that varies on the step's scale
+        (sin(1e5·x) at a step of 6e-6). A smaller step (ADAPTIVE_FACTORS below 1) whose
+        column is clean (no kink, no growth) and resolves the spread of those slopes
+        (KINK_FACTOR of its error below it) shows the derivative is finite there, and
+        the one with the smallest error replaces it; √x at 0 keeps growing at every
+        step."""
+        _, _, left, right, infinite = found
+        if not bool(np.all(np.isfinite(left[infinite]) & np.isfinite(right[infinite]))):
+            return found
+        spread = np.abs(right - left)[infinite]
+        best, kept = np.inf, found
+        for factor in (f for f in ADAPTIVE_FACTORS if f < 1):
+            trial = self._column(j, step * factor)
+            score = float(np.max(trial[1], initial=0.0))
+            if (
+                score < best
+                and _clean(trial, np.zeros(self.m, dtype=bool), self.f0)
+                and bool(np.all(KINK_FACTOR * trial[1][infinite] < spread))
+            ):
+                best, kept = score, trial
+        return kept
 
     def one_sided(self, j: int) -> tuple[F64, F64]:
         """Column j's one-sided slopes (left, right) for every output: at steps h and 2h,
@@ -447,8 +478,18 @@ class Differentiator:
         )
         if underflowed and not fresh:
             # Im f = h·f' underflowed (a derivative near 1e-300 at h = 1e-20): the complex
-            # step resolves nothing there, and Richardson's differences do not underflow
+            # step resolves nothing there, and Richardson's differences do not underflow.
+            # Where Richardson's steps reach a kink the complex step did not see (relu at
+            # -5e-324, whose derivative is an exact 0), the complex step's column stays:
+            # it was asked for because f is analytic at x
+            held = {
+                j: (derivative.value[:, j].copy(), derivative.error.refined[j]) for j in underflowed
+            }
             self.richardson(derivative, underflowed)
+            kinked = {k.j for k in derivative.kinks if k.j in held}
+            for j in kinked:
+                derivative.value[:, j], derivative.error.refined[j] = held[j]
+            derivative.kinks = [k for k in derivative.kinks if k.j not in kinked]
         return derivative
 
     # --- helpers ----------------------------------------------------------------------
@@ -482,6 +523,18 @@ def _differ(left: F64, right: F64) -> NDArray[np.bool_]:
     kink with NaN slopes)."""
     differ: NDArray[np.bool_] = (left != right) & ~np.isnan(left) & ~np.isnan(right)
     return differ
+
+
+def _clean(
+    column: tuple[F64, F64, F64, F64, NDArray[np.bool_]],
+    infinite: NDArray[np.bool_],
+    f0: F64 | None = None,
+) -> bool:
+    """A column with no kink and no infinite slope beyond those in `infinite`, finite
+    wherever f(x) is (when f0 is given)."""
+    value, _, left, right, grows = column
+    finite = f0 is None or bool(np.all(np.isfinite(value) | ~np.isfinite(f0)))
+    return finite and not np.any(_differ(left, right)) and not np.any(grows & ~infinite)
 
 
 def _relative_error(value: F64, error: F64) -> float:

@@ -110,7 +110,9 @@ def _function_backward(
         slot = slots[name]
         part = raw[slot] if slot is not None and slot < len(raw) else None
         what = f"your backward (the gradient of {name}, argument {0 if slot is None else slot})"
-        result[name] = _summed_to(guard.as_array(part, what), trial.values[name].shape, what)
+        shape = trial.values[name].shape
+        array = guard.as_array(part, what, shape if part is None else None)
+        result[name] = _summed_to(array, shape, what)
     return result
 
 
