@@ -1,8 +1,10 @@
-"""Count false alarms and misses on tests/corpus for gradcli and torch.autograd.gradcheck
-(default tolerances): python scripts/corpus_counts.py [--gradcli-only] [-v]."""
+"""Count false alarms and misses on tests/corpus for gradcli, torch.autograd.gradcheck and
+jax.test_util.check_grads (each at its default tolerances; jax where it is installed, it
+is no dependency of gradcli): python scripts/corpus_counts.py [--gradcli-only] [-v]."""
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import time
 from collections import Counter
@@ -19,6 +21,10 @@ def main() -> None:
     tools = {"gradcli": run.gradcli_ok}
     if "--gradcli-only" not in sys.argv:
         tools["gradcheck"] = run.gradcheck_ok
+        if importlib.util.find_spec("jax") is not None:
+            tools["jax"] = run.jax_ok
+        else:
+            print("jax is not installed: its column is left out (pip install jax jaxlib)")
     counts: dict[str, Counter[str]] = {t: Counter() for t in tools}
     start = time.perf_counter()
     for case in cases():

@@ -46,3 +46,26 @@ def test_the_label_holds_against_an_independent_reference(name):
 def test_gradcli_agrees_with_the_label(name):
     case = CASES[name]
     assert run.gradcli_ok(case) == (case.label != "bug")
+
+
+# (false alarms of the 24 correct cases and kinks, misses of the 22 planted bugs), each
+# tool at its default tolerances; gradcli before #20 (main at f776345): (5, 15)
+COUNTS = {"gradcli": (1, 0), "gradcheck": (16, 7), "jax": (8, 15)}
+
+
+def _counts(ok_of):
+    wrong = [c for c in CASES.values() if ok_of(c) == (c.label == "bug")]
+    return sum(c.label != "bug" for c in wrong), sum(c.label == "bug" for c in wrong), wrong
+
+
+@pytest.mark.parametrize("tool", sorted(COUNTS))
+def test_the_corpus_counts(tool):
+    """The bounded profile CI runs (46 cases, seconds): the counts beside gradcheck's and
+    jax's (jax only where it is installed; it is no dependency of gradcli)."""
+    assert sum(c.label != "bug" for c in CASES.values()) == 24
+    assert sum(c.label == "bug" for c in CASES.values()) == 22
+    if tool == "jax":
+        pytest.importorskip("jax")
+    ok_of = {"gradcli": run.gradcli_ok, "gradcheck": run.gradcheck_ok, "jax": run.jax_ok}[tool]
+    false_alarms, misses, wrong = _counts(ok_of)
+    assert (false_alarms, misses) == COUNTS[tool], [c.name for c in wrong]

@@ -113,3 +113,55 @@ def derivative64(case: Case) -> np.ndarray[Any, Any]:
         if (case.mode == "jacobian")
         else np.asarray(case.derivative(x), dtype=np.float64)
     )
+
+
+def jax_ok(case: Case) -> bool:
+    """jax.test_util.check_grads (reverse mode, its default tolerances and step) of a
+    jax.custom_vjp whose backward is the case's derivative: jax's way of checking a
+    derivative it did not derive. The forward and the derivative are the case's numpy
+    code, called through jax.pure_callback, in the case's dtype (jax_enable_x64 for
+    float64). An exception other than a failed check counts as a failure."""
+    import jax
+    import jax.numpy as jnp
+    from jax.test_util import check_grads
+
+    jax.config.update("jax_enable_x64", True)
+    dtype = jnp.dtype(case.dtype)
+    x = jnp.asarray(rounded(case)).astype(dtype)
+    y0 = np.asarray(case.forward(np.asarray(x)))
+    out_shape = jax.ShapeDtypeStruct(y0.shape, dtype)
+    in_shape = jax.ShapeDtypeStruct(x.shape, dtype)
+
+    def forward_np(xv: Any) -> Any:
+        return np.asarray(case.forward(np.asarray(xv)), dtype=dtype)
+
+    def backward_np(xv: Any, gv: Any) -> Any:
+        xn, gn = np.asarray(xv), np.asarray(gv)
+        if case.mode == "grad":
+            value = gn * np.asarray(case.derivative(xn))
+        elif case.mode == "vjp":
+            value = case.derivative(xn, gn)
+        else:
+            value = gn.reshape(-1) @ np.asarray(case.derivative(xn)).reshape(gn.size, xn.size)
+        return np.asarray(value, dtype=dtype).reshape(xn.shape)
+
+    @jax.custom_vjp
+    def f(xv: Any) -> Any:
+        return jax.pure_callback(forward_np, out_shape, xv)
+
+    def f_fwd(xv: Any) -> Any:
+        return f(xv), xv
+
+    def f_bwd(xv: Any, g: Any) -> Any:
+        return (jax.pure_callback(backward_np, in_shape, xv, g),)
+
+    f.defvjp(f_fwd, f_bwd)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            check_grads(f, (x,), order=1, modes=("rev",))
+        except AssertionError:
+            return False
+        except Exception:
+            return False
+    return True
