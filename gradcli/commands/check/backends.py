@@ -103,7 +103,9 @@ def _function_backward(
     )
     raw = guard.call(node.apply, gs, "your backward", debug=spec.debug)
     raw = raw if isinstance(raw, tuple) else (raw,)
-    positional, _ = bind({**values, **subject.args}, subject.params)
+    positional, keywords = bind({**values, **subject.args}, subject.params)
+    if not keywords:  # apply(*positional): autograd counts its inputs so
+        raw = _as_autograd_takes(raw, positional, type(node).__name__)
     slots = {name: _slot(values[name], positional) for name in subject.names}
     result = {}
     for name in subject.names:
@@ -114,6 +116,32 @@ def _function_backward(
         array = guard.as_array(part, what, shape if part is None else None)
         result[name] = _summed_to(array, shape, what)
     return result
+
+
+def _as_autograd_takes(
+    raw: tuple[Any, ...], positional: tuple[Any, ...], node: str
+) -> tuple[Any, ...]:
+    """autograd's rules on what a backward returns (torch/csrc/autograd/python_function):
+    one gradient per forward input (extra ones only if they are None, then dropped), and
+    None for an input that is not a tensor; broken, they are autograd's own errors,
+    which `loss.backward()` would raise."""
+    import torch
+
+    if len(raw) > len(positional) and all(g is None for g in raw[len(positional) :]):
+        raw = raw[: len(positional)]
+    if len(raw) != len(positional):
+        raise InputError(
+            f"your backward returned an incorrect number of gradients (expected "
+            f"{len(positional)}, got {len(raw)}): autograd raises this for {node}"
+        )
+    for i, (g, given) in enumerate(zip(raw, positional, strict=True)):
+        if g is not None and not isinstance(given, torch.Tensor):
+            raise InputError(
+                f"your backward returned a gradient different than None at position {i + 1}, "
+                f"but the corresponding forward input was not a tensor: autograd raises "
+                f"this for {node}"
+            )
+    return raw
 
 
 def _summed_to(array: Array, shape: tuple[int, ...], what: str) -> Array:

@@ -19,29 +19,43 @@ from typing import Any
 from gradcli.commands.check.guard import as_array, call, failure, user_stdout
 from gradcli.errors import InputError
 
-__all__ = ["as_array", "call", "load", "module_of"]
+__all__ = ["as_array", "call", "load", "load_with", "module_of"]
 
 _MODULES: dict[str, ModuleType] = {}  # one module object per file, shared by every target
 
 
 def load(target: str, what: str, *, debug: bool = False) -> Any:
     """The object `name` of `path.py:name` or `module.path:name`."""
+    return load_with(target, what, {}, debug=debug)[0]
+
+
+def load_with(
+    target: str, what: str, init: dict[str, Any], *, debug: bool = False
+) -> tuple[Any, set[str]]:
+    """The object `name` (or `Class.method`) of `path.py:name` or `module.path:name`, and
+    the names of `init` (the --arg values) a class built for its method took."""
     require_name(target, what, debug=debug)
     location, _, name = target.rpartition(":")
+    head, *rest = name.split(".")
     module = _module(location, what, target, debug)
     try:
-        return getattr(module, name)
+        obj = getattr(module, head)
     except AttributeError:
         raise InputError(
-            f"{what} {target!r}: {location} has no {name!r}{_names(module, name)}"
+            f"{what} {target!r}: {location} has no {head!r}{_names(module, head)}"
         ) from None
+    if not rest:
+        return obj, set()
+    from gradcli.commands.check import conventions
+
+    return conventions.attribute(obj, rest, f"{what} {target!r}", init, debug)
 
 
 def require_name(target: str, what: str, *, debug: bool = False) -> None:
     """Refuse a target that names no object: `lowp.py` or `lowp.py:` says the name is
     missing and lists what the file defines (checked before anything else of check)."""
     location, sep, name = target.rpartition(":")
-    if sep and location and name.isidentifier():
+    if sep and location and all(part.isidentifier() for part in name.split(".")):
         return
     if sep and location and name:
         raise InputError(f"{what} {target!r}: {name!r} is not a Python name")
