@@ -326,3 +326,51 @@ def test_json_of_a_failing_numpy_loss_with_an_arg_is_one_document(user):
     assert doc["ok"] is False
     assert isinstance(doc["failing_trial"]["g"], float)
     assert worst(doc, ("yours", "fd")) == pytest.approx(0.5, rel=1e-9)
+
+
+NUMPY_INSIDE = textwrap.dedent(
+    """
+    import numpy as np
+    import torch
+
+
+    class NumpyTanh(torch.autograd.Function):  # "extending torch with numpy"
+        @staticmethod
+        def forward(ctx, x):
+            y = np.tanh(x.detach().numpy())
+            ctx.save_for_backward(torch.from_numpy(y))
+            return torch.from_numpy(y)
+
+        @staticmethod
+        def backward(ctx, g):
+            (y,) = ctx.saved_tensors
+            return g * (1 - y * y)
+
+
+    class NumpyTanhWrong(NumpyTanh):
+        @staticmethod
+        def backward(ctx, g):
+            (y,) = ctx.saved_tensors
+            return g * (1 - y)
+    """
+)
+
+
+@pytest.mark.parametrize(("target", "ok"), [("NumpyTanh", True), ("NumpyTanhWrong", False)])
+def test_a_function_with_numpy_inside_is_checked_against_fd_alone(
+    tmp_path, monkeypatch, target, ok
+):
+    (tmp_path / "npfn.py").write_text(NUMPY_INSIDE)
+    monkeypatch.chdir(tmp_path)
+    code, doc, err = check(f"npfn.py:{target}", "--shape", "5")
+    assert code == (0 if ok else 1), err
+    assert sorted({b for c in doc["comparisons"] for b in c["backends"]}) == ["fd", "yours"]
+    assert any("numpy inside" in n and "finite differences only" in n for n in doc["notes"])
+    if ok:
+        assert worst(doc, ("yours", "fd")) < 1e-9
+    else:  # 1 − y against 1 − y²: off by y(1 − y) / (1 − y²) = y / (1 + y)
+        assert worst(doc, ("yours", "fd")) > 0.1
+    code, _, err = check(f"npfn.py:{target}", "--shape", "5", "--backend", "torch")
+    assert code == 2
+    assert "numpy inside" in err
+    assert "add fd to --backend" in err

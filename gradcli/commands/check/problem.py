@@ -67,6 +67,11 @@ def _run(spec: CheckSpec) -> Report:
     use_torch = "torch" in references and subject.autograd
     backends = ["yours", *(["torch"] if use_torch else []), *(["fd"] if "fd" in references else [])]
     if backends == ["yours"]:
+        if subject.kind == "function":
+            raise InputError(
+                "the Function's forward leaves torch (numpy inside), so autograd cannot "
+                "differentiate it: add fd to --backend"
+            )
         raise InputError("the forward does not take torch tensors: add fd to --backend")
     library = _against(spec, subject)
     if library is not None:

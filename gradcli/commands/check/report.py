@@ -67,7 +67,12 @@ def notes(
     spec: CheckSpec, subject: Subject, references: Sequence[str], use_torch: bool, directional: bool
 ) -> list[str]:
     notes = []
-    if "torch" in references and not use_torch:
+    if "torch" in references and not use_torch and subject.kind == "function":
+        notes.append(
+            "the Function's forward leaves torch (numpy inside), so autograd cannot "
+            "differentiate it: the check is your backward against finite differences only"
+        )
+    elif "torch" in references and not use_torch:
         notes.append(
             "the forward does not take torch tensors: the check is your derivative "
             "against finite differences only"
