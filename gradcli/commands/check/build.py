@@ -83,7 +83,6 @@ def build(
         if _is_module_class(forward):
             forward, args = _build_module(forward, args, seed, debug)
     else:
-        mode, derivative = "", None
         wrapped = _recognised(target, forward, trials[0], args, debug)
         if wrapped is None:
             raise InputError(
@@ -91,6 +90,7 @@ def build(
                 "nn.Module as TARGET (a cs231n layer returning (out, cache): its "
                 "backward(dout, cache) with --vjp)"
             )
+        mode, derivative = wrapped.mode, None
     args = {k: v for k, v in args.items() if k not in used}
     if forward is not None and not callable(forward):
         raise InputError("TARGET is not callable")

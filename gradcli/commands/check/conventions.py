@@ -27,6 +27,7 @@ import numpy as np
 from gradcli.commands.check import guard
 from gradcli.commands.check.signature import parameters
 from gradcli.errors import InputError
+from gradcli.names import CheckMode
 
 Convention = Literal["cs231n layer", "cs231n loss"]
 
@@ -108,7 +109,7 @@ class Wrapped:
     convention they follow (for the report's note)."""
 
     forward: Callable[..., Any]
-    mode: str
+    mode: CheckMode
     derivative: Callable[..., Any]
     convention: Convention
 

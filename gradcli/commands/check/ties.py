@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from gradcli import core
-from gradcli.report import BackendResult, LawCheck
+from gradcli.report import BackendResult, LawCheck, backend_name
 
 Array = np.ndarray[Any, Any]
 SLACK = 4.0  # times the slopes' own error estimate
@@ -77,7 +77,7 @@ def _group_law(
         violation = max(low - value, value - high, 0.0)
         out.append(
             LawCheck(
-                backend,
+                backend_name(backend),
                 f"{ref.quantity}: moving the tied {where} together has slope {slope}; "
                 f"{backend} gives them {value:.6g} in all",
                 violation,
