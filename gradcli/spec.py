@@ -82,6 +82,8 @@ class CheckSpec:
     no_grad: tuple[str, ...] = ()  # inputs passed to the code but not differentiated
     first_trial: int = 0  # the number of inputs[0]: --trial K reruns trial K alone
     explain: str | None = None  # --explain ENTRY: yours, the references, one-sided slopes
+    # a module built from its class: the parameters built constant, drawn (name, value built)
+    drawn_parameters: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)

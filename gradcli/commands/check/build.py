@@ -64,6 +64,7 @@ def build(
     if not trials:
         raise InputError("give at least one input")
     wrapped: conventions.Wrapped | None = None
+    drawn: tuple[tuple[str, float], ...] = ()
     if derivatives:
         kind, derivative = next(iter(derivatives.items()))
         mode: CheckMode = DERIVATIVES[kind]  # gradcli.arguments took only these
@@ -81,7 +82,7 @@ def build(
     elif _is_module_class(forward) or _is_module(forward):
         mode, derivative = "module", None
         if _is_module_class(forward):
-            forward, args = _build_module(forward, args, seed, debug)
+            forward, args, drawn = _build_module(forward, args, seed, debug)
     else:
         wrapped = _recognised(target, forward, trials[0], args, debug)
         if wrapped is None:
@@ -115,7 +116,9 @@ def build(
     no_grad = tuple(no_grad)
     if no_grad and mode == "module":
         raise InputError("--no-grad is for a forward or a Function; a module's inputs all count")
-    return dataclasses.replace(spec, second=second, against=against, no_grad=no_grad)
+    return dataclasses.replace(
+        spec, second=second, against=against, no_grad=no_grad, drawn_parameters=drawn
+    )
 
 
 def _recognised(
@@ -231,10 +234,11 @@ def _module_base() -> type:
 
 def _build_module(
     cls: type, args: dict[str, Any], seed: int, debug: bool
-) -> tuple[Any, dict[str, Any]]:
+) -> tuple[Any, dict[str, Any], tuple[tuple[str, float], ...]]:
     """cls(**the --arg values its __init__ takes), its parameters drawn after
     torch.manual_seed(seed) (the same module every run); the rest of --arg is for
-    forward."""
+    forward. A parameter built constant (a norm's weight 1, its bias 0) is drawn around
+    its value (`draw_constant_parameters`), and named in the third result."""
     import torch
 
     params = parameters(cls)  # the signature of cls(...): __init__'s without self
@@ -247,7 +251,37 @@ def _build_module(
     if not isinstance(module, torch.nn.Module):
         raise InputError(f"building the module {cls.__name__} did not give an nn.Module")
     module = module.double()
-    return module, {k: v for k, v in args.items() if k not in init_args}
+    drawn = draw_constant_parameters(module, seed)
+    return module, {k: v for k, v in args.items() if k not in init_args}, drawn
+
+
+# A parameter that is constant as built is drawn in c·U(1 − SPREAD, 1 + SPREAD), or
+# U(−SPREAD, SPREAD) where c = 0: at 1 or 0, a backward that drops the parameter (a
+# product with weight 1, a sum with bias 0) gives the right numbers, and the check would
+# pass it. The sign of c is kept (a scale stays positive).
+PARAMETER_SPREAD = 0.5
+
+
+def draw_constant_parameters(module: Any, seed: int) -> tuple[tuple[str, float], ...]:
+    """Draw, in place, every floating parameter of `module` whose entries are all
+    equal; return their names and the value they were built with."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed + 1)
+    drawn = []
+    with torch.no_grad():
+        for name, p in module.named_parameters():
+            if not p.is_floating_point() or p.numel() == 0 or p.is_meta:
+                continue
+            flat = p.detach().reshape(-1)
+            c = float(flat[0])
+            if not bool((flat == flat[0]).all()):
+                continue
+            u = torch.rand(p.shape, generator=generator, dtype=torch.float64)
+            u = (2 * u - 1) * PARAMETER_SPREAD  # U(−SPREAD, SPREAD)
+            p.copy_((c * (1 + u) if c != 0 else u).to(p.dtype))
+            drawn.append((name, c))
+    return tuple(drawn)
 
 
 def _name(obj: Any) -> str:

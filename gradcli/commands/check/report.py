@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gradcli.commands.check.backends import Trial
+from gradcli.commands.check.build import PARAMETER_SPREAD
 from gradcli.commands.check.quantities import DIRECTIONS
 from gradcli.commands.check.subject import Subject
 from gradcli.findings import Differs, Failure, RuleName
@@ -82,6 +83,13 @@ def notes(
             f"large input: each trial compared along {DIRECTIONS} random directions "
             "(vᵀJu: the Jacobian between random vectors u and v), not element by element; "
             "--full forces the full check"
+        )
+    if spec.drawn_parameters:
+        built = ", ".join(f"{name} = {value:g}" for name, value in spec.drawn_parameters)
+        notes.append(
+            f"parameters built constant ({built}) are drawn around that value "
+            f"(×U({1 - PARAMETER_SPREAD:g}, {1 + PARAMETER_SPREAD:g}), or "
+            f"U(±{PARAMETER_SPREAD:g}) for 0): at 1 or 0 a backward that drops them would pass"
         )
     if subject.kind == "module" and not subject.functions:
         notes.append("the module has no custom autograd.Function: torch is its own autograd")

@@ -94,12 +94,13 @@ def _names(module: ModuleType, name: str) -> str:
 
 def module_of(target: str) -> ModuleType | None:
     """The module a target string was loaded from (None if it was not loaded)."""
-    return _MODULES.get(target.rpartition(":")[0])
+    return _MODULES.get(_cache_key(target.rpartition(":")[0]))
 
 
 def _module(location: str, what: str, target: str, debug: bool) -> ModuleType:
-    if location in _MODULES:
-        return _MODULES[location]
+    key = _cache_key(location)
+    if key in _MODULES:
+        return _MODULES[key]
     try:
         with user_stdout():
             module = _import(location, what, target)
@@ -109,8 +110,20 @@ def _module(location: str, what: str, target: str, debug: bool) -> ModuleType:
         raise
     except BaseException as exc:  # the user's module may raise anything while importing
         raise InputError(failure(f"{what} {target!r}: importing it raised", exc, debug)) from None
-    _MODULES[location] = module
+    _MODULES[key] = module
     return module
+
+
+def _cache_key(location: str) -> str:
+    """A file by its resolved path and modification time: the same "naf.py" in another
+    folder, or edited since (a notebook's second run), is another module."""
+    if not location.endswith(".py"):
+        return location
+    path = Path(location)
+    try:
+        return f"{path.resolve()}@{path.stat().st_mtime_ns}"
+    except OSError:  # _import says what is wrong with it
+        return location
 
 
 def _import(location: str, what: str, target: str) -> ModuleType:
