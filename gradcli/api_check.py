@@ -37,6 +37,7 @@ def check(
     order: int = 1,
     against: Any = None,
     no_grad: Iterable[str] = (),
+    stub: Iterable[str] = (),
     full: bool = False,
     debug: bool = False,
     dtype: str = "float64",
@@ -88,6 +89,10 @@ def check(
         forward and autograd are one more reference.
     no_grad : iterable of str
         Inputs passed to your code but not differentiated (a mask, an index).
+    stub : iterable of str
+        Modules your code imports but the check does not need (``["torchviz"]``): while
+        the check runs they are stand-ins (every name in them one too; a decorator
+        leaves the function as it is); the note says which your code called.
     full : bool
         Check element by element however large the input.
     debug : bool
@@ -118,17 +123,21 @@ def check(
     >>> gradcli.check(np.sin, grad=np.sin, shape=3, backends=["fd"]).ok
     False
     """
+    from gradcli import params
     from gradcli.arguments import Inputs, check_spec
-    from gradcli.commands.check import problem
+    from gradcli.commands.check import problem, stand_ins
 
-    spec = check_spec(
-        forward,
-        {"jacobian": jacobian, "vjp": vjp, "grad": grad, "hvp": hvp},
-        Inputs(x, shape, inputs, shapes, scale, dist),
-        trials=trials, seed=seed, trial=trial, explain=explain, taylor=taylor, full=full,
-        debug=debug, dtype=dtype, backends=backends, rtol=rtol, atol=atol, args=args,
-        order=order, against=against, no_grad=no_grad,
-    )  # fmt: skip
-    if plot is not None:
-        plot_fits(plot)
-    return drawn(problem.run(spec), plot)
+    stubbed = stand_ins.names(stub, params.named("stub", "--stub"))
+    with stand_ins.stand_ins(stubbed):
+        spec = check_spec(
+            forward,
+            {"jacobian": jacobian, "vjp": vjp, "grad": grad, "hvp": hvp},
+            Inputs(x, shape, inputs, shapes, scale, dist),
+            trials=trials, seed=seed, trial=trial, explain=explain, taylor=taylor,
+            full=full, debug=debug, dtype=dtype, backends=backends, rtol=rtol, atol=atol,
+            args=args, order=order, against=against, no_grad=no_grad, stubbed=stubbed,
+        )  # fmt: skip
+        if plot is not None:
+            plot_fits(plot)
+        report = problem.run(spec)
+    return drawn(report, plot)

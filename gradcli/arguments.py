@@ -87,6 +87,7 @@ def check_spec(
     trials = params.integer(trials, params.named("trials", "--trials"), 1, 100)
     arrays = trial_inputs(given, trials=trials, seed=seed)
     no_grad = params.names(rest.pop("no_grad", ()), params.named("no_grad", "--no-grad"))
+    stubbed = tuple(rest.pop("stubbed", ()))
     spec = build(
         forward,
         chosen,
@@ -99,7 +100,7 @@ def check_spec(
         no_grad=no_grad,
         **rest,
     )
-    spec = dataclasses.replace(spec, taylor=taylor)
+    spec = dataclasses.replace(spec, taylor=taylor, stubbed=stubbed)
     if trial is not None:  # trial K alone, numbered K (so that its cotangent is drawn the same)
         where = params.named("trial", "--trial")
         k = params.integer(trial, where, 0, 99)

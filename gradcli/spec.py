@@ -84,6 +84,7 @@ class CheckSpec:
     explain: str | None = None  # --explain ENTRY: yours, the references, one-sided slopes
     # a module built from its class: the parameters built constant, drawn (name, value built)
     drawn_parameters: tuple[tuple[str, float], ...] = ()
+    stubbed: tuple[str, ...] = ()  # --stub: modules standing in (commands/check/stand_ins)
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,13 @@ from gradcli.names import DTYPES
     multiple=True,
     help="An input passed to your code but not differentiated (a mask); repeatable.",
 )
+@click.option(
+    "--stub",
+    metavar="MODULE",
+    multiple=True,
+    help="A module TARGET imports but the check does not need (not installed here): "
+    "a stand-in; repeatable.",
+)
 @click.option("--full", is_flag=True, help="Check element by element however large the input.")
 @click.option("--debug", is_flag=True, help="Show the traceback of an error in your code.")
 @check_options
@@ -160,6 +167,7 @@ def check(ctx: click.Context, /, **options: Any) -> None:
                 **arguments,
                 args=check_parse.arguments(options["arg_values"]),
                 no_grad=options["no_grad"],
+                stub=options["stub"],
                 full=options["full"],
                 debug=options["debug"],
                 **shared,

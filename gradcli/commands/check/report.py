@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from gradcli import params
+from gradcli.commands.check import stand_ins
 from gradcli.commands.check.backends import Trial
 from gradcli.commands.check.build import PARAMETER_SPREAD
 from gradcli.commands.check.quantities import DIRECTIONS
@@ -83,6 +85,16 @@ def notes(
             f"large input: each trial compared along {DIRECTIONS} random directions "
             "(vᵀJu: the Jacobian between random vectors u and v), not element by element; "
             "--full forces the full check"
+        )
+    if spec.stubbed:
+        called = ", ".join(stand_ins.CALLED)
+        notes.append(
+            f"stand-ins ({params.named('stub', '--stub')}) for {', '.join(spec.stubbed)}: "
+            + (
+                f"your code called {called}: each did nothing and returned a stand-in"
+                if called
+                else "your code did not call them during the check"
+            )
         )
     if spec.drawn_parameters:
         built = ", ".join(f"{name} = {value:g}" for name, value in spec.drawn_parameters)

@@ -16,6 +16,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from gradcli import params
+from gradcli.commands.check import stand_ins
 from gradcli.commands.check.guard import as_array, call, failure, user_stdout
 from gradcli.errors import InputError
 
@@ -109,7 +111,14 @@ def _module(location: str, what: str, target: str, debug: bool) -> ModuleType:
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # the user's module may raise anything while importing
-        raise InputError(failure(f"{what} {target!r}: importing it raised", exc, debug)) from None
+        missing = stand_ins.missing_module(exc)
+        hint = ""
+        if missing is not None:
+            stub = params.named(f"stub=[{missing!r}]", f"--stub {missing}")
+            hint = f"if the check does not need {missing}, {stub} stands in for it"
+        raise InputError(
+            failure(f"{what} {target!r}: importing it raised", exc, debug, hint)
+        ) from None
     _MODULES[key] = module
     return module
 
