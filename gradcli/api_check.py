@@ -38,6 +38,7 @@ def check(
     against: Any = None,
     no_grad: Iterable[str] = (),
     stub: Iterable[str] = (),
+    surrogate: str | float | None = None,
     full: bool = False,
     debug: bool = False,
     dtype: str = "float64",
@@ -89,6 +90,11 @@ def check(
         forward and autograd are one more reference.
     no_grad : iterable of str
         Inputs passed to your code but not differentiated (a mask, an index).
+    surrogate : {"identity", "negated"} or float, optional
+        Your backward is meant not to be the derivative: the identity (a
+        straight-through estimator), the derivative negated, or K times it (-0.5: a
+        gradient reversal layer). Yours is then held to that surrogate, as a law, and
+        the verdict is OK only if it is; torch and fd still check each other.
     stub : iterable of str
         Modules your code imports but the check does not need (``["torchviz"]``): while
         the check runs they are stand-ins (every name in them one too; a decorator
@@ -136,6 +142,7 @@ def check(
             trials=trials, seed=seed, trial=trial, explain=explain, taylor=taylor,
             full=full, debug=debug, dtype=dtype, backends=backends, rtol=rtol, atol=atol,
             args=args, order=order, against=against, no_grad=no_grad, stubbed=stubbed,
+            surrogate=surrogate,
         )  # fmt: skip
         if plot is not None:
             plot_fits(plot)

@@ -58,6 +58,7 @@ def check_spec(
     """The CheckSpec of one gradcli.check call; `rest` is build()'s own (args, order,
     against, no_grad)."""
     from gradcli.commands.check.build import build
+    from gradcli.commands.check.surrogate import parse as parse_surrogate
     from gradcli.commands.check.target import load
     from gradcli.specs import run_options
 
@@ -88,6 +89,14 @@ def check_spec(
     arrays = trial_inputs(given, trials=trials, seed=seed)
     no_grad = params.names(rest.pop("no_grad", ()), params.named("no_grad", "--no-grad"))
     stubbed = tuple(rest.pop("stubbed", ()))
+    surrogate = parse_surrogate(
+        rest.pop("surrogate", None), params.named("surrogate", "--surrogate")
+    )
+    if surrogate is not None and taylor:
+        raise InputError(
+            f"{params.named('taylor', '--taylor')} tests the derivative, and a "
+            f"{params.named('surrogate', '--surrogate')} is meant not to be it: give one"
+        )
     spec = build(
         forward,
         chosen,
@@ -100,7 +109,7 @@ def check_spec(
         no_grad=no_grad,
         **rest,
     )
-    spec = dataclasses.replace(spec, taylor=taylor, stubbed=stubbed)
+    spec = dataclasses.replace(spec, taylor=taylor, stubbed=stubbed, surrogate=surrogate)
     if trial is not None:  # trial K alone, numbered K (so that its cotangent is drawn the same)
         where = params.named("trial", "--trial")
         k = params.integer(trial, where, 0, 99)

@@ -116,6 +116,12 @@ from gradcli.names import DTYPES
     help="An input passed to your code but not differentiated (a mask); repeatable.",
 )
 @click.option(
+    "--surrogate",
+    metavar="KIND",
+    help="Yours is meant not to be the derivative: identity (a straight-through "
+    "estimator), negated, or a factor K (-0.5: a gradient reversal layer).",
+)
+@click.option(
     "--stub",
     metavar="MODULE",
     multiple=True,
@@ -168,6 +174,7 @@ def check(ctx: click.Context, /, **options: Any) -> None:
                 args=check_parse.arguments(options["arg_values"]),
                 no_grad=options["no_grad"],
                 stub=options["stub"],
+                surrogate=options["surrogate"],
                 full=options["full"],
                 debug=options["debug"],
                 **shared,

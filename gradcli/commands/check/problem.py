@@ -16,6 +16,7 @@ The user's code is untrusted (check_guard): its prints go to stderr for the whol
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,12 +29,14 @@ from gradcli.commands.check import noise as check_noise
 from gradcli.commands.check import patterns as check_explain
 from gradcli.commands.check import quantities as check_quantities
 from gradcli.commands.check import report as check_report
+from gradcli.commands.check import surrogate as check_surrogate
 from gradcli.commands.check import ties as check_ties
 from gradcli.commands.check.backends import Trial
 from gradcli.commands.check.explain import entry_index, explain_check
 from gradcli.commands.check.plan import plan
 from gradcli.commands.check.signature import accepted
 from gradcli.commands.check.subject import Subject
+from gradcli.commands.check.surrogate import described
 from gradcli.errors import InputError
 from gradcli.keys import Key
 from gradcli.render import shown
@@ -87,6 +90,7 @@ def _run(spec: CheckSpec) -> Report:
     keys: dict[str, Key] = {}
     directional = False
     cotangents: list[Array] = []  # g of each trial in vjp modes, to reproduce a failure
+    identity: dict[str, Array] = {}  # --surrogate identity: what yours is meant to be
     for t, trial in enumerate(trials, start=spec.first_trial):  # --trial K keeps K's draws
         if spec.mode == "grad":
             _check_elementwise(trial)
@@ -107,6 +111,17 @@ def _run(spec: CheckSpec) -> Report:
             numerical.extend(done.references)
             magnitudes.update(done.magnitudes)
             keys.update(done.keys)
+        if full or spec.surrogate == "identity":
+            mine = [
+                q for q in arrays["yours"] if keys[q].trial == t and keys[q].quantity != "forward"
+            ]
+            if not full:
+                raise InputError("--surrogate identity needs the full check: add --full")
+            identity.update(
+                check_surrogate.identities(
+                    spec.mode, trial.values, trial.outputs, drawn.cotangents, mine
+                )
+            )
         if library is not None:
             for side, who in (("yours", subject), ("against", library)):
                 values = check_backends.user_values(who, trial) if side == "yours" else trial.values
@@ -143,10 +158,19 @@ def _run(spec: CheckSpec) -> Report:
         for q in arrays["yours"]
     ]
     laws, sections = check_report.taylor(spec, subject, trials)
+    rules: list[core.Rule] = [check_report.TaylorDecides()] if laws else []
+    declared = check_surrogate.SurrogateDeclared()
+    if spec.surrogate is not None:
+        rules.append(declared)
+        notes.append(f"declared surrogate: yours is meant to be {described(spec.surrogate)}")
 
     def every_law(done: Mapping[str, BackendResult]) -> tuple[LawCheck, ...]:
         # after the core's refinement, which found the kinks
-        return (*laws, *check_ties.tied_laws(numerical, done))
+        if spec.surrogate is not None:
+            declared.made[:] = check_surrogate.laws(
+                spec.surrogate, done, quantities, numerical, identity, options
+            )
+        return (*laws, *check_ties.tied_laws(numerical, done), *declared.made)
 
     report = core.judge(
         core.Declaration(
@@ -157,8 +181,8 @@ def _run(spec: CheckSpec) -> Report:
             sections=tuple(sections),
             extra={"cotangents": cotangents} if cotangents else {},
             keys=tuple(keys.values()),
-            rules=(check_report.TaylorDecides(),) if laws else (),
-            describe=check_explain.describe,
+            rules=tuple(rules),
+            describe=functools.partial(check_explain.describe, identity=identity),
             shown=shown.ADAPTER,
         ),
         results,
