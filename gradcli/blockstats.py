@@ -28,7 +28,7 @@ import numpy as np
 from gradcli import references
 from gradcli.report import Array
 
-SUB_BLOCK = 1 << 15  # elements (256 KiB of float64): a sub-block's ~8 buffers fit in L2
+SUB_BLOCK = 1 << 16  # elements (512 KiB of float64; see docs/performance.md for 2¹⁵–2¹⁷)
 
 
 @dataclass(frozen=True)
