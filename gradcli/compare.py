@@ -21,7 +21,7 @@ from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 
-from gradcli import blockstats, parallel, references
+from gradcli import blockstats, parallel, references, sweep
 from gradcli.blockstats import Allowed as Allowed  # re-exported: problems build bands
 from gradcli.report import Array, BackendResult, Comparison, NonFinite, Tolerance
 
@@ -195,7 +195,7 @@ def compare_views(
         jobs.append(blockstats.Pair(as_view(a), as_view(ref), atol_view(allowed.atol), allowed))
     per_task = max(1, 4 * CHUNK // max(n, 1))
     chunks = parallel.map_chunks(
-        lambda span: blockstats.chunk_stats(jobs, span), parallel.spans(m, per_task)
+        lambda span: sweep.chunk_stats(jobs, span), parallel.spans(m, per_task)
     )
     out = []
     for p, ((names, a, _, _), job) in enumerate(zip(pairs, jobs, strict=True)):
