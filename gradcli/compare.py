@@ -17,11 +17,11 @@ scale, while n·ε/8 = 1.2e-4.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 
-from gradcli import blockstats, parallel, references
+from gradcli import blockstats, parallel, references, sweep
 from gradcli.blockstats import Allowed as Allowed  # re-exported: problems build bands
 from gradcli.report import Array, BackendResult, Comparison, NonFinite, Tolerance
 
@@ -212,7 +212,7 @@ def compare_views(
         jobs.append(blockstats.Pair(as_view(a), as_view(ref), atol_view(allowed.atol), allowed))
     per_task = max(1, 4 * CHUNK // max(n, 1))
     chunks = parallel.map_chunks(
-        lambda span: blockstats.chunk_stats(jobs, span), parallel.spans(m, per_task)
+        lambda span: sweep.chunk_stats(jobs, span), parallel.spans(m, per_task)
     )
     out = []
     for p, ((names, a, _, _), job) in enumerate(zip(pairs, jobs, strict=True)):
@@ -266,10 +266,30 @@ def _comparison(
     )
 
 
-def find_non_finite(results: Mapping[str, BackendResult]) -> tuple[NonFinite, ...]:
+def compared_finite(
+    comparisons: Sequence[Comparison], excluded: Collection[str] = ()
+) -> set[tuple[str, str]]:
+    """(backend, quantity) of every array compared whole with every difference finite:
+    both sides of a finite difference are finite. Not for the `excluded` quantities (one
+    with an infinite kink: a comparison takes its infinite values as agreeing)."""
+    return {
+        (backend, c.quantity)
+        for c in comparisons
+        if c.n_non_finite == 0 and np.isfinite(c.max_abs_error) and c.quantity not in excluded
+        for backend in c.backends
+    }
+
+
+def find_non_finite(
+    results: Mapping[str, BackendResult], known_finite: Collection[tuple[str, str]] = ()
+) -> tuple[NonFinite, ...]:
+    """Every array with an inf or NaN, except the `known_finite` (`compared_finite`),
+    which are not read again (a 4096² Jacobian is a pass over 128 MiB)."""
     found = []
     for name, result in results.items():
         for quantity, array in result.arrays.items():
+            if (name, quantity) in known_finite:
+                continue
             with np.errstate(all="ignore"):
                 if np.isfinite(np.sum(array)):  # one pass; an inf or NaN anywhere shows here
                     continue
