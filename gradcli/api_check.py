@@ -6,7 +6,7 @@ gradcli.arguments. With worker=True the code runs in worker processes of its own
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +43,8 @@ def check(
     order: int = 1,
     against: Any = None,
     no_grad: Iterable[str] = (),
+    stub: Iterable[str] = (),
+    surrogate: str | float | None = None,
     full: bool = False,
     debug: bool = False,
     dtype: str = "float64",
@@ -100,6 +102,15 @@ def check(
         forward and autograd are one more reference.
     no_grad : iterable of str
         Inputs passed to your code but not differentiated (a mask, an index).
+    surrogate : {"identity", "negated"} or float, optional
+        Your backward is meant not to be the derivative: the identity (a
+        straight-through estimator), the derivative negated, or K times it (-0.5: a
+        gradient reversal layer). Yours is then held to that surrogate, as a law, and
+        the verdict is OK only if it is; torch and fd still check each other.
+    stub : iterable of str
+        Modules your code imports but the check does not need (``["torchviz"]``): while
+        the check runs they are stand-ins (every name in them one too; a decorator
+        leaves the function as it is); the note says which your code called.
     full : bool
         Check element by element however large the input.
     debug : bool
@@ -139,8 +150,10 @@ def check(
     >>> gradcli.check(np.sin, grad=np.sin, shape=3, backends=["fd"]).ok
     False
     """
+    from gradcli import params
     from gradcli.arguments import check_request, check_spec, workers
     from gradcli.check_inputs import Inputs
+    from gradcli.commands.check import stand_ins
     from gradcli.errors import InputError
 
     jobs, timeout = workers(jobs, timeout)
@@ -152,19 +165,23 @@ def check(
         "trials": trials, "seed": seed, "trial": trial, "explain": explain, "taylor": taylor,
         "full": full, "debug": debug, "dtype": dtype, "backends": backends, "rtol": rtol,
         "atol": atol, "args": args, "order": order, "against": against, "no_grad": no_grad,
+        "surrogate": surrogate,
     }  # fmt: skip
+    stubbed = stand_ins.names(stub, params.named("stub", "--stub"))
     derivatives = {"jacobian": jacobian, "vjp": vjp, "grad": grad, "hvp": hvp}
     given = Inputs(x, shape, inputs, shapes, scale, dist)
     if not worker:
         from gradcli.commands.check import problem
 
-        spec = check_spec(forward, derivatives, given, **arguments)
-        if plot is not None:
-            plot_fits(plot)
-        return drawn(problem.run(spec), plot)
+        with stand_ins.stand_ins(stubbed):  # the import system put back after
+            spec = check_spec(forward, derivatives, given, **arguments, stubbed=stubbed)
+            if plot is not None:
+                plot_fits(plot)
+            report = problem.run(spec)
+        return drawn(report, plot)
     from gradcli.commands.check import supervisor
 
-    request = check_request(forward, derivatives, given, **arguments)
+    request = check_request(forward, derivatives, given, **arguments, stubbed=stubbed)
     if plot is not None:
         plot_fits(plot)
     started = _STARTED.get()
@@ -175,7 +192,12 @@ def check(
 
 @contextlib.contextmanager
 def workers_started(
-    target: str, *, jobs: int = 1, timeout: float | None = None, debug: bool = False
+    target: str,
+    *,
+    jobs: int = 1,
+    timeout: float | None = None,
+    debug: bool = False,
+    stub: Sequence[str] = (),
 ) -> Iterator[None]:
     """Start the workers of a gradcli.check(target, worker=True) to come in this block,
     and their import of `target`, now: the import of torch and of the code overlaps what
@@ -194,7 +216,9 @@ def workers_started(
             worker.close()
         raise
     with Session(started=started) as session:
-        session.load(target, debug)
+        from gradcli import params
+
+        session.load(target, debug, stub, as_options=params.named("", "cli") == "cli")
         token = _STARTED.set(session)
         try:
             yield

@@ -20,6 +20,7 @@ from gradcli.errors import InputError
 
 if TYPE_CHECKING:
     from gradcli.commands.check.supervisor import Request
+    from gradcli.commands.check.surrogate import Surrogate
     from gradcli.report import Report
     from gradcli.spec import CheckSpec, RunOptions
 
@@ -63,7 +64,9 @@ def check_spec(
     checked = _checked(
         derivatives, given, trials=trials, seed=seed, dtype=dtype, backends=backends,
         rtol=rtol, atol=atol, args=rest.pop("args", None), no_grad=rest.pop("no_grad", ()),
+        surrogate=rest.pop("surrogate", None), taylor=taylor,
     )  # fmt: skip
+    stubbed = tuple(rest.pop("stubbed", ()))
     spec = build(
         forward,
         checked.derivatives,
@@ -76,7 +79,7 @@ def check_spec(
         no_grad=checked.no_grad,
         **rest,
     )
-    spec = dataclasses.replace(spec, taylor=taylor)
+    spec = dataclasses.replace(spec, taylor=taylor, stubbed=stubbed, surrogate=checked.surrogate)
     k = _trial(trial, len(spec.inputs))
     if k is not None:  # trial K alone, numbered K (so that its cotangent is drawn the same)
         spec = dataclasses.replace(spec, inputs=(spec.inputs[k],), first_trial=k)
@@ -105,6 +108,8 @@ def check_request(
     order: Any = 1,
     against: Any = None,
     no_grad: Any = (),
+    stubbed: tuple[str, ...] = (),
+    surrogate: Any = None,
 ) -> Request:
     """gradcli.check(worker=True)'s request: the same arguments as `check_spec`, checked
     by the same rules, with the code named ("path.py:name") and never imported here (the
@@ -120,7 +125,7 @@ def check_request(
     _flags(full=full, debug=debug, taylor=taylor)
     checked = _checked(
         derivatives, given, trials=trials, seed=seed, dtype=dtype, backends=backends,
-        rtol=rtol, atol=atol, args=args, no_grad=no_grad,
+        rtol=rtol, atol=atol, args=args, no_grad=no_grad, surrogate=surrogate, taylor=taylor,
     )  # fmt: skip
     k = _trial(trial, len(checked.inputs))
     return Request(
@@ -139,6 +144,8 @@ def check_request(
         explain=None if explain is None else _explain(explain),
         first_trial=k or 0,
         as_options=params.named("", "cli") == "cli",
+        stubbed=stubbed,
+        surrogate=checked.surrogate,
     )
 
 
@@ -165,6 +172,7 @@ class _Checked:
     seed: int
     inputs: list[dict[str, Any]]
     no_grad: tuple[str, ...]
+    surrogate: Surrogate | None = None
 
 
 def _flags(**flags: Any) -> None:
@@ -185,7 +193,10 @@ def _checked(
     atol: Any,
     args: Any,
     no_grad: Any,
+    surrogate: Any = None,
+    taylor: bool = False,
 ) -> _Checked:
+    from gradcli.commands.check.surrogate import parse as parse_surrogate
     from gradcli.specs import run_options
 
     chosen = {k: v for k, v in derivatives.items() if v is not None}
@@ -203,7 +214,14 @@ def _checked(
     trials = params.integer(trials, params.named("trials", "--trials"), 1, 100)
     arrays = trial_inputs(given, trials=trials, seed=seed)
     names = params.names(no_grad, params.named("no_grad", "--no-grad"))
-    return _Checked(chosen, options, args, seed, arrays, names)
+    where = params.named("surrogate", "--surrogate")
+    surrogate = parse_surrogate(surrogate, where)
+    if surrogate is not None and taylor:
+        raise InputError(
+            f"{params.named('taylor', '--taylor')} tests the derivative, and a "
+            f"{where} is meant not to be it: give one"
+        )
+    return _Checked(chosen, options, args, seed, arrays, names, surrogate)
 
 
 def _trial(trial: Any, count: int) -> int | None:

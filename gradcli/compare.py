@@ -17,11 +17,11 @@ scale, while n·ε/8 = 1.2e-4.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 
-from gradcli import blockstats, parallel, references
+from gradcli import blockstats, parallel, references, sweep
 from gradcli.blockstats import Allowed as Allowed  # re-exported: problems build bands
 from gradcli.report import Array, BackendResult, Comparison, NonFinite, Tolerance
 
@@ -83,6 +83,7 @@ def allowed_for(
     kinks: tuple[references.Kink, ...] = (),
     floor_scale: float = 1.0,
     condition: float = 0.0,
+    ulps: float | None = None,
 ) -> Allowed:
     """What a side of `precision` may be off from a reference: its own rounding, on the
     quantity's `scale` (a number, or a per-row (m, 1) column from the reference side:
@@ -94,10 +95,17 @@ def allowed_for(
     `condition` adds condition·ε to rtol and to atol's factor: a quantity computed
     through exp(z − max z) carries the rounding of z − max z, ε·|z|, as a relative
     error of each of its terms.
+    `ulps`: the quantity's scale carries its computation's measured rounding (check:
+    autograd of the same forward in float32 and in the dtype under test against
+    float64, over ε), so the fixed table's margins give way to `measured_band`.
     A user's rtol/atol replace the defaults (atol absolute); the reference's error is
     added whatever the user chose.
     """
-    base = DEFAULT_TOLERANCE["float64" if precision == "fd" else precision]
+    base = (
+        DEFAULT_TOLERANCE["float64" if precision == "fd" else precision]
+        if ulps is None
+        else measured_band(precision, ulps)
+    )
     growth = n_terms * EPSILON[precision] / SIMD_LANES
     scale_array = np.asarray(scale, dtype=np.float64)
     with np.errstate(all="ignore"):
@@ -114,6 +122,15 @@ def allowed_for(
         c=ERROR_FACTOR,
         kinks=kinks,
     )
+
+
+def measured_band(precision: str, ulps: float) -> Tolerance:
+    """`ulps` of the precision's ε, relative and of the scale: no margin beyond a few
+    roundings, because the scale it multiplies is the measured noise (its rounding in
+    units of ε), not a guess. (float64 judged this way sees a relative error of 1e-10;
+    the fixed table's 1e-9 did not.)"""
+    eps = EPSILON["float64" if precision == "fd" else precision]
+    return Tolerance(rtol=ulps * eps, atol=ulps * eps)
 
 
 def reference_order(x: str, y: str) -> tuple[str, str]:
@@ -195,7 +212,7 @@ def compare_views(
         jobs.append(blockstats.Pair(as_view(a), as_view(ref), atol_view(allowed.atol), allowed))
     per_task = max(1, 4 * CHUNK // max(n, 1))
     chunks = parallel.map_chunks(
-        lambda span: blockstats.chunk_stats(jobs, span), parallel.spans(m, per_task)
+        lambda span: sweep.chunk_stats(jobs, span), parallel.spans(m, per_task)
     )
     out = []
     for p, ((names, a, _, _), job) in enumerate(zip(pairs, jobs, strict=True)):
@@ -249,10 +266,30 @@ def _comparison(
     )
 
 
-def find_non_finite(results: Mapping[str, BackendResult]) -> tuple[NonFinite, ...]:
+def compared_finite(
+    comparisons: Sequence[Comparison], excluded: Collection[str] = ()
+) -> set[tuple[str, str]]:
+    """(backend, quantity) of every array compared whole with every difference finite:
+    both sides of a finite difference are finite. Not for the `excluded` quantities (one
+    with an infinite kink: a comparison takes its infinite values as agreeing)."""
+    return {
+        (backend, c.quantity)
+        for c in comparisons
+        if c.n_non_finite == 0 and np.isfinite(c.max_abs_error) and c.quantity not in excluded
+        for backend in c.backends
+    }
+
+
+def find_non_finite(
+    results: Mapping[str, BackendResult], known_finite: Collection[tuple[str, str]] = ()
+) -> tuple[NonFinite, ...]:
+    """Every array with an inf or NaN, except the `known_finite` (`compared_finite`),
+    which are not read again (a 4096² Jacobian is a pass over 128 MiB)."""
     found = []
     for name, result in results.items():
         for quantity, array in result.arrays.items():
+            if (name, quantity) in known_finite:
+                continue
             with np.errstate(all="ignore"):
                 if np.isfinite(np.sum(array)):  # one pass; an inf or NaN anywhere shows here
                     continue

@@ -43,6 +43,9 @@ class Quantity:
     # the computation's own rounding noise per element (graph_rounding), added ROUNDING_FACTOR
     # times to every pair's default atol; called only where a comparison fails without it
     rounding: Callable[[], Array] | None = None
+    # the scale carries the computation's measured rounding: `ulps` of ε, relative and
+    # of it, instead of the fixed table's margins (compare.measured_band); None: the table
+    ulps: float | None = None
     key: Key | None = None  # the quantity by its parts; None: a plain Key(name)
 
     def __post_init__(self) -> None:

@@ -15,9 +15,9 @@ from gradcli.keys import Entry, Key
 
 Status = Literal["OK", "DISAGREE", "NOT FINITE"]
 # the declared rules a command may ask the core to apply (commands/check: the Taylor test)
-RuleName = Literal["taylor"]
+RuleName = Literal["taylor", "surrogate"]
 # the shapes of a wrong derivative that commands/check names
-PatternKind = Literal["zero", "sign", "transpose", "diagonal", "factor"]
+PatternKind = Literal["zero", "sign", "transpose", "diagonal", "factor", "identity"]
 # who differs from whom: one odd one out, the two of a pair, all three, or two that
 # differ from each other although each agrees with the third
 DiffersKind = Literal["odd", "pair", "all", "each"]

@@ -234,21 +234,28 @@ class Differentiator:
         """Replace `columns` of `derivative` by Richardson extrapolation, with kinks
         and the adaptive step where the error is still large (in place)."""
         for j in columns:
-            value, error, kink_left, kink_right, infinite = self._column(j, self.step[j])
+            step, found = self._near_zero(j, self._column(j, self.step[j]))
+            value, error, kink_left, kink_right, infinite = found
             if _relative_error(value, error) > ADAPTIVE_ABOVE and not np.any(
                 _differ(kink_left, kink_right)
             ):
                 # the same column at every step: the smallest absolute error wins (a
-                # relative one would prefer a rounding-noise value to an exact 0)
+                # relative one would prefer a rounding-noise value to an exact 0); a
+                # step that sees a kink or an infinite slope the column did not see
+                # has only reached past x (relu beside 0 at the step of 0's scale)
                 best = float(np.max(error, initial=0.0))
                 for factor in ADAPTIVE_FACTORS:
-                    trial = self._column(j, self.step[j] * factor)
+                    trial = self._column(j, step * factor)
                     score = float(np.max(trial[1], initial=0.0))
-                    if score < best:
+                    if score < best and _clean(trial, infinite):
                         best, (value, error, kink_left, kink_right, infinite) = score, trial
             elif np.any(_differ(kink_left, kink_right)) and not np.any(infinite):
                 value, error, kink_left, kink_right, infinite = self._recheck_kink(
                     j, (value, error, kink_left, kink_right, infinite)
+                )
+            elif np.any(infinite):
+                value, error, kink_left, kink_right, infinite = self._recheck_infinite(
+                    j, step, (value, error, kink_left, kink_right, infinite)
                 )
             derivative.value[:, j] = value
             derivative.error.refined[j] = error
@@ -262,6 +269,38 @@ class Differentiator:
         derivative.methods_used["richardson"] = derivative.methods_used.get("richardson", 0) + len(
             columns
         )
+
+    def _near_zero(
+        self, j: int, found: tuple[F64, F64, F64, F64, NDArray[np.bool_]]
+    ) -> tuple[float, tuple[F64, F64, F64, F64, NDArray[np.bool_]]]:
+        """The step's floor (∛ε·max(1, |x_j|)) is far larger than x_j near 0, where
+        functions have their singularities and domain edges: x·log x at 1e-300 steps below
+        0 (NaN), a cube root at 3e-7 differences across 0 (a slope of 7 where it is 7400).
+        There the column at the balanced step of x_j's own scale (∛ε·|x_j|) replaces it
+        when that one is clean (finite, no kink, no infinite slope) and the first was
+        not (not finite, or a kink whose jump the new column resolves) or has the
+        larger error: a reference that fails where f is finite at x is
+        the reference's failure, not the derivative's. Returns the step kept and its
+        column."""
+        x = abs(float(self.x[j]))
+        h = float(self.step[j])
+        scaled = CBRT_EPS * x
+        if not (x > 0 and 4 * h > x and scaled < h):
+            return h, found
+        trial = self._column(j, scaled)
+        if not _clean(trial, np.zeros(self.m, dtype=bool), self.f0):
+            return h, found
+        value, error, left, right, grows = found
+        lost = not bool(np.all(np.isfinite(value) | ~np.isfinite(self.f0)))
+        # a kink or infinite slope at the balanced step is gone at x's scale only if that
+        # column resolves its jump (relu(a) + 2 at a = 1e-300: 2 absorbs a step of 1e-305,
+        # and the flat difference there says nothing)
+        kinked = _differ(left, right) | grows
+        with np.errstate(invalid="ignore"):
+            jump = np.abs(right - left)[kinked]
+            resolved = bool(np.any(kinked)) and bool(np.all(KINK_FACTOR * trial[1][kinked] < jump))
+        better = float(np.max(trial[1], initial=0.0)) < float(np.max(error, initial=0.0))
+        return (scaled, trial) if lost or resolved or better else (h, found)
 
     def _recheck_kink(
         self, j: int, found: tuple[F64, F64, F64, F64, NDArray[np.bool_]]
@@ -289,6 +328,32 @@ class Differentiator:
         precise = KINK_FACTOR * float(np.max(trial[1][at_kink], initial=0.0)) < jump
         return trial if gone and precise else found
 
+    def _recheck_infinite(
+        self, j: int, step: float, found: tuple[F64, F64, F64, F64, NDArray[np.bool_]]
+    ) -> tuple[F64, F64, F64, F64, NDArray[np.bool_]]:
+        """One-sided slopes that grew as the step halved, all of them finite, are an
+        infinite derivative (√x at 0) or a function that varies on the step's scale
+        (sin(1e5·x) at a step of 6e-6). A smaller step (ADAPTIVE_FACTORS below 1) whose
+        column is clean (no kink, no growth) and resolves the spread of those slopes
+        (KINK_FACTOR of its error below it) shows the derivative is finite there, and
+        the one with the smallest error replaces it; √x at 0 keeps growing at every
+        step."""
+        _, _, left, right, infinite = found
+        if not bool(np.all(np.isfinite(left[infinite]) & np.isfinite(right[infinite]))):
+            return found
+        spread = np.abs(right - left)[infinite]
+        best, kept = np.inf, found
+        for factor in (f for f in ADAPTIVE_FACTORS if f < 1):
+            trial = self._column(j, step * factor)
+            score = float(np.max(trial[1], initial=0.0))
+            if (
+                score < best
+                and _clean(trial, np.zeros(self.m, dtype=bool), self.f0)
+                and bool(np.all(KINK_FACTOR * trial[1][infinite] < spread))
+            ):
+                best, kept = score, trial
+        return kept
+
     def one_sided(self, j: int) -> tuple[F64, F64]:
         """Column j's one-sided slopes (left, right) for every output: at steps h and 2h,
         extrapolated to h → 0 (first order). `check --explain` shows them; they differ
@@ -300,6 +365,22 @@ class Differentiator:
         with np.errstate(all="ignore"):
             right1, right2, left1, left2 = self._sides(self._eval(rows), points, j)
             return 2 * left1 - left2, 2 * right1 - right2
+
+    def along(self, u: F64, h: float) -> tuple[F64, F64, F64]:
+        """The one-sided slopes of every output along the direction u (left, right) at
+        steps h and 2h, extrapolated to h → 0 (first order), and their error (the
+        extrapolation's spread and f's rounding): a group of tied coordinates moved
+        together (a max-pool window's equal maxima) has its own slope, which no
+        coordinate's own interval shows."""
+        points = np.array([h, -h, 2 * h, -2 * h])
+        rows = self.x[np.newaxis, :] + points[:, np.newaxis] * u[np.newaxis, :]
+        with np.errstate(all="ignore"):
+            f = self._eval(rows)
+            right1, left1 = (f[0] - self.f0) / h, (self.f0 - f[1]) / h
+            right2, left2 = (f[2] - self.f0) / (2 * h), (self.f0 - f[3]) / (2 * h)
+            reach = np.maximum(self.f_scale, np.max(np.abs(f), axis=0, initial=0.0))
+            error = np.abs(right1 - right2) + np.abs(left1 - left2) + 8 * ROUNDING * EPS * reach / h
+        return 2 * left1 - left2, 2 * right1 - right2, error
 
     def _sides(self, f: F64, points: F64, j: int) -> tuple[F64, F64, F64, F64]:
         """First-order one-sided slopes (right at h, right at 2h, left at h, left at 2h)
@@ -364,14 +445,17 @@ class Differentiator:
     # --- 3. complex step ------------------------------------------------------------
     def complex_step(self, derivative: Derivative | None, columns: Sequence[int]) -> Derivative:
         """Complex-step columns: into `derivative` (in place) or a new Derivative
-        (columns not listed are NaN with infinite error)."""
+        (columns not listed are NaN with infinite error). A column whose Im f underflows
+        is refined by Richardson instead when `derivative` was given."""
         n = self.x.size
+        fresh = derivative is None
         if derivative is None:
             value = np.full((self.m, n), np.nan)
             error = ErrorEstimate(np.ones(self.m), np.full(n, np.inf))
             derivative = Derivative(value, error, "complex step")
         cols = np.asarray(columns, dtype=np.intp)
         per_block = max(1, ELEMENTS_PER_BLOCK // max(n, self.m))
+        underflowed: list[int] = []
         for start, stop in parallel.spans(cols.size, per_block):
             chunk = cols[start:stop]
             h = COMPLEX_H * self.step[chunk] / CBRT_EPS
@@ -387,9 +471,25 @@ class Differentiator:
                 column_error = COMPLEX_ULPS * EPS * magnitude[k] + floor + np.zeros(self.m)
                 column_error[~np.isfinite(block[:, k])] = np.inf
                 derivative.error.refined[int(j)] = column_error
+                if floor > COMPLEX_ULPS * EPS * magnitude[k]:
+                    underflowed.append(int(j))
         derivative.methods_used["complex step"] = (
-            derivative.methods_used.get("complex step", 0) + cols.size
+            derivative.methods_used.get("complex step", 0) + cols.size - len(underflowed)
         )
+        if underflowed and not fresh:
+            # Im f = h·f' underflowed (a derivative near 1e-300 at h = 1e-20): the complex
+            # step resolves nothing there, and Richardson's differences do not underflow.
+            # Where Richardson's steps reach a kink the complex step did not see (relu at
+            # -5e-324, whose derivative is an exact 0), the complex step's column stays:
+            # it was asked for because f is analytic at x
+            held = {
+                j: (derivative.value[:, j].copy(), derivative.error.refined[j]) for j in underflowed
+            }
+            self.richardson(derivative, underflowed)
+            kinked = {k.j for k in derivative.kinks if k.j in held}
+            for j in kinked:
+                derivative.value[:, j], derivative.error.refined[j] = held[j]
+            derivative.kinks = [k for k in derivative.kinks if k.j not in kinked]
         return derivative
 
     # --- helpers ----------------------------------------------------------------------
@@ -423,6 +523,18 @@ def _differ(left: F64, right: F64) -> NDArray[np.bool_]:
     kink with NaN slopes)."""
     differ: NDArray[np.bool_] = (left != right) & ~np.isnan(left) & ~np.isnan(right)
     return differ
+
+
+def _clean(
+    column: tuple[F64, F64, F64, F64, NDArray[np.bool_]],
+    infinite: NDArray[np.bool_],
+    f0: F64 | None = None,
+) -> bool:
+    """A column with no kink and no infinite slope beyond those in `infinite`, finite
+    wherever f(x) is (when f0 is given)."""
+    value, _, left, right, grows = column
+    finite = f0 is None or bool(np.all(np.isfinite(value) | ~np.isfinite(f0)))
+    return finite and not np.any(_differ(left, right)) and not np.any(grows & ~infinite)
 
 
 def _relative_error(value: F64, error: F64) -> float:

@@ -4,7 +4,7 @@ problems read them. Nothing here computes anything."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     import numpy as np
@@ -82,6 +82,10 @@ class CheckSpec:
     no_grad: tuple[str, ...] = ()  # inputs passed to the code but not differentiated
     first_trial: int = 0  # the number of inputs[0]: --trial K reruns trial K alone
     explain: str | None = None  # --explain ENTRY: yours, the references, one-sided slopes
+    # a module built from its class: the parameters built constant, drawn (name, value built)
+    drawn_parameters: tuple[tuple[str, float], ...] = ()
+    surrogate: Literal["identity"] | float | None = None  # --surrogate: what yours is meant to be
+    stubbed: tuple[str, ...] = ()  # --stub: modules standing in (commands/check/stand_ins)
 
 
 @dataclass(frozen=True)

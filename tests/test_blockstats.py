@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gradcli import blockstats, compare, references
+from gradcli import blockstats, compare, references, sweep
 from gradcli.blockstats import Allowed, Pair, Stats
 from gradcli.report import Tolerance
 
@@ -94,12 +94,12 @@ def test_the_common_case_path_equals_the_definition(problem, sub_block, chunk_ro
     the blocking, at an infinite ratio against a NaN, tests/test_compare.py decides)."""
     pairs, m, n = problem
     spans = [(r0, min(r0 + chunk_rows, m)) for r0 in range(0, m, chunk_rows)]
-    old = blockstats.SUB_BLOCK
-    blockstats.SUB_BLOCK = sub_block
+    old = sweep.SUB_BLOCK
+    sweep.SUB_BLOCK = sub_block
     try:
-        chunks = [blockstats.chunk_stats(pairs, span) for span in spans]
+        chunks = [sweep.chunk_stats(pairs, span) for span in spans]
     finally:
-        blockstats.SUB_BLOCK = old
+        sweep.SUB_BLOCK = old
     rows = max(1, sub_block // n)
     subs = [(s, min(s + rows, r1)) for r0, r1 in spans for s in range(r0, r1, rows)]
     for p, pair in enumerate(pairs):
@@ -115,8 +115,8 @@ def test_the_common_case_is_taken_and_counts_only_past_a_ratio_of_one(monkeypatc
     a = ref * (1 + 1e-12 * rng.normal(size=ref.shape))
     a[7, 9] += 1e-3  # one element out
     calls = []
-    monkeypatch.setattr(blockstats, "general_stats", lambda *args: calls.append(args))
-    monkeypatch.setattr(blockstats, "SUB_BLOCK", 100)
+    monkeypatch.setattr(sweep, "general_stats", lambda *args: calls.append(args))
+    monkeypatch.setattr(sweep, "SUB_BLOCK", 100)
     c, failing = compare.compare_view("J", ("numpy", "fd"), a, ref, Tolerance(1e-9, 1e-12))
     assert calls == []
     assert c.n_out_of_tolerance == 1

@@ -248,3 +248,28 @@ def test_find_non_finite_is_not_fooled_by_a_sum_that_overflows():
         2,
         (1, 0),
     )
+
+
+def test_what_a_comparison_saw_finite_is_not_searched_again():
+    from gradcli.report import BackendResult
+
+    j = np.array([[1.0, 2.0], [3.0, 4.0]])
+    bad = np.array([[1.0, np.inf], [3.0, 4.0]])
+    results = {
+        "numpy": BackendResult("numpy", "formulas", "float64", {"J": j, "s": bad}),
+        "fd": BackendResult("fd", "central differences", "fd", {"J": j + 1e-12, "s": bad}),
+    }
+    tol = Tolerance(1e-6, 1e-6)
+    seen, _ = compare.compare_view("J", ("numpy", "fd"), j, j + 1e-12, tol)
+    broken, _ = compare.compare_view("s", ("numpy", "fd"), bad, bad, tol)
+    assert (seen.n_non_finite, broken.n_non_finite) == (0, 1)  # inf − inf is NaN
+    known = compare.compared_finite([seen, broken])
+    assert known == {("numpy", "J"), ("fd", "J")}
+    assert compare.compared_finite([seen, broken], excluded={"J"}) == set()
+    found = compare.find_non_finite(results, known)
+    assert [(f.backend, f.quantity, f.count, f.first_index) for f in found] == [
+        ("numpy", "s", 1, (0, 1)),
+        ("fd", "s", 1, (0, 1)),
+    ]
+    # told (wrongly) that s is finite, it is not read: the comparisons decide
+    assert compare.find_non_finite(results, known | {("numpy", "s"), ("fd", "s")}) == ()

@@ -106,6 +106,40 @@ def test_the_symmetry_screen_equals_the_definition(j, tol, tile):
         assert _fields(laws.symmetry_law("numpy", j, tol)) == _fields(expected)
 
 
+@settings(max_examples=200, deadline=None)
+@given(near_symmetric(), TOLERANCES, st.sampled_from([1, 3, 5, 256]), st.booleans())
+def test_the_copied_tiles_give_what_the_tiles_in_place_give(j, tol, tile, single):
+    # every row stride is a multiple of CONFLICT_STRIDE = 1 byte: every tile is copied
+    j = j.astype(np.float32) if single else j
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(laws, "TILE", tile)
+        m.setattr(laws, "CONFLICT_STRIDE", 1 << 40)  # never copied
+        in_place = laws.symmetry_law("numpy", j, tol)
+        m.setattr(laws, "CONFLICT_STRIDE", 1)
+        assert _fields(laws.symmetry_law("numpy", j, tol)) == _fields(in_place)
+
+
+def test_a_row_stride_of_4_kib_is_copied_and_a_broken_entry_still_found(monkeypatch):
+    copied = []
+    real = laws._copied
+    monkeypatch.setattr(laws, "_copied", lambda b, c: copied.append(b.shape) or real(b, c))
+    rng = np.random.default_rng(3)
+    j = rng.normal(size=(512, 512))  # 512 float64 a row: 4096 bytes
+    j = j + j.T
+    tol = Tolerance(1e-9, 1e-12)
+    law = laws.symmetry_law("numpy", j, tol)
+    assert (law.ok, law.max_violation, law.allowed) == (True, 0.0, abs(j[0, 0]) * 1e-9 + 1e-12)
+    assert copied == [(256, 256)] * 3  # the lower tiles of (0, 0), (0, 256), (256, 256)
+    j[300, 10] += 1e-6
+    broken = laws.symmetry_law("numpy", j, tol)
+    assert not broken.ok
+    assert broken.max_violation == abs(j[300, 10] - j[10, 300])
+    copied.clear()
+    smaller = np.ascontiguousarray(j[:500, :500])  # 4000-byte rows: read in place
+    assert not laws.symmetry_law("numpy", smaller, tol).ok
+    assert copied == []
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     st.tuples(st.integers(1, 9), st.integers(1, 12)).flatmap(

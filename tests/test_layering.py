@@ -102,6 +102,8 @@ UNDER_RENDER = (
     "gradcli.findings",
     "gradcli.verdicts",
     "gradcli.compare",
+    "gradcli.blockstats",
+    "gradcli.sweep",
     "gradcli.references",
 )
 UNDER_RENDER_PACKAGES = ("gradcli.backends.", "gradcli.ops.")

@@ -3,9 +3,11 @@ of `yours − expected` (`·` within), the heatmap's difference grid, the plot's
 colours, for a single check and over several trials.
 
 The case that tells: a Jacobian whose rows have scales 1e6 and 1 (check's tolerance is
-per row). Yours is off by 5e-7 at J[0,1] (within row 0's allowed error, about 1e-6) and
-by 1e-7 at J[1,0] (outside row 1's, 3.3e-8). On the worst entry's atol alone, 5e-7 ranks
-above 1e-7: the former ranking marked J[0,1] and left J[1,0] unmarked."""
+per row, a few ulps of its scale). Yours is off by 1e-9 at J[0,1] (within row 0's allowed
+error, about 1.8e-9) and by 1e-10 at J[1,0] (outside row 1's, 1.8e-15). On the worst
+entry's atol alone, 1e-9 ranks above 1e-10: the former ranking marked J[0,1] and left
+J[1,0] unmarked. (Before #20's measured bands the gaps were 5e-7 and 1e-7 against allowed
+errors of 1e-6 and 3.3e-8; a relative 5e-13 is now caught.)"""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from gradcli.render import findings, heatmap, plot
 from gradcli.render.view import view_lines
 
 SCALES = np.array([1e6, 1.0])
-WRONG = {(0, 1): 5e-7, (1, 0): 1e-7}  # within row 0's tolerance; outside row 1's
+WRONG = {(0, 1): 1e-9, (1, 0): 1e-10}  # within row 0's tolerance; outside row 1's
 
 
 def scaled(x):
@@ -46,7 +48,7 @@ def test_the_core_counts_one_entry_out_and_the_picture_marks_that_one(report):
     (c,) = report.comparisons
     assert c.n_out_of_tolerance == 1
     assert c.worst_index == (1, 0)
-    assert c.allowed == pytest.approx(3.3e-8, rel=0.05)
+    assert c.allowed == pytest.approx(1.83e-15, rel=0.05)
     a, ref = (report.results[n].arrays[c.quantity] for n in c.backends)
     shown, outside = findings.ratios(a, ref, c)
     assert np.argwhere(outside).tolist() == [[1, 0]]
@@ -58,8 +60,8 @@ def test_the_grid_of_differences_dots_the_entry_within_its_rows_tolerance(report
     grid = text[text.index("yours − expected  (· within tolerance)") + 1 :][:3]
     assert [line.split() for line in grid] == [
         ["i\\j", "0", "1"],
-        ["0", "·", "·"],  # 5e-7 is within row 0's allowed error
-        ["1", "1e-07", "·"],
+        ["0", "·", "·"],  # 1e-9 is within row 0's allowed error
+        ["1", "1e-10", "·"],
     ]
 
 
@@ -80,8 +82,8 @@ def test_the_plot_outlines_only_the_entry_out_of_tolerance(report):
 
 
 def test_several_trials_each_mark_their_own_entries():
-    """Yours is off by 5e-7 at J[0,1] (within row 0's tolerance) in every trial, and by
-    1e-7 at J[1,0] (outside row 1's) where x_0 < 0: each trial is judged and marked on
+    """Yours is off by 1e-9 at J[0,1] (within row 0's tolerance) in every trial, and by
+    1e-10 at J[1,0] (outside row 1's) where x_0 < 0: each trial is judged and marked on
     its own mask."""
 
     def varying(x):
@@ -105,4 +107,4 @@ def test_several_trials_each_mark_their_own_entries():
     counts = f"in {len(failed)} of 16 entries, {len(failed)} of 4 trials"
     assert text[0] == f"DISAGREE: J: yours differs from torch {counts}"
     grid = text[text.index("yours − expected  (· within tolerance)") + 1 :][:3]
-    assert [line.split() for line in grid][1:] == [["0", "·", "·"], ["1", "1e-07", "·"]]
+    assert [line.split() for line in grid][1:] == [["0", "·", "·"], ["1", "1e-10", "·"]]

@@ -72,3 +72,82 @@ def test_json_is_strict_and_flags_non_finite(monkeypatch):
         {"backend": "numpy", "quantity": "jacobian", "count": 4, "first_index": [0, 0]}
     ]
     assert doc["ok"] is False
+
+
+def _tanh_check():
+    import gradcli
+
+    # a grad missing its square: 1 − tanh(x) for 1 − tanh²(x)
+    return gradcli.check(lambda x: np.tanh(x), grad=lambda x: 1 - np.tanh(x), shape=(3, 3))
+
+
+def test_detail_tables_fit_80_columns_without_folding_a_name():
+    lines = render_text(_tanh_check(), width=80).splitlines()
+    assert max(len(line) for line in lines) <= 80
+    start = lines.index("Differences (the second backend is the reference)")
+    assert lines[start : start + 12] == [
+        "Differences (the second backend is the reference)",
+        " " * 80,
+        " quantity         a vs ref     max abs  max rel   rtol   atol  out of tol       ",
+        " " + "─" * 78 + " ",
+        " grad in trial 0  yours vs fd    0.975     1.54  2e-15  2e-15  9/9 (100%)  FAIL ",
+        " grad in trial 1  yours vs fd     1.94     51.8  2e-15  2e-15  9/9 (100%)  FAIL ",
+        " grad in trial 2  yours vs fd     1.03     1.71  2e-15  2e-15  9/9 (100%)  FAIL ",
+        " " * 80,
+        "pass: |a − ref| ≤ atol + rtol·|ref| + c·error(ref) for every element, all",
+        "finite; at a kink, a inside [left, right] ± atol",
+        "Worst element of each comparison (allowed = atol + rtol·|ref| + c·error, error:",
+        "the reference's own error estimate)",
+    ]
+    # a table that fits keeps its edge (a blank line and column around it)
+    assert lines[start + 12 : start + 15] == [
+        " " * 65,
+        " quantity         a vs ref      at        a        ref   allowed ",
+        " " + "─" * 63 + " ",
+    ]
+    assert lines[-2:] == [
+        "note: the forward does not take torch tensors: the check is your derivative",
+        "against finite differences only",
+    ]
+
+
+def test_the_heatmap_hints_at_what_it_leaves_out_not_at_itself():
+    text = render_text(run([3, 1, -3]), width=80, heatmap=True)
+    assert "--heatmap" not in text
+    assert text.splitlines()[-6:-1] == [
+        "cells: sign (+ −) and |value| in 6 decades below the largest (░▒▓█);",
+        "differences: ·· within tolerance, red beyond it; the worst element underlined",
+        "  references: fd: J by central differences over 3 inputs, error ≤ 2.6e-10",
+        "  laws hold on numpy, torch and fd: s sums to 1; rows of J sum to 0; J symmetric",
+        "  more: --detail (every backend, pair and tolerance) · --plot FILE.png ·",
+    ]
+    assert text.endswith("    --explain 'J[0,1]'\n")
+    # the default view still offers the heatmap
+    from gradcli.render.table import render_view
+
+    assert "--heatmap" in render_view(run([3, 1, -3]), width=80)
+
+
+def test_names_fold_only_after_the_edge_and_a_space_between_columns_are_gone():
+    import gradcli
+
+    def forward(x, W, b):
+        return np.tanh(W @ x + b)
+
+    def vjp(x, W, b, v):  # 1 − y for 1 − y²
+        g = v * (1 - np.tanh(W @ x + b))
+        return W.T @ g, np.outer(g, x), g
+
+    report = gradcli.check(forward, vjp=vjp, shapes={"x": (3,), "W": (3, 3), "b": (3,)})
+    lines = render_text(report, width=80).splitlines()
+    start = lines.index("Differences (the second backend is the reference)")
+    assert lines[start + 1 : start + 5] == [
+        "quantity         a vs ref    max abs max rel    rtol    atol out of tol     ",
+        "─" * 76,
+        "vjp.x in trial 0 yours vs fd    1.69    1.35 2.2e-15 3.8e-15 3/3 (100%) FAIL",
+        "vjp.W in trial 0 yours vs fd    1.88    27.3 2.2e-15 2.5e-15 9/9 (100%) FAIL",
+    ]
+    # at 100 columns the table keeps its edge and both spaces
+    wide = render_text(report, width=100).splitlines()
+    at = wide.index("Differences (the second backend is the reference)")
+    assert wide[at + 4].startswith(" vjp.x in trial 0  yours vs fd  ")

@@ -115,6 +115,19 @@ from gradcli.names import DTYPES
     multiple=True,
     help="An input passed to your code but not differentiated (a mask); repeatable.",
 )
+@click.option(
+    "--surrogate",
+    metavar="KIND",
+    help="Yours is meant not to be the derivative: identity (a straight-through "
+    "estimator), negated, or a factor K (-0.5: a gradient reversal layer).",
+)
+@click.option(
+    "--stub",
+    metavar="MODULE",
+    multiple=True,
+    help="A module TARGET imports but the check does not need (not installed here): "
+    "a stand-in; repeatable.",
+)
 @click.option("--full", is_flag=True, help="Check element by element however large the input.")
 @click.option("--debug", is_flag=True, help="Show the traceback of an error in your code.")
 @click.option(
@@ -162,7 +175,8 @@ def check(ctx: click.Context, /, **options: Any) -> None:
         # your code runs in worker processes, started first: their import of torch and
         # of TARGET overlaps the reading of the inputs here
         workers = {"jobs": options["jobs"], "timeout": options["timeout"]}
-        with workers_started(options["target"], **workers, debug=options["debug"]):
+        early = {"debug": options["debug"], "stub": options["stub"]}
+        with workers_started(options["target"], **workers, **early):
             derivatives = {k: options[k] for k in ("jacobian", "vjp", "grad", "hvp")}
             arguments = {
                 k: options[k]
@@ -179,6 +193,8 @@ def check(ctx: click.Context, /, **options: Any) -> None:
                     **arguments,
                     args=args,
                     no_grad=options["no_grad"],
+                    stub=options["stub"],
+                    surrogate=options["surrogate"],
                     full=options["full"],
                     debug=options["debug"],
                     **shared,

@@ -46,8 +46,8 @@ class Titled(Table):
         self.droppable_from: int | None = None
 
     def __rich_console__(self, console: Console, options: Any) -> Any:
-        yield Text(self.heading, style="bold")
         width = options.max_width
+        yield from wrapped(self.heading, width, "bold")
         fitted, dropped = fit(self, console, options, width)
         yield fitted
         note = self.note
@@ -55,7 +55,29 @@ class Titled(Table):
             hidden = f"{dropped} more column{'s' if dropped > 1 else ''} at a wider terminal"
             note = f"{note}; {hidden}" if note else hidden
         if note:
-            yield Text(note, style="dim")
+            yield from wrapped(note, width, "dim")
+
+
+class Prose:
+    """Prose wrapped at the width it is printed at (`wrapped`)."""
+
+    def __init__(self, text: str, style: str = "") -> None:
+        self.text, self.style = text, style
+
+    def __rich_console__(self, console: Console, options: Any) -> Any:
+        yield from wrapped(self.text, options.max_width, self.style)
+
+
+def wrapped(text: str, width: int, style: str = "") -> list[Text]:
+    """A title or note as lines of `width` at most, broken between words with no space
+    left at a line's end (rich's own wrapping keeps it), each line of it as given."""
+    import textwrap
+
+    out: list[Text] = []
+    for line in text.splitlines() or [""]:
+        pieces = textwrap.wrap(line, width=max(width, 1), break_on_hyphens=False)
+        out += [Text(piece, style=style) for piece in pieces or [""]]
+    return out
 
 
 def _is_label(column: Column) -> bool:
@@ -143,6 +165,12 @@ def fit(table: Titled, console: Console, options: Any, width: int) -> tuple[Any,
         dropped = data_end - keep_until
         keep = [*range(keep_until), *range(data_end, n)]
         candidate = _copy(table, keep, ellipsis=dropped > 0 and not has_ellipsis)
+        # before any name folds: the outer edge (a blank column each side, a blank line
+        # above and below), then one of the two spaces between columns
+        if _width(console, options, candidate) > width:
+            candidate.show_edge = False
+        if _width(console, options, candidate) > width:
+            candidate.padding = (0, 0)
         if _fold_labels(console, options, candidate, width):
             return candidate, dropped
         if start is None or keep_until <= start + 1:

@@ -27,6 +27,9 @@ def failure_head(report: Report, found: list[Failure], width: int) -> list[Text]
         out += wrap("  " + words.worst_line(report.worst), width, indent="    ")
     for line in words.failures(report.verdict.failures())[1:]:
         out += wrap("  also " + line, width, indent="    ", style="red")
+    agreed = words.agreed_line(report)
+    if agreed:  # what did agree: the other gradients of a multi-input check
+        out += wrap("  " + agreed, width, indent="    ", style="green")
     return out
 
 

@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from gradcli import verdicts
+from gradcli.render.blocks import Prose
 from gradcli.render.findings import told_apart
 from gradcli.render.view_parts import label_of
 from gradcli.report import Array, Comparison, Report
@@ -70,7 +71,7 @@ def renderables(report: Report, only: Sequence[str] | None = None) -> list[Any]:
         f"cells: sign (+ −) and |value| in {DECADES} decades below the largest (░▒▓█); "
         "differences: ·· within tolerance, red beyond it; the worst element underlined"
     )
-    out.append(Text(legend, style="dim"))
+    out.append(Prose(legend, "dim"))
     return out
 
 

@@ -12,7 +12,17 @@ def dumps(report: Report, *, indent: bool = False, max_elements: int = JSON_MAX_
     option = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_APPEND_NEWLINE
     if indent:
         option |= orjson.OPT_INDENT_2
-    return orjson.dumps(report.to_dict(max_elements), option=option)
+    return orjson.dumps(report.to_dict(max_elements), option=option, default=_array)
+
+
+def _array(value: object) -> object:
+    """What orjson's numpy support leaves out: a 0-d array (the cotangent of a scalar
+    loss, a scalar output) and non-contiguous ones, as their lists or numbers."""
+    import numpy as np
+
+    if isinstance(value, (np.ndarray, np.generic)):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def for_stream(data: bytes, encoding: str | None) -> bytes:

@@ -14,7 +14,7 @@ from rich.console import Console, Group
 from rich.text import Text
 
 from gradcli.render import checks, result_tables
-from gradcli.render.blocks import formatter
+from gradcli.render.blocks import formatter, wrapped
 from gradcli.report import Report
 
 
@@ -53,7 +53,7 @@ def heatmap_view(report: Report, width: int) -> list[Any]:
     out: list[Any] = [*headline_lines(report, width)]
     out += [Text(line, style="bold") for line in report.title.splitlines()]
     out += grids.renderables(report, shown)
-    return out + tail_lines(report, width, found, None)
+    return out + tail_lines(report, width, found, None, heatmap=True)
 
 
 def print_view(report: Report, *, precision: int = 6, rerun: str | None = None) -> None:
@@ -115,7 +115,7 @@ def _renderables(report: Report, precision: int, width: int) -> list[tuple[Any, 
     fmt = formatter(precision)
     # the verdict first, wrapped as the default view wraps it (the same lines)
     out: list[tuple[Any, bool]] = [(line, True) for line in headline_lines(report, width)]
-    out.append((Text(_title(report), style="bold"), False))
+    out += [(line, False) for line in wrapped(_title(report), width, "bold")]
     worst = result_tables.worst_elements(report.comparisons)
     scalars, vector_groups, matrices = result_tables.split_by_rank(report)
     tables: list[Any] = [result_tables.scalar_table(report, scalars, fmt)] if scalars else []
@@ -143,7 +143,9 @@ def _renderables(report: Report, precision: int, width: int) -> list[tuple[Any, 
     for title, lines in report.sections:
         out.append((Text(title, style="bold"), False))
         out += [(Text("  " + line), False) for line in lines]
-    out += [(Text("note: " + note, style="yellow"), False) for note in report.notes]
+    out += [
+        (line, False) for note in report.notes for line in wrapped("note: " + note, width, "yellow")
+    ]
     return out
 
 

@@ -79,10 +79,17 @@ def view_lines(
 
 
 def tail_lines(
-    report: Report, width: int, found: list[findings.Failure], rerun: str | None
+    report: Report,
+    width: int,
+    found: list[findings.Failure],
+    rerun: str | None,
+    heatmap: bool = False,
 ) -> list[Text]:
-    """The view's last lines: a pass's references, laws and hints; a failure's rerun."""
-    return _pass_tail(report, width) if report.ok else failure_tail(report, found, width, rerun)
+    """The view's last lines: a pass's references, laws and hints (`heatmap`: the hints
+    of the heatmap view, which is itself no more to see); a failure's rerun."""
+    if report.ok:
+        return _pass_tail(report, width, heatmap)
+    return failure_tail(report, found, width, rerun)
 
 
 def headline_lines(report: Report, width: int) -> list[Text]:
@@ -202,7 +209,7 @@ def headline(report: Report, width: int = 80) -> list[str]:
     return [t.plain for t in headline_lines(report, width)]
 
 
-def _pass_tail(report: Report, width: int) -> list[Text]:
+def _pass_tail(report: Report, width: int, heatmap: bool = False) -> list[Text]:
     """After a pass's tables: the references, the laws, what more there is to see."""
     out = _references(report, width)
     if report.laws:
@@ -214,7 +221,10 @@ def _pass_tail(report: Report, width: int) -> list[Text]:
         on = words.join(list(dict.fromkeys(law.backend for law in report.laws)))
         out += wrap(f"  laws hold on {on}: " + "; ".join(names), width, "    ")
     explain = "" if report.explanation is not None else _explain_hint(report)  # given
-    more = ["--detail", "--heatmap", "--plot FILE.png", explain]
+    if heatmap:  # what the grids leave out: every number, and how an entry is made
+        more = ["--detail (every backend, pair and tolerance)", "--plot FILE.png", explain]
+    else:
+        more = ["--detail", "--heatmap", "--plot FILE.png", explain]
     out += wrap("  more: " + " · ".join(m for m in more if m), width, "    ", style="dim")
     return out
 

@@ -94,7 +94,14 @@ def pattern_words(p: Pattern, every: bool = True) -> str:
             if p.wrong == p.of
             else f"{p.wrong} of {p.of} off-diagonal entries wrong"
         ),
-        "factor": f"wrong by a constant factor {_factor(p.factor)}",
+        "factor": f"wrong by a constant factor {_factor(p.factor)}"
+        + (
+            f" (negated: a gradient reversal layer's? --surrogate {p.factor:.6g} declares it)"
+            if p.factor < 0
+            else ""
+        ),
+        "identity": "yours passes the gradient through unchanged, an identity backward "
+        "(a straight-through estimator's? --surrogate identity declares it)",
     }[p.kind]
     return text if every or not p.trials else f"{text} ({trials_words(p.trials)})"
 
@@ -162,8 +169,12 @@ def status_line(report: Report, *, spelled: bool = False) -> str:
     failures = v.failures()
     if failures:
         text = f"{v.status}: {failure(failures[0])}"
-    elif v.excused() is not None:
-        text = "OK: the Taylor test passes in every trial"
+    elif (excused := v.excused()) is not None:
+        text = (
+            "OK: yours is the declared surrogate, not the derivative"
+            if excused.rule == "surrogate"
+            else "OK: the Taylor test passes in every trial"
+        )
     else:
         text = _ok(report)
     return re.sub(r"\bfd\b", FD, text, count=1) if spelled else text
@@ -220,6 +231,8 @@ def failures(found: Sequence[Failure], report: Report | None = None) -> list[str
 
 def excused_line(e: Excused) -> list[str]:
     what = "; ".join(failure(f) for f in e.excused)
+    if e.rule == "surrogate":
+        return [f"as declared, yours is not the derivative ({what})"]
     return [
         "fd differs, but only fd, and the Taylor remainder falls as h² in every trial: "
         f"the Taylor test decides ({what})"
@@ -238,7 +251,24 @@ def headline(report: Report) -> list[str]:
         parts.append(f"pattern: {named}")
     if report.worst is not None:
         parts.append(worst_line(report.worst))
+    agreed = agreed_line(report)
+    if agreed:
+        parts.append(agreed)
     return parts
+
+
+def agreed_line(report: Report) -> str:
+    """On a disagreement, what did agree: the quantities whose every comparison holds
+    (the other gradients of a multi-input check); empty when nothing did, or on a pass."""
+    if report.verdict.ok:
+        return ""
+    failed = {c.key.base for c in report.comparisons if not c.ok}
+    failed |= {f.key.base for f in report.verdict.differs()}
+    agreed = list(dict.fromkeys(c.key.base for c in report.comparisons if c.key.base not in failed))
+    if not agreed:
+        return ""
+    names = join([str(k) for k in agreed])
+    return f"{names} {'agrees' if len(agreed) == 1 else 'agree'} on every backend"
 
 
 def others(report: Report) -> list[str]:

@@ -32,6 +32,8 @@ class Trial:
     # sum of larger terms (measured: the float32 forward's deviation over float32's ε)
     magnitudes: tuple[Array, ...] = ()
     step_factor: float = 1.0  # fd's step, times ∛ε: larger for a forward noisier than float64
+    # |f| or its terms' size, without the forward's own noise: the derivative's scale
+    terms: tuple[Array, ...] = ()
 
 
 # --- yours ---------------------------------------------------------------------------
@@ -101,15 +103,62 @@ def _function_backward(
     )
     raw = guard.call(node.apply, gs, "your backward", debug=spec.debug)
     raw = raw if isinstance(raw, tuple) else (raw,)
-    positional, _ = bind({**values, **subject.args}, subject.params)
+    positional, keywords = bind({**values, **subject.args}, subject.params)
+    if not keywords:  # apply(*positional): autograd counts its inputs so
+        raw = _as_autograd_takes(raw, positional, type(node).__name__)
     slots = {name: _slot(values[name], positional) for name in subject.names}
     result = {}
     for name in subject.names:
         slot = slots[name]
         part = raw[slot] if slot is not None and slot < len(raw) else None
         what = f"your backward (the gradient of {name}, argument {0 if slot is None else slot})"
-        result[name] = guard.as_array(part, what, trial.values[name].shape)
+        shape = trial.values[name].shape
+        array = guard.as_array(part, what, shape if part is None else None)
+        result[name] = _summed_to(array, shape, what)
     return result
+
+
+def _as_autograd_takes(
+    raw: tuple[Any, ...], positional: tuple[Any, ...], node: str
+) -> tuple[Any, ...]:
+    """autograd's rules on what a backward returns (torch/csrc/autograd/python_function):
+    one gradient per forward input (extra ones only if they are None, then dropped), and
+    None for an input that is not a tensor; broken, they are autograd's own errors,
+    which `loss.backward()` would raise."""
+    import torch
+
+    if len(raw) > len(positional) and all(g is None for g in raw[len(positional) :]):
+        raw = raw[: len(positional)]
+    if len(raw) != len(positional):
+        raise InputError(
+            f"your backward returned an incorrect number of gradients (expected "
+            f"{len(positional)}, got {len(raw)}): autograd raises this for {node}"
+        )
+    for i, (g, given) in enumerate(zip(raw, positional, strict=True)):
+        if g is not None and not isinstance(given, torch.Tensor):
+            raise InputError(
+                f"your backward returned a gradient different than None at position {i + 1}, "
+                f"but the corresponding forward input was not a tensor: autograd raises "
+                f"this for {node}"
+            )
+    return raw
+
+
+def _summed_to(array: Array, shape: tuple[int, ...], what: str) -> Array:
+    """A gradient of a shape the input broadcasts to, summed to the input's shape, as
+    autograd does (a bias's gradient returned per row); any other shape is refused."""
+    if array.shape != shape and array.ndim >= len(shape):
+        try:
+            broadcast = np.broadcast_shapes(shape, array.shape) == array.shape
+        except ValueError:
+            broadcast = False
+        if broadcast:
+            lead = array.ndim - len(shape)
+            axes = tuple(range(lead)) + tuple(
+                lead + k for k, n in enumerate(shape) if n == 1 and array.shape[lead + k] != 1
+            )
+            return np.asarray(array.sum(axis=axes).reshape(shape))
+    return guard.as_array(array, what, shape)
 
 
 def _slot(tensor: Any, positional: tuple[Any, ...]) -> int | None:
@@ -225,7 +274,7 @@ def torch_jacobian(
                 grads = torch.autograd.grad(flat[k], inputs, retain_graph=True, allow_unused=True)
                 for name, grad, x in zip(subject.names, grads, inputs, strict=True):
                     rows[name].append(
-                        np.zeros(x.numel()) if grad is None else grad.reshape(-1).numpy().copy()
+                        np.zeros(x.numel()) if grad is None else grad.reshape(-1).double().numpy()
                     )
             for name in subject.names:
                 blocks[o, name] = np.array(rows[name]).reshape(flat.numel(), -1)

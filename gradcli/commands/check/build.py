@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.commands.check import guard
+from gradcli.commands.check import conventions, guard
 from gradcli.commands.check import target as check_target
-from gradcli.commands.check.signature import UNNAMED, parameters
+from gradcli.commands.check.signature import UNNAMED, bind, parameters
 from gradcli.errors import InputError
 from gradcli.names import CheckMode, Second
 from gradcli.spec import CheckSpec, RunOptions
@@ -51,19 +51,33 @@ def build(
         if second:
             raise InputError("--hvp is already second order: leave out --order 2")
         second = "order2"
-    forward = (
-        check_target.load(target, "TARGET", debug=debug) if isinstance(target, str) else target
-    )
     args = dict(args or {})
+    used: set[str] = set()  # --arg values a class built for its method took
+    if isinstance(target, str):
+        forward, used = check_target.load_with(target, "TARGET", args, debug=debug)
+    else:
+        forward = target
+    behind = conventions.function_behind(forward)  # relu = MyReLU.apply, a partial of it
+    if behind is not None and not derivatives:
+        forward, bound = behind
+        args = {**bound, **args}
+    trials = tuple(_named(trial) for trial in inputs)
+    if not trials:
+        raise InputError("give at least one input")
+    wrapped: conventions.Wrapped | None = None
+    drawn: tuple[tuple[str, float], ...] = ()
     if derivatives:
         kind, derivative = next(iter(derivatives.items()))
         mode: CheckMode = DERIVATIVES[kind]  # gradcli.arguments took only these
         if isinstance(derivative, str):
             if ":" not in derivative and isinstance(target, str):  # a name in TARGET's module
                 derivative = f"{target.rpartition(':')[0]}:{derivative}"
-            derivative = check_target.load(derivative, f"--{mode}", debug=debug)
+            derivative, more = check_target.load_with(derivative, f"--{mode}", args, debug=debug)
+            used |= more
         if not callable(derivative):
             raise InputError(f"the {mode} to check is not callable")
+        if mode == "vjp" and callable(forward) and conventions.takes_cache(derivative):
+            wrapped = conventions.cs231n_layer(forward, derivative)
     elif _is_function(forward):
         if not _is_autograd_function(forward):
             raise InputError(
@@ -75,23 +89,28 @@ def build(
     elif _is_module_class(forward) or _is_module(forward):
         mode, derivative = "module", None
         if _is_module_class(forward):
-            forward, args = _build_module(forward, args, seed, debug)
+            forward, args, drawn = _build_module(forward, args, seed, debug)
     else:
-        raise InputError(
-            "give --jacobian, --vjp or --grad, or a torch.autograd.Function or an nn.Module "
-            "as TARGET"
-        )
+        wrapped = _recognised(target, forward, trials[0], args, debug)
+        if wrapped is None:
+            raise InputError(
+                "give --jacobian, --vjp or --grad, or a torch.autograd.Function or an "
+                "nn.Module as TARGET (a cs231n layer returning (out, cache): its "
+                "backward(dout, cache) with --vjp)"
+            )
+        mode, derivative = wrapped.mode, None
+    args = {k: v for k, v in args.items() if k not in used}
     if forward is not None and not callable(forward):
         raise InputError("TARGET is not callable")
-    trials = tuple(_named(trial) for trial in inputs)
-    if not trials:
-        raise InputError("give at least one input")
     names = {
         "target": target if isinstance(target, str) else _name(target),
         "derivative": {"function": "backward", "module": "backward"}.get(mode, "")
-        or next(iter(derivatives.values())),
+        or next(iter(derivatives.values()), ""),
     }
     names = {k: v if isinstance(v, str) else _name(v) for k, v in names.items()}
+    if wrapped is not None:
+        names["derivative"] = _convention_name(wrapped, names["derivative"], target)
+        forward, mode, derivative = wrapped.forward, wrapped.mode, wrapped.derivative
     if against is not None:
         names["against"] = against if isinstance(against, str) else _name(against)
     spec = CheckSpec(
@@ -104,7 +123,48 @@ def build(
     no_grad = tuple(no_grad)
     if no_grad and mode == "module":
         raise InputError("--no-grad is for a forward or a Function; a module's inputs all count")
-    return dataclasses.replace(spec, second=second, against=against, no_grad=no_grad)
+    return dataclasses.replace(
+        spec, second=second, against=against, no_grad=no_grad, drawn_parameters=drawn
+    )
+
+
+def _recognised(
+    target: Any, forward: Any, trial: Any, args: dict[str, Any], debug: bool
+) -> conventions.Wrapped | None:
+    """A target given alone that follows cs231n's conventions: `NAME_forward` beside a
+    `NAME_backward(dout, cache)`, or a loss returning (loss, dx) at the first trial."""
+    if not callable(forward):
+        return None
+    if isinstance(target, str) and target.endswith("_forward"):
+        backward = check_target.module_of(target)
+        name = target.rpartition(":")[2].removesuffix("_forward") + "_backward"
+        found = getattr(backward, name, None)
+        if callable(found) and conventions.takes_cache(found):
+            return conventions.cs231n_layer(forward, found)
+    values = _named(trial)
+    params = parameters(forward)
+    if params is None:
+        return None
+    free = [p for p in params.positional if p not in args]
+    named = {free[0] if k == UNNAMED and free else k: v for k, v in values.items()}
+    positional, keywords = bind({**named, **args}, params)
+    try:
+        with np.errstate(all="ignore"):
+            value = guard.call(forward, positional, "TARGET", kwargs=keywords, debug=debug)
+    except InputError:
+        return None
+    first = next(iter(named.values()))
+    return conventions.cs231n_loss(forward) if conventions.is_loss_pair(value, first) else None
+
+
+def _convention_name(wrapped: conventions.Wrapped, derivative: str, target: Any) -> str:
+    """What the header names as the derivative: the user's backward and its convention."""
+    if wrapped.convention == "cs231n loss":
+        name = target.rpartition(":")[2] if isinstance(target, str) else _name(target)
+        return f"dx of {name}, which returns (loss, dx) as cs231n's losses do"
+    if not derivative:
+        derivative = target.rpartition(":")[2].removesuffix("_forward") + "_backward"
+    return f"{derivative}(dout, cache), cs231n's backward"
 
 
 def load_dotted(text: str, *, debug: bool = False) -> Any:
@@ -189,10 +249,11 @@ def _module_base() -> type:
 
 def _build_module(
     cls: type, args: dict[str, Any], seed: int, debug: bool
-) -> tuple[Any, dict[str, Any]]:
+) -> tuple[Any, dict[str, Any], tuple[tuple[str, float], ...]]:
     """cls(**the --arg values its __init__ takes), its parameters drawn after
     torch.manual_seed(seed) (the same module every run); the rest of --arg is for
-    forward."""
+    forward. A parameter built constant (a norm's weight 1, its bias 0) is drawn around
+    its value (`draw_constant_parameters`), and named in the third result."""
     import torch
 
     params = parameters(cls)  # the signature of cls(...): __init__'s without self
@@ -205,7 +266,37 @@ def _build_module(
     if not isinstance(module, torch.nn.Module):
         raise InputError(f"building the module {cls.__name__} did not give an nn.Module")
     module = module.double()
-    return module, {k: v for k, v in args.items() if k not in init_args}
+    drawn = draw_constant_parameters(module, seed)
+    return module, {k: v for k, v in args.items() if k not in init_args}, drawn
+
+
+# A parameter that is constant as built is drawn in c·U(1 − SPREAD, 1 + SPREAD), or
+# U(−SPREAD, SPREAD) where c = 0: at 1 or 0, a backward that drops the parameter (a
+# product with weight 1, a sum with bias 0) gives the right numbers, and the check would
+# pass it. The sign of c is kept (a scale stays positive).
+PARAMETER_SPREAD = 0.5
+
+
+def draw_constant_parameters(module: Any, seed: int) -> tuple[tuple[str, float], ...]:
+    """Draw, in place, every floating parameter of `module` whose entries are all
+    equal; return their names and the value they were built with."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed + 1)
+    drawn = []
+    with torch.no_grad():
+        for name, p in module.named_parameters():
+            if not p.is_floating_point() or p.numel() == 0 or p.is_meta:
+                continue
+            flat = p.detach().reshape(-1)
+            c = float(flat[0])
+            if not bool((flat == flat[0]).all()):
+                continue
+            u = torch.rand(p.shape, generator=generator, dtype=torch.float64)
+            u = (2 * u - 1) * PARAMETER_SPREAD  # U(−SPREAD, SPREAD)
+            p.copy_((c * (1 + u) if c != 0 else u).to(p.dtype))
+            drawn.append((name, c))
+    return tuple(drawn)
 
 
 def _name(obj: Any) -> str:

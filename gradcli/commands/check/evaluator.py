@@ -93,6 +93,9 @@ class Evaluator(Protocol):
 
     def torch_jacobian(self, trial: Trial, dtype: str = "float64") -> Blocks: ...
 
+    def called_stand_ins(self) -> tuple[str, ...] | None:
+        """What the code called of --stub's stand-ins (None: unknown here)."""
+
 
 def facts_of(subject: Subject) -> Facts:
     from gradcli.commands.check.report import jsonable
@@ -197,6 +200,11 @@ class Local:
 
     def torch_jacobian(self, trial: Trial, dtype: str = "float64") -> Blocks:
         return sides.torch_jacobian(self.subject, trial, dtype)
+
+    def called_stand_ins(self) -> tuple[str, ...] | None:
+        from gradcli.commands.check import stand_ins
+
+        return tuple(stand_ins.CALLED) if stand_ins.active() else None
 
 
 MIN_BATCH = 8  # points: below, two points alone (the check of a batch) cost as much

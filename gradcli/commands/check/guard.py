@@ -112,8 +112,9 @@ def _private(value: Any) -> Any:
     return value
 
 
-def failure(prefix: str, exc: BaseException, debug: bool) -> str:
-    """`prefix` and the exception, as one line (the traceback on stderr with --debug)."""
+def failure(prefix: str, exc: BaseException, debug: bool, hint: str = "") -> str:
+    """`prefix` and the exception, as one line (the traceback on stderr with --debug),
+    with `hint` (what to do about it) after the exception."""
     if debug:
         traceback.print_exception(exc)
     if isinstance(exc, SystemExit):
@@ -123,7 +124,8 @@ def failure(prefix: str, exc: BaseException, debug: bool) -> str:
         detail = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
     if len(detail) > 300:
         detail = detail[:297] + "..."
-    return f"{prefix} {detail}" + ("" if debug else " (--debug shows the traceback)")
+    hint = f"; {hint}" if hint else ""
+    return f"{prefix} {detail}{hint}" + ("" if debug else " (--debug shows the traceback)")
 
 
 def safe_str(exc: BaseException) -> str:

@@ -21,7 +21,9 @@ def _failed_pairs(comparisons: Sequence[Comparison]) -> list[Comparison]:
 
 
 def patterns(
-    results: Mapping[str, BackendResult], comparisons: Sequence[Comparison]
+    results: Mapping[str, BackendResult],
+    comparisons: Sequence[Comparison],
+    identity: Mapping[str, Array] | None = None,
 ) -> tuple[Pattern, ...]:
     """Name the shape of a wrong derivative, when it has one, with the trials where it
     was seen (against any reference)."""
@@ -29,15 +31,18 @@ def patterns(
     trials: dict[tuple[Key, str, int, int, str], set[int]] = {}
     with np.errstate(all="ignore"):  # a non-finite element is named by the verdict already
         for c in _failed_pairs(comparisons):
-            for p in _pattern(results, c):
+            for p in _pattern(results, c, identity or {}):
                 slot = (p.key, p.kind, p.wrong, p.of, f"{p.factor:.6g}")
                 first.setdefault(slot, p)
                 trials.setdefault(slot, set()).update(p.trials)
     return tuple(replace(p, trials=tuple(sorted(trials[k]))) for k, p in first.items())
 
 
-def _pattern(results: Mapping[str, BackendResult], c: Comparison) -> list[Pattern]:
-    """The patterns of one failed pair."""
+def _pattern(
+    results: Mapping[str, BackendResult], c: Comparison, identity: Mapping[str, Array]
+) -> list[Pattern]:
+    """The patterns of one failed pair. `identity`: what an identity backward gives
+    (the cotangent passed through), by quantity, where it means something."""
     yours = results["yours"].arrays[c.quantity].astype(np.float64)
     ref = results[c.backends[1]].arrays[c.quantity].astype(np.float64)
     tol = c.tolerance
@@ -51,6 +56,9 @@ def _pattern(results: Mapping[str, BackendResult], c: Comparison) -> list[Patter
     square = yours.ndim == 2 and yours.shape[0] == yours.shape[1]
     if not yours.any() and big.any():
         return [Pattern(base, "zero", trials)]
+    same = identity.get(c.quantity)
+    if same is not None and close(yours.ravel(), np.ravel(same)):
+        return [Pattern(base, "identity", trials)]
     if close(yours, -ref):
         return [Pattern(base, "sign", trials)]
     if square and close(yours, ref.T):
@@ -71,11 +79,14 @@ def _pattern(results: Mapping[str, BackendResult], c: Comparison) -> list[Patter
 
 
 def describe(
-    results: Mapping[str, BackendResult], comparisons: Sequence[Comparison]
+    results: Mapping[str, BackendResult],
+    comparisons: Sequence[Comparison],
+    identity: Mapping[str, Array] | None = None,
 ) -> tuple[tuple[Pattern, ...], tuple[tuple[str, tuple[str, ...]], ...]]:
-    """What check declares to the core (core.Describe): the patterns and the worst
-    entries of each failed quantity."""
-    return patterns(results, comparisons), tuple(worst_entries(results, comparisons))
+    """What check declares to the core (core.Describe, `identity` bound): the patterns
+    and the worst entries of each failed quantity."""
+    found = patterns(results, comparisons, identity)
+    return found, tuple(worst_entries(results, comparisons))
 
 
 def worst_entries(

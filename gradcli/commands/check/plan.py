@@ -81,8 +81,23 @@ def _function(spec: Any) -> tuple[Subject, list[dict[str, Array]]]:
     params = parameters(function.forward, skip=0 if own_setup else 1)
     names, trials = _named_trials(spec, params, "the Function's forward")
     subject = Subject("function", function, params, names, dict(spec.args), debug=spec.debug)
-    subject.autograd = True
+    subject.autograd = _differentiable(subject, trials[0])
     return subject, trials
+
+
+def _differentiable(subject: Subject, values: dict[str, Array]) -> bool:
+    """Whether autograd can differentiate the Function's forward as plain operations:
+    a forward that calls numpy inside (PyTorch's "extending with numpy" tutorial) leaves
+    torch, and its result depends on no input (or `.numpy()` of an input that requires
+    grad raises). Then fd alone is the reference, and the report says so."""
+    import torch
+
+    try:
+        with torch.enable_grad(), guard.user_stdout():
+            outputs = subject.reference(tensors(values, "float64", subject.names))
+    except InputError:
+        return False
+    return any(getattr(y, "requires_grad", False) for y in outputs)
 
 
 def _module(spec: Any) -> tuple[Subject, list[dict[str, Array]]]:

@@ -16,6 +16,8 @@ The user's code is untrusted (check_guard): its prints go to stderr for the whol
 from __future__ import annotations
 
 import dataclasses
+import functools
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -25,15 +27,18 @@ from gradcli.commands.check import noise as check_noise
 from gradcli.commands.check import patterns as check_explain
 from gradcli.commands.check import quantities as check_quantities
 from gradcli.commands.check import report as check_report
+from gradcli.commands.check import surrogate as check_surrogate
+from gradcli.commands.check import ties as check_ties
 from gradcli.commands.check.backends import Trial
 from gradcli.commands.check.evaluator import Evaluator
 from gradcli.commands.check.explain import entry_index, explain_check
 from gradcli.commands.check.opened import Opened
+from gradcli.commands.check.surrogate import described
 from gradcli.errors import InputError
 from gradcli.keys import Key
 from gradcli.names import Backend
 from gradcli.render import shown
-from gradcli.report import Array, BackendResult, Report, backend_name, precision
+from gradcli.report import Array, BackendResult, LawCheck, Report, backend_name, precision
 from gradcli.spec import CheckSpec
 
 MAX_FULL_FD_CALLS = 4_000  # full fd calls the forward twice per input element
@@ -41,6 +46,12 @@ MAX_FULL_JACOBIAN = 250_000  # elements of a full Jacobian; beyond, directional 
 DIRECTIONS = check_quantities.DIRECTIONS
 REFERENCES: tuple[Backend, ...] = ("torch", "fd")
 LOW_PRECISION = check_report.LOW_PRECISION
+# The allowed error of each element is NOISE_ULPS·ε of the dtype under test, relative
+# and of the quantity's scale, plus twice the reference's own error estimate. The scale
+# is at least the measured rounding of the computation in units of ε (autograd of the
+# same forward in float32 and in the dtype, against float64): so NOISE_ULPS times that
+# measured noise (check_report.NOISE_ULPS says why 8, or 2 in float16 and bfloat16).
+NOISE_ULPS = check_report.NOISE_ULPS
 
 
 def run(spec: CheckSpec) -> Report:
@@ -69,6 +80,11 @@ def judge(spec: CheckSpec, opened: Opened) -> Report:
     use_torch = "torch" in references and subject.facts.autograd
     backends = ["yours", *(["torch"] if use_torch else []), *(["fd"] if "fd" in references else [])]
     if backends == ["yours"]:
+        if subject.facts.kind == "function":
+            raise InputError(
+                "the Function's forward leaves torch (numpy inside), so autograd cannot "
+                "differentiate it: add fd to --backend"
+            )
         raise InputError("the forward does not take torch tensors: add fd to --backend")
     if library is not None:
         backends.insert(backends.index("fd") if "fd" in backends else len(backends), "against")
@@ -83,6 +99,7 @@ def judge(spec: CheckSpec, opened: Opened) -> Report:
     keys: dict[str, Key] = {}
     directional = False
     cotangents: list[Array] = []  # g of each trial in vjp modes, to reproduce a failure
+    identity: dict[str, Array] = {}  # --surrogate identity: what yours is meant to be
     for t, trial in enumerate(trials, start=spec.first_trial):  # --trial K keeps K's draws
         for who in (subject, library):
             if who is not None:
@@ -106,6 +123,17 @@ def judge(spec: CheckSpec, opened: Opened) -> Report:
             numerical.extend(done.references)
             magnitudes.update(done.magnitudes)
             keys.update(done.keys)
+        if full or spec.surrogate == "identity":
+            mine = [
+                q for q in arrays["yours"] if keys[q].trial == t and keys[q].quantity != "forward"
+            ]
+            if not full:
+                raise InputError("--surrogate identity needs the full check: add --full")
+            identity.update(
+                check_surrogate.identities(
+                    spec.mode, trial.values, trial.outputs, drawn.cotangents, mine
+                )
+            )
         if library is not None:
             for side, who in (("yours", subject), ("against", library)):
                 dtype = trial.dtype if side == "yours" else "float64"
@@ -137,10 +165,25 @@ def judge(spec: CheckSpec, opened: Opened) -> Report:
             n_terms,
             views[q],
             key=keys[q],
+            ulps=NOISE_ULPS[options.dtype],
         )
         for q in arrays["yours"]
     ]
     laws, sections = check_report.taylor(spec, subject, trials)
+    rules: list[core.Rule] = [check_report.TaylorDecides()] if laws else []
+    declared = check_surrogate.SurrogateDeclared()
+    if spec.surrogate is not None:
+        rules.append(declared)
+        notes.append(f"declared surrogate: yours is meant to be {described(spec.surrogate)}")
+
+    def every_law(done: Mapping[str, BackendResult]) -> tuple[LawCheck, ...]:
+        # after the core's refinement, which found the kinks
+        if spec.surrogate is not None:
+            declared.made[:] = check_surrogate.laws(
+                spec.surrogate, done, quantities, numerical, identity, options
+            )
+        return (*laws, *check_ties.tied_laws(numerical, done), *declared.made)
+
     report = core.judge(
         core.Declaration(
             command="check",
@@ -150,15 +193,15 @@ def judge(spec: CheckSpec, opened: Opened) -> Report:
             sections=tuple(sections),
             extra={"cotangents": cotangents} if cotangents else {},
             keys=tuple(keys.values()),
-            rules=(check_report.TaylorDecides(),) if laws else (),
-            describe=check_explain.describe,
+            rules=tuple(rules),
+            describe=functools.partial(check_explain.describe, identity=identity),
             shown=shown.ADAPTER,
         ),
         results,
         quantities,
         options=options,
         references_=numerical,
-        laws=laws,
+        laws=every_law,
     )
     if spec.explain is not None:  # not part of the verdict: added to the judged Report
         explanation = explain_check(
@@ -209,8 +252,8 @@ def _trial(subject: Evaluator, values: dict[str, Array], dtype: str, seed: int) 
     rounded = {k: _round(v, dtype) for k, v in values.items()}
     outputs, again = subject.forward([rounded, rounded])  # two calls, one request
     check_guard.repeatable(subject.facts.label, outputs, again, dtype)
-    sizes, step_factor = check_noise.magnitudes(subject, rounded, outputs, seed)
-    return Trial(rounded, outputs, dtype, sizes, step_factor)
+    sizes, step_factor, terms = check_noise.magnitudes(subject, rounded, outputs, seed)
+    return Trial(rounded, outputs, dtype, sizes, step_factor, terms)
 
 
 def _round(x: Array, dtype: str) -> Array:
@@ -277,7 +320,7 @@ def _scale(
         scale = np.maximum(scale, finite.max(axis=1, keepdims=True))
     number = key.trial or 0
     trial = trials[number if len(trials) > number else -1]  # --trial K: trials == [trial K]
-    sizes = trial.magnitudes or tuple(np.abs(y) for y in trial.outputs)
+    sizes = trial.terms or tuple(np.abs(y) for y in trial.outputs)
     output = key.output or 0
     with np.errstate(all="ignore"):
         reach = max(1.0, *(float(np.abs(x).max()) for x in trial.values.values()))

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from gradcli import core
+from gradcli.commands.check import noise as check_noise
 from gradcli.commands.check import references as fd
 from gradcli.commands.check.backends import Trial
 from gradcli.commands.check.evaluator import Evaluator
@@ -92,10 +93,11 @@ def compute(
             for (o, n), block in blocks.items():
                 out.arrays[out.name(index, "jacobian", subject, n, o if several else None)] = block
             if backend == "torch":
-                low = _in_float32(lambda: subject.torch_jacobian(trial, "float32"))
-                for (o, n), block in (low or {}).items():
-                    name = out.name(index, "jacobian", subject, n, o if several else None)
-                    out.magnitudes[name] = _magnitude(block, out.arrays[name], rows=True)
+                for dtype in _measured_in(trial):
+                    low = _in_float32(lambda d=dtype: subject.torch_jacobian(trial, d))
+                    for (o, n), block in (low or {}).items():
+                        name = out.name(index, "jacobian", subject, n, o if several else None)
+                        _measure(out, name, block, dtype, rows=True)
     else:
         quantity = {"grad": "grad"}.get(spec.mode, "hvp" if spec.second == "hvp" else "vjp")
         cotangents = (
@@ -122,10 +124,10 @@ def compute(
             for n, g in grads.items():
                 out.arrays[out.name(index, quantity, subject, n)] = g
             if backend == "torch":
-                low = _in_float32(lambda: subject.torch_vjp(trial, cotangents, "float32"))
-                for n, g in (low or {}).items():
-                    name = out.name(index, quantity, subject, n)
-                    out.magnitudes[name] = _magnitude(g, out.arrays[name], rows=False)
+                for dtype in _measured_in(trial):
+                    low = _in_float32(lambda d=dtype: subject.torch_vjp(trial, cotangents, d))
+                    for n, g in (low or {}).items():
+                        _measure(out, out.name(index, quantity, subject, n), g, dtype, rows=False)
     return out
 
 
@@ -187,12 +189,26 @@ def _in_float32(compute: Any) -> Any:
         return None
 
 
-def _magnitude(low: Array, high: Array, *, rows: bool) -> Array:
-    """max |float32 − float64| / ε₃₂: per row of a Jacobian (m, 1), else one number."""
-    with np.errstate(all="ignore"):
-        deviation = np.abs(np.asarray(low, dtype=np.float64) - high)
-    deviation = np.nan_to_num(deviation, nan=0.0, posinf=0.0, neginf=0.0)
-    eps = float(np.finfo(np.float32).eps)
+def _measured_in(trial: Trial) -> tuple[str, ...]:
+    """The dtypes autograd of the forward is run in to measure the rounding: float32 (its
+    deviation over ε₃₂ sizes float64's, which has nothing finer to be measured against),
+    and the dtype under test when it is lower still (float16's own rounding is not
+    float32's scaled: a shift of 30 costs float16 a whole digit)."""
+    return ("float32",) if trial.dtype in ("float64", "float32") else ("float32", trial.dtype)
+
+
+def _measure(out: Computed, name: str, low: Array, dtype: str, *, rows: bool) -> None:
+    found = _magnitude(low, out.arrays[name], dtype, rows=rows)
+    out.magnitudes[name] = (
+        found if name not in out.magnitudes else np.maximum(out.magnitudes[name], found)
+    )
+
+
+def _magnitude(low: Array, high: Array, dtype: str = "float32", *, rows: bool) -> Array:
+    """max |low − float64| / ε of `dtype`, where it is rounding (check_noise.deviation:
+    not underflow): per row of a Jacobian (m, 1), else one number."""
+    deviation = check_noise.deviation(low, high, dtype)
+    eps = check_noise.EPS[dtype]
     if rows:
         return np.asarray(
             deviation.reshape(deviation.shape[0], -1).max(axis=1, keepdims=True) / eps

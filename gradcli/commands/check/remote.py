@@ -20,6 +20,8 @@ class Asker(Protocol):
 
     def ask(self, request: dict[str, Any], phase: str, values: Point | None) -> Any: ...
 
+    def ask_all(self, request: dict[str, Any], phase: str) -> list[Any]: ...
+
     def spread(
         self, request: dict[str, Any], points: Sequence[Point], phase: str, values: Point | None
     ) -> list[Any]: ...
@@ -87,3 +89,8 @@ class Remote:
     def torch_jacobian(self, trial: Trial, dtype: str = "float64") -> Blocks:
         what = "running autograd of your forward"
         return dict(self._side("torch_jacobian", trial, what, dtype=dtype))
+
+    def called_stand_ins(self) -> tuple[str, ...] | None:
+        """What the code called of the stand-ins, in every worker (names only)."""
+        answers = self.session.ask_all({"op": "called_stand_ins"}, "asking of the stand-ins")
+        return tuple(dict.fromkeys(str(n) for answer in answers for n in answer))

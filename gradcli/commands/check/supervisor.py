@@ -23,6 +23,7 @@ import numpy as np
 from gradcli.commands.check.evaluator import Facts, Point
 from gradcli.commands.check.opened import Opened
 from gradcli.commands.check.remote import Remote
+from gradcli.commands.check.surrogate import Surrogate
 from gradcli.commands.check.workers import Died, Refused, Worker
 from gradcli.errors import InputError
 from gradcli.names import CHECK_MODES, SECONDS
@@ -56,6 +57,8 @@ class Request:
     explain: str | None = None
     first_trial: int = 0  # --trial K: inputs holds trial K alone
     as_options: bool = False  # the worker's messages name the CLI's options (the CLI's)
+    stubbed: tuple[str, ...] = ()  # --stub: stand-ins in the worker, before the import
+    surrogate: Surrogate | None = None  # --surrogate: judged here
 
     def build_arguments(self) -> dict[str, Any]:
         return {
@@ -92,10 +95,17 @@ class Session:
                 worker.interrupt()
             worker.close()
 
-    def load(self, target: str, debug: bool) -> None:
-        """Ask every worker to import TARGET; `loaded` reads the answers (what the
-        supervisor does meanwhile overlaps the workers' imports)."""
-        self.send_all({"op": "load", "target": target, "debug": debug}, f"importing {target}")
+    def load(
+        self, target: str, debug: bool, stub: Sequence[str] = (), as_options: bool = False
+    ) -> None:
+        """Ask every worker to import TARGET (with stand-ins for `stub`); `loaded` reads
+        the answers (what the supervisor does meanwhile overlaps the workers' imports).
+        `as_options`: its messages name the CLI's options."""
+        request = {
+            "op": "load", "target": target, "debug": debug, "stub": list(stub),
+            "as_options": as_options,
+        }  # fmt: skip
+        self.send_all(request, f"importing {target}")
         self.target, self._loading = target, True
 
     def loaded(self) -> None:
@@ -113,7 +123,7 @@ class Session:
         # open: import (if `load` did not), build a module, call the forward on trial
         # 0's input to learn what it takes
         phase = f"running the forward (trial {request.first_trial})"
-        build = {"op": "open", "build": request.build_arguments()}
+        build = {"op": "open", "build": request.build_arguments(), "stub": list(request.stubbed)}
         self.send_all({**build, "as_options": request.as_options}, phase)
         answer = self.receive_all(phase, request.inputs[0])
         spec = CheckSpec(
@@ -133,6 +143,9 @@ class Session:
             no_grad=tuple(answer["no_grad"]),
             first_trial=request.first_trial,
             explain=request.explain,
+            stubbed=request.stubbed,
+            surrogate=request.surrogate,
+            drawn_parameters=tuple((str(n), float(v)) for n, v in answer["drawn_parameters"]),
         )
         library = answer["library"]
         return judge(
@@ -153,6 +166,11 @@ class Session:
     def receive_all(self, phase: str, values: Point | None) -> Any:
         answers = [self._receive(w, phase, values) for w in self.workers]
         return answers[0]
+
+    def ask_all(self, request: dict[str, Any], phase: str) -> list[Any]:
+        """One request to every worker, every answer."""
+        self.send_all(request, phase)
+        return [self._receive(w, phase, None) for w in self.workers]
 
     def ask(self, request: dict[str, Any], phase: str, values: Point | None) -> Any:
         worker = self.workers[0]

@@ -16,32 +16,48 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from gradcli import params
+from gradcli.commands.check import stand_ins
 from gradcli.commands.check.guard import as_array, call, failure, user_stdout
 from gradcli.errors import InputError
 
-__all__ = ["as_array", "call", "load", "module_of"]
+__all__ = ["as_array", "call", "load", "load_with", "module_of"]
 
 _MODULES: dict[str, ModuleType] = {}  # one module object per file, shared by every target
 
 
 def load(target: str, what: str, *, debug: bool = False) -> Any:
     """The object `name` of `path.py:name` or `module.path:name`."""
+    return load_with(target, what, {}, debug=debug)[0]
+
+
+def load_with(
+    target: str, what: str, init: dict[str, Any], *, debug: bool = False
+) -> tuple[Any, set[str]]:
+    """The object `name` (or `Class.method`) of `path.py:name` or `module.path:name`, and
+    the names of `init` (the --arg values) a class built for its method took."""
     require_name(target, what, debug=debug)
     location, _, name = target.rpartition(":")
+    head, *rest = name.split(".")
     module = _module(location, what, target, debug)
     try:
-        return getattr(module, name)
+        obj = getattr(module, head)
     except AttributeError:
         raise InputError(
-            f"{what} {target!r}: {location} has no {name!r}{_names(module, name)}"
+            f"{what} {target!r}: {location} has no {head!r}{_names(module, head)}"
         ) from None
+    if not rest:
+        return obj, set()
+    from gradcli.commands.check import conventions
+
+    return conventions.attribute(obj, rest, f"{what} {target!r}", init, debug)
 
 
 def require_name(target: str, what: str, *, debug: bool = False) -> None:
     """Refuse a target that names no object: `lowp.py` or `lowp.py:` says the name is
     missing and lists what the file defines (checked before anything else of check)."""
     location, sep, name = target.rpartition(":")
-    if sep and location and name.isidentifier():
+    if sep and location and all(part.isidentifier() for part in name.split(".")):
         return
     if sep and location and name:
         raise InputError(f"{what} {target!r}: {name!r} is not a Python name")
@@ -80,12 +96,13 @@ def _names(module: ModuleType, name: str) -> str:
 
 def module_of(target: str) -> ModuleType | None:
     """The module a target string was loaded from (None if it was not loaded)."""
-    return _MODULES.get(target.rpartition(":")[0])
+    return _MODULES.get(_cache_key(target.rpartition(":")[0]))
 
 
 def _module(location: str, what: str, target: str, debug: bool) -> ModuleType:
-    if location in _MODULES:
-        return _MODULES[location]
+    key = _cache_key(location)
+    if key in _MODULES:
+        return _MODULES[key]
     try:
         with user_stdout():
             module = _import(location, what, target)
@@ -94,9 +111,35 @@ def _module(location: str, what: str, target: str, debug: bool) -> ModuleType:
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # the user's module may raise anything while importing
-        raise InputError(failure(f"{what} {target!r}: importing it raised", exc, debug)) from None
-    _MODULES[location] = module
+        missing = stand_ins.missing_module(exc)
+        hint = ""
+        if missing is not None:
+            stub = params.named(f"stub=[{missing!r}]", f"--stub {missing}")
+            hint = f"if the check does not need {missing}, {stub} stands in for it"
+        raise InputError(
+            failure(f"{what} {target!r}: importing it raised", exc, debug, hint)
+        ) from None
+    _MODULES[key] = module
     return module
+
+
+def _cache_key(location: str) -> str:
+    """A file by its resolved path and modification time: the same "naf.py" in another
+    folder, or edited since (a notebook's second run), is another module. A name that
+    no longer leads to a file (the user's code changed directory after its import) is
+    the module it named last."""
+    if not location.endswith(".py"):
+        return location
+    path = Path(location)
+    try:
+        key = f"{path.resolve()}@{path.stat().st_mtime_ns}"
+    except OSError:  # gone from here: what it named, or _import says what is wrong
+        return _NAMED.get(location, location)
+    _NAMED[location] = key
+    return key
+
+
+_NAMED: dict[str, str] = {}  # a target's location as typed -> the key it last named
 
 
 def _import(location: str, what: str, target: str) -> ModuleType:

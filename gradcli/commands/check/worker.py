@@ -45,6 +45,10 @@ class Server:
             return self._load(request)
         if op == "open":
             return self._open(request)
+        if op == "called_stand_ins":
+            from gradcli.commands.check import stand_ins
+
+            return list(stand_ins.CALLED)
         who = self.opened.subject if request.get("who") == "subject" else self.opened.library
         from gradcli.commands.check.backends import Trial
 
@@ -67,15 +71,21 @@ class Server:
 
     def _load(self, request: dict[str, Any]) -> None:
         """The CLI's first look at TARGET: its name errors come before the inputs'."""
+        from gradcli import params
+        from gradcli.commands.check import stand_ins
         from gradcli.commands.check.target import load
 
-        load(request["target"], "TARGET", debug=request["debug"])
+        stand_ins.install(request.get("stub", ()))  # for this process's life
+        with params.as_options() if request.get("as_options") else contextlib.nullcontext():
+            load(request["target"], "TARGET", debug=request["debug"])
 
     def _open(self, request: dict[str, Any]) -> dict[str, Any]:
         from gradcli import params
+        from gradcli.commands.check import stand_ins
         from gradcli.commands.check.build import build
         from gradcli.commands.check.opened import open_local
 
+        stand_ins.install(request.get("stub", ()))
         with params.as_options() if request.get("as_options") else contextlib.nullcontext():
             spec = build(**request["build"])
             self.opened = open_local(spec)
@@ -85,6 +95,7 @@ class Server:
             "second": spec.second,
             "names": dict(spec.names),
             "no_grad": list(spec.no_grad),
+            "drawn_parameters": [[n, v] for n, v in spec.drawn_parameters],
             "facts": self.opened.subject.facts.to_wire(),
             "library": None if library is None else library.facts.to_wire(),
             "trials": self.opened.trials,
