@@ -80,12 +80,13 @@ PLOT_COPIES_BEYOND_BACKENDS = 4
 CHECK_JACOBIAN_COPIES_PER_SIDE = 4
 CHECK_JACOBIAN_COPIES_BEYOND_SIDES = 3
 # Per input and output element (values, cotangents, each side's VJP and its casts, the
-# directions and projections, fd's error estimates): 271 bytes were measured with 2 sides,
-# 306 with 3 (a directional --vjp check of 1e6 and 2e6 softmax inputs: 749 / 1267 MiB with
-# yours and fd, 813 MiB at 1e6 with torch too). And fd's blocks of perturbed rows and
-# outputs (references.ELEMENTS_PER_BLOCK elements, four arrays, twice).
+# directions and projections, fd's error estimates, the noise probes' block of points,
+# the bands measured in float32): 487 bytes were measured with 2 sides (a directional
+# --vjp check of 5e5 and 1e6 softmax inputs with yours and fd: 734 / 1199 MiB; 271 bytes
+# before the measured bands of issue 20). And fd's blocks of perturbed rows and outputs
+# (references.ELEMENTS_PER_BLOCK elements, four arrays, twice).
 CHECK_VALUE_COPIES_PER_SIDE = 4
-CHECK_VALUE_COPIES_BEYOND_SIDES = 30
+CHECK_VALUE_COPIES_BEYOND_SIDES = 53
 CHECK_FD_BLOCK_BYTES = 2 * 8 * (1 << 16) * 4
 
 

@@ -181,13 +181,13 @@ def test_a_directional_check_that_would_not_fit_is_refused(tmp_path, monkeypatch
     (tmp_path / "npsoftmax.py").write_text(NUMPY_SOFTMAX)
     monkeypatch.setattr(limits, "available_memory", lambda: int(1.2 * 2**30))
     monkeypatch.chdir(tmp_path)
-    # 3e6 inputs and outputs at 8·(4·2 + 30) bytes each, the worker with torch loaded
-    # and the supervisor's interpreter: 2.08 GiB
+    # 3e6 inputs and outputs at 8·(4·2 + 53) bytes each, the worker with torch loaded
+    # and the supervisor's interpreter: 3.11 GiB
     args = ["check", "npsoftmax.py:softmax", "--vjp", "softmax_vjp", "--shape", "3000000"]
     result = CliRunner().invoke(cli, [*args, "--backend", "numpy,fd"])
     assert result.exit_code == 2, result.output
     assert result.stderr == (
-        "Error: the check would need about 2.08 GiB of memory but 1.2 GiB is available; "
+        "Error: the check would need about 3.11 GiB of memory but 1.2 GiB is available; "
         "use smaller inputs\n"
     )
 

@@ -4,7 +4,7 @@ beside the reference."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -23,7 +23,7 @@ def _failed_pairs(comparisons: Sequence[Comparison]) -> list[Comparison]:
 def patterns(
     results: Mapping[str, BackendResult],
     comparisons: Sequence[Comparison],
-    identity: Mapping[str, Array] | None = None,
+    identity: Mapping[str, Callable[[], Array]] | None = None,
 ) -> tuple[Pattern, ...]:
     """Name the shape of a wrong derivative, when it has one, with the trials where it
     was seen (against any reference)."""
@@ -39,7 +39,7 @@ def patterns(
 
 
 def _pattern(
-    results: Mapping[str, BackendResult], c: Comparison, identity: Mapping[str, Array]
+    results: Mapping[str, BackendResult], c: Comparison, identity: Mapping[str, Callable[[], Array]]
 ) -> list[Pattern]:
     """The patterns of one failed pair. `identity`: what an identity backward gives
     (the cotangent passed through), by quantity, where it means something."""
@@ -57,7 +57,7 @@ def _pattern(
     if not yours.any() and big.any():
         return [Pattern(base, "zero", trials)]
     same = identity.get(c.quantity)
-    if same is not None and close(yours.ravel(), np.ravel(same)):
+    if same is not None and close(yours.ravel(), np.ravel(same())):
         return [Pattern(base, "identity", trials)]
     if close(yours, -ref):
         return [Pattern(base, "sign", trials)]
@@ -81,7 +81,7 @@ def _pattern(
 def describe(
     results: Mapping[str, BackendResult],
     comparisons: Sequence[Comparison],
-    identity: Mapping[str, Array] | None = None,
+    identity: Mapping[str, Callable[[], Array]] | None = None,
 ) -> tuple[tuple[Pattern, ...], tuple[tuple[str, tuple[str, ...]], ...]]:
     """What check declares to the core (core.Describe, `identity` bound): the patterns
     and the worst entries of each failed quantity."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -99,7 +99,7 @@ def judge(spec: CheckSpec, opened: Opened) -> Report:
     keys: dict[str, Key] = {}
     directional = False
     cotangents: list[Array] = []  # g of each trial in vjp modes, to reproduce a failure
-    identity: dict[str, Array] = {}  # --surrogate identity: what yours is meant to be
+    identity: dict[str, Callable[[], Array]] = {}  # what an identity backward gives
     for t, trial in enumerate(trials, start=spec.first_trial):  # --trial K keeps K's draws
         for who in (subject, library):
             if who is not None:
