@@ -142,7 +142,7 @@ def judge(spec: CheckSpec, opened: Opened) -> Report:
                     keys[k.id] = k
                     arrays[side][k.id] = y
                     views[k.id] = (1, y.size)
-    notes = check_report.notes(spec, subject, references, use_torch, directional)
+    notes = check_report.notes(spec, subject, references, use_torch, directional, trials)
     methods = {
         "yours": f"your {spec.mode if spec.mode != 'module' else 'module backward'}",
         "torch": "autograd of your forward's operations (float64)",

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from gradcli import params
 from gradcli.commands.check.backends import Trial
 from gradcli.commands.check.build import PARAMETER_SPREAD
@@ -71,6 +73,7 @@ def notes(
     references: Sequence[str],
     use_torch: bool,
     directional: bool,
+    trials: Sequence[Trial] = (),
 ) -> list[str]:
     notes = []
     if "torch" in references and not use_torch and subject.facts.kind == "function":
@@ -83,6 +86,20 @@ def notes(
             "the forward does not take torch tensors: the check is your derivative "
             "against finite differences only"
         )
+    for t, trial in enumerate(trials if spec.mode != "jacobian" else (), start=spec.first_trial):
+        bad = [(o, y) for o, y in enumerate(trial.outputs) if not np.isfinite(y).all()]
+        if bad:
+            o, y = bad[0]
+            count = sum(int(np.size(y) - np.count_nonzero(np.isfinite(y))) for _, y in bad)
+            first = tuple(int(i) for i in np.argwhere(~np.isfinite(y))[0])
+            where = f"output {o} " if len(trial.outputs) > 1 else ""
+            notes.append(
+                f"the forward is not finite at {count} of "
+                f"{sum(np.size(y) for y in trial.outputs)} outputs in trial {t} (first at "
+                f"{where}{list(first)}: {float(y[first])}): its derivative is not defined "
+                "there, so fd differences the finite outputs only"
+            )
+            break
     if directional:
         notes.append(
             f"large input: each trial compared along {DIRECTIONS} random directions "
