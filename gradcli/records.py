@@ -99,9 +99,9 @@ class Comparison:
 
     def to_dict(self) -> dict[str, object]:
         return {
-            "quantity": self.quantity,
-            "name": self.key.name,
+            "quantity": self.key.name,  # as printed, as `worst` and --explain name it
             "trial": self.key.trial,
+            "id": self.quantity,  # the stored array: its path in `results`
             "backends": list(self.backends),
             "reference": self.backends[1],
             "shape": list(self.shape),

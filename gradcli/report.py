@@ -158,6 +158,9 @@ class Report:
         its allowed error."""
         return self.verdict.worst
 
+    def _named(self, document: dict[str, object]) -> dict[str, object]:
+        return _named_fields(self, document)
+
     def key(self, array_id: str) -> Key:
         """The key of a stored array (a plain key for one the command did not declare)."""
         return self.keys.get(array_id) or Key(array_id)
@@ -254,9 +257,9 @@ class Report:
             "criterion": CRITERION,
             "comparisons": [c.to_dict() for c in self.comparisons],
             "laws": [law.to_dict() for law in self.laws],
-            "non_finite": [nf.to_dict() for nf in self.non_finite],
-            "references": [ref.to_dict() for ref in self.references],
-            "kinks": [kink.to_dict() for kink in self.kinks],
+            "non_finite": [self._named(nf.to_dict()) for nf in self.non_finite],
+            "references": [self._named(ref.to_dict()) for ref in self.references],
+            "kinks": [self._named(kink.to_dict()) for kink in self.kinks],
             "omitted": omitted,
             "notes": list(self.notes),
             **({"explanation": self.explanation.to_dict()} if self.explanation else {}),
@@ -271,6 +274,14 @@ class Report:
             },
             "ok": self.ok,
         }
+
+
+def _named_fields(report: Report, document: dict[str, object]) -> dict[str, object]:
+    """A record's stored `quantity` as the JSON says every quantity: its printed name,
+    its trial and, as `id`, the stored array's path in `results`."""
+    key = report.key(str(document["quantity"]))
+    rest = {k: v for k, v in document.items() if k != "quantity"}
+    return {"quantity": key.name, "trial": key.trial, "id": key.id, **rest}
 
 
 def summarise(array: Array, max_elements: int) -> dict[str, object]:

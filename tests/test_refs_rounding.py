@@ -44,7 +44,8 @@ def test_the_issues_ill_conditioned_layer_norm_passes_and_says_why():
     )
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    (v,) = [c for c in doc["comparisons"] if c["quantity"] == "grads.v"]
+    (v,) = [c for c in doc["comparisons"] if c["id"] == "grads.v"]
+    assert v["quantity"] == "v.grad"  # as the view prints it
     # ∂L/∂v is exactly 0 in exact arithmetic; torch's rounding makes it ~1e-5, numpy's
     # ~1e-12: a difference of 1e-5 that the program's measured noise allows
     assert 5e-6 < v["max_abs_error"] < 2e-5

@@ -89,7 +89,8 @@ def test_the_rerun_line_reruns_just_the_failing_trial():
     assert code == 1
     doc = json.loads(out)
     assert doc["failing_trial"]["trial"] == k
-    assert {c["quantity"] for c in doc["comparisons"]} == {f"trial{k}.jacobian"}
+    assert {c["id"] for c in doc["comparisons"]} == {f"trial{k}.jacobian"}
+    assert {(c["quantity"], c["trial"]) for c in doc["comparisons"]} == {("J", k)}
     assert doc["failing_trial"]["x"] == full["failing_trial"]["x"] == full["inputs"]["x"][k]
     assert doc["results"]["torch"][f"trial{k}"] == full["results"]["torch"][f"trial{k}"]
 
