@@ -56,8 +56,8 @@ def run(tmp_path, monkeypatch):
 
 
 NOTE = (
-    "note: the forward is not finite at 1 of 3 outputs in trial 0 (first at [0]: -inf): its "
-    "derivative is not defined there, so fd differences the finite outputs only"
+    "note: the forward is not finite at 1 of 3 outputs in trial 0 (first at [0]: -inf): where "
+    "it stays that infinity as fd steps (a fully masked row), fd takes it as constant"
 )
 
 

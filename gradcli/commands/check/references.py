@@ -77,11 +77,11 @@ def vjp(
     """∂⟨g, f⟩/∂x for input `name`, shaped like it: the gradient of ⟨g, f(x) − f(x₀)⟩,
     whose differences are taken element by element before the sum, so that a tiny
     output (relu at 1e-300) is not lost in the rounding of the large ones. An output
-    that is not finite at x₀ (log-sum-exp over a fully masked row: −inf) has no
-    derivative there and is left out of the sum: fd differences the finite outputs,
-    instead of −inf − (−inf) making every element NaN."""
+    infinite at x₀ that stays the same infinity at a step (log-sum-exp over a fully
+    masked row: −inf about x₀) is constant there: its difference is 0, where −inf −
+    (−inf) would make every element NaN; one that does not (log at 0) stays NaN."""
     x = trial.values[name]
-    finite = [np.isfinite(y0) for y0 in trial.outputs]
+    infinite = [np.isinf(y0) for y0 in trial.outputs]
 
     def f_rows(rows: Array) -> Array:
         out = np.empty((rows.shape[0], 1), dtype=rows.dtype)
@@ -89,9 +89,9 @@ def vjp(
         with np.errstate(invalid="ignore"):
             for k, outputs in enumerate(_evaluate(subject, points)):
                 out[k, 0] = sum(
-                    np.sum(np.where(keep, g * (y - y0), 0))
-                    for g, y, y0, keep in zip(
-                        cotangents, outputs, trial.outputs, finite, strict=True
+                    np.sum(np.where(inf & (y == y0), 0, g * (y - y0)))
+                    for g, y, y0, inf in zip(
+                        cotangents, outputs, trial.outputs, infinite, strict=True
                     )
                 )
         return out

@@ -96,8 +96,8 @@ def notes(
             notes.append(
                 f"the forward is not finite at {count} of "
                 f"{sum(np.size(y) for y in trial.outputs)} outputs in trial {t} (first at "
-                f"{where}{list(first)}: {float(y[first])}): its derivative is not defined "
-                "there, so fd differences the finite outputs only"
+                f"{where}{list(first)}: {float(y[first])}): where it stays that infinity "
+                "as fd steps (a fully masked row), fd takes it as constant"
             )
             break
     if directional:
