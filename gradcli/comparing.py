@@ -54,11 +54,10 @@ def compare_all(
         if refine and numerical is not None and numerical.differentiator is not None:
             # every pair's failing columns: where two backends disagree, fd arbitrates
             # only if it is precise there
-            failing = np.zeros(numerical.derivative.value.shape[1], dtype=bool)
-            for _, cols in done:
-                failing |= cols
+            n = numerical.derivative.value.shape[1]
+            failing = failing_columns(done, n)
             if q.ulps is not None:
-                failing |= unresolved(results, q, pairs, refs, options, noise)
+                failing |= unresolved(results, q, pairs, refs, options, noise, n)
             if failing.any() and refine_columns(numerical, np.flatnonzero(failing)):
                 done = compare_quantity(results, q, pairs, refs, options, noise)
         out.extend(c for c, _ in done)
@@ -72,12 +71,18 @@ def unresolved(
     refs: dict[tuple[str, str], NumericalReference],
     options: RunOptions,
     noise: Array | None,
+    n: int,
 ) -> Array:
     """The columns where some pair agrees only thanks to the reference's own error: the
     reference cannot tell there (a cheap fd good to 2e-10 does not see a relative error
     of 1e-10; one good to 1.5 % sees nothing), so it is refined there, not trusted."""
     done = compare_quantity(results, q, pairs, refs, options, noise, with_error=False)
-    columns = np.zeros_like(done[0][1]) if done else np.zeros(0, dtype=bool)
+    return failing_columns(done, n)
+
+
+def failing_columns(done: Sequence[tuple[Comparison, Array]], n: int) -> Array:
+    """The reference's columns (of n) where some pair of `done` failed."""
+    columns = np.zeros(n, dtype=bool)
     for _, cols in done:
         columns |= cols
     return columns
