@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from gradcli.cli import cli
-from gradcli.commands.check.build import PARAMETER_SPREAD, draw_constant_parameters
+from gradcli.commands.check.modules import PARAMETER_SPREAD, draw_constant_parameters
 
 torch = pytest.importorskip("torch")
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from gradcli.commands.check import conventions, guard
 from gradcli.commands.check import target as check_target
+from gradcli.commands.check.modules import build_module, is_module, is_module_class
 from gradcli.commands.check.signature import UNNAMED, bind, parameters
 from gradcli.errors import InputError
 from gradcli.names import CheckMode, Second
@@ -86,10 +87,10 @@ def build(
                 "--jacobian, --vjp or --grad"
             )
         mode, derivative, forward = "function", forward, None
-    elif _is_module_class(forward) or _is_module(forward):
+    elif is_module_class(forward) or is_module(forward):
         mode, derivative = "module", None
-        if _is_module_class(forward):
-            forward, args, drawn = _build_module(forward, args, seed, debug)
+        if is_module_class(forward):
+            forward, args, drawn = build_module(forward, args, seed, debug)
     else:
         wrapped = _recognised(target, forward, trials[0], args, debug)
         if wrapped is None:
@@ -222,81 +223,6 @@ def _is_autograd_function(cls: type) -> bool:
     import torch
 
     return issubclass(cls, torch.autograd.Function)
-
-
-def _is_module_class(obj: Any) -> bool:
-    return isinstance(obj, type) and _torch_module_type(obj) and issubclass(obj, _module_base())
-
-
-def _is_module(obj: Any) -> bool:
-    return (
-        not isinstance(obj, type)
-        and _torch_module_type(type(obj))
-        and isinstance(obj, _module_base())
-    )
-
-
-def _torch_module_type(cls: type) -> bool:
-    return any(base.__module__.startswith("torch.nn") for base in cls.__mro__)
-
-
-def _module_base() -> type:
-    import torch
-
-    base: type = torch.nn.Module
-    return base
-
-
-def _build_module(
-    cls: type, args: dict[str, Any], seed: int, debug: bool
-) -> tuple[Any, dict[str, Any], tuple[tuple[str, float], ...]]:
-    """cls(**the --arg values its __init__ takes), its parameters drawn after
-    torch.manual_seed(seed) (the same module every run); the rest of --arg is for
-    forward. A parameter built constant (a norm's weight 1, its bias 0) is drawn around
-    its value (`draw_constant_parameters`), and named in the third result."""
-    import torch
-
-    params = parameters(cls)  # the signature of cls(...): __init__'s without self
-    takes = set(params.all) if params is not None else set()
-    init_args = {k: v for k, v in args.items() if k in takes}
-    torch.manual_seed(seed)
-    module = guard.call(
-        cls, (), f"building the module {cls.__name__}", kwargs=init_args, debug=debug
-    )
-    if not isinstance(module, torch.nn.Module):
-        raise InputError(f"building the module {cls.__name__} did not give an nn.Module")
-    module = module.double()
-    drawn = draw_constant_parameters(module, seed)
-    return module, {k: v for k, v in args.items() if k not in init_args}, drawn
-
-
-# A parameter that is constant as built is drawn in c·U(1 − SPREAD, 1 + SPREAD), or
-# U(−SPREAD, SPREAD) where c = 0: at 1 or 0, a backward that drops the parameter (a
-# product with weight 1, a sum with bias 0) gives the right numbers, and the check would
-# pass it. The sign of c is kept (a scale stays positive).
-PARAMETER_SPREAD = 0.5
-
-
-def draw_constant_parameters(module: Any, seed: int) -> tuple[tuple[str, float], ...]:
-    """Draw, in place, every floating parameter of `module` whose entries are all
-    equal; return their names and the value they were built with."""
-    import torch
-
-    generator = torch.Generator().manual_seed(seed + 1)
-    drawn = []
-    with torch.no_grad():
-        for name, p in module.named_parameters():
-            if not p.is_floating_point() or p.numel() == 0 or p.is_meta:
-                continue
-            flat = p.detach().reshape(-1)
-            c = float(flat[0])
-            if not bool((flat == flat[0]).all()):
-                continue
-            u = torch.rand(p.shape, generator=generator, dtype=torch.float64)
-            u = (2 * u - 1) * PARAMETER_SPREAD  # U(−SPREAD, SPREAD)
-            p.copy_((c * (1 + u) if c != 0 else u).to(p.dtype))
-            drawn.append((name, c))
-    return tuple(drawn)
 
 
 def _name(obj: Any) -> str:

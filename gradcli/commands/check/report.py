@@ -11,8 +11,8 @@ import numpy as np
 
 from gradcli import params
 from gradcli.commands.check.backends import Trial
-from gradcli.commands.check.build import PARAMETER_SPREAD
 from gradcli.commands.check.evaluator import Evaluator
+from gradcli.commands.check.modules import PARAMETER_SPREAD
 from gradcli.commands.check.quantities import DIRECTIONS
 from gradcli.findings import Differs, Failure, RuleName
 from gradcli.report import Comparison, LawCheck
