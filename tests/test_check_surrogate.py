@@ -169,3 +169,12 @@ def test_the_taylor_test_and_a_surrogate_are_refused_together(here):
     assert result.output == (
         "Error: --taylor tests the derivative, and a --surrogate is meant not to be it: give one\n"
     )
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
+def test_a_declared_identity_holds_in_low_precision_and_a_doubled_one_does_not(here, dtype):
+    # the derivative of round is 0, so the band is relative to what yours is meant to be
+    right = run("RoundSTE", "--surrogate", "identity", "--dtype", dtype)
+    assert right.exit_code == 0, right.output
+    wrong = run("RoundSTEDoubled", "--surrogate", "identity", "--dtype", dtype)
+    assert wrong.exit_code == 1, wrong.output
