@@ -187,9 +187,14 @@ def test_non_finite_results_keep_stderr_clean_json_strict_and_exit_1():
     doc = json.loads(proc.stdout)  # strict: no NaN or Infinity tokens
     assert doc["ok"] is False
     assert doc["results"]["numpy"]["values"]["c"] == [None, 0.0]
-    assert {"backend": "numpy", "quantity": "values.c", "count": 1, "first_index": [0]} in doc[
-        "non_finite"
-    ]
+    assert {
+        "quantity": "c",
+        "trial": None,
+        "id": "values.c",
+        "backend": "numpy",
+        "count": 1,
+        "first_index": [0],
+    } in doc["non_finite"]
     assert "values first stop being finite at c = log(a)" in doc["notes"]
     table = run_cli("graph", "c = log(a); y = c * 2", "--var", "a=[0, 1]", text=True)
     assert table.returncode == 1

@@ -69,7 +69,14 @@ def test_json_is_strict_and_flags_non_finite(monkeypatch):
     doc = json.loads(data)
     assert doc["results"]["numpy"]["jacobian"] == [[None, None], [None, None]]
     assert doc["non_finite"] == [
-        {"backend": "numpy", "quantity": "jacobian", "count": 4, "first_index": [0, 0]}
+        {
+            "quantity": "J",
+            "trial": None,
+            "id": "jacobian",
+            "backend": "numpy",
+            "count": 4,
+            "first_index": [0, 0],
+        }
     ]
     assert doc["ok"] is False
 
