@@ -262,8 +262,7 @@ def agreed_line(report: Report) -> str:
     (the other gradients of a multi-input check); empty when nothing did, or on a pass."""
     if report.verdict.ok:
         return ""
-    failed = {c.key.base for c in report.comparisons if not c.ok}
-    failed |= {f.key.base for f in report.verdict.differs()}
+    failed = {c.key.base for c in report.comparisons if not c.ok}  # every Differs' too
     agreed = list(dict.fromkeys(c.key.base for c in report.comparisons if c.key.base not in failed))
     if not agreed:
         return ""

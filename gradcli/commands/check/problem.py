@@ -123,12 +123,12 @@ def judge(spec: CheckSpec, opened: Opened) -> Report:
             numerical.extend(done.references)
             magnitudes.update(done.magnitudes)
             keys.update(done.keys)
-        if full or spec.surrogate == "identity":
+        if spec.surrogate == "identity" and not full:
+            raise InputError("--surrogate identity needs the full check: add --full")
+        if full:  # what an identity backward gives: the patterns name it, --surrogate checks it
             mine = [
                 q for q in arrays["yours"] if keys[q].trial == t and keys[q].quantity != "forward"
             ]
-            if not full:
-                raise InputError("--surrogate identity needs the full check: add --full")
             identity.update(
                 check_surrogate.identities(
                     spec.mode, trial.values, trial.outputs, drawn.cotangents, mine
